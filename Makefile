@@ -1,0 +1,54 @@
+# Everything runs from the project root; the embedded defaults live under ./var.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export MLOPS_HOME ?= $(CURDIR)/var
+export DAGSTER_HOME ?= $(CURDIR)/var/dagster
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install demo dev test test-fast bench mlflow-ui lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+$(DAGSTER_HOME):
+	mkdir -p $(DAGSTER_HOME)
+
+## Seed the demo data and run one full retraining run that ends with a champion.
+demo: install | $(DAGSTER_HOME)
+	$(BIN)/mlops-assets demo
+
+## Dagster UI on http://127.0.0.1:3000 with the same instance as `make demo`.
+dev: install | $(DAGSTER_HOME)
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+## MLflow UI on http://127.0.0.1:5000 over the embedded tracking store.
+mlflow-ui: install
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
+		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
+		--default-artifact-root file://$(MLOPS_HOME)/mlartifacts
+
+## Every test tier (unit, model, integration). pytest's exit 5 (nothing collected) is a failure.
+test: install
+	$(BIN)/pytest -m "" -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
+
+## The fast tier only, for the edit-test loop.
+test-fast: install
+	$(BIN)/pytest -m "not integration and not model"
+
+## Every benchmark; each writes bench/results/<name>.json.
+bench: install
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+lint: install
+	$(BIN)/ruff check mlops_assets mlops_assets_tests bench
+	$(BIN)/ruff format --check mlops_assets mlops_assets_tests bench
+
+clean:
+	rm -rf var

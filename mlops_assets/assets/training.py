@@ -1,0 +1,91 @@
+"""The challenger: a CNN trained on the snapshot, logged to MLflow and registered."""
+
+import tempfile
+import time
+from dataclasses import asdict
+
+import dagster as dg
+import numpy as np
+from dagster_mlflow.resources import MlFlow
+from pydantic import Field
+
+from mlops_assets.assets.dataset import TrainingSnapshot
+from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
+from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.model import TrainSettings, train
+from mlops_assets.ml.predictor import file_sha256
+from mlops_assets.resources.registry import ModelRegistry, RegisteredModel
+
+_DEFAULTS = TrainSettings()
+
+
+class TrainingConfig(dg.Config):
+    epochs: int = Field(default=_DEFAULTS.epochs, description="Maximum training epochs.")
+    batch_size: int = Field(default=_DEFAULTS.batch_size, description="Samples per batch.")
+    learning_rate: float = Field(default=_DEFAULTS.learning_rate, description="Adam learning rate.")
+    filters: int = Field(default=_DEFAULTS.filters, description="Filters per conv layer.")
+    dense_units: int = Field(default=_DEFAULTS.dense_units, description="Hidden dense width.")
+    dropout: float = Field(default=_DEFAULTS.dropout, description="Dropout before the head.")
+    patience: int = Field(
+        default=_DEFAULTS.patience,
+        description="Early stopping: epochs without validation-loss improvement before stopping.",
+    )
+    seed: int = Field(default=_DEFAULTS.seed, description="Seed for weights and shuffling.")
+    shuffle_labels: bool = Field(
+        default=False,
+        description="Train on randomly permuted labels: a deliberately broken challenger "
+        "for demonstrating the gates.",
+    )
+
+
+@dg.asset(
+    key=TRAINED_MODEL,
+    group_name=RETRAINING_GROUP,
+    kinds={"tensorflow", "mlflow"},
+)
+def trained_model(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    training_data: TrainingSnapshot,
+    model_registry: ModelRegistry,
+    mlflow: dg.ResourceParam[MlFlow],
+) -> dg.Output[RegisteredModel]:
+    """Challenger model version, registered in MLflow with the alias `challenger`."""
+    settings = TrainSettings(**config.model_dump(exclude={"shuffle_labels"}))
+    x, y = to_arrays(training_data.train)
+    if config.shuffle_labels:
+        y = np.random.default_rng(settings.seed).permutation(y)
+    mlflow.log_params({**asdict(settings), "shuffle_labels": config.shuffle_labels})
+    mlflow.log_params({"data_version": training_data.data_version, "train_rows": len(y)})
+
+    def report_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        mlflow.log_metrics(metrics, step=epoch)
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+        context.log.info(f"epoch {epoch}/{settings.epochs}: {shown}")
+
+    result = train(x, y, settings, on_epoch=report_epoch)
+    run_id = mlflow.active_run().info.run_id
+    started = time.perf_counter()
+    info = mlflow.tensorflow.log_model(
+        result.model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        keras_file = model_registry.download_keras(info.model_uri, scratch)
+        sha256 = file_sha256(keras_file)
+    registered = model_registry.register(info.model_uri, run_id, sha256)
+    context.log.info(
+        f"registered {registered.name} v{registered.version} (@challenger) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return dg.Output(
+        registered,
+        metadata={
+            "mlflow_run": dg.MetadataValue.url(model_registry.run_url(run_id)),
+            "model_version": registered.version,
+            "epochs": result.epochs_run,
+            "training_seconds": round(result.seconds, 2),
+            "parameters": result.model.count_params(),
+            "final_val_accuracy": result.history["val_accuracy"][-1],
+            "artifact_sha256": sha256,
+        },
+    )

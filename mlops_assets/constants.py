@@ -1,0 +1,27 @@
+"""Static names and thresholds shared by assets, checks, jobs and the server (no dagster import)."""
+
+RETRAINING_GROUP = "retraining"
+
+TRAINING_DATA = "training_data"
+TRAINED_MODEL = "trained_model"
+VERIFICATION_REPORT = "verification_report"
+CHAMPION_MODEL = "champion_model"
+
+# The demo photos are scikit-learn's 8x8 handwritten digits with grey levels 0..16.
+IMAGE_SHAPE = (8, 8)
+PIXEL_COUNT = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+PIXEL_MAX = 16
+LABELS = tuple(range(10))
+
+CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
+DEFAULT_MODEL_NAME = "task-photo-classifier"
+DEFAULT_EXPERIMENT = "mlops_assets"
+
+# Promotion gates (ARCHITECTURE.md, "Gates").
+MIN_ACCURACY = 0.90
+MAX_P95_LATENCY_S = 3.0
+
+# Data checks on the training snapshot.
+MIN_TRAIN_ROWS = 200
+MIN_HOLDOUT_ROWS = 20

@@ -1,0 +1,49 @@
+"""The one wiring module: builds resources from the environment and the Definitions object."""
+
+import dagster as dg
+
+from mlops_assets.assets.dataset import training_data
+from mlops_assets.assets.promotion import champion_model
+from mlops_assets.assets.training import trained_model
+from mlops_assets.assets.verification import verification_report
+from mlops_assets.checks import GATE_CHECKS, TRAINING_DATA_CHECKS
+from mlops_assets.jobs import retrain_job
+from mlops_assets.resources.data_store import TrainingDataStore
+from mlops_assets.resources.registry import ModelRegistry
+from mlops_assets.resources.tracking import mlflow_run_tracking
+from mlops_assets.schedules import nightly_retrain_schedule_for
+from mlops_assets.settings import Settings
+
+
+def build_resources(settings: Settings) -> dict:
+    """Builds every resource the assets ask for from one Settings object."""
+    return {
+        "data_store": TrainingDataStore(url=settings.resolved_data_store_url),
+        "model_registry": ModelRegistry(
+            tracking_uri=settings.resolved_tracking_uri,
+            model_name=settings.model_name,
+            ui_url=settings.mlflow_ui_url,
+        ),
+        "mlflow": mlflow_run_tracking.configured(
+            {
+                "experiment_name": settings.experiment,
+                "mlflow_tracking_uri": settings.resolved_tracking_uri,
+                "artifact_location": settings.resolved_artifact_location,
+            }
+        ),
+    }
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Builds the code location for a given configuration (tests pass their own)."""
+    return dg.Definitions(
+        assets=[training_data, trained_model, verification_report, champion_model],
+        asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS],
+        jobs=[retrain_job],
+        schedules=[nightly_retrain_schedule_for(settings.schedule_timezone)],
+        resources=build_resources(settings),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings())

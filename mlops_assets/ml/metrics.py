@@ -1,0 +1,59 @@
+"""Accuracy figures and their pictures for the verification report."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mlops_assets.constants import LABELS  # noqa: E402
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Counts (true label, predicted label) pairs over the known label set."""
+    matrix = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return matrix
+
+
+def per_class_accuracy(matrix: np.ndarray) -> dict[int, float | None]:
+    """Recall of each class; None for a class absent from the holdout."""
+    totals = matrix.sum(axis=1)
+    return {
+        label: (float(matrix[label, label] / totals[label]) if totals[label] else None)
+        for label in LABELS
+    }
+
+
+def accuracy(matrix: np.ndarray) -> float:
+    """Share of correct predictions (0 for an empty matrix)."""
+    total = matrix.sum()
+    return float(np.trace(matrix) / total) if total else 0.0
+
+
+def confusion_markdown(matrix: np.ndarray) -> str:
+    """Renders the matrix as a markdown table, rows true labels, columns predictions."""
+    header = "| true \\ pred | " + " | ".join(str(label) for label in LABELS) + " |"
+    rule = "|---" * (len(LABELS) + 1) + "|"
+    rows = [
+        f"| **{label}** | " + " | ".join(str(int(v)) for v in matrix[label]) + " |"
+        for label in LABELS
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+def confusion_png(matrix: np.ndarray, title: str) -> bytes:
+    """Draws the matrix as a PNG heat map."""
+    figure, axes = plt.subplots(figsize=(4.5, 4))
+    axes.imshow(matrix, cmap="Blues")
+    for (row, col), value in np.ndenumerate(matrix):
+        if value:
+            axes.text(col, row, int(value), ha="center", va="center", fontsize=7)
+    axes.set(xticks=LABELS, yticks=LABELS, xlabel="predicted", ylabel="true", title=title)
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()

@@ -1,0 +1,64 @@
+"""Environment-driven configuration, read once when the definitions are wired.
+
+With no variable set, everything is embedded under MLOPS_HOME (default ./var): SQLite files and
+local folders, zero configuration. Each production backend is chosen by setting its URL.
+"""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
+
+
+class Settings(BaseSettings):
+    """Every setting the pipeline reads; README's configuration table lists the same."""
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("var"), description="Folder for the embedded defaults' files (MLOPS_HOME)."
+    )
+    data_store_url: str | None = Field(
+        default=None,
+        description="Training data store as a SQLAlchemy URL; default sqlite under MLOPS_HOME.",
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking URI (MLFLOW_TRACKING_URI); default sqlite under MLOPS_HOME.",
+    )
+    artifact_location: str | None = Field(
+        default=None,
+        description="Artifact root for the MLflow experiment; default MLOPS_HOME/mlartifacts "
+        "with an embedded tracking store, the server's choice with a tracking server.",
+    )
+    mlflow_ui_url: str = Field(
+        default="http://127.0.0.1:5000", description="MLflow UI address for asset links."
+    )
+    experiment: str = Field(default=DEFAULT_EXPERIMENT, description="MLflow experiment name.")
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, description="Registered model name.")
+    schedule_timezone: str = Field(
+        default="UTC", description="Timezone of the 02:00 nightly retraining schedule."
+    )
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def resolved_data_store_url(self) -> str:
+        return self.data_store_url or f"sqlite:///{self.home_dir / 'training_data.db'}"
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def resolved_artifact_location(self) -> str | None:
+        if self.artifact_location:
+            return self.artifact_location
+        if self.resolved_tracking_uri.startswith(("http://", "https://")):
+            return None
+        return (self.home_dir / "mlartifacts").as_uri()
