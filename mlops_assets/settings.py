@@ -15,7 +15,7 @@ from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
 class Settings(BaseSettings):
     """Every setting the pipeline reads; README's configuration table lists the same."""
 
-    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(
         default=Path("var"), description="Folder for the embedded defaults' files (MLOPS_HOME)."

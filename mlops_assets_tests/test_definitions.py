@@ -1,0 +1,63 @@
+import subprocess
+import sys
+from pathlib import Path
+
+from mlops_assets.definitions import defs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_asset_names_and_lineage():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"training_data", "trained_model", "verification_report", "champion_model"}
+    parents = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
+    assert parents == {
+        "training_data": set(),
+        "trained_model": {"training_data"},
+        "verification_report": {"training_data", "trained_model"},
+        "champion_model": {"verification_report"},
+    }
+
+
+def test_check_names_and_blocking():
+    graph = defs.resolve_asset_graph()
+    checks = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key).blocking
+        for key in graph.asset_check_keys
+    }
+    assert checks == {
+        ("training_data", "enough_rows"): True,
+        ("training_data", "no_missing_pixels"): True,
+        ("training_data", "labels_known"): True,
+        ("training_data", "every_class_in_train"): True,
+        ("verification_report", "accuracy_gate"): True,
+        ("verification_report", "latency_gate"): True,
+        ("verification_report", "not_worse_than_champion_gate"): True,
+    }
+
+
+def test_jobs_schedules_sensors():
+    repo = defs.get_repository_def()
+    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {"retrain_job"}
+    assert {s.name for s in repo.schedule_defs} == {"nightly_retrain_schedule"}
+
+
+def test_dagster_definitions_validate():
+    result = subprocess.run(
+        [
+            Path(sys.executable).parent / "dagster",
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
