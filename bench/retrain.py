@@ -1,0 +1,88 @@
+"""Benchmark: one full retraining run on embedded defaults, timed per stage.
+
+Also times the serving predictor's single-sample call against `model.predict` in the same
+process. Writes bench/results/retrain.json. Run with `make bench` or `python bench/retrain.py`.
+"""
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+
+from mlops_assets.definitions import build_definitions, build_resources
+from mlops_assets.demo_source import demo_tasks
+from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.predictor import Predictor, measure_latency
+from mlops_assets.settings import Settings
+
+RESULTS = Path(__file__).parent / "results" / "retrain.json"
+STAGES = ("training_data", "trained_model", "verification_report", "champion_model")
+
+
+def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    starts, ends = {}, defaultdict(float)
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = record.timestamp
+        elif event.event_type_value == "STEP_SUCCESS":
+            ends[event.step_key] = record.timestamp
+    return {key: round(ends[key] - starts[key], 3) for key in starts if key in ends}
+
+
+def predict_call_seconds(predictor: Predictor, x: np.ndarray, calls: int = 100) -> float:
+    for i in range(5):
+        predictor.model.predict(x[i : i + 1], verbose=0)
+    started = time.perf_counter()
+    for i in range(calls):
+        predictor.model.predict(x[i % len(x)][None], verbose=0)
+    return (time.perf_counter() - started) / calls
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home))
+        resources = build_resources(settings)
+        resources["data_store"].insert(demo_tasks())
+        job = build_definitions(settings).get_job_def("retrain_job")
+        with dg.DagsterInstance.ephemeral() as instance:
+            started = time.perf_counter()
+            result = job.execute_in_process(instance=instance)
+            total = time.perf_counter() - started
+            stages = stage_seconds(instance, result.run_id)
+        registry = resources["model_registry"]
+        champion = registry.champion()
+        path = registry.download_version(champion.version, home)
+        predictor = Predictor.load(path, champion.sha256)
+        x, _ = to_arrays(resources["data_store"].snapshot())
+        profile = measure_latency(predictor, x, samples=500)
+        predict_s = predict_call_seconds(predictor, x)
+    figures = {
+        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+        "full_run_s": round(total, 2),
+        "target_full_run_s": 60,
+        "stages_s": {k: v for k, v in stages.items() if k in STAGES},
+        "checks_s": round(sum(v for k, v in stages.items() if k not in STAGES), 3),
+        "predictor_single_sample_ms": {
+            "p50": round(profile.p50 * 1000, 3),
+            "p95": round(profile.p95 * 1000, 3),
+            "p99": round(profile.p99 * 1000, 3),
+        },
+        "model_predict_single_sample_ms_mean": round(predict_s * 1000, 3),
+        "predict_over_predictor_p50_ratio": round(predict_s / profile.p50, 1),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
