@@ -25,3 +25,6 @@ MAX_P95_LATENCY_S = 3.0
 # Data checks on the training snapshot.
 MIN_TRAIN_ROWS = 200
 MIN_HOLDOUT_ROWS = 20
+
+# First month of the monthly "as of" partitions (the demo's data starts here).
+PARTITIONS_START = "2024-01-01"
