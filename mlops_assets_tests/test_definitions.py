@@ -10,7 +10,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_asset_names_and_lineage():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"training_data", "trained_model", "verification_report", "champion_model"}
+    assert keys == {
+        "training_data",
+        "trained_model",
+        "verification_report",
+        "champion_model",
+        "replay_report",
+    }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
         for key in graph.get_all_asset_keys()
@@ -20,6 +26,7 @@ def test_asset_names_and_lineage():
         "trained_model": {"training_data"},
         "verification_report": {"training_data", "trained_model", "verification_report"},
         "champion_model": {"verification_report"},
+        "replay_report": {"champion_model"},
     }
 
 
