@@ -9,6 +9,7 @@ from pydantic import Field
 from mlops_assets.constants import RETRAINING_GROUP, TRAINING_DATA
 from mlops_assets.ml.data import split_newest_window
 from mlops_assets.resources.data_store import TrainingDataStore, content_hash
+from mlops_assets.resources.object_store import ObjectStore
 
 
 class TrainingDataConfig(dg.Config):
@@ -28,6 +29,12 @@ class TrainingSnapshot:
     high_water_mark: int
     data_version: str
     holdout_start: pd.Timestamp
+    snapshot_uri: str | None = None
+
+
+def snapshot_key(data_version: str) -> str:
+    """Object key of a snapshot: the data version names it, so a run can be reproduced."""
+    return f"{TRAINING_DATA}/{data_version}.parquet"
 
 
 def _class_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -41,7 +48,10 @@ def _class_counts(frame: pd.DataFrame) -> dict[str, int]:
     kinds={"pandas"},
 )
 def training_data(
-    context: dg.AssetExecutionContext, config: TrainingDataConfig, data_store: TrainingDataStore
+    context: dg.AssetExecutionContext,
+    config: TrainingDataConfig,
+    data_store: TrainingDataStore,
+    object_store: ObjectStore,
 ) -> dg.Output[TrainingSnapshot]:
     """Snapshot of confirmed task photos, split into train and the newest-window holdout."""
     high_water_mark = data_store.high_water_mark()
@@ -52,14 +62,17 @@ def training_data(
         f"snapshot {data_version}: {len(split.train)} train rows, {len(split.holdout)} holdout "
         f"rows from {split.holdout_start:%Y-%m-%d}"
     )
+    # Same version, same content: an existing object is kept.
+    snapshot_uri = object_store.put_frame(snapshot_key(data_version), frame, overwrite=False)
     snapshot = TrainingSnapshot(
-        split.train, split.holdout, high_water_mark, data_version, split.holdout_start
+        split.train, split.holdout, high_water_mark, data_version, split.holdout_start, snapshot_uri
     )
     return dg.Output(
         snapshot,
         data_version=dg.DataVersion(data_version),
         metadata={
             "data_version": data_version,
+            "snapshot": snapshot_uri,
             "high_water_mark": high_water_mark,
             "train_rows": len(split.train),
             "holdout_rows": len(split.holdout),

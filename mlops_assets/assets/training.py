@@ -56,7 +56,13 @@ def trained_model(
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
     mlflow.log_params({**asdict(settings), "shuffle_labels": config.shuffle_labels})
-    mlflow.log_params({"data_version": training_data.data_version, "train_rows": len(y)})
+    mlflow.log_params(
+        {
+            "data_version": training_data.data_version,
+            "data_snapshot": training_data.snapshot_uri,
+            "train_rows": len(y),
+        }
+    )
 
     def report_epoch(epoch: int, metrics: dict[str, float]) -> None:
         mlflow.log_metrics(metrics, step=epoch)
