@@ -10,10 +10,12 @@ configuration, and storage failures are raised as `ObjectStoreError` naming what
 import contextlib
 import io
 import os
+import re
 import tempfile
 from abc import abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 import pandas as pd
@@ -164,7 +166,9 @@ class S3ObjectStore(ObjectStore):
             import boto3
             from botocore.config import Config
 
-            self._client = boto3.client(
+            # A new session reads the credentials from the environment now; boto3's default
+            # session would keep those it found first.
+            self._client = boto3.session.Session().client(
                 "s3",
                 endpoint_url=self.endpoint_url or None,
                 region_name=self.region,
@@ -244,37 +248,44 @@ class S3ObjectStore(ObjectStore):
 @contextlib.contextmanager
 def storage_errors_explained(
     action: str,
-    endpoint_url: str | None,
+    endpoint_url: str | None = None,
     bucket: str | None = None,
+    endpoint_variable: str = ENDPOINT_VARIABLES,
     location_variable: str = "MLOPS_OBJECT_STORE_URL",
 ) -> Iterator[None]:
-    """Re-raises boto3 failures as `ObjectStoreError` that names the variable to fix.
+    """Re-raises boto3 failures as `ObjectStoreError` naming the variable to fix.
 
     Args:
-        action: what was being done, e.g. "logging the model to MLflow's artifact store".
-        endpoint_url: the S3 endpoint in use (None = AWS), named in the message.
+        action: what was being done, e.g. "storing the model in MLflow's artifact store".
+        endpoint_url: the S3 endpoint in use; None takes it from the error, else AWS.
         bucket: the bucket, if known.
-        location_variable: the setting that names the bucket, for a missing bucket.
+        endpoint_variable: the setting that names the endpoint.
+        location_variable: the setting that names the bucket.
     """
     try:
         yield
     except ObjectNotFoundError:
         raise
     except Exception as error:
-        explanation = explain_storage_error(error, endpoint_url, bucket, location_variable)
+        explanation = explain_storage_error(
+            error, endpoint_url, bucket, endpoint_variable, location_variable
+        )
         if explanation is None:
             raise
         raise ObjectStoreError(f"{action} failed: {explanation}") from error
 
 
+_UNREACHABLE = re.compile(r'Could not connect to the endpoint URL: "(?P<url>[^"]+)"')
+
+
 def explain_storage_error(
     error: BaseException,
-    endpoint_url: str | None,
+    endpoint_url: str | None = None,
     bucket: str | None = None,
+    endpoint_variable: str = ENDPOINT_VARIABLES,
     location_variable: str = "MLOPS_OBJECT_STORE_URL",
 ) -> str | None:
     """Says in words what a boto3 failure means and which variable fixes it; None if unknown."""
-    from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import (
         ClientError,
         ConnectionClosedError,
@@ -284,28 +295,27 @@ def explain_storage_error(
         PartialCredentialsError,
     )
 
+    text = str(error)
+    unreachable = _UNREACHABLE.search(text)
+    if endpoint_url is None and unreachable:
+        parts = urlsplit(unreachable["url"])
+        endpoint_url = f"{parts.scheme}://{parts.netloc}"
     endpoint = endpoint_url or "AWS S3"
-    if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ConnectionClosedError):
+    if unreachable or isinstance(
+        error, EndpointConnectionError | ConnectTimeoutError | ConnectionClosedError
+    ):
         return (
-            f"the S3 endpoint {endpoint} does not answer ({error}); start it or point "
-            f"{ENDPOINT_VARIABLES} at a running one"
+            f"the S3 endpoint {endpoint} does not answer; start it or point "
+            f"{endpoint_variable} at a running one ({text})"
         )
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    code = ""
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
-    elif isinstance(error, S3UploadFailedError):
-        text = str(error)
-        code = next(
-            (c for c in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket") if c in text),
-            "",
-        )
-        if not code and "Could not connect to the endpoint URL" in text:
-            return (
-                f"the S3 endpoint {endpoint} does not answer; start it or point "
-                f"{ENDPOINT_VARIABLES} at a running one"
-            )
+    else:
+        # boto3's upload manager wraps the ClientError in S3UploadFailedError's text.
+        known = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket", "AccessDenied")
+        code = next((c for c in known if c in text), "")
     if code == "InvalidAccessKeyId":
         return f"{endpoint} does not know this access key: fix AWS_ACCESS_KEY_ID"
     if code == "SignatureDoesNotMatch":
@@ -313,11 +323,11 @@ def explain_storage_error(
             f"{endpoint} rejected the request signature: fix AWS_SECRET_ACCESS_KEY "
             "(it does not match AWS_ACCESS_KEY_ID)"
         )
-    if code in ("NoSuchBucket",):
+    if code == "NoSuchBucket":
         return f"bucket {bucket or ''} does not exist at {endpoint}: create it or fix {location_variable}"
     if code in ("AccessDenied", "403"):
         return (
-            f"{endpoint} denied access to bucket {bucket or ''}: check AWS_ACCESS_KEY_ID and "
+            f"{endpoint} denied access to bucket {bucket or ''}: check AWS_ACCESS_KEY_ID, "
             "AWS_SECRET_ACCESS_KEY and the bucket's policy"
         )
     return None
