@@ -65,8 +65,10 @@ class SeaweedFS:
         )
 
     def keys(self, prefix: str = "") -> list[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
+        pages = (
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=prefix)
         )
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
@@ -78,7 +80,10 @@ class SeaweedFS:
             host=services.HOST,
             port=self.ports.s3,
             timeout=60,
-            envvars={"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key},
+            envvars={
+                "AWS_ACCESS_KEY_ID": self.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            },
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -152,9 +157,13 @@ def postgres_database():
 @pytest.fixture(scope="session", params=["postgresql", "mysql"])
 def mlflow_database(request):
     """A fresh database for the MLflow server on PostgreSQL, then on MySQL."""
-    server, what = (POSTGRES_URL, "PostgreSQL") if request.param == "postgresql" else (
-        MYSQL_URL,
-        "MySQL",
+    server, what = (
+        (POSTGRES_URL, "PostgreSQL")
+        if request.param == "postgresql"
+        else (
+            MYSQL_URL,
+            "MySQL",
+        )
     )
     url = create_database_or_report(server, what)
     yield url

@@ -16,14 +16,7 @@ from mlops_assets.assets.dataset import snapshot_key
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor
-from mlops_assets_tests.stack_fixtures import (  # noqa: F401  (fixtures)
-    mlflow_database,
-    mlflow_server,
-    postgres_database,
-    private_seaweedfs,
-    seaweedfs,
-    stack_settings,
-)
+from mlops_assets_tests.stack_fixtures import stack_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 

@@ -324,7 +324,10 @@ def explain_storage_error(
             "(it does not match AWS_ACCESS_KEY_ID)"
         )
     if code == "NoSuchBucket":
-        return f"bucket {bucket or ''} does not exist at {endpoint}: create it or fix {location_variable}"
+        return (
+            f"bucket {bucket or ''} does not exist at {endpoint}: "
+            f"create it or fix {location_variable}"
+        )
     if code in ("AccessDenied", "403"):
         return (
             f"{endpoint} denied access to bucket {bucket or ''}: check AWS_ACCESS_KEY_ID, "

@@ -70,7 +70,9 @@ class ModelRegistry(dg.ConfigurableResource):
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         # A tracking server accepts a `models:/m-…` source only with the logged model's id.
-        model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        model_id = (
+            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        )
         version = client.create_model_version(
             self.model_name,
             source=model_uri,
