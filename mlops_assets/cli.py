@@ -1,11 +1,13 @@
-"""Command line: `mlops-assets demo | seed-demo`."""
+"""Command line: `mlops-assets demo | seed-demo | health`."""
 
 import argparse
 import logging
 import os
+import sys
 
 import dagster as dg
 
+from mlops_assets import health
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo_source import demo_tasks
 from mlops_assets.settings import Settings
@@ -43,11 +45,20 @@ def demo(settings: Settings) -> int:
     return 0
 
 
+def check_health(settings: Settings) -> int:
+    """Prints each configured backend and whether it answers; 1 if any does not."""
+    results = health.check_all(settings)
+    sys.stdout.write(health.render(results) + "\n")
+    return 0 if all(r.ok for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
-    parser.add_argument("command", choices=["demo", "seed-demo"])
+    parser.add_argument("command", choices=["demo", "seed-demo", "health"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "health":
+        return check_health(Settings())
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
     settings = Settings()

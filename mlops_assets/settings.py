@@ -59,6 +59,18 @@ class Settings(BaseSettings):
         description="Region for S3 request signing (MLOPS_S3_REGION, else AWS_DEFAULT_REGION).",
     )
 
+    mlflow_s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias="MLFLOW_S3_ENDPOINT_URL",
+        description="S3 endpoint MLflow's artifact store uses (read by MLflow itself; "
+        "the health check reads it too).",
+    )
+    dagster_home: Path | None = Field(
+        default=None,
+        validation_alias="DAGSTER_HOME",
+        description="Dagster instance folder (DAGSTER_HOME), for the health check.",
+    )
+
     @property
     def home_dir(self) -> Path:
         return self.home.resolve()
