@@ -47,6 +47,7 @@ def demo(settings: Settings) -> int:
 
 def check_health(settings: Settings) -> int:
     """Prints each configured backend and whether it answers; 1 if any does not."""
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     results = health.check_all(settings)
     sys.stdout.write(health.render(results) + "\n")
     return 0 if all(r.ok for r in results) else 1

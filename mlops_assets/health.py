@@ -103,10 +103,11 @@ def artifacts(settings: Settings) -> Health:
     location = settings.resolved_artifact_location
     if location is None:
         location = _server_artifact_location(settings)
-    if location is None or not location.startswith("s3://"):
-        target = location or "the MLflow server's --default-artifact-root"
-        ok = location is not None
-        return Health("MLflow artifacts", "local folder" if ok else "unknown", target, ok)
+    if location is None:
+        detail = "the tracking server chooses when the experiment is created by the first run"
+        return Health("MLflow artifacts", "MLflow server's choice", "-", True, detail)
+    if not location.startswith("s3://"):
+        return Health("MLflow artifacts", "local folder", location, True)
     bucket = location.removeprefix("s3://").split("/", 1)[0]
     store = S3ObjectStore(
         bucket=bucket,

@@ -100,10 +100,8 @@ def _wait(what: str, ready, timeout: float, pid: int) -> None:
     while not ready():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not ready after {timeout:.0f} s: see {LOGS}")
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            raise RuntimeError(f"{what} exited during start-up: see {LOGS}") from None
+        if not _group_alive(pid):
+            raise RuntimeError(f"{what} exited during start-up: see {LOGS}")
         time.sleep(0.5)
 
 
@@ -167,7 +165,7 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     variables = {
         "MLOPS_HOME": str(STATE),
         "DAGSTER_HOME": str(dagster_home),
-        "DAGSTER_POSTGRES_URL": sa_to_libpq(dagster_db),
+        "DAGSTER_POSTGRES_URL": dagster_db,
         "MLFLOW_TRACKING_URI": tracking,
         "MLOPS_MLFLOW_UI_URL": tracking,
         "MLOPS_DATA_STORE_URL": data_db,
@@ -199,11 +197,6 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     log.info("MLflow UI: %s; S3: %s (bucket %s)", tracking, endpoint, settings.bucket)
     log.info("wrote %s; `make demo`, `make health` now use the stack", ENV_FILE)
     return variables
-
-
-def sa_to_libpq(url: str) -> str:
-    """dagster-postgres takes a plain `postgresql://` URL, without SQLAlchemy's driver name."""
-    return url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
 def write_env_file(variables: dict[str, str]) -> None:
@@ -238,6 +231,11 @@ def down(grace_s: float = 30) -> list[str]:
 
 
 def _group_alive(pgid: int) -> bool:
+    # Reap the leader if it is our child (during `up`): a zombie still counts as alive.
+    try:
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
