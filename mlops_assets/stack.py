@@ -35,6 +35,10 @@ LOGS = STATE / "logs"
 PROCESSES = ("seaweedfs", "mlflow", "serving", "dagster")
 
 
+class PreflightError(RuntimeError):
+    """The stack cannot start; nothing was started."""
+
+
 class StackSettings(BaseSettings):
     """Where the servers that already run are, and the ports of the ones the stack starts."""
 
@@ -129,10 +133,10 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     """Starts the stack, writes var/stack.env and returns its variables."""
     running = [name for name in PROCESSES if _pid_alive(name)]
     if running:
-        raise RuntimeError(f"already running: {', '.join(running)}; run `make stack-down` first")
+        raise PreflightError(f"already running: {', '.join(running)}; run `make stack-down` first")
     for port in (settings.s3_port, settings.mlflow_port, settings.dagster_port):
         if services.answers(services.HOST, port):
-            raise RuntimeError(f"port {port} on {services.HOST} is taken; choose another")
+            raise PreflightError(f"port {port} on {services.HOST} is taken; choose another")
     server = (
         settings.postgres_url if settings.mlflow_backend == "postgresql" else settings.mysql_url
     )
@@ -254,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         up(StackSettings(), with_dagster=not args.no_dagster)
+    except PreflightError as error:
+        log.error("%s", error)
+        return 1
     except (RuntimeError, TimeoutError, ValueError, sa.exc.OperationalError) as error:
         log.error("%s; stopping what started", error)
         down()
