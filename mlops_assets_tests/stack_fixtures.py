@@ -146,9 +146,9 @@ def create_database_or_report(server_url: str, what: str) -> str:
         service_missing(f"{what} at {server_url} does not answer: {error.orig}")
 
 
-@pytest.fixture(scope="session")
-def postgres_database():
-    """A fresh PostgreSQL database for the session, dropped afterwards."""
+@pytest.fixture
+def data_store_database():
+    """A fresh PostgreSQL database for this test, dropped afterwards."""
     url = create_database_or_report(POSTGRES_URL, "PostgreSQL")
     yield url
     services.drop_database(url)

@@ -55,10 +55,10 @@ def test_compose_config_validates_where_docker_compose_exists():
 
 
 @pytest.mark.integration
-def test_example_dagster_yaml_runs_on_postgres(postgres_database, tmp_path, monkeypatch):
+def test_example_dagster_yaml_runs_on_postgres(data_store_database, tmp_path, monkeypatch):
     shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", postgres_database)
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", data_store_database)
 
     @dg.asset
     def probe() -> int:
@@ -69,7 +69,7 @@ def test_example_dagster_yaml_runs_on_postgres(postgres_database, tmp_path, monk
         result = dg.materialize([probe], instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id) is not None
-    engine = sa.create_engine(postgres_database)
+    engine = sa.create_engine(data_store_database)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1
     engine.dispose()

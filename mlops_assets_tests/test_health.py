@@ -59,9 +59,9 @@ def test_cli_exit_code(monkeypatch, tmp_path, capsys):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("mlflow_database", ["postgresql"], indirect=True)
-def test_stack_is_healthy(tmp_path, seaweedfs, mlflow_server, postgres_database, monkeypatch):
+def test_stack_is_healthy(tmp_path, seaweedfs, mlflow_server, data_store_database, monkeypatch):
     settings = stack_settings(
-        tmp_path / "var", seaweedfs, mlflow_server, postgres_database, monkeypatch
+        tmp_path / "var", seaweedfs, mlflow_server, data_store_database, monkeypatch
     )
     settings = settings.model_copy(
         update={

@@ -59,9 +59,9 @@ def failure_message(result) -> str:
 
 
 @pytest.fixture
-def stack(tmp_path, seaweedfs, mlflow_server, postgres_database, demo_records, monkeypatch):
+def stack(tmp_path, seaweedfs, mlflow_server, data_store_database, demo_records, monkeypatch):
     settings = stack_settings(
-        tmp_path / "var", seaweedfs, mlflow_server, postgres_database, monkeypatch
+        tmp_path / "var", seaweedfs, mlflow_server, data_store_database, monkeypatch
     )
     resources = build_resources(settings)
     resources["data_store"].insert(demo_records)
@@ -126,12 +126,14 @@ def test_s3_down_during_training_fails_clearly_and_keeps_champion(
     tmp_path,
     private_seaweedfs,
     mlflow_server,
-    postgres_database,
+    data_store_database,
     demo_records,
     monkeypatch,
 ):
     weed = private_seaweedfs
-    settings = stack_settings(tmp_path / "var", weed, mlflow_server, postgres_database, monkeypatch)
+    settings = stack_settings(
+        tmp_path / "var", weed, mlflow_server, data_store_database, monkeypatch
+    )
     # This experiment's artifacts live on this test's own SeaweedFS, which the test kills.
     settings = settings.model_copy(
         update={"artifact_location": f"s3://{weed.bucket}/mlflow-{settings.experiment}"}
