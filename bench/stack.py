@@ -26,7 +26,8 @@ import dagster as dg
 from mlops_assets import services
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo_source import demo_tasks
-from mlops_assets.resources.object_store import ObjectStoreError, S3ObjectStore
+from mlops_assets.resources.object_store import S3ObjectStore
+from mlops_assets.resources.storage_errors import ObjectStoreError
 from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "stack.json"

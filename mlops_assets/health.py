@@ -15,7 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from mlops_assets.resources.object_store import ObjectStoreError, S3ObjectStore
+from mlops_assets.resources.object_store import S3ObjectStore
+from mlops_assets.resources.storage_errors import ObjectStoreError
 from mlops_assets.settings import Settings
 
 TIMEOUT_S = 3

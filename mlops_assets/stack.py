@@ -118,7 +118,8 @@ def _http_ok(url: str) -> bool:
 
 
 def _bucket_ready(endpoint: str, settings: StackSettings) -> bool:
-    from mlops_assets.resources.object_store import ObjectStoreError, S3ObjectStore
+    from mlops_assets.resources.object_store import S3ObjectStore
+    from mlops_assets.resources.storage_errors import ObjectStoreError
 
     env = services.s3_client_environment(endpoint, settings.access_key, settings.secret_key)
     os.environ.update(env)

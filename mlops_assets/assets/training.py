@@ -14,8 +14,8 @@ from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.predictor import file_sha256
-from mlops_assets.resources.object_store import storage_errors_explained
 from mlops_assets.resources.registry import ModelRegistry, RegisteredModel
+from mlops_assets.resources.storage_errors import storage_errors_explained
 
 _DEFAULTS = TrainSettings()
 
