@@ -107,7 +107,7 @@ def main() -> None:
         processes.append(
             subprocess.Popen(
                 services.weed_mini_command(scratch / "s3", ports, BUCKET),
-                stdout=open(scratch / "weed.log", "wb"),  # noqa: SIM115
+                stdout=open(scratch / "weed.log", "wb"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -121,7 +121,7 @@ def main() -> None:
             subprocess.Popen(
                 services.mlflow_server_command(mlflow_db, f"s3://{BUCKET}/mlflow", mlflow_port),
                 env={**os.environ, **services.MLFLOW_SERVER_ENVIRONMENT},
-                stdout=open(scratch / "mlflow.log", "wb"),  # noqa: SIM115
+                stdout=open(scratch / "mlflow.log", "wb"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )

@@ -17,6 +17,7 @@ import boto3
 import pytest
 import sqlalchemy as sa
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from mirakuru import HTTPExecutor, TCPExecutor
 
 from mlops_assets import services
@@ -74,7 +75,7 @@ class SeaweedFS:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.data_dir.parent / "weed.log", "ab")  # noqa: SIM115
+        self._log = open(self.data_dir.parent / "weed.log", "ab")
         self.executor = TCPExecutor(
             services.weed_mini_command(self.data_dir, self.ports, self.bucket),
             host=services.HOST,
@@ -108,7 +109,7 @@ class SeaweedFS:
             try:
                 self.client().head_bucket(Bucket=self.bucket)
                 return
-            except Exception:
+            except (BotoCoreError, ClientError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
@@ -180,19 +181,21 @@ class MlflowServer:
     log: Path
     port: int = field(default_factory=services.free_port)
     executor: HTTPExecutor | None = field(default=None, repr=False)
+    _log: object | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://{services.HOST}:{self.port}"
 
     def start(self) -> None:
+        self._log = open(self.log, "ab")
         self.executor = HTTPExecutor(
             services.mlflow_server_command(self.backend_store_uri, self.artifact_root, self.port),
             url=f"{self.url}/health",
             method="GET",
             timeout=120,
             envvars={**self.environment, **services.MLFLOW_SERVER_ENVIRONMENT},
-            stdout=open(self.log, "ab"),  # noqa: SIM115
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         self.executor.start()
@@ -200,6 +203,7 @@ class MlflowServer:
     def stop(self) -> None:
         if self.executor is not None:
             self.executor.stop()
+            self._log.close()
 
     def restart(self) -> None:
         self.stop()
