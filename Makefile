@@ -2,11 +2,17 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# While `make stack` runs, every command reads its variables from var/stack.env.
+STACK_ENV := var/stack.env
+ifneq ($(wildcard $(STACK_ENV)),)
+include $(STACK_ENV)
+export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' $(STACK_ENV))
+endif
 export MLOPS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo dev test test-fast bench mlflow-ui lint clean
+.PHONY: install demo dev test test-fast bench mlflow-ui lint clean stack stack-down health
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +51,20 @@ test-fast: install
 ## Every benchmark; each writes bench/results/<name>.json.
 bench: install
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+## The production stack as processes on 127.0.0.1: SeaweedFS S3 (:8333), the MLflow server on
+## PostgreSQL or MySQL (:5000), dagster dev (:3000) on PostgreSQL; writes var/stack.env.
+## The inference server is started by mlops_assets/stack.py (marked INFERENCE SERVER there).
+stack: install
+	$(BIN)/python -m mlops_assets.stack up
+
+## Stops what `make stack` started and removes var/stack.env.
+stack-down:
+	$(BIN)/python -m mlops_assets.stack down
+
+## Which backend each concern uses and whether it answers (exit 1 if one does not).
+health: install
+	$(BIN)/mlops-assets health
 
 lint: install
 	$(BIN)/ruff check mlops_assets mlops_assets_tests bench

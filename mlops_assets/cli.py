@@ -1,4 +1,4 @@
-"""Command line: `mlops-assets demo | seed-demo`."""
+"""Command line: `mlops-assets demo | seed-demo | health`."""
 
 import argparse
 import base64
@@ -6,12 +6,13 @@ import json
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import dagster as dg
 from mlflow.tracking import MlflowClient
 
-from mlops_assets import replay
+from mlops_assets import health, replay
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo_source import Scenario, demo_tasks
 from mlops_assets.settings import Settings
@@ -106,11 +107,21 @@ def demo(settings: Settings) -> int:
     return 0 if totals["final_champion"] else 1
 
 
+def check_health(settings: Settings) -> int:
+    """Prints each configured backend and whether it answers; 1 if any does not."""
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    results = health.check_all(settings)
+    sys.stdout.write(health.render(results) + "\n")
+    return 0 if all(r.ok for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
-    parser.add_argument("command", choices=["demo", "seed-demo"])
+    parser.add_argument("command", choices=["demo", "seed-demo", "health"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "health":
+        return check_health(Settings())
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
     settings = Settings()

@@ -1,5 +1,8 @@
 """The one wiring module: builds resources from the environment and the Definitions object."""
 
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
 import dagster as dg
 
 from mlops_assets.assets.dataset import training_data
@@ -11,16 +14,34 @@ from mlops_assets.constants import CHAMPION_MODEL, RETRAINING_GROUP
 from mlops_assets.jobs import retrain_job
 from mlops_assets.replay import REPLAY_REPORT
 from mlops_assets.resources.data_store import TrainingDataStore
+from mlops_assets.resources.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.tracking import mlflow_run_tracking
 from mlops_assets.schedules import nightly_retrain_schedule_for
 from mlops_assets.settings import Settings
 
 
+def build_object_store(settings: Settings) -> ObjectStore:
+    """The object store named by MLOPS_OBJECT_STORE_URL: s3://bucket/prefix or a folder."""
+    url = settings.resolved_object_store_url
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        return S3ObjectStore(
+            bucket=bucket,
+            prefix=prefix.strip("/"),
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+        )
+    if url.startswith("file://"):
+        url = url2pathname(urlparse(url).path)
+    return LocalObjectStore(root=url)
+
+
 def build_resources(settings: Settings) -> dict:
     """Builds every resource the assets ask for from one Settings object."""
     return {
         "data_store": TrainingDataStore(url=settings.resolved_data_store_url),
+        "object_store": build_object_store(settings),
         "model_registry": ModelRegistry(
             tracking_uri=settings.resolved_tracking_uri,
             model_name=settings.model_name,

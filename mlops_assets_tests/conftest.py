@@ -10,6 +10,9 @@ from mlops_assets.settings import Settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Fixtures that start SeaweedFS and the MLflow server for the integration tier.
+pytest_plugins = ["mlops_assets_tests.stack_fixtures"]
+
 
 def service_missing(reason: str) -> None:
     """Fails under CI (the service must be there) and skips loudly on a developer's machine."""

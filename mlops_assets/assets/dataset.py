@@ -9,6 +9,7 @@ from mlops_assets.constants import RETRAINING_GROUP, TRAINING_DATA
 from mlops_assets.ml.data import split_as_of
 from mlops_assets.partitions import monthly_partitions
 from mlops_assets.resources.data_store import TrainingDataStore, content_hash
+from mlops_assets.resources.object_store import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class TrainingSnapshot:
     data_version: str
     holdout_start: pd.Timestamp
     as_of: pd.Timestamp
+    snapshot_uri: str | None = None
+
+
+def snapshot_key(data_version: str) -> str:
+    """Object key of a snapshot: the data version names it, so a run can be reproduced."""
+    return f"{TRAINING_DATA}/{data_version}.parquet"
 
 
 def _class_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -36,7 +43,9 @@ def _class_counts(frame: pd.DataFrame) -> dict[str, int]:
     kinds={"pandas"},
 )
 def training_data(
-    context: dg.AssetExecutionContext, data_store: TrainingDataStore
+    context: dg.AssetExecutionContext,
+    data_store: TrainingDataStore,
+    object_store: ObjectStore,
 ) -> dg.Output[TrainingSnapshot]:
     """Confirmed task photos as of the month: train on older months, hold out the newest."""
     month_end = pd.Timestamp(context.partition_time_window.end).tz_convert("UTC")
@@ -49,6 +58,8 @@ def training_data(
         f"{len(split.train)} train rows, {len(split.holdout)} holdout rows "
         f"[{split.holdout_start:%Y-%m-%d %H:%M}, {split.as_of:%Y-%m-%d %H:%M})"
     )
+    # Same version, same content: an existing object is kept.
+    snapshot_uri = object_store.put_frame(snapshot_key(data_version), frame, overwrite=False)
     snapshot = TrainingSnapshot(
         context.partition_key,
         split.train,
@@ -57,12 +68,14 @@ def training_data(
         data_version,
         split.holdout_start,
         split.as_of,
+        snapshot_uri,
     )
     return dg.Output(
         snapshot,
         data_version=dg.DataVersion(data_version),
         metadata={
             "data_version": data_version,
+            "snapshot": snapshot_uri,
             "high_water_mark": high_water_mark,
             "train_rows": len(split.train),
             "holdout_rows": len(split.holdout),

@@ -70,8 +70,16 @@ class ModelRegistry(dg.ConfigurableResource):
         except MlflowException as error:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
+        # A tracking server accepts a `models:/m-…` source only with the logged model's id.
+        model_id = (
+            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        )
         version = client.create_model_version(
-            self.model_name, source=model_uri, run_id=run_id, tags={SHA256_TAG: sha256}
+            self.model_name,
+            source=model_uri,
+            run_id=run_id,
+            tags={SHA256_TAG: sha256},
+            model_id=model_id,
         )
         client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, version.version)
         return self._describe(version)
