@@ -1,4 +1,8 @@
-"""Request dependencies: the settings, the reloader and the one model reference per request."""
+"""Request dependencies: the settings, the reloader and the one model reference per request.
+
+They are `async` because FastAPI runs plain `def` dependencies in its thread pool, a hand-off
+per dependency per request for what is an attribute read.
+"""
 
 import hmac
 from typing import Annotated
@@ -10,19 +14,19 @@ from mlops_assets.serving.holder import LoadedModel, ModelHolder
 from mlops_assets.serving.reloader import ModelReloader
 
 
-def get_settings(request: Request) -> ServingSettings:
+async def get_settings(request: Request) -> ServingSettings:
     return request.app.state.settings
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
 
 
-def get_reloader(request: Request) -> ModelReloader:
+async def get_reloader(request: Request) -> ModelReloader:
     return request.app.state.reloader
 
 
-def serving_model(request: Request) -> LoadedModel:
+async def serving_model(request: Request) -> LoadedModel:
     """The model that answers this request: read once, so one version computes the whole answer.
 
     Raises:
@@ -46,7 +50,7 @@ def serving_model(request: Request) -> LoadedModel:
     return model
 
 
-def require_admin(
+async def require_admin(
     settings: Annotated[ServingSettings, Depends(get_settings)],
     x_admin_token: Annotated[str | None, Header()] = None,
 ) -> None:

@@ -3,14 +3,22 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from mlops_assets.constants import IMAGE_SHAPE, PIXEL_COUNT, PIXEL_MAX
 
 
-def _is_one_photo(pixels: list[float]) -> list[float]:
-    if len(pixels) != PIXEL_COUNT:
+def _is_one_photo(value: object) -> object:
+    """One error per wrong-shaped photo instead of one per value inside it."""
+    if not isinstance(value, list) or (value and isinstance(value[0], list)):
+        got = "nested lists" if isinstance(value, list) else type(value).__name__
+        raise PydanticCustomError(
+            "wrong_shape",
+            "a photo is one flat list of {expected} grey levels (row by row), got {got}",
+            {"expected": PIXEL_COUNT, "got": got},
+        )
+    if len(value) != PIXEL_COUNT:
         raise PydanticCustomError(
             "wrong_shape",
             "a photo is {expected} grey levels ({rows}x{cols}, row by row), got {actual}",
@@ -18,15 +26,27 @@ def _is_one_photo(pixels: list[float]) -> list[float]:
                 "expected": PIXEL_COUNT,
                 "rows": IMAGE_SHAPE[0],
                 "cols": IMAGE_SHAPE[1],
-                "actual": len(pixels),
+                "actual": len(value),
             },
         )
-    return pixels
+    return value
+
+
+def _is_batch(value: object) -> object:
+    """A flat list of numbers is one photo sent without its batch brackets: say so once."""
+    if isinstance(value, list) and value and isinstance(value[0], int | float):
+        raise PydanticCustomError(
+            "wrong_shape",
+            "instances is a list of photos; got a flat list of numbers "
+            "(send one photo as [[...{expected} grey levels...]])",
+            {"expected": PIXEL_COUNT},
+        )
+    return value
 
 
 # Strict: "3" or true is not a grey level; ints and floats are.
 GreyLevel = Annotated[float, Field(strict=True, ge=0, le=PIXEL_MAX, allow_inf_nan=False)]
-Photo = Annotated[list[GreyLevel], AfterValidator(_is_one_photo)]
+Photo = Annotated[list[GreyLevel], BeforeValidator(_is_one_photo)]
 
 _EXAMPLE_PHOTO = [0, 0, 5, 13, 9, 1, 0, 0] + [0] * 8 * 7
 
@@ -38,7 +58,7 @@ class PredictRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"instances": [_EXAMPLE_PHOTO]}]}
     )
 
-    instances: list[Photo] = Field(
+    instances: Annotated[list[Photo], BeforeValidator(_is_batch)] = Field(
         min_length=1,
         description=f"Photos, each {PIXEL_COUNT} grey levels (0..{PIXEL_MAX}) row by row; "
         "one photo is a batch of one. The server's MLOPS_SERVING_MAX_BATCH bounds the count.",
