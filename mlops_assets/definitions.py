@@ -3,13 +3,15 @@
 import dagster as dg
 
 from mlops_assets.assets.dataset import training_data
+from mlops_assets.assets.deployment import deployment
 from mlops_assets.assets.promotion import champion_model
 from mlops_assets.assets.training import trained_model
 from mlops_assets.assets.verification import verification_report
 from mlops_assets.checks import GATE_CHECKS, TRAINING_DATA_CHECKS
-from mlops_assets.jobs import retrain_job
+from mlops_assets.jobs import retrain_job, rollback_champion_job
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.registry import ModelRegistry
+from mlops_assets.resources.serving_client import ServingClient
 from mlops_assets.resources.tracking import mlflow_run_tracking
 from mlops_assets.schedules import nightly_retrain_schedule_for
 from mlops_assets.settings import Settings
@@ -24,6 +26,11 @@ def build_resources(settings: Settings) -> dict:
             model_name=settings.model_name,
             ui_url=settings.mlflow_ui_url,
         ),
+        "serving_client": ServingClient(
+            url=settings.serving_url,
+            timeout_s=settings.serving_timeout_s,
+            admin_token=settings.serving_admin_token,
+        ),
         "mlflow": mlflow_run_tracking.configured(
             {
                 "experiment_name": settings.experiment,
@@ -37,9 +44,9 @@ def build_resources(settings: Settings) -> dict:
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Builds the code location for a given configuration (tests pass their own)."""
     return dg.Definitions(
-        assets=[training_data, trained_model, verification_report, champion_model],
+        assets=[training_data, trained_model, verification_report, champion_model, deployment],
         asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS],
-        jobs=[retrain_job],
+        jobs=[retrain_job, rollback_champion_job],
         schedules=[nightly_retrain_schedule_for(settings.schedule_timezone)],
         resources=build_resources(settings),
         executor=dg.in_process_executor,

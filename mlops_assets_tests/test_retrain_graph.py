@@ -44,6 +44,7 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
         "trained_model",
         "verification_report",
         "champion_model",
+        "deployment",
     }
     registry = resources["model_registry"]
     champion = registry.champion()
@@ -64,6 +65,7 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     assert by_key["training_data"]["holdout_rows"].value > 100
     assert "data:image/png;base64," in by_key["verification_report"]["confusion_plot"].value
     assert by_key["champion_model"]["champion_version"].value == "1"
+    assert by_key["deployment"]["status"].value == "no server configured"
 
     report = report_of(result)
     assert report["decision"] == "promote" and report["champion"] is None
