@@ -116,6 +116,7 @@ async def model_status(
         standby_version=standby.version if standby else None,
         alias=f"{settings.model_name}@{settings.alias}",
         swaps=holder.swaps,
+        swap_hold_max_us=max(holder.swap_hold_ns, default=0) / 1000 if holder.swaps else None,
         last_reload=_report(reloader.last_outcome),
         last_error=_report(reloader.last_error),
     )

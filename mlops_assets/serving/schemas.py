@@ -106,6 +106,9 @@ class ModelStatus(BaseModel):
     standby_version: str | None
     alias: str
     swaps: int
+    swap_hold_max_us: float | None = Field(
+        description="Longest time a swap held the holder, over the last 1,000 swaps."
+    )
     last_reload: ReloadReport | None
     last_error: ReloadReport | None
 
