@@ -7,7 +7,8 @@ CNN (default hyperparameters), logged the way `trained_model` logs them:
 2. 50 swaps (each a full download, hash check, load, warm-up and smoke test) while four client
    processes send single-photo requests; failed requests and p99 against a steady phase;
 3. single-photo HTTP p50/p99 and requests/s with 1 and 4 clients, against `mlflow models serve`
-   (`--env-manager local`) serving the same registered version;
+   (`--env-manager local`) serving the same registered version, and against a bare FastAPI
+   endpoint calling the same compiled function (the floor on this machine);
 4. rollback: the rollback call, and the `mlops-assets rollback` command, to the server
    answering with the previous version.
 
@@ -123,6 +124,8 @@ def base_env(home: Path, tracking_uri: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
     env.update(MLOPS_HOME=str(home), MLFLOW_TRACKING_URI=tracking_uri, TF_CPP_MIN_LOG_LEVEL="2")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # `mlflow models serve` runs `uvicorn` from PATH.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
 
@@ -227,7 +230,9 @@ def swaps_under_load(url: str, port: int, registry, versions: list[str]) -> dict
 
 
 def latency_throughput(port: int, body: bytes, path: str) -> dict:
-    return {str(n): run_load(port, path, body, n, LOAD_SECONDS) for n in (1, 4)}
+    figures = {str(n): run_load(port, path, body, n, LOAD_SECONDS) for n in (1, 4)}
+    print(path, json.dumps(figures), file=sys.stderr)
+    return figures
 
 
 def mlflow_serve(env: dict, model_uri: str) -> dict:
@@ -249,6 +254,47 @@ def mlflow_serve(env: dict, model_uri: str) -> dict:
                 if response.status != 200:
                     raise RuntimeError(f"mlflow models serve answered {answer[:300]!r}")
             return latency_throughput(port, body, "/invocations")
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+BARE_SERVER = """
+import sys
+import numpy as np
+import uvicorn
+from fastapi import FastAPI, Request
+from mlops_assets.ml.predictor import Predictor
+
+predictor = Predictor.load(sys.argv[2])
+app = FastAPI()
+
+
+@app.post("/predict")
+async def predict(request: Request):
+    body = await request.json()
+    prediction = predictor.predict_pixels(np.asarray(body["instances"], np.float32))
+    labels, probabilities = prediction.labels.tolist(), prediction.probabilities.tolist()
+    return {"labels": labels, "probabilities": probabilities}
+
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=False, log_level="warning")
+"""
+
+
+def bare_fastapi(env: dict, registry, version: str) -> dict:
+    """The floor: a bare FastAPI endpoint calling the same compiled function, nothing else."""
+    port = free_port()
+    home = Path(env["MLOPS_HOME"])
+    keras_file = registry.download_version(version, home / "bare-model")
+    log_path = home / "bare.log"
+    with open(log_path, "wb") as log:
+        command = [sys.executable, "-c", BARE_SERVER, str(port), str(keras_file)]
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/docs", process, log_path)
+            body = json.dumps({"instances": [PHOTO]}).encode()
+            return latency_throughput(port, body, "/predict")
         finally:
             process.terminate()
             process.wait(30)
@@ -338,6 +384,7 @@ def main() -> None:
                 server.terminate()
                 server.wait(30)
         theirs = mlflow_serve(env, f"models:/{registry.model_name}/{versions[0]}")
+        bare = bare_fastapi(env, registry, versions[0])
 
     figures = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
@@ -348,6 +395,7 @@ def main() -> None:
         "http_single_photo": {
             "ours": ours,
             "mlflow_models_serve": theirs,
+            "bare_fastapi_same_function": bare,
             "req_per_s_ratio": {
                 n: round(ours[n]["req_per_s"] / theirs[n]["req_per_s"], 1) for n in ("1", "4")
             },

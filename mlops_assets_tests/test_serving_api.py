@@ -1,6 +1,8 @@
 """The inference API through FastAPI's TestClient: validation, error bodies, reload, status."""
 
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -190,3 +192,23 @@ def test_openapi_documents_the_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/predict", "/health", "/ready", "/model", "/admin/reload"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def test_a_push_subscription_triggers_reloads(source):
+    """The hook a ModelPromoted queue consumer plugs into: notify from its own thread."""
+    source.alias = "1"
+    subscribed = {}
+
+    def subscribe(notify):
+        subscribed["notify"] = notify
+        return lambda: subscribed.update(closed=True)
+
+    with TestClient(create_app(serving_settings(), source, subscribe)) as client:
+        source.alias = "2"
+        threading.Thread(target=subscribed["notify"], args=("ModelPromoted v2",)).start()
+        deadline = time.monotonic() + 10
+        while client.get("/ready").json()["model_version"] != "2":
+            assert time.monotonic() < deadline, "push did not reload"
+            time.sleep(0.02)
+        assert client.get("/model").json()["last_reload"]["reason"] == "ModelPromoted v2"
+    assert subscribed["closed"]

@@ -3,7 +3,7 @@
 Run with `make serve` (or `python -m mlops_assets.serving`); uvicorn imports `create_app`.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -28,14 +28,23 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+# A push subscription: called at startup with `notify(reason)`, returns the function that closes
+# it at shutdown. A queue consumer of ModelPromoted / ModelRolledBack messages fits here.
+Subscribe = Callable[[Callable[[str], None]], Callable[[], None]]
+
+
 def create_app(
-    settings: ServingSettings | None = None, source: ModelSource | None = None
+    settings: ServingSettings | None = None,
+    source: ModelSource | None = None,
+    subscribe: Subscribe | None = None,
 ) -> FastAPI:
     """Builds the server.
 
     Args:
         settings: default: read from the environment.
         source: where models come from; default the MLflow registry alias in `settings`.
+        subscribe: push notifications of a new champion (see `Subscribe`); polling and
+            `POST /admin/reload` work without one.
     """
     settings = settings or ServingSettings()
 
@@ -55,9 +64,12 @@ def create_app(
         # Loading off the event loop; a failure leaves the server up and not ready (503s).
         await anyio.to_thread.run_sync(reloader.reload, "startup")
         reloader.start()
+        unsubscribe = subscribe(reloader.notify) if subscribe else None
         try:
             yield
         finally:
+            if unsubscribe is not None:
+                await anyio.to_thread.run_sync(unsubscribe)
             await anyio.to_thread.run_sync(reloader.stop)
 
     app = FastAPI(
