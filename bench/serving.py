@@ -37,9 +37,10 @@ LOAD_SECONDS = 5.0
 SWAPS = 50
 
 
-def client_process(port: int, path: str, body: bytes, stop, deadline: float, results) -> None:
+def client_process(port, path, body, stop, deadline, ready, results) -> None:
     """One load client: requests back to back on one keep-alive connection until told to stop."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    ready.put(True)
     started, latencies, failed = [], [], 0
     headers = {"Content-Type": "application/json"}
     while not stop.is_set() and time.time() < deadline:
@@ -62,15 +63,17 @@ def client_process(port: int, path: str, body: bytes, stop, deadline: float, res
 def run_load(port: int, path: str, body: bytes, clients: int, seconds: float, during=None):
     """Runs `clients` client processes for `seconds` (or until `during()` returns)."""
     ctx = mp.get_context("spawn")
-    stop, results = ctx.Event(), ctx.Queue()
-    deadline = time.time() + (seconds if during is None else 3600)
+    stop, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
+    deadline = time.time() + 3600
     procs = [
-        ctx.Process(target=client_process, args=(port, path, body, stop, deadline, results))
+        ctx.Process(target=client_process, args=(port, path, body, stop, deadline, ready, results))
         for _ in range(clients)
     ]
     for proc in procs:
         proc.start()
-    time.sleep(1.0)  # the spawned clients import this module first
+    for _ in procs:  # the spawned clients import this module first
+        ready.get(timeout=120)
+    time.sleep(0.2)
     began = time.time()
     if during is None:
         time.sleep(seconds)
@@ -300,6 +303,32 @@ def bare_fastapi(env: dict, registry, version: str) -> dict:
             process.wait(30)
 
 
+def two_workers(env: dict) -> dict:
+    """Our server with MLOPS_SERVING_WORKERS=2 (one process per core) on the same champion."""
+    import httpx
+
+    port = free_port()
+    log_path = Path(env["MLOPS_HOME"]) / "server-2-workers.log"
+    server_env = {**env, "MLOPS_SERVING_PORT": str(port), "MLOPS_SERVING_WORKERS": "2"}
+    with open(log_path, "wb") as log:
+        command = [sys.executable, "-m", "mlops_assets.serving"]
+        process = subprocess.Popen(command, env=server_env, stdout=log, stderr=log)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ready", process, log_path)
+            # Each worker loads its own model; wait until 20 answers in a row come ready.
+            streak = 0
+            while streak < 20:
+                ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
+                streak = streak + 1 if ready.status_code == 200 else 0
+                time.sleep(0.05)
+            time.sleep(2)
+            body = json.dumps({"instances": [PHOTO]}).encode()
+            return latency_throughput(port, body, "/predict")
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
 def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: int = 3) -> dict:
     import httpx
 
@@ -385,6 +414,8 @@ def main() -> None:
                 server.wait(30)
         theirs = mlflow_serve(env, f"models:/{registry.model_name}/{versions[0]}")
         bare = bare_fastapi(env, registry, versions[0])
+        registry.promote(versions[0], "bench")
+        ours_two_workers = two_workers(env)
 
     figures = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
@@ -394,6 +425,7 @@ def main() -> None:
         "swaps_under_load": swapping,
         "http_single_photo": {
             "ours": ours,
+            "ours_2_workers": ours_two_workers,
             "mlflow_models_serve": theirs,
             "bare_fastapi_same_function": bare,
             "req_per_s_ratio": {
