@@ -1,6 +1,7 @@
 """`python -m mlops_assets.serving` (what `make serve` runs): uvicorn with the server's settings."""
 
 import logging
+import os
 
 import uvicorn
 
@@ -9,6 +10,8 @@ from mlops_assets.serving.config import ServingSettings
 
 def main() -> None:
     settings = ServingSettings()
+    # A download progress bar per reload is noise in a server log (workers inherit this).
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
         "mlops_assets.serving.app:create_app",
