@@ -9,7 +9,6 @@ import os
 import platform
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
@@ -19,23 +18,11 @@ from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo_source import demo_tasks
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor, measure_latency
+from mlops_assets.replay import stage_seconds
 from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "retrain.json"
 STAGES = ("training_data", "trained_model", "verification_report", "champion_model")
-
-
-def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    starts, ends = {}, defaultdict(float)
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        if event.event_type_value == "STEP_START":
-            starts[event.step_key] = record.timestamp
-        elif event.event_type_value == "STEP_SUCCESS":
-            ends[event.step_key] = record.timestamp
-    return {key: round(ends[key] - starts[key], 3) for key in starts if key in ends}
 
 
 def predict_call_seconds(predictor: Predictor, x: np.ndarray, calls: int = 100) -> float:
@@ -48,6 +35,8 @@ def predict_call_seconds(predictor: Predictor, x: np.ndarray, calls: int = 100) 
 
 
 def main() -> None:
+    # MLflow exports MLFLOW_TRACKING_URI; this benchmark always measures the embedded defaults.
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home))
         resources = build_resources(settings)

@@ -1,19 +1,33 @@
-"""Command line: `mlops-assets demo | seed-demo | rollback`."""
+"""Command line: `mlops-assets demo | seed-demo | rollback`.
+
+The demo's imports (TensorFlow through the definitions, MLflow) happen inside the commands that
+need them, so `rollback` starts in about the time it takes to import MLflow.
+"""
+
+from __future__ import annotations
 
 import argparse
+import base64
+import json
 import logging
 import os
+import shutil
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from mlops_assets.settings import Settings
 
+if TYPE_CHECKING:
+    from mlops_assets.demo_source import Scenario
+
 log = logging.getLogger("mlops_assets")
 
 
 def seed_demo(settings: Settings) -> int:
-    """Fills the training data store with the demo's confirmed tasks (idempotent)."""
+    """Fills the training data store with every month of the demo scenario (idempotent)."""
     from mlops_assets.definitions import build_resources
     from mlops_assets.demo_source import demo_tasks
 
@@ -24,29 +38,90 @@ def seed_demo(settings: Settings) -> int:
     return added
 
 
-def run_retraining(settings: Settings) -> dg.ExecuteInProcessResult:
-    """Runs `retrain_job` on the Dagster instance under DAGSTER_HOME (visible in `dagster dev`)."""
-    from mlops_assets.definitions import build_definitions
+def _reset_embedded_state(settings: Settings) -> None:
+    """Starts the demo from an empty data store and registry (embedded defaults only)."""
+    if settings.data_store_url or settings.tracking_uri:
+        log.warning("demo against configured backends: nothing is reset, results accumulate")
+        return
+    home = settings.home_dir
+    for name in ("training_data.db", "mlflow.db"):
+        for path in home.glob(f"{name}*"):
+            path.unlink()
+    shutil.rmtree(home / "mlartifacts", ignore_errors=True)
 
-    job = build_definitions(settings).get_job_def("retrain_job")
-    with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+
+def _publish_report(
+    settings: Settings, instance: dg.DagsterInstance, results, scenario: Scenario
+) -> Path:
+    from mlflow.tracking import MlflowClient
+
+    from mlops_assets import replay
+
+    folder = settings.home_dir / "replay"
+    folder.mkdir(parents=True, exist_ok=True)
+    png = replay.accuracy_plot_png(results, scenario)
+    (folder / "accuracy.png").write_bytes(png)
+    (folder / "report.md").write_text(replay.report_markdown(results, scenario, "accuracy.png"))
+    (folder / "results.json").write_text(
+        json.dumps(replay.results_as_dicts(results), indent=2) + "\n"
+    )
+    client = MlflowClient(settings.resolved_tracking_uri)
+    experiment = client.get_experiment_by_name(settings.experiment)
+    run = client.create_run(experiment.experiment_id, run_name="replay-report")
+    for name in ("report.md", "accuracy.png", "results.json"):
+        client.log_artifact(run.info.run_id, str(folder / name), "replay")
+    client.set_terminated(run.info.run_id)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=replay.REPLAY_REPORT,
+            metadata={
+                "summary": dg.MetadataValue.json(replay.summary(results)),
+                "table": dg.MetadataValue.md(replay.table_markdown(results)),
+                "accuracy_plot": dg.MetadataValue.md(
+                    f"![accuracy](data:image/png;base64,{base64.b64encode(png).decode()})"
+                ),
+                "report": dg.MetadataValue.path(str(folder / "report.md")),
+                "mlflow_run": dg.MetadataValue.url(
+                    f"{settings.mlflow_ui_url.rstrip('/')}/#/experiments/"
+                    f"{experiment.experiment_id}/runs/{run.info.run_id}"
+                ),
+            },
+        )
+    )
+    return folder
 
 
 def demo(settings: Settings) -> int:
-    from mlops_assets.definitions import build_resources
+    """Replays two years month by month on embedded defaults and reports who won."""
+    from mlops_assets import replay
+    from mlops_assets.definitions import build_definitions, build_resources
+    from mlops_assets.demo_source import Scenario
 
-    seed_demo(settings)
-    result = run_retraining(settings)
-    registry = build_resources(settings)["model_registry"]
-    champion = registry.champion()
-    log.info("retrain_job run %s: %s", result.run_id, "success" if result.success else "FAILED")
-    if champion is None:
-        log.error("no champion in the registry: see the run's logs with `make dev`")
-        return 1
-    log.info("champion: %s v%s (%s)", champion.name, champion.version, registry.tracking_uri)
-    log.info("look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`")
-    return 0
+    _reset_embedded_state(settings)
+    scenario = Scenario()
+    resources = build_resources(settings)
+    store, registry = resources["data_store"], resources["model_registry"]
+    job = build_definitions(settings).get_job_def("retrain_job")
+    with dg.DagsterInstance.get() as instance:
+        results = replay.run_replay(
+            job,
+            instance,
+            scenario,
+            deliver=store.insert,
+            champion_version=lambda: c.version if (c := registry.champion()) else None,
+            run_config={
+                "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
+                # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
+        )
+        folder = _publish_report(settings, instance, results, scenario)
+    store.close()
+    print(replay.table_markdown(results))
+    totals = replay.summary(results)
+    print(f"\n{totals}\nreport: {folder / 'report.md'} (plot: {folder / 'accuracy.png'})")
+    print("look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`")
+    return 0 if totals["final_champion"] else 1
 
 
 def rollback(settings: Settings, reason: str) -> int:

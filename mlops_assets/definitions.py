@@ -8,7 +8,9 @@ from mlops_assets.assets.promotion import champion_model
 from mlops_assets.assets.training import trained_model
 from mlops_assets.assets.verification import verification_report
 from mlops_assets.checks import GATE_CHECKS, TRAINING_DATA_CHECKS
+from mlops_assets.constants import CHAMPION_MODEL, RETRAINING_GROUP
 from mlops_assets.jobs import retrain_job, rollback_champion_job
+from mlops_assets.replay import REPLAY_REPORT
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
@@ -44,7 +46,20 @@ def build_resources(settings: Settings) -> dict:
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Builds the code location for a given configuration (tests pass their own)."""
     return dg.Definitions(
-        assets=[training_data, trained_model, verification_report, champion_model, deployment],
+        assets=[
+            training_data,
+            trained_model,
+            verification_report,
+            champion_model,
+            deployment,
+            dg.AssetSpec(
+                REPLAY_REPORT,
+                deps=[CHAMPION_MODEL],
+                group_name=RETRAINING_GROUP,
+                description="Month-by-month champion vs challenger table and plot, written by "
+                "the two-year replay (`make demo`).",
+            ),
+        ],
         asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS],
         jobs=[retrain_job, rollback_champion_job],
         schedules=[nightly_retrain_schedule_for(settings.schedule_timezone)],

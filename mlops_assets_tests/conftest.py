@@ -18,13 +18,22 @@ def service_missing(reason: str) -> None:
     pytest.skip(f"SERVICE MISSING: {reason}")
 
 
-@pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
-    """Embedded defaults under a temporary MLOPS_HOME, ignoring the caller's environment."""
+def embedded_settings(home, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Embedded defaults under `home`, ignoring the environment.
+
+    MLflow's `set_tracking_uri` (called by dagster-mlflow) exports MLFLOW_TRACKING_URI, so a
+    previous run in this process would otherwise leak into the next configuration.
+    """
     for name in list(os.environ):
         if name.startswith("MLOPS_") or name.startswith("MLFLOW_"):
             monkeypatch.delenv(name)
-    return Settings(home=tmp_path / "var")
+    return Settings(home=home)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    """Embedded defaults under a temporary MLOPS_HOME, ignoring the caller's environment."""
+    return embedded_settings(tmp_path / "var", monkeypatch)
 
 
 @pytest.fixture

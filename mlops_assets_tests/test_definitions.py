@@ -24,7 +24,7 @@ def test_asset_names_and_lineage():
     assert parents == {
         "training_data": set(),
         "trained_model": {"training_data"},
-        "verification_report": {"training_data", "trained_model"},
+        "verification_report": {"training_data", "trained_model", "verification_report"},
         "champion_model": {"verification_report"},
         "deployment": {"champion_model"},
     }

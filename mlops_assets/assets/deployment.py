@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, RETRAINING_GROUP
+from mlops_assets.partitions import monthly_partitions
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
 from mlops_assets.serving.client import DeploymentError
@@ -97,7 +98,12 @@ def compensate(
     return moved
 
 
-@dg.asset(key=DEPLOYMENT, group_name=RETRAINING_GROUP, kinds={"fastapi"})
+@dg.asset(
+    key=DEPLOYMENT,
+    group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
+    kinds={"fastapi"},
+)
 def deployment(
     context: dg.AssetExecutionContext,
     champion_model: dict,
@@ -107,6 +113,12 @@ def deployment(
     """The champion in service: the inference server reloaded and answering with its version."""
     version = champion_model["version"]
     previous = champion_model["previous_version"]
+    if not champion_model.get("alias_moved", True):
+        context.log.info("the alias did not move (a re-run of an earlier month): nothing to deploy")
+        return dg.Output(
+            {"version": previous, "status": "alias_not_moved"},
+            metadata={"status": "alias not moved", "champion_version": previous or "none"},
+        )
     if not serving_client.configured:
         context.log.info("no inference server configured (MLOPS_SERVING_URL unset): skipped")
         return dg.Output(

@@ -14,6 +14,7 @@ from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.predictor import file_sha256
+from mlops_assets.partitions import monthly_partitions
 from mlops_assets.resources.registry import ModelRegistry, RegisteredModel
 
 _DEFAULTS = TrainSettings()
@@ -41,6 +42,7 @@ class TrainingConfig(dg.Config):
 @dg.asset(
     key=TRAINED_MODEL,
     group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
     kinds={"tensorflow", "mlflow"},
 )
 def trained_model(
@@ -56,7 +58,13 @@ def trained_model(
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
     mlflow.log_params({**asdict(settings), "shuffle_labels": config.shuffle_labels})
-    mlflow.log_params({"data_version": training_data.data_version, "train_rows": len(y)})
+    mlflow.log_params(
+        {
+            "month": training_data.month,
+            "data_version": training_data.data_version,
+            "train_rows": len(y),
+        }
+    )
 
     def report_epoch(epoch: int, metrics: dict[str, float]) -> None:
         mlflow.log_metrics(metrics, step=epoch)
