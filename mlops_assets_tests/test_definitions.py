@@ -16,6 +16,7 @@ def test_asset_names_and_lineage():
         "verification_report",
         "champion_model",
         "deployment",
+        "replay_report",
     }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
@@ -27,6 +28,7 @@ def test_asset_names_and_lineage():
         "verification_report": {"training_data", "trained_model", "verification_report"},
         "champion_model": {"verification_report"},
         "deployment": {"champion_model"},
+        "replay_report": {"champion_model"},
     }
 
 
