@@ -1,6 +1,8 @@
 """The inference API through FastAPI's TestClient: validation, error bodies, reload, status."""
 
 import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -212,3 +214,11 @@ def test_a_push_subscription_triggers_reloads(source):
             time.sleep(0.02)
         assert client.get("/model").json()["last_reload"]["reason"] == "ModelPromoted v2"
     assert subscribed["closed"]
+
+
+def test_the_server_deploys_without_dagster():
+    code = (
+        "import sys, mlops_assets.serving.app, mlops_assets.serving.__main__;"
+        "sys.exit('dagster' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
