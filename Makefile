@@ -12,7 +12,8 @@ export MLOPS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo dev test test-fast bench mlflow-ui lint clean stack stack-down health
+.PHONY: install demo dev test test-fast bench mlflow-ui lint clean stack stack-down health \
+	serve rollback
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,14 @@ mlflow-ui: install
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
 		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
 		--default-artifact-root file://$(MLOPS_HOME)/mlartifacts
+
+## Inference server on http://127.0.0.1:8000 (OpenAPI at /docs), serving the registry's @champion.
+serve: install
+	$(BIN)/python -m mlops_assets.serving
+
+## Move @champion back to the version it replaced; the server follows (MLOPS_SERVING_URL) or polls.
+rollback: install
+	$(BIN)/mlops-assets rollback
 
 ## Every test tier (unit, model, integration). pytest's exit 5 (nothing collected) is a failure.
 test: install

@@ -1,4 +1,10 @@
-"""Command line: `mlops-assets demo | seed-demo | health`."""
+"""Command line: `mlops-assets demo | seed-demo | rollback | health`.
+
+The demo's imports (TensorFlow through the definitions, MLflow) happen inside the commands that
+need them, so `rollback` starts in about the time it takes to import MLflow.
+"""
+
+from __future__ import annotations
 
 import argparse
 import base64
@@ -7,21 +13,25 @@ import logging
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from mlflow.tracking import MlflowClient
 
-from mlops_assets import health, replay
-from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo_source import Scenario, demo_tasks
 from mlops_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from mlops_assets.demo_source import Scenario
 
 log = logging.getLogger("mlops_assets")
 
 
 def seed_demo(settings: Settings) -> int:
     """Fills the training data store with every month of the demo scenario (idempotent)."""
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.demo_source import demo_tasks
+
     store = build_resources(settings)["data_store"]
     added = store.insert(demo_tasks())
     log.info("data store %s: %d new records, %d in all", store.url, added, store.count())
@@ -44,6 +54,10 @@ def _reset_embedded_state(settings: Settings) -> None:
 def _publish_report(
     settings: Settings, instance: dg.DagsterInstance, results, scenario: Scenario
 ) -> Path:
+    from mlflow.tracking import MlflowClient
+
+    from mlops_assets import replay
+
     folder = settings.home_dir / "replay"
     folder.mkdir(parents=True, exist_ok=True)
     png = replay.accuracy_plot_png(results, scenario)
@@ -80,6 +94,10 @@ def _publish_report(
 
 def demo(settings: Settings) -> int:
     """Replays two years month by month on embedded defaults and reports who won."""
+    from mlops_assets import replay
+    from mlops_assets.definitions import build_definitions, build_resources
+    from mlops_assets.demo_source import Scenario
+
     _reset_embedded_state(settings)
     scenario = Scenario()
     resources = build_resources(settings)
@@ -109,19 +127,70 @@ def demo(settings: Settings) -> int:
 
 def check_health(settings: Settings) -> int:
     """Prints each configured backend and whether it answers; 1 if any does not."""
+    from mlops_assets import health
+
     logging.getLogger("botocore").setLevel(logging.WARNING)
     results = health.check_all(settings)
     sys.stdout.write(health.render(results) + "\n")
     return 0 if all(r.ok for r in results) else 1
 
 
+def rollback(settings: Settings, reason: str) -> int:
+    """Moves @champion back to the version it replaced and waits for the server to serve it.
+
+    The same steps as `rollback_champion_job`, without building the Definitions: those import
+    TensorFlow (seconds), and a rollback should take well under two seconds.
+    """
+    from mlops_assets.assets.deployment import ChampionMoved, follow, on_champion_rolled_back
+    from mlops_assets.resources.registry import ModelRegistry
+    from mlops_assets.resources.serving_client import ServingClient
+
+    started = time.perf_counter()
+    registry = ModelRegistry(
+        tracking_uri=settings.resolved_tracking_uri,
+        model_name=settings.model_name,
+        ui_url=settings.mlflow_ui_url,
+    )
+    serving_client = ServingClient(
+        url=settings.serving_url,
+        timeout_s=settings.serving_timeout_s,
+        admin_token=settings.serving_admin_token,
+    )
+    try:
+        rolled_from, restored = registry.rollback(reason)
+    except ValueError as error:
+        log.error("%s", error)
+        return 1
+    moved = ChampionMoved(
+        model_name=registry.model_name,
+        version=restored,
+        previous_version=rolled_from,
+        reason=reason,
+        server_following=follow(log, serving_client, restored, reason),
+    )
+    on_champion_rolled_back(log, moved)
+    if moved.server_following is None:
+        log.info("no inference server configured (MLOPS_SERVING_URL): servers follow by polling")
+    elif moved.server_following:
+        log.info("%s serves v%s", settings.serving_url, restored)
+    log.info(
+        "rollback v%s -> v%s took %.2f s", rolled_from, restored, time.perf_counter() - started
+    )
+    return 0 if moved.server_following is not False else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
-    parser.add_argument("command", choices=["demo", "seed-demo", "health"])
+    parser.add_argument("command", choices=["demo", "seed-demo", "rollback", "health"])
+    parser.add_argument(
+        "--reason", default="rollback on demand", help="rollback: why, kept in the history"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.command == "health":
         return check_health(Settings())
+    if args.command == "rollback":
+        return rollback(Settings(), args.reason)
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
     settings = Settings()

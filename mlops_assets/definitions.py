@@ -6,16 +6,18 @@ from urllib.request import url2pathname
 import dagster as dg
 
 from mlops_assets.assets.dataset import training_data
+from mlops_assets.assets.deployment import deployment
 from mlops_assets.assets.promotion import champion_model
 from mlops_assets.assets.training import trained_model
 from mlops_assets.assets.verification import verification_report
 from mlops_assets.checks import GATE_CHECKS, TRAINING_DATA_CHECKS
 from mlops_assets.constants import CHAMPION_MODEL, RETRAINING_GROUP
-from mlops_assets.jobs import retrain_job
+from mlops_assets.jobs import retrain_job, rollback_champion_job
 from mlops_assets.replay import REPLAY_REPORT
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from mlops_assets.resources.registry import ModelRegistry
+from mlops_assets.resources.serving_client import ServingClient
 from mlops_assets.resources.tracking import mlflow_run_tracking
 from mlops_assets.schedules import nightly_retrain_schedule_for
 from mlops_assets.settings import Settings
@@ -47,6 +49,11 @@ def build_resources(settings: Settings) -> dict:
             model_name=settings.model_name,
             ui_url=settings.mlflow_ui_url,
         ),
+        "serving_client": ServingClient(
+            url=settings.serving_url,
+            timeout_s=settings.serving_timeout_s,
+            admin_token=settings.serving_admin_token,
+        ),
         "mlflow": mlflow_run_tracking.configured(
             {
                 "experiment_name": settings.experiment,
@@ -65,6 +72,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             trained_model,
             verification_report,
             champion_model,
+            deployment,
             dg.AssetSpec(
                 REPLAY_REPORT,
                 deps=[CHAMPION_MODEL],
@@ -74,7 +82,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
         ],
         asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS],
-        jobs=[retrain_job],
+        jobs=[retrain_job, rollback_champion_job],
         schedules=[nightly_retrain_schedule_for(settings.schedule_timezone)],
         resources=build_resources(settings),
         executor=dg.in_process_executor,

@@ -71,6 +71,17 @@ class Settings(BaseSettings):
         description="Dagster instance folder (DAGSTER_HOME), for the health check.",
     )
 
+    serving_url: str | None = Field(
+        default=None,
+        description="Inference server the deployment step and rollback notify; unset: none.",
+    )
+    serving_timeout_s: float = Field(
+        default=60.0, description="How long a deployment waits for the server to serve a version."
+    )
+    serving_admin_token: str | None = Field(
+        default=None, description="The server's admin token (the server reads the same variable)."
+    )
+
     @property
     def home_dir(self) -> Path:
         return self.home.resolve()

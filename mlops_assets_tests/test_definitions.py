@@ -15,6 +15,7 @@ def test_asset_names_and_lineage():
         "trained_model",
         "verification_report",
         "champion_model",
+        "deployment",
         "replay_report",
     }
     parents = {
@@ -26,6 +27,7 @@ def test_asset_names_and_lineage():
         "trained_model": {"training_data"},
         "verification_report": {"training_data", "trained_model", "verification_report"},
         "champion_model": {"verification_report"},
+        "deployment": {"champion_model"},
         "replay_report": {"champion_model"},
     }
 
@@ -49,7 +51,10 @@ def test_check_names_and_blocking():
 
 def test_jobs_schedules_sensors():
     repo = defs.get_repository_def()
-    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {"retrain_job"}
+    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
+        "retrain_job",
+        "rollback_champion_job",
+    }
     assert {s.name for s in repo.schedule_defs} == {"nightly_retrain_schedule"}
 
 

@@ -52,6 +52,7 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
         "trained_model",
         "verification_report",
         "champion_model",
+        "deployment",
     }
     registry = resources["model_registry"]
     champion = registry.champion()
@@ -73,6 +74,7 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     assert by_key["training_data"]["train_rows"].value == 11 * 150
     assert "data:image/png;base64," in by_key["verification_report"]["confusion_plot"].value
     assert by_key["champion_model"]["champion_version"].value == "1"
+    assert by_key["deployment"]["status"].value == "no server configured"
 
     report = report_of(result)
     assert report["decision"] == "promote" and report["champion"] is None
