@@ -7,6 +7,7 @@ Faults: S3 dies during training, the MLflow server restarts between runs, wrong 
 import threading
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import dagster as dg
 import numpy as np
@@ -21,7 +22,7 @@ from mlops_assets_tests.stack_fixtures import stack_settings
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 # Small enough to train in a few seconds, good enough to pass the accuracy gate.
-FAST = {"epochs": 8, "filters": 8, "dense_units": 16, "patience": 2}
+FAST = {"epochs": 10}
 # A month with eleven months of demo photos before it.
 MONTH = "2024-12-01"
 # Promote whenever the value gates pass, so the second run moves the alias deterministically.
@@ -84,8 +85,9 @@ def test_retraining_on_the_stack(stack, seaweedfs, mlflow_server, demo_records, 
     assert snapshot.snapshot_uri == f"s3://{seaweedfs.bucket}/{key}"
     assert key in seaweedfs.keys(prefix)
     stored = resources["object_store"].get_frame(snapshot_key(snapshot.data_version))
-    assert len(stored) == len(demo_records)
-    assert stored["pixels"][0].tolist() == list(demo_records[0].pixels)
+    as_of = [r for r in demo_records if r.confirmed_at < datetime(2025, 1, 1, tzinfo=UTC)]
+    assert len(stored) == len(as_of) == 12 * 150
+    assert stored["pixels"][0].tolist() == list(as_of[0].pixels)
 
     source = registry.client().get_model_version_download_uri(settings.model_name, "1")
     assert source.startswith(f"s3://{seaweedfs.bucket}/mlflow/")
@@ -103,7 +105,12 @@ def test_retraining_on_the_stack(stack, seaweedfs, mlflow_server, demo_records, 
 
     second = run_retraining(settings)
     assert second.success, failure_message(second)
-    assert second.output_for_node("champion_model") == {"version": "2", "previous_version": "1"}
+    promoted = second.output_for_node("champion_model")
+    assert (promoted["version"], promoted["previous_version"], promoted["alias_moved"]) == (
+        "2",
+        "1",
+        True,
+    )
     champion = registry.champion()
     assert champion.version == "2"
 
