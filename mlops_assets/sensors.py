@@ -1,0 +1,147 @@
+"""Sensors: replicate task events and trigger retraining; announce how every run ended.
+
+Each sensor reads its resources and cursor and returns a run request or a skip reason; the
+logic lives in `replication`, `triggers` and `run_events`.
+"""
+
+import logging
+
+import dagster as dg
+
+from mlops_assets.constants import TRAINING_DATA
+from mlops_assets.events import (
+    MODEL_EVENTS_QUEUE,
+    PIPELINE_FAILED_QUEUE,
+    TRAINING_COMPLETED_QUEUE,
+)
+from mlops_assets.jobs import retrain_job
+from mlops_assets.replication import replicate
+from mlops_assets.resources.data_store import TrainingDataStore
+from mlops_assets.resources.event_queue import EventQueueResource
+from mlops_assets.resources.registry import ModelRegistry
+from mlops_assets.run_events import completion_event, failure_event, promotion_event, run_facts
+from mlops_assets.triggers import decide_retrain, is_preview, parse_cursor
+
+log = logging.getLogger(__name__)
+
+
+def last_snapshot_high_water_mark(instance: dg.DagsterInstance) -> int:
+    """The store's high-water mark that the newest `training_data` materialization used."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(TRAINING_DATA))
+    if event is None or event.asset_materialization is None:
+        return 0
+    value = event.asset_materialization.metadata.get("high_water_mark")
+    return int(value.value) if value is not None else 0
+
+
+def task_events_sensor_for(
+    min_new_labels: int, max_messages: int, max_seconds: float, interval_s: int
+) -> dg.SensorDefinition:
+    """Builds `task_events_sensor` with its thresholds and bounds."""
+
+    @dg.sensor(
+        name="task_events_sensor",
+        job=retrain_job,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Replicates TaskConfirmedEvents into the training data store and requests "
+        f"retrain_job once {min_new_labels} new labels arrived. Preview does not consume.",
+    )
+    def task_events_sensor(
+        context: dg.SensorEvaluationContext,
+        event_queue: EventQueueResource,
+        data_store: TrainingDataStore,
+    ) -> dg.SensorResult:
+        if is_preview(context.log_key, context.repository_name):
+            context.log.info("preview: leaving the queue untouched, reading the store only")
+        else:
+            drained = replicate(event_queue, data_store, max_messages, max_seconds)
+            context.log.info(drained.summary())
+        cursor = parse_cursor(context.cursor)
+        baseline = max(last_snapshot_high_water_mark(context.instance), cursor)
+        decision = decide_retrain(
+            data_store.high_water_mark(), baseline, data_store.count(baseline), min_new_labels
+        )
+        if not decision.retrain:
+            return dg.SensorResult(skip_reason=dg.SkipReason(decision.skip_reason()))
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    run_key=decision.run_key,
+                    tags={
+                        "mlops/trigger": "task_events",
+                        "mlops/high_water_mark": str(decision.high_water_mark),
+                        "mlops/new_labels": str(decision.new_labels),
+                    },
+                )
+            ],
+            cursor=str(decision.high_water_mark),
+        )
+
+    return task_events_sensor
+
+
+@dg.run_status_sensor(
+    name="training_completed_sensor",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[retrain_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Publishes TrainingCompletedEvent (and ModelPromoted) when retrain_job succeeds.",
+)
+def training_completed_sensor(
+    context: dg.RunStatusSensorContext,
+    event_queue: EventQueueResource,
+    model_registry: ModelRegistry,
+) -> None:
+    run = context.dagster_run
+    completed = completion_event(
+        run_facts(context.instance, run.run_id), run.run_id, run.job_name, model_registry.model_name
+    )
+    # Raising here fails the tick, so the cursor stays and the next tick publishes again.
+    event_queue.publish(TRAINING_COMPLETED_QUEUE, [completed])
+    promoted = promotion_event(completed)
+    if promoted is not None:
+        event_queue.publish(MODEL_EVENTS_QUEUE, [promoted])
+    context.log.info(f"run {run.run_id}: TrainingCompletedEvent outcome={completed.outcome}")
+
+
+def _error_text(context: dg.RunFailureSensorContext) -> str:
+    steps = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+        for e in context.get_step_failure_events()
+        if e.event_specific_data is not None and e.event_specific_data.error is not None
+    ]
+    return "; ".join(steps) or context.failure_event.message or "run failed"
+
+
+@dg.run_failure_sensor(
+    name="pipeline_failure_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Publishes PipelineFailed and logs an alert when a run fails; for retrain_job "
+    "also the TrainingCompletedEvent (a gate saying no is an outcome, not a pipeline failure).",
+)
+def pipeline_failure_sensor(
+    context: dg.RunFailureSensorContext,
+    event_queue: EventQueueResource,
+    model_registry: ModelRegistry,
+) -> None:
+    run = context.dagster_run
+    error = _error_text(context)
+    outcome = "failed"
+    if run.job_name == retrain_job.name:
+        completed = completion_event(
+            run_facts(context.instance, run.run_id),
+            run.run_id,
+            run.job_name,
+            model_registry.model_name,
+            error=error,
+        )
+        event_queue.publish(TRAINING_COMPLETED_QUEUE, [completed])
+        outcome = completed.outcome
+    if outcome != "failed":
+        context.log.info(f"run {run.run_id}: challenger {outcome} by the gates; champion serves on")
+        return
+    event_queue.publish(PIPELINE_FAILED_QUEUE, [failure_event(run.run_id, run.job_name, error)])
+    alert = f"ALERT pipeline failed: job {run.job_name} run {run.run_id}: {error[:500]}"
+    context.log.error(alert)
+    log.error(alert)
