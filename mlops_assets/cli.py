@@ -1,4 +1,4 @@
-"""Command line: `mlops-assets demo | seed-demo`."""
+"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters`."""
 
 import argparse
 import logging
@@ -8,18 +8,53 @@ import dagster as dg
 
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo_source import demo_tasks
+from mlops_assets.events import TASK_CONFIRMED_QUEUE, InvalidEvent, TaskConfirmedEvent, parse_event
+from mlops_assets.replication import replicate
 from mlops_assets.settings import Settings
 
 log = logging.getLogger("mlops_assets")
 
 
+def publish_demo_events(settings: Settings) -> int:
+    """Publishes the demo's confirmed tasks as TaskConfirmedEvents, as the Helper service would."""
+    queue = build_resources(settings)["event_queue"]
+    events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
+    queue.publish(TASK_CONFIRMED_QUEUE, events)
+    log.info(
+        "published %d TaskConfirmedEvents to %s",
+        len(events),
+        queue.queue_name(TASK_CONFIRMED_QUEUE),
+    )
+    queue.close()
+    return len(events)
+
+
 def seed_demo(settings: Settings) -> int:
-    """Fills the training data store with the demo's confirmed tasks (idempotent)."""
-    store = build_resources(settings)["data_store"]
-    added = store.insert(demo_tasks())
-    log.info("data store %s: %d new records, %d in all", store.url, added, store.count())
+    """Fills the training data store through the event path: publish, then replicate."""
+    publish_demo_events(settings)
+    resources = build_resources(settings)
+    store, queue = resources["data_store"], resources["event_queue"]
+    drained = replicate(queue, store, max_messages=10**9, max_seconds=600)
+    log.info("data store %s: %s; %d records in all", store.url, drained.summary(), store.count())
+    queue.close()
     store.close()
-    return added
+    return drained.inserted
+
+
+def show_dead_letters(settings: Settings, limit: int = 20) -> int:
+    """Logs the newest dead-lettered task events with the reason each was set aside."""
+    queue = build_resources(settings)["event_queue"]
+    letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+    for letter in letters:
+        try:
+            parse_event(letter.body, TaskConfirmedEvent)
+            reason = letter.reason
+        except InvalidEvent as error:
+            reason = error.reason
+        log.info("dead letter (%s): %s | %r", letter.reason, reason, letter.body[:200])
+    log.info("%d dead-lettered task events shown (limit %d)", len(letters), limit)
+    queue.close()
+    return len(letters)
 
 
 def run_retraining(settings: Settings) -> dg.ExecuteInProcessResult:
@@ -45,7 +80,9 @@ def demo(settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
-    parser.add_argument("command", choices=["demo", "seed-demo"])
+    parser.add_argument(
+        "command", choices=["demo", "seed-demo", "publish-demo-events", "dead-letters"]
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if "DAGSTER_HOME" not in os.environ:
@@ -53,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command == "seed-demo":
         seed_demo(settings)
+        return 0
+    if args.command == "publish-demo-events":
+        publish_demo_events(settings)
+        return 0
+    if args.command == "dead-letters":
+        show_dead_letters(settings)
         return 0
     return demo(settings)
 
