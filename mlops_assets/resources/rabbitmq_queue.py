@@ -81,6 +81,7 @@ class RabbitMQEventQueue(EventQueueResource):
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
+        self._declared = set()
         if connection is not None and connection.is_open:
             try:
                 connection.close()
