@@ -44,6 +44,11 @@ def test_jobs_schedules_sensors():
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {"retrain_job"}
     assert {s.name for s in repo.schedule_defs} == {"nightly_retrain_schedule"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "task_events_sensor",
+        "training_completed_sensor",
+        "pipeline_failure_sensor",
+    }
 
 
 def test_dagster_definitions_validate():
