@@ -98,7 +98,9 @@ def test_replicate_is_bounded_by_count(queue_factory, store):
     queue.publish_bodies(Q, [good(i) for i in range(30)])
     result = replicate(queue, store, max_messages=10, max_seconds=30, batch_size=4)
     assert result.received == 10 and store.count() == 10
-    assert queue.depth(Q) == 20
+    queue.close()
+    rest = replicate(queue_factory(), store, max_messages=100, max_seconds=30, batch_size=4)
+    assert rest.received == 20 and store.count() == 30
 
 
 def test_redelivered_batch_is_absorbed_by_event_id(queue_factory, store):
@@ -107,8 +109,13 @@ def test_redelivered_batch_is_absorbed_by_event_id(queue_factory, store):
     batch = queue.fetch(Q, 10, max_seconds=2)
     store.insert([TaskConfirmedEvent.model_validate_json(m.body).to_record() for m in batch])
     queue.close()  # crashed between the commit and the ack
-    result = replicate(queue_factory(), store, max_messages=100, max_seconds=5)
-    assert result.received == 5 and result.inserted == 0 and result.duplicates == 5
+    consumer, received, inserted = queue_factory(), 0, 0
+    for _ in range(50):  # redelivery is asynchronous on a broker
+        result = replicate(consumer, store, max_messages=100, max_seconds=5)
+        received, inserted = received + result.received, inserted + result.inserted
+        if received >= 5:
+            break
+    assert received == 5 and inserted == 0
     assert store.count() == 5
 
 

@@ -40,7 +40,9 @@ class RabbitMQEventQueue(EventQueueResource):
 
     url: str = Field(description="AMQP URL, e.g. amqp://user:password@host:5672/%2F")
     prefetch: int = Field(
-        default=1000, description="Most unacknowledged messages the broker hands this consumer."
+        default=1000,
+        description="Most unacknowledged messages the broker hands this consumer (the largest "
+        "batch a fetch returns).",
     )
     heartbeat_s: int = Field(default=30, description="AMQP heartbeat interval in seconds.")
     connect_attempts: int = Field(
@@ -56,6 +58,9 @@ class RabbitMQEventQueue(EventQueueResource):
     _publisher: object = PrivateAttr(default=None)
     _consumer: object = PrivateAttr(default=None)
     _declared: set = PrivateAttr(default_factory=set)
+    _consuming: str | None = PrivateAttr(default=None)
+    _unsettled: set = PrivateAttr(default_factory=set)
+    _qos: int = PrivateAttr(default=0)
 
     def open(self) -> None:
         if self._connection is not None and self._connection.is_open:
@@ -82,6 +87,8 @@ class RabbitMQEventQueue(EventQueueResource):
     def close(self) -> None:
         connection, self._connection = self._connection, None
         self._declared = set()
+        self._consuming = None
+        self._unsettled = set()
         if connection is not None and connection.is_open:
             try:
                 connection.close()
@@ -132,17 +139,24 @@ class RabbitMQEventQueue(EventQueueResource):
             name = self.declare(queue)
             channel = self._consumer
             limit = max(1, min(max_messages, self.prefetch))
-            channel.basic_qos(prefetch_count=limit)
+            if (self._consuming, self._qos) != (name, limit):
+                if self._consuming is not None:
+                    channel.cancel()  # requeues what the broker sent beyond the last batch
+                channel.basic_qos(prefetch_count=limit)
+                self._consuming, self._qos = name, limit
+            # The consumer stays subscribed between fetches and its prefetch equals the batch
+            # size, so it never holds more than one batch, and the broker starts sending the
+            # next batch as soon as the previous one is acked. Deliveries come in tag order.
             deadline = time.monotonic() + max_seconds
             batch: list[Message] = []
-            idle = min(0.2, max_seconds)
+            idle = min(0.1, max_seconds)
             for method, _, body in channel.consume(name, inactivity_timeout=idle):
                 if method is None:
                     break
                 batch.append(Message(method.delivery_tag, body, method.redelivered))
+                self._unsettled.add(method.delivery_tag)
                 if len(batch) >= limit or time.monotonic() >= deadline:
                     break
-            channel.cancel()
             return batch
 
         return self._with_reconnect(receive)
@@ -150,17 +164,25 @@ class RabbitMQEventQueue(EventQueueResource):
     def ack(self, queue: str, messages: Sequence[Message]) -> None:
         if not messages:
             return
+        tags = {m.tag for m in messages}
+        newest = max(tags)
         try:
-            # One ack for the batch: this consumer holds no other unacknowledged deliveries.
-            self._consumer.basic_ack(max(m.tag for m in messages), multiple=True)
+            if all(t in tags for t in self._unsettled if t <= newest):
+                # The usual case, a whole batch: one ack settles every tag up to the newest.
+                self._consumer.basic_ack(newest, multiple=True)
+            else:
+                for tag in sorted(tags):
+                    self._consumer.basic_ack(tag)
             # basic.ack has no reply; a synchronous call on the same channel is a barrier that
-            # returns only after the broker's channel has processed the ack.
-            self._consumer.basic_qos(prefetch_count=self.prefetch)
+            # returns only after the broker's channel has processed the acks.
+            self._consumer.basic_qos(prefetch_count=self._qos or self.prefetch)
         except CONNECTION_ERRORS as error:
             # The broker requeues unacknowledged messages of a lost connection; the consumer's
             # idempotent write absorbs the redelivery.
             log.warning("ack lost with the connection (%s): messages will be redelivered", error)
             self.close()
+            return
+        self._unsettled -= tags
 
     def dead_letter(self, queue: str, rejected: Sequence[tuple[Message, str]]) -> None:
         for message, reason in rejected:
@@ -169,6 +191,7 @@ class RabbitMQEventQueue(EventQueueResource):
             # the log line and `dead_letters`, which says why by validating again.
             log.warning("dead-lettering a message of %s: %s", self.queue_name(queue), reason)
             self._consumer.basic_nack(message.tag, multiple=False, requeue=False)
+            self._unsettled.discard(message.tag)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         name = self.declare(queue)
