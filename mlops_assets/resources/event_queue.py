@@ -9,6 +9,7 @@ A message the consumer cannot read goes to the queue's dead-letter queue with `d
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dagster as dg
 from pydantic import Field
@@ -16,8 +17,7 @@ from pydantic import Field
 from mlops_assets.events import Event
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One delivery: `tag` identifies it to `ack` and `dead_letter` on the same resource."""
 
     tag: int

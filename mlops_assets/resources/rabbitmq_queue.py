@@ -40,9 +40,9 @@ class RabbitMQEventQueue(EventQueueResource):
 
     url: str = Field(description="AMQP URL, e.g. amqp://user:password@host:5672/%2F")
     prefetch: int = Field(
-        default=1000,
-        description="Most unacknowledged messages the broker hands this consumer (the largest "
-        "batch a fetch returns).",
+        default=2000,
+        description="Most unacknowledged messages the broker hands this consumer; a fetch "
+        "returns at most half of it and prefetches the next batch.",
     )
     heartbeat_s: int = Field(default=30, description="AMQP heartbeat interval in seconds.")
     connect_attempts: int = Field(
@@ -139,24 +139,32 @@ class RabbitMQEventQueue(EventQueueResource):
             name = self.declare(queue)
             channel = self._consumer
             limit = max(1, min(max_messages, self.prefetch))
-            if (self._consuming, self._qos) != (name, limit):
+            # Prefetch two batches: the broker streams the next batch while the caller writes
+            # and acks this one. The consumer stays subscribed between fetches, so what it
+            # holds beyond a batch is redelivered to others only when it closes.
+            qos = min(2 * limit, self.prefetch)
+            if (self._consuming, self._qos) != (name, qos):
                 if self._consuming is not None:
                     channel.cancel()  # requeues what the broker sent beyond the last batch
-                channel.basic_qos(prefetch_count=limit)
-                self._consuming, self._qos = name, limit
-            # The consumer stays subscribed between fetches and its prefetch equals the batch
-            # size, so it never holds more than one batch, and the broker starts sending the
-            # next batch as soon as the previous one is acked. Deliveries come in tag order.
+                channel.basic_qos(prefetch_count=qos)
+                self._consuming, self._qos = name, qos
+            # Deliveries come in tag order, so a batch holds this channel's oldest tags.
             deadline = time.monotonic() + max_seconds
             batch: list[Message] = []
+            unsettled = self._unsettled  # a local: pydantic private attributes are slow to read
             idle = min(0.1, max_seconds)
             for method, _, body in channel.consume(name, inactivity_timeout=idle):
                 if method is None:
                     break
                 batch.append(Message(method.delivery_tag, body, method.redelivered))
-                self._unsettled.add(method.delivery_tag)
+                unsettled.add(method.delivery_tag)
                 if len(batch) >= limit or time.monotonic() >= deadline:
                     break
+            if len(batch) < limit:
+                # The queue ran dry (or time ran out): unsubscribe, so an idle connection does
+                # not sit on messages that other consumers could take.
+                channel.cancel()
+                self._consuming, self._qos = None, 0
             return batch
 
         return self._with_reconnect(receive)
@@ -215,6 +223,9 @@ class RabbitMQEventQueue(EventQueueResource):
     def remove(self, queue: str) -> None:
         name = self.queue_name(queue)
         self.open()
+        if self._consuming == name:
+            self._consumer.cancel()
+            self._consuming, self._qos = None, 0
         channel = self._connection.channel()
         for dead in (name, f"{name}.dead"):
             channel.queue_delete(dead)

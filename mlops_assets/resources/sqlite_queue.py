@@ -104,13 +104,14 @@ class SqliteEventQueue(EventQueueResource):
                 (self._owner, now + self.lease_seconds, name, max_messages),
             ).fetchall()
         rows.sort()
-        return [Message(tag=row[0], body=row[1], redelivered=row[2] > 1) for row in rows]
+        return [Message(tag, body, deliveries > 1) for tag, body, deliveries in rows]
 
     def ack(self, queue: str, messages: Sequence[Message]) -> None:
+        owner = self._owner
         with self._transaction() as conn:
             conn.executemany(
                 "DELETE FROM messages WHERE id = ? AND lease_owner = ?",
-                [(m.tag, self._owner) for m in messages],
+                [(m.tag, owner) for m in messages],
             )
 
     def dead_letter(self, queue: str, rejected: Sequence[tuple[Message, str]]) -> None:
