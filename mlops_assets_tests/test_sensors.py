@@ -1,6 +1,10 @@
 """Sensors: task events -> store -> retrain requests; run outcomes -> events on the queues."""
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -15,11 +19,13 @@ from mlops_assets.events import (
     parse_event,
 )
 from mlops_assets.resources.data_store import TrainingDataStore
+from mlops_assets.resources.sqlite_queue import SqliteEventQueue
 from mlops_assets.run_events import RunFacts, completion_event, promotion_event
 from mlops_assets.sensors import pipeline_failure_sensor, task_events_sensor_for
 from mlops_assets.triggers import is_preview
 
 Q = TASK_CONFIRMED_QUEUE
+ROOT = Path(__file__).resolve().parents[1]
 sensor = task_events_sensor_for(min_new_labels=10, max_messages=1000, max_seconds=5, interval_s=30)
 
 
@@ -184,3 +190,26 @@ def test_failed_run_publishes_pipeline_failed_and_alerts(
     [completed] = queue.fetch(TRAINING_COMPLETED_QUEUE, 10, max_seconds=2)
     outcome = parse_event(completed.body, TrainingCompletedEvent)
     assert outcome.outcome == "failed" and outcome.champion_version is None
+
+
+def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, tmp_path):
+    """The real preview code path (the same evaluation as the UI's Preview button)."""
+    queue = SqliteEventQueue(path=str(settings.resolved_event_queue_path))
+    publish(queue, demo_records[:150])
+    queue.close()
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    result = subprocess.run(
+        [Path(sys.executable).parent / "dagster", "sensor", "preview", "task_events_sensor"]
+        + ["-w", "workspace.yaml"],
+        cwd=ROOT,
+        env={**os.environ, "MLOPS_HOME": str(settings.home), "DAGSTER_HOME": str(dagster_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 new confirmed labels" in result.stdout + result.stderr
+    queue = SqliteEventQueue(path=str(settings.resolved_event_queue_path))
+    assert queue.depth(Q) == 150
+    queue.close()
