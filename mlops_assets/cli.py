@@ -10,6 +10,8 @@ from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo_source import demo_tasks
 from mlops_assets.events import TASK_CONFIRMED_QUEUE, InvalidEvent, TaskConfirmedEvent, parse_event
 from mlops_assets.replication import replicate
+from mlops_assets.run_events import run_outcome_events, step_errors
+from mlops_assets.sensors import publish_all
 from mlops_assets.settings import Settings
 
 log = logging.getLogger("mlops_assets")
@@ -61,7 +63,31 @@ def run_retraining(settings: Settings) -> dg.ExecuteInProcessResult:
     """Runs `retrain_job` on the Dagster instance under DAGSTER_HOME (visible in `dagster dev`)."""
     job = build_definitions(settings).get_job_def("retrain_job")
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        announce(settings, instance, result)
+        return result
+
+
+def announce(
+    settings: Settings, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult
+) -> None:
+    """Publishes the run's outcome events, as the run-status sensors do under the daemon.
+
+    An in-process run has no daemon watching it; if one runs too, consumers see the same
+    event ids twice and keep one.
+    """
+    resources = build_resources(settings)
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        error = step_errors(failures, "run failed")
+    events = run_outcome_events(
+        instance, result.run_id, result.job_def.name, resources["model_registry"].model_name, error
+    )
+    publish_all(resources["event_queue"], events)
+    resources["event_queue"].close()
+    for queue, event in events:
+        log.info("published %s to %s", type(event).__name__, queue)
 
 
 def demo(settings: Settings) -> int:

@@ -11,6 +11,10 @@ from mlops_assets.constants import (
     VERIFICATION_REPORT,
 )
 from mlops_assets.events import (
+    MODEL_EVENTS_QUEUE,
+    PIPELINE_FAILED_QUEUE,
+    TRAINING_COMPLETED_QUEUE,
+    Event,
     GateVerdict,
     ModelPromoted,
     PipelineFailed,
@@ -18,6 +22,7 @@ from mlops_assets.events import (
     stable_event_id,
 )
 
+RETRAIN_JOB = "retrain_job"
 DECISION_OUTCOMES = {"rejected": "rejected", "defended": "defended"}
 METRIC_KEYS = ("challenger_accuracy", "champion_accuracy", "latency_p95_ms")
 
@@ -137,3 +142,42 @@ def failure_event(run_id: str, job_name: str, error: str) -> PipelineFailed:
         job_name=job_name,
         error=error,
     )
+
+
+def step_errors(step_failures: list[dg.DagsterEvent], fallback: str) -> str:
+    """Summarises a failed run's step failures as one line per step."""
+    steps = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+        for e in step_failures
+        if e.event_specific_data is not None and e.event_specific_data.error is not None
+    ]
+    return "; ".join(steps) or fallback
+
+
+def run_outcome_events(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    job_name: str,
+    model_name: str,
+    error: str | None = None,
+) -> list[tuple[str, Event]]:
+    """The events a finished run publishes, each with its queue.
+
+    A retraining run announces its TrainingCompletedEvent, plus ModelPromoted after a
+    promotion. A failed run (`error` given) whose failure is not a gate's verdict also
+    announces PipelineFailed.
+    """
+    events: list[tuple[str, Event]] = []
+    outcome = "failed"
+    if job_name == RETRAIN_JOB:
+        completed = completion_event(
+            run_facts(instance, run_id), run_id, job_name, model_name, error
+        )
+        events.append((TRAINING_COMPLETED_QUEUE, completed))
+        promoted = promotion_event(completed)
+        if promoted is not None:
+            events.append((MODEL_EVENTS_QUEUE, promoted))
+        outcome = completed.outcome
+    if error is not None and outcome == "failed":
+        events.append((PIPELINE_FAILED_QUEUE, failure_event(run_id, job_name, error)))
+    return events

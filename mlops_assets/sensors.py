@@ -9,17 +9,13 @@ import logging
 import dagster as dg
 
 from mlops_assets.constants import TRAINING_DATA
-from mlops_assets.events import (
-    MODEL_EVENTS_QUEUE,
-    PIPELINE_FAILED_QUEUE,
-    TRAINING_COMPLETED_QUEUE,
-)
+from mlops_assets.events import PipelineFailed
 from mlops_assets.jobs import retrain_job
 from mlops_assets.replication import replicate
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.registry import ModelRegistry
-from mlops_assets.run_events import completion_event, failure_event, promotion_event, run_facts
+from mlops_assets.run_events import run_outcome_events, step_errors
 from mlops_assets.triggers import decide_retrain, is_preview, parse_cursor
 
 log = logging.getLogger(__name__)
@@ -81,6 +77,12 @@ def task_events_sensor_for(
     return task_events_sensor
 
 
+def publish_all(queue: EventQueueResource, events: list) -> None:
+    """Publishes (queue name, event) pairs, each durably before the next."""
+    for name, event in events:
+        queue.publish(name, [event])
+
+
 @dg.run_status_sensor(
     name="training_completed_sensor",
     run_status=dg.DagsterRunStatus.SUCCESS,
@@ -94,24 +96,15 @@ def training_completed_sensor(
     model_registry: ModelRegistry,
 ) -> None:
     run = context.dagster_run
-    completed = completion_event(
-        run_facts(context.instance, run.run_id), run.run_id, run.job_name, model_registry.model_name
+    events = run_outcome_events(
+        context.instance, run.run_id, run.job_name, model_registry.model_name
     )
-    # Raising here fails the tick, so the cursor stays and the next tick publishes again.
-    event_queue.publish(TRAINING_COMPLETED_QUEUE, [completed])
-    promoted = promotion_event(completed)
-    if promoted is not None:
-        event_queue.publish(MODEL_EVENTS_QUEUE, [promoted])
-    context.log.info(f"run {run.run_id}: TrainingCompletedEvent outcome={completed.outcome}")
-
-
-def _error_text(context: dg.RunFailureSensorContext) -> str:
-    steps = [
-        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
-        for e in context.get_step_failure_events()
-        if e.event_specific_data is not None and e.event_specific_data.error is not None
-    ]
-    return "; ".join(steps) or context.failure_event.message or "run failed"
+    # Raising here fails the tick, so the cursor stays and the next tick publishes again (with
+    # the same event ids, which consumers dedupe).
+    publish_all(event_queue, events)
+    context.log.info(
+        f"run {run.run_id}: published {', '.join(type(e).__name__ for _, e in events)}"
+    )
 
 
 @dg.run_failure_sensor(
@@ -126,22 +119,16 @@ def pipeline_failure_sensor(
     model_registry: ModelRegistry,
 ) -> None:
     run = context.dagster_run
-    error = _error_text(context)
-    outcome = "failed"
-    if run.job_name == retrain_job.name:
-        completed = completion_event(
-            run_facts(context.instance, run.run_id),
-            run.run_id,
-            run.job_name,
-            model_registry.model_name,
-            error=error,
-        )
-        event_queue.publish(TRAINING_COMPLETED_QUEUE, [completed])
-        outcome = completed.outcome
-    if outcome != "failed":
-        context.log.info(f"run {run.run_id}: challenger {outcome} by the gates; champion serves on")
+    error = step_errors(
+        context.get_step_failure_events(), context.failure_event.message or "run failed"
+    )
+    events = run_outcome_events(
+        context.instance, run.run_id, run.job_name, model_registry.model_name, error
+    )
+    publish_all(event_queue, events)
+    if not any(isinstance(event, PipelineFailed) for _, event in events):
+        context.log.info(f"run {run.run_id}: the gates kept the champion; no pipeline failure")
         return
-    event_queue.publish(PIPELINE_FAILED_QUEUE, [failure_event(run.run_id, run.job_name, error)])
     alert = f"ALERT pipeline failed: job {run.job_name} run {run.run_id}: {error[:500]}"
     context.log.error(alert)
     log.error(alert)
