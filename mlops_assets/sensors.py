@@ -48,7 +48,8 @@ def task_events_sensor_for(
         event_queue: EventQueueResource,
         data_store: TrainingDataStore,
     ) -> dg.SensorResult:
-        if is_preview(context.log_key, context.repository_name):
+        preview = is_preview(context.log_key, context.repository_name)
+        if preview:
             context.log.info("preview: leaving the queue untouched, reading the store only")
         else:
             drained = replicate(event_queue, data_store, max_messages, max_seconds)
@@ -59,7 +60,8 @@ def task_events_sensor_for(
             data_store.high_water_mark(), baseline, data_store.count(baseline), min_new_labels
         )
         if not decision.retrain:
-            return dg.SensorResult(skip_reason=dg.SkipReason(decision.skip_reason()))
+            note = "preview, queue not drained: " if preview else ""
+            return dg.SensorResult(skip_reason=dg.SkipReason(note + decision.skip_reason()))
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(

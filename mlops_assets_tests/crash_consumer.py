@@ -33,7 +33,8 @@ class PausingStore(TrainingDataStore):
         return added
 
     def _pause(self, what: str) -> None:
-        print(what, flush=True)
+        sys.stdout.write(what + "\n")
+        sys.stdout.flush()
         sys.stdin.readline()
 
 

@@ -109,6 +109,7 @@ def test_preview_does_not_consume(instance, queue_factory, store, demo_records):
         instance, queue, store, repository_name="__repository__", sensor_name="task_events_sensor"
     )
     assert not result.run_requests
+    assert result.skip_reason.skip_message.startswith("preview, queue not drained: 0 new")
     assert store.count() == 0
     assert queue.depth(Q) == 12
 
@@ -209,7 +210,7 @@ def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, t
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 new confirmed labels" in result.stdout + result.stderr
+    assert "preview, queue not drained: 0 new confirmed labels" in result.stdout + result.stderr
     queue = SqliteEventQueue(path=str(settings.resolved_event_queue_path))
     assert queue.depth(Q) == 150
     queue.close()
