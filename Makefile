@@ -2,11 +2,18 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# While `make stack` runs, every command reads its variables from var/stack.env.
+STACK_ENV := var/stack.env
+ifneq ($(wildcard $(STACK_ENV)),)
+include $(STACK_ENV)
+export $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' $(STACK_ENV))
+endif
 export MLOPS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo dev test test-fast bench mlflow-ui lint clean
+.PHONY: install demo dev test test-fast bench mlflow-ui lint clean stack stack-down health \
+	serve rollback
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +40,14 @@ mlflow-ui: install
 		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
 		--default-artifact-root file://$(MLOPS_HOME)/mlartifacts
 
+## Inference server on http://127.0.0.1:8000 (OpenAPI at /docs), serving the registry's @champion.
+serve: install
+	$(BIN)/python -m mlops_assets.serving
+
+## Move @champion back to the version it replaced; the server follows (MLOPS_SERVING_URL) or polls.
+rollback: install
+	$(BIN)/mlops-assets rollback
+
 ## Every test tier (unit, model, integration). pytest's exit 5 (nothing collected) is a failure.
 test: install
 	$(BIN)/pytest -m "" -p no:cacheprovider; rc=$$?; \
@@ -45,6 +60,20 @@ test-fast: install
 ## Every benchmark; each writes bench/results/<name>.json.
 bench: install
 	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+## The production stack as processes on 127.0.0.1: SeaweedFS S3 (:8333), the MLflow server on
+## PostgreSQL or MySQL (:5000), dagster dev (:3000) on PostgreSQL; writes var/stack.env.
+## The inference server is started by mlops_assets/stack.py (marked INFERENCE SERVER there).
+stack: install
+	$(BIN)/python -m mlops_assets.stack up
+
+## Stops what `make stack` started and removes var/stack.env.
+stack-down:
+	$(BIN)/python -m mlops_assets.stack down
+
+## Which backend each concern uses and whether it answers (exit 1 if one does not).
+health: install
+	$(BIN)/mlops-assets health
 
 lint: install
 	$(BIN)/ruff check mlops_assets mlops_assets_tests bench

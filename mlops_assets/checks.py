@@ -12,6 +12,7 @@ from mlops_assets.constants import (
     TRAINING_DATA,
     VERIFICATION_REPORT,
 )
+from mlops_assets.partitions import monthly_partitions
 
 
 def _result(passed: bool, observed, threshold, **extra) -> dg.AssetCheckResult:
@@ -22,7 +23,7 @@ def _result(passed: bool, observed, threshold, **extra) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True)
+@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def enough_rows(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Train and holdout each have enough rows to train and to judge."""
     train, holdout = len(training_data.train), len(training_data.holdout)
@@ -33,7 +34,7 @@ def enough_rows(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True)
+@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def no_missing_pixels(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Every photo has exactly the expected number of pixels."""
     bad = sum(
@@ -44,7 +45,7 @@ def no_missing_pixels(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     return _result(bad == 0, f"{bad} photos with missing pixels", f"0 (each {PIXEL_COUNT} px)")
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True)
+@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def labels_known(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Every label belongs to the known label set."""
     seen = set(training_data.train["label"]) | set(training_data.holdout["label"])
@@ -52,7 +53,7 @@ def labels_known(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     return _result(not unknown, f"unknown labels {unknown}", f"labels in {list(LABELS)}")
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True)
+@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def every_class_in_train(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Each known class appears at least once in the training split."""
     missing = sorted(set(LABELS) - {int(v) for v in training_data.train["label"]})
@@ -63,19 +64,19 @@ def _gate_check(result: gates.GateResult) -> dg.AssetCheckResult:
     return _result(result.passed, result.observed, result.threshold, reason=result.reason)
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True)
+@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True, partitions_def=monthly_partitions)
 def accuracy_gate(verification_report: dict) -> dg.AssetCheckResult:
     """Gate: challenger holdout accuracy is above 0.90."""
     return _gate_check(gates.accuracy_gate(verification_report))
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True)
+@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True, partitions_def=monthly_partitions)
 def latency_gate(verification_report: dict) -> dg.AssetCheckResult:
     """Gate: challenger p95 single-sample latency is under 3 s."""
     return _gate_check(gates.latency_gate(verification_report))
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True)
+@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True, partitions_def=monthly_partitions)
 def not_worse_than_champion_gate(verification_report: dict) -> dg.AssetCheckResult:
     """Gate: challenger accuracy reaches the champion's plus min_improvement."""
     return _gate_check(gates.not_worse_gate(verification_report))

@@ -1,24 +1,39 @@
-"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters`."""
+"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters | rollback |
+health`.
+
+The demo's imports (TensorFlow through the definitions, MLflow) happen inside the commands that
+need them, so `rollback` starts in about the time it takes to import MLflow.
+"""
+
+from __future__ import annotations
 
 import argparse
+import base64
+import json
 import logging
 import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo_source import demo_tasks
-from mlops_assets.events import TASK_CONFIRMED_QUEUE, InvalidEvent, TaskConfirmedEvent, parse_event
-from mlops_assets.replication import replicate
-from mlops_assets.run_events import run_outcome_events, step_errors
-from mlops_assets.sensors import publish_all
 from mlops_assets.settings import Settings
+
+if TYPE_CHECKING:
+    from mlops_assets.demo_source import Scenario
 
 log = logging.getLogger("mlops_assets")
 
 
 def publish_demo_events(settings: Settings) -> int:
     """Publishes the demo's confirmed tasks as TaskConfirmedEvents, as the Helper service would."""
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.demo_source import demo_tasks
+    from mlops_assets.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+
     queue = build_resources(settings)["event_queue"]
     events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
     queue.publish(TASK_CONFIRMED_QUEUE, events)
@@ -31,20 +46,43 @@ def publish_demo_events(settings: Settings) -> int:
     return len(events)
 
 
+def deliver_through_events(queue, store, records) -> int:
+    """Publishes records as TaskConfirmedEvents, then replicates them as task_events_sensor does.
+
+    Returns:
+        How many records were new to the store.
+    """
+    from mlops_assets.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+    from mlops_assets.replication import replicate
+
+    queue.publish(TASK_CONFIRMED_QUEUE, [TaskConfirmedEvent.from_record(r) for r in records])
+    return replicate(queue, store, max_messages=10**9, max_seconds=600).inserted
+
+
 def seed_demo(settings: Settings) -> int:
     """Fills the training data store through the event path: publish, then replicate."""
-    publish_demo_events(settings)
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.demo_source import demo_tasks
+
     resources = build_resources(settings)
     store, queue = resources["data_store"], resources["event_queue"]
-    drained = replicate(queue, store, max_messages=10**9, max_seconds=600)
-    log.info("data store %s: %s; %d records in all", store.url, drained.summary(), store.count())
+    added = deliver_through_events(queue, store, demo_tasks())
+    log.info("data store %s: %d new records, %d in all", store.url, added, store.count())
     queue.close()
     store.close()
-    return drained.inserted
+    return added
 
 
 def show_dead_letters(settings: Settings, limit: int = 20) -> int:
-    """Logs the newest dead-lettered task events with the reason each was set aside."""
+    """Logs the oldest dead-lettered task events with the reason each was set aside."""
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.events import (
+        TASK_CONFIRMED_QUEUE,
+        InvalidEvent,
+        TaskConfirmedEvent,
+        parse_event,
+    )
+
     queue = build_resources(settings)["event_queue"]
     letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
     for letter in letters:
@@ -59,69 +97,178 @@ def show_dead_letters(settings: Settings, limit: int = 20) -> int:
     return len(letters)
 
 
-def run_retraining(settings: Settings) -> dg.ExecuteInProcessResult:
-    """Runs `retrain_job` on the Dagster instance under DAGSTER_HOME (visible in `dagster dev`)."""
-    job = build_definitions(settings).get_job_def("retrain_job")
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
-        announce(settings, instance, result)
-        return result
+def _reset_embedded_state(settings: Settings) -> None:
+    """Starts the demo from an empty data store and registry (embedded defaults only)."""
+    if settings.data_store_url or settings.tracking_uri:
+        log.warning("demo against configured backends: nothing is reset, results accumulate")
+        return
+    home = settings.home_dir
+    for name in ("training_data.db", "mlflow.db"):
+        for path in home.glob(f"{name}*"):
+            path.unlink()
+    shutil.rmtree(home / "mlartifacts", ignore_errors=True)
+    # Events left on the embedded queue would otherwise arrive in the replay's first month.
+    if not settings.rabbitmq_url:
+        for path in home.glob("events.db*"):
+            path.unlink()
 
 
-def announce(
-    settings: Settings, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult
-) -> None:
-    """Publishes the run's outcome events, as the run-status sensors do under the daemon.
+def _publish_report(
+    settings: Settings, instance: dg.DagsterInstance, results, scenario: Scenario
+) -> Path:
+    from mlflow.tracking import MlflowClient
 
-    An in-process run has no daemon watching it; if one runs too, consumers see the same
-    event ids twice and keep one.
-    """
-    resources = build_resources(settings)
-    error = None
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        error = step_errors(failures, "run failed")
-    events = run_outcome_events(
-        instance, result.run_id, result.job_def.name, resources["model_registry"].model_name, error
+    from mlops_assets import replay
+
+    folder = settings.home_dir / "replay"
+    folder.mkdir(parents=True, exist_ok=True)
+    png = replay.accuracy_plot_png(results, scenario)
+    (folder / "accuracy.png").write_bytes(png)
+    (folder / "report.md").write_text(replay.report_markdown(results, scenario, "accuracy.png"))
+    (folder / "results.json").write_text(
+        json.dumps(replay.results_as_dicts(results), indent=2) + "\n"
     )
-    publish_all(resources["event_queue"], events)
-    resources["event_queue"].close()
-    for queue, event in events:
-        log.info("published %s to %s", type(event).__name__, queue)
+    client = MlflowClient(settings.resolved_tracking_uri)
+    experiment = client.get_experiment_by_name(settings.experiment)
+    run = client.create_run(experiment.experiment_id, run_name="replay-report")
+    for name in ("report.md", "accuracy.png", "results.json"):
+        client.log_artifact(run.info.run_id, str(folder / name), "replay")
+    client.set_terminated(run.info.run_id)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=replay.REPLAY_REPORT,
+            metadata={
+                "summary": dg.MetadataValue.json(replay.summary(results)),
+                "table": dg.MetadataValue.md(replay.table_markdown(results)),
+                "accuracy_plot": dg.MetadataValue.md(
+                    f"![accuracy](data:image/png;base64,{base64.b64encode(png).decode()})"
+                ),
+                "report": dg.MetadataValue.path(str(folder / "report.md")),
+                "mlflow_run": dg.MetadataValue.url(
+                    f"{settings.mlflow_ui_url.rstrip('/')}/#/experiments/"
+                    f"{experiment.experiment_id}/runs/{run.info.run_id}"
+                ),
+            },
+        )
+    )
+    return folder
 
 
 def demo(settings: Settings) -> int:
-    seed_demo(settings)
-    result = run_retraining(settings)
-    registry = build_resources(settings)["model_registry"]
-    champion = registry.champion()
-    log.info("retrain_job run %s: %s", result.run_id, "success" if result.success else "FAILED")
-    if champion is None:
-        log.error("no champion in the registry: see the run's logs with `make dev`")
+    """Replays two years month by month on embedded defaults and reports who won."""
+    from mlops_assets import replay
+    from mlops_assets.definitions import build_definitions, build_resources
+    from mlops_assets.demo_source import Scenario
+
+    _reset_embedded_state(settings)
+    scenario = Scenario()
+    resources = build_resources(settings)
+    store, registry = resources["data_store"], resources["model_registry"]
+    queue = resources["event_queue"]
+    job = build_definitions(settings).get_job_def("retrain_job")
+    with dg.DagsterInstance.get() as instance:
+        results = replay.run_replay(
+            job,
+            instance,
+            scenario,
+            deliver=lambda records: deliver_through_events(queue, store, records),
+            champion_version=lambda: c.version if (c := registry.champion()) else None,
+            run_config={
+                "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
+                # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
+        )
+        folder = _publish_report(settings, instance, results, scenario)
+    queue.close()
+    store.close()
+    print(replay.table_markdown(results))
+    totals = replay.summary(results)
+    print(f"\n{totals}\nreport: {folder / 'report.md'} (plot: {folder / 'accuracy.png'})")
+    print("look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`")
+    return 0 if totals["final_champion"] else 1
+
+
+def check_health(settings: Settings) -> int:
+    """Prints each configured backend and whether it answers; 1 if any does not."""
+    from mlops_assets import health
+
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    results = health.check_all(settings)
+    sys.stdout.write(health.render(results) + "\n")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def rollback(settings: Settings, reason: str) -> int:
+    """Moves @champion back to the version it replaced and waits for the server to serve it.
+
+    The same steps as `rollback_champion_job`, without building the Definitions: those import
+    TensorFlow (seconds), and a rollback should take well under two seconds.
+    """
+    from mlops_assets.assets.deployment import ChampionMoved, follow, on_champion_rolled_back
+    from mlops_assets.resources.registry import ModelRegistry
+    from mlops_assets.resources.serving_client import ServingClient
+
+    started = time.perf_counter()
+    registry = ModelRegistry(
+        tracking_uri=settings.resolved_tracking_uri,
+        model_name=settings.model_name,
+        ui_url=settings.mlflow_ui_url,
+    )
+    serving_client = ServingClient(
+        url=settings.serving_url,
+        timeout_s=settings.serving_timeout_s,
+        admin_token=settings.serving_admin_token,
+    )
+    try:
+        rolled_from, restored = registry.rollback(reason)
+    except ValueError as error:
+        log.error("%s", error)
         return 1
-    log.info("champion: %s v%s (%s)", champion.name, champion.version, registry.tracking_uri)
-    log.info("look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`")
-    return 0
+    moved = ChampionMoved(
+        model_name=registry.model_name,
+        version=restored,
+        previous_version=rolled_from,
+        reason=reason,
+        server_following=follow(log, serving_client, restored, reason),
+    )
+    on_champion_rolled_back(log, moved)
+    if moved.server_following is None:
+        log.info("no inference server configured (MLOPS_SERVING_URL): servers follow by polling")
+    elif moved.server_following:
+        log.info("%s serves v%s", settings.serving_url, restored)
+    log.info(
+        "rollback v%s -> v%s took %.2f s", rolled_from, restored, time.perf_counter() - started
+    )
+    return 0 if moved.server_following is not False else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     parser.add_argument(
-        "command", choices=["demo", "seed-demo", "publish-demo-events", "dead-letters"]
+        "command",
+        choices=["demo", "seed-demo", "publish-demo-events", "dead-letters", "rollback", "health"],
+    )
+    parser.add_argument(
+        "--reason", default="rollback on demand", help="rollback: why, kept in the history"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "health":
+        return check_health(Settings())
+    if args.command == "rollback":
+        return rollback(Settings(), args.reason)
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
     settings = Settings()
-    if args.command == "seed-demo":
-        seed_demo(settings)
-        return 0
     if args.command == "publish-demo-events":
         publish_demo_events(settings)
         return 0
     if args.command == "dead-letters":
         show_dead_letters(settings)
+        return 0
+    if args.command == "seed-demo":
+        seed_demo(settings)
         return 0
     return demo(settings)
 

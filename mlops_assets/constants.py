@@ -25,3 +25,12 @@ MAX_P95_LATENCY_S = 3.0
 # Data checks on the training snapshot.
 MIN_TRAIN_ROWS = 200
 MIN_HOLDOUT_ROWS = 20
+
+# First month of the monthly "as of" partitions (the demo's data starts here).
+PARTITIONS_START = "2024-01-01"
+
+# Deployment: the step after `champion_model` that makes the inference server serve the champion.
+DEPLOYMENT = "deployment"
+# Tag on each registered version holding its `.keras` file's sha256 (resources/registry.py writes
+# it; the server checks it before loading).
+ARTIFACT_SHA256_TAG = "artifact_sha256"

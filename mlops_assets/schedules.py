@@ -3,11 +3,17 @@
 import dagster as dg
 
 from mlops_assets.jobs import retrain_job
+from mlops_assets.partitions import month_key
+from mlops_assets.resources.data_store import TrainingDataStore
 
 
 def nightly_retrain_schedule_for(timezone: str) -> dg.ScheduleDefinition:
-    """Builds the 02:00 nightly retraining schedule in `timezone`."""
-    return dg.ScheduleDefinition(
+    """Builds the 02:00 nightly retraining schedule in `timezone`.
+
+    Each night retrains the month of the newest confirmed task (its as-of partition).
+    """
+
+    @dg.schedule(
         name="nightly_retrain_schedule",
         job=retrain_job,
         cron_schedule="0 2 * * *",
@@ -15,3 +21,13 @@ def nightly_retrain_schedule_for(timezone: str) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Retrains at 02:00 every night regardless of new labels.",
     )
+    def nightly_retrain_schedule(
+        context: dg.ScheduleEvaluationContext, data_store: TrainingDataStore
+    ) -> dg.RunRequest | dg.SkipReason:
+        newest = data_store.newest_confirmed_at()
+        if newest is None:
+            return dg.SkipReason("the training data store is empty: nothing to train on")
+        night = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        return dg.RunRequest(run_key=f"nightly-{night}", partition_key=month_key(newest))
+
+    return nightly_retrain_schedule

@@ -11,6 +11,7 @@ import dagster as dg
 from mlops_assets.constants import TRAINING_DATA
 from mlops_assets.events import PipelineFailed
 from mlops_assets.jobs import retrain_job
+from mlops_assets.partitions import month_key
 from mlops_assets.replication import replicate
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -62,10 +63,13 @@ def task_events_sensor_for(
         if not decision.retrain:
             note = "preview, queue not drained: " if preview else ""
             return dg.SensorResult(skip_reason=dg.SkipReason(note + decision.skip_reason()))
+        # The newest month's as-of partition trains on everything older, as the schedule does.
+        newest = data_store.newest_confirmed_at()
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(
                     run_key=decision.run_key,
+                    partition_key=month_key(newest),
                     tags={
                         "mlops/trigger": "task_events",
                         "mlops/high_water_mark": str(decision.high_water_mark),

@@ -6,7 +6,7 @@ local folders, zero configuration. Each production backend is chosen by setting 
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
@@ -66,6 +66,45 @@ class Settings(BaseSettings):
     events_max_seconds: float = Field(
         default=20.0, gt=0, description="Most seconds one sensor tick spends replicating."
     )
+    object_store_url: str | None = Field(
+        default=None,
+        description="Where training-data snapshots go: s3://bucket/prefix or a folder; "
+        "default MLOPS_HOME/objects.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLOPS_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL"),
+        description="S3 endpoint of the object store (MLOPS_S3_ENDPOINT_URL, else "
+        "MLFLOW_S3_ENDPOINT_URL); unset means AWS.",
+    )
+    s3_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("MLOPS_S3_REGION", "AWS_DEFAULT_REGION"),
+        description="Region for S3 request signing (MLOPS_S3_REGION, else AWS_DEFAULT_REGION).",
+    )
+
+    mlflow_s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias="MLFLOW_S3_ENDPOINT_URL",
+        description="S3 endpoint MLflow's artifact store uses (read by MLflow itself; "
+        "the health check reads it too).",
+    )
+    dagster_home: Path | None = Field(
+        default=None,
+        validation_alias="DAGSTER_HOME",
+        description="Dagster instance folder (DAGSTER_HOME), for the health check.",
+    )
+
+    serving_url: str | None = Field(
+        default=None,
+        description="Inference server the deployment step and rollback notify; unset: none.",
+    )
+    serving_timeout_s: float = Field(
+        default=60.0, description="How long a deployment waits for the server to serve a version."
+    )
+    serving_admin_token: str | None = Field(
+        default=None, description="The server's admin token (the server reads the same variable)."
+    )
 
     @property
     def home_dir(self) -> Path:
@@ -90,3 +129,7 @@ class Settings(BaseSettings):
         if self.resolved_tracking_uri.startswith(("http://", "https://")):
             return None
         return (self.home_dir / "mlartifacts").as_uri()
+
+    @property
+    def resolved_object_store_url(self) -> str:
+        return self.object_store_url or (self.home_dir / "objects").as_uri()

@@ -11,6 +11,9 @@ from mlops_assets.settings import Settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Fixtures that start SeaweedFS and the MLflow server for the integration tier.
+pytest_plugins = ["mlops_assets_tests.stack_fixtures"]
+
 
 def service_missing(reason: str) -> None:
     """Fails under CI (the service must be there) and skips loudly on a developer's machine."""
@@ -19,14 +22,23 @@ def service_missing(reason: str) -> None:
     pytest.skip(f"SERVICE MISSING: {reason}")
 
 
-@pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
-    """Embedded defaults under a temporary MLOPS_HOME, ignoring the caller's environment."""
+def embedded_settings(home, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Embedded defaults under `home`, ignoring the environment.
+
+    MLflow's `set_tracking_uri` (called by dagster-mlflow) exports MLFLOW_TRACKING_URI, so a
+    previous run in this process would otherwise leak into the next configuration.
+    """
     for name in list(os.environ):
         if name.startswith("MLOPS_") or name.startswith("MLFLOW_"):
             monkeypatch.delenv(name)
     monkeypatch.delenv("RABBITMQ_URL", raising=False)
-    return Settings(home=tmp_path / "var")
+    return Settings(home=home)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    """Embedded defaults under a temporary MLOPS_HOME, ignoring the caller's environment."""
+    return embedded_settings(tmp_path / "var", monkeypatch)
 
 
 @pytest.fixture

@@ -10,7 +10,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_asset_names_and_lineage():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"training_data", "trained_model", "verification_report", "champion_model"}
+    assert keys == {
+        "training_data",
+        "trained_model",
+        "verification_report",
+        "champion_model",
+        "deployment",
+        "replay_report",
+    }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
         for key in graph.get_all_asset_keys()
@@ -18,8 +25,10 @@ def test_asset_names_and_lineage():
     assert parents == {
         "training_data": set(),
         "trained_model": {"training_data"},
-        "verification_report": {"training_data", "trained_model"},
+        "verification_report": {"training_data", "trained_model", "verification_report"},
         "champion_model": {"verification_report"},
+        "deployment": {"champion_model"},
+        "replay_report": {"champion_model"},
     }
 
 
@@ -42,7 +51,10 @@ def test_check_names_and_blocking():
 
 def test_jobs_schedules_sensors():
     repo = defs.get_repository_def()
-    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {"retrain_job"}
+    assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
+        "retrain_job",
+        "rollback_champion_job",
+    }
     assert {s.name for s in repo.schedule_defs} == {"nightly_retrain_schedule"}
     assert {s.name for s in repo.sensor_defs} == {
         "task_events_sensor",

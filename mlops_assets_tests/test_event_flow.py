@@ -12,6 +12,7 @@ from mlops_assets.events import (
     TrainingCompletedEvent,
     parse_event,
 )
+from mlops_assets.partitions import month_key
 from mlops_assets.sensors import training_completed_sensor
 
 pytestmark = pytest.mark.model
@@ -32,8 +33,9 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
         assert store.count() == len(demo_records) and queue.depth(TASK_CONFIRMED_QUEUE) == 0
         assert request.run_key == f"task-events-hwm-{store.high_water_mark()}"
 
+        assert request.partition_key == month_key(store.newest_confirmed_at())
         run = definitions.get_job_def("retrain_job").execute_in_process(
-            instance=instance, tags=request.tags
+            instance=instance, tags=request.tags, partition_key=request.partition_key
         )
         assert run.success
         with dg.build_run_status_sensor_context(
@@ -64,7 +66,7 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
     }
     assert all(g.passed for g in completed.gates)
     assert completed.metrics["challenger_accuracy"] > 0.9
-    assert completed.data_version.startswith(f"hwm{len(demo_records)}-")
+    assert completed.data_version.startswith(f"{request.partition_key}-")
     [promotion] = queue.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=2)
     promoted = parse_event(promotion.body, ModelPromoted)
     assert (promoted.version, promoted.previous_version) == ("1", None)

@@ -18,6 +18,7 @@ from mlops_assets.events import (
     TrainingCompletedEvent,
     parse_event,
 )
+from mlops_assets.partitions import month_key
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.sqlite_queue import SqliteEventQueue
 from mlops_assets.run_events import RunFacts, completion_event, promotion_event
@@ -76,6 +77,7 @@ def test_threshold_requests_one_run_and_not_again(instance, queue_factory, store
     result = tick(instance, queue, store)
     assert [r.run_key for r in result.run_requests] == ["task-events-hwm-10"]
     assert result.run_requests[0].tags["mlops/new_labels"] == "10"
+    assert result.run_requests[0].partition_key == month_key(store.newest_confirmed_at())
     assert result.cursor == "10"
 
     repeat = tick(instance, queue, store, cursor=result.cursor)
@@ -167,8 +169,9 @@ def test_failed_run_publishes_pipeline_failed_and_alerts(
 ):
     # Too few rows: the blocking data checks stop the run before training.
     resources["data_store"].insert(demo_records[:30])
+    month = month_key(resources["data_store"].newest_confirmed_at())
     result = definitions.get_job_def("retrain_job").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance, raise_on_error=False, partition_key=month
     )
     assert not result.success
     queue = queue_factory()

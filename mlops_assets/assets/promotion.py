@@ -3,6 +3,7 @@
 import dagster as dg
 
 from mlops_assets.constants import CHAMPION_ALIAS, CHAMPION_MODEL, RETRAINING_GROUP
+from mlops_assets.partitions import monthly_partitions
 from mlops_assets.resources.registry import ModelRegistry
 
 
@@ -17,22 +18,37 @@ def history_markdown(entries: list[dict], newest: int = 10) -> str:
     return "\n".join(header + rows)
 
 
-@dg.asset(key=CHAMPION_MODEL, group_name=RETRAINING_GROUP, kinds={"mlflow"})
+@dg.asset(
+    key=CHAMPION_MODEL,
+    group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
+    kinds={"mlflow"},
+)
 def champion_model(
     context: dg.AssetExecutionContext, verification_report: dict, model_registry: ModelRegistry
 ) -> dg.Output[dict]:
     """The serving model: `@champion` moved to the challenger that passed every gate."""
     version = verification_report["challenger"]["version"]
+    month = verification_report["month"]
     reason = "; ".join(gate["reason"] for gate in verification_report["gates"])
-    previous = model_registry.promote(version, reason)
-    context.log.info(
-        f"{model_registry.model_name} @{CHAMPION_ALIAS} -> v{version} (previous: {previous})"
-    )
+    if model_registry.later_month_promoted(month):
+        # Re-running an old month reproduces its decision without rewinding today's champion.
+        current = model_registry.champion()
+        previous = current.version if current else None
+        context.log.info(f"{month} is a re-run: a later month already promoted; alias left alone")
+        moved = False
+    else:
+        previous = model_registry.promote(version, f"{month}: {reason}", month)
+        moved = True
+        context.log.info(
+            f"{model_registry.model_name} @{CHAMPION_ALIAS} -> v{version} (previous: {previous})"
+        )
     return dg.Output(
-        {"version": version, "previous_version": previous},
+        {"version": version, "previous_version": previous, "month": month, "alias_moved": moved},
         metadata={
             "champion_version": version,
             "previous_champion_version": previous or "none",
+            "alias_moved": moved,
             "accuracy": verification_report["challenger"]["accuracy"],
             "decision_history": dg.MetadataValue.md(history_markdown(model_registry.history())),
         },

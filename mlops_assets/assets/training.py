@@ -14,7 +14,9 @@ from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.predictor import file_sha256
+from mlops_assets.partitions import monthly_partitions
 from mlops_assets.resources.registry import ModelRegistry, RegisteredModel
+from mlops_assets.resources.storage_errors import storage_errors_explained
 
 _DEFAULTS = TrainSettings()
 
@@ -41,6 +43,7 @@ class TrainingConfig(dg.Config):
 @dg.asset(
     key=TRAINED_MODEL,
     group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
     kinds={"tensorflow", "mlflow"},
 )
 def trained_model(
@@ -56,7 +59,14 @@ def trained_model(
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
     mlflow.log_params({**asdict(settings), "shuffle_labels": config.shuffle_labels})
-    mlflow.log_params({"data_version": training_data.data_version, "train_rows": len(y)})
+    mlflow.log_params(
+        {
+            "month": training_data.month,
+            "data_version": training_data.data_version,
+            "data_snapshot": training_data.snapshot_uri,
+            "train_rows": len(y),
+        }
+    )
 
     def report_epoch(epoch: int, metrics: dict[str, float]) -> None:
         mlflow.log_metrics(metrics, step=epoch)
@@ -66,12 +76,17 @@ def trained_model(
     result = train(x, y, settings, on_epoch=report_epoch)
     run_id = mlflow.active_run().info.run_id
     started = time.perf_counter()
-    info = mlflow.tensorflow.log_model(
-        result.model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
-    )
-    with tempfile.TemporaryDirectory() as scratch:
-        keras_file = model_registry.download_keras(info.model_uri, scratch)
-        sha256 = file_sha256(keras_file)
+    with storage_errors_explained(
+        "storing the model in MLflow's artifact store",
+        endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
+        location_variable="the experiment's artifact location",
+    ):
+        info = mlflow.tensorflow.log_model(
+            result.model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            keras_file = model_registry.download_keras(info.model_uri, scratch)
+            sha256 = file_sha256(keras_file)
     registered = model_registry.register(info.model_uri, run_id, sha256)
     context.log.info(
         f"registered {registered.name} v{registered.version} (@challenger) in "

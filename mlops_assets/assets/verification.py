@@ -16,6 +16,7 @@ from mlops_assets.ml import metrics
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.ml.verification import AccuracyVerifier, PerformanceVerifier
+from mlops_assets.partitions import monthly_partitions
 from mlops_assets.resources.registry import ModelRegistry, RegisteredModel
 
 
@@ -57,6 +58,15 @@ def _png_markdown(png: bytes, alt: str) -> str:
 @dg.asset(
     key=VERIFICATION_REPORT,
     group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
+    # Months run in order: the champion a month is judged against is the one the previous
+    # month left, and the registry alias is shared state.
+    deps=[
+        dg.AssetDep(
+            VERIFICATION_REPORT,
+            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+        )
+    ],
     kinds={"mlflow"},
 )
 def verification_report(
@@ -68,8 +78,9 @@ def verification_report(
     mlflow: dg.ResourceParam[MlFlow],
 ) -> dg.Output[dict]:
     """Challenger vs champion on the newest holdout: accuracy, latency and the gate verdicts."""
-    champion = model_registry.champion()
+    champion = model_registry.champion_for(training_data.month)
     report = {
+        "month": training_data.month,
         "data_version": training_data.data_version,
         "holdout_rows": len(training_data.holdout),
         "holdout_start": training_data.holdout_start.isoformat(),
@@ -87,7 +98,9 @@ def verification_report(
     if report["decision"] != "promote":
         reasons = "; ".join(r.reason for r in results if not r.passed)
         previous = champion.version if champion else None
-        model_registry.record(report["decision"], trained_model.version, previous, reasons)
+        model_registry.record(
+            report["decision"], trained_model.version, previous, f"{training_data.month}: {reasons}"
+        )
     mlflow.log_dict(report, "verification_report.json")
     mlflow.log_metrics(
         {

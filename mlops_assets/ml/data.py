@@ -62,29 +62,37 @@ def make_dataset(
 
 @dataclass(frozen=True)
 class Split:
-    """A snapshot split in time: the holdout is the newest window, never trained on."""
+    """A snapshot split in time: the holdout is the newest month, never trained on."""
 
     train: pd.DataFrame
     holdout: pd.DataFrame
     holdout_start: pd.Timestamp
+    as_of: pd.Timestamp
 
 
-def split_newest_window(frame: pd.DataFrame, holdout_days: int) -> Split:
-    """Holds out the records confirmed in the last `holdout_days` before the newest one.
+def split_as_of(frame: pd.DataFrame, month_end: pd.Timestamp, now: pd.Timestamp) -> Split:
+    """Holds out the month that ends at the as-of instant; trains on everything older.
+
+    The as-of instant is `month_end` for a month that is over, so a past month's holdout is
+    exactly that calendar month. For the running month it is just after the newest record, so
+    a run in the middle of a month still holds out a full month of the newest data.
 
     Args:
-        frame: snapshot rows with a UTC `confirmed_at` column.
-        holdout_days: width of the holdout window.
+        frame: snapshot rows confirmed before `month_end`, with a UTC `confirmed_at` column.
+        month_end: exclusive end of the partition's month (UTC).
+        now: the current instant (UTC).
 
     Returns:
-        Train rows (older) and holdout rows (newest window).
+        Train rows (before the holdout month) and holdout rows (the holdout month).
     """
-    if frame.empty:
-        return Split(frame, frame, pd.Timestamp.now(tz="UTC"))
-    holdout_start = frame["confirmed_at"].max() - pd.Timedelta(days=holdout_days)
-    newest = frame["confirmed_at"] > holdout_start
+    as_of = pd.Timestamp(month_end)
+    if as_of > now and not frame.empty:
+        as_of = frame["confirmed_at"].max() + pd.Timedelta(microseconds=1)
+    holdout_start = as_of - pd.DateOffset(months=1)
+    newest = frame["confirmed_at"] >= holdout_start
     return Split(
         train=frame.loc[~newest].reset_index(drop=True),
         holdout=frame.loc[newest].reset_index(drop=True),
         holdout_start=holdout_start,
+        as_of=as_of,
     )

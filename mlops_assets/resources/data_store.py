@@ -143,6 +143,13 @@ class TrainingDataStore(dg.ConfigurableResource):
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(CONFIRMED_TASKS.c.seq))).scalar() or 0)
 
+    def newest_confirmed_at(self) -> datetime | None:
+        """Returns when the newest stored task was confirmed (UTC), or None when empty."""
+        query = sa.select(sa.func.max(CONFIRMED_TASKS.c.confirmed_at))
+        with self.engine.connect() as conn:
+            newest = conn.execute(query).scalar()
+        return None if newest is None else _as_utc(newest)
+
     def count(self, after_seq: int = 0) -> int:
         """Returns how many records have `seq` greater than `after_seq`."""
         query = sa.select(sa.func.count()).where(CONFIRMED_TASKS.c.seq > after_seq)

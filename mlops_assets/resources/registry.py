@@ -20,6 +20,7 @@ from mlops_assets.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS
 
 SHA256_TAG = "artifact_sha256"
 PREVIOUS_CHAMPION_TAG = "previous_champion"
+PROMOTED_FOR_TAG = "promoted_for_month"
 HISTORY_TAG = "champion_history"
 
 
@@ -69,8 +70,16 @@ class ModelRegistry(dg.ConfigurableResource):
         except MlflowException as error:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
+        # A tracking server accepts a `models:/m-…` source only with the logged model's id.
+        model_id = (
+            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        )
         version = client.create_model_version(
-            self.model_name, source=model_uri, run_id=run_id, tags={SHA256_TAG: sha256}
+            self.model_name,
+            source=model_uri,
+            run_id=run_id,
+            tags={SHA256_TAG: sha256},
+            model_id=model_id,
         )
         client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, version.version)
         return self._describe(version)
@@ -93,12 +102,33 @@ class ModelRegistry(dg.ConfigurableResource):
         """Returns one version by number."""
         return self._describe(self.client().get_model_version(self.model_name, version))
 
-    def promote(self, version: str, reason: str) -> str | None:
+    def champion_for(self, month: str) -> RegisteredModel | None:
+        """Returns the champion a month's challenger is judged against.
+
+        That is the current champion, unless a later month has already promoted a model (the
+        month is being re-run): then it is the version promoted for the latest earlier month, so
+        a re-run reproduces the month's original comparison.
+
+        Args:
+            month: the partition key (YYYY-MM-01).
+        """
+        promoted = self._promoted_months()
+        if not any(m > month for m in promoted):
+            return self.champion()
+        earlier = [m for m in promoted if m < month]
+        return self.version(promoted[max(earlier)]) if earlier else None
+
+    def later_month_promoted(self, month: str) -> bool:
+        """Tells whether a month after `month` has already promoted a champion."""
+        return any(m > month for m in self._promoted_months())
+
+    def promote(self, version: str, reason: str, month: str | None = None) -> str | None:
         """Moves `champion` to `version`, remembering the version it replaces.
 
         Args:
             version: the version to serve.
             reason: why, kept in the decision history.
+            month: the partition the decision belongs to.
 
         Returns:
             The previous champion's version, or None if there was none.
@@ -106,6 +136,8 @@ class ModelRegistry(dg.ConfigurableResource):
         previous = self.champion()
         previous_version = previous.version if previous else None
         client = self.client()
+        if month is not None:
+            client.set_model_version_tag(self.model_name, version, PROMOTED_FOR_TAG, month)
         if previous_version is not None:
             client.set_model_version_tag(
                 self.model_name, version, PREVIOUS_CHAMPION_TAG, previous_version
@@ -192,6 +224,16 @@ class ModelRegistry(dg.ConfigurableResource):
         while len(json.dumps(entries)) > 4500:
             entries.pop(0)
         self.client().set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(entries))
+
+    def _promoted_months(self) -> dict[str, str]:
+        """Maps each month that promoted a champion to the version it promoted (the latest)."""
+        months: dict[str, str] = {}
+        versions = self.client().search_model_versions(f"name='{self.model_name}'")
+        for version in sorted(versions, key=lambda v: int(v.version)):
+            month = (version.tags or {}).get(PROMOTED_FOR_TAG)
+            if month is not None:
+                months[month] = str(version.version)
+        return months
 
     def _describe(self, version: ModelVersion) -> RegisteredModel:
         return RegisteredModel(

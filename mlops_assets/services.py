@@ -1,0 +1,190 @@
+"""Command lines and databases of the production stack's own processes.
+
+`make stack`, the integration tests and the stack benchmark start SeaweedFS and the MLflow
+server from these same functions, so what is tested is what users run. Everything binds
+127.0.0.1 and every port is set explicitly: `weed mini` silently moves a busy port otherwise.
+"""
+
+import socket
+import sys
+import uuid
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import sqlalchemy as sa
+
+POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """Returns a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Says whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def venv_binary(name: str) -> Path:
+    """A console script installed next to this interpreter (`weed`, `mlflow`, `dagster`)."""
+    return Path(sys.executable).parent / name
+
+
+@dataclass(frozen=True)
+class WeedPorts:
+    """Every port `weed mini` opens; each is passed on the command line."""
+
+    s3: int
+    s3_grpc: int
+    master: int
+    master_grpc: int
+    volume: int
+    volume_grpc: int
+    filer: int
+    filer_grpc: int
+    admin: int
+    admin_grpc: int
+    iceberg: int
+    lance: int
+
+    @classmethod
+    def free(cls, s3: int | None = None) -> "WeedPorts":
+        """Picks free ports, keeping `s3` if given."""
+        ports = {f.name: free_port() for f in fields(cls)}
+        if s3 is not None:
+            ports["s3"] = s3
+        return cls(**ports)
+
+
+def weed_mini_command(data_dir: Path, ports: WeedPorts, bucket: str) -> list[str]:
+    """`weed mini` on 127.0.0.1 with every port set and `bucket` created.
+
+    S3 credentials are read by SeaweedFS from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in its
+    environment; without them its S3 API is open to anyone.
+    """
+    return [
+        str(venv_binary("weed")),
+        "mini",
+        f"-dir={data_dir}",
+        f"-ip={HOST}",
+        f"-ip.bind={HOST}",
+        f"-s3.port={ports.s3}",
+        f"-s3.port.grpc={ports.s3_grpc}",
+        f"-master.port={ports.master}",
+        f"-master.port.grpc={ports.master_grpc}",
+        f"-volume.port={ports.volume}",
+        f"-volume.port.grpc={ports.volume_grpc}",
+        f"-filer.port={ports.filer}",
+        f"-filer.port.grpc={ports.filer_grpc}",
+        f"-admin.port={ports.admin}",
+        f"-admin.port.grpc={ports.admin_grpc}",
+        f"-s3.port.iceberg={ports.iceberg}",
+        f"-s3.port.lance={ports.lance}",
+        "-webdav=false",
+        "-master.telemetry=false",
+        f"-bucket={bucket}",
+    ]
+
+
+def s3_client_environment(endpoint_url: str, access_key: str, secret_key: str) -> dict[str, str]:
+    """Environment for boto3 and MLflow's S3 artifact store against a non-AWS endpoint."""
+    return {
+        "MLFLOW_S3_ENDPOINT_URL": endpoint_url,
+        "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE": "path",
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # boto3 >= 1.36 adds CRC checksums by default; S3-compatible servers may reject them.
+        "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+        "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+    }
+
+
+def mlflow_server_command(backend_store_uri: str, artifact_root: str, port: int) -> list[str]:
+    """The MLflow tracking server on a database, with artifacts going straight to S3.
+
+    `--no-serve-artifacts`: clients read and write `s3://…` themselves through boto3, so the
+    server never proxies model bytes. One worker: one writer process for the database.
+    """
+    return [
+        str(venv_binary("mlflow")),
+        "server",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--default-artifact-root",
+        artifact_root,
+        "--no-serve-artifacts",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+
+
+# MLflow 3 starts a job runner with seven huey consumer processes for GenAI scorers; the
+# pipeline uses none of it.
+MLFLOW_SERVER_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def database_url(server_url: str, database: str) -> str:
+    """The URL of `database` on the server of `server_url`."""
+    url = sa.make_url(server_url).set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def create_database(server_url: str, database: str | None = None, exist_ok: bool = False) -> str:
+    """Creates a database on a PostgreSQL or MySQL server.
+
+    Args:
+        server_url: SQLAlchemy URL of any database on the server we may connect to.
+        database: the name; None makes a unique `mlops_test_…` one.
+        exist_ok: keep an existing database instead of failing.
+
+    Returns:
+        The new database's URL.
+    """
+    name = database or f"mlops_test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    quoted = engine.dialect.identifier_preparer.quote(name)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                present = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).scalar()
+                if not present:
+                    conn.execute(sa.text(f"CREATE DATABASE {quoted}"))
+                elif not exist_ok:
+                    raise ValueError(f"database {name} exists")
+            else:
+                guard = "IF NOT EXISTS " if exist_ok else ""
+                conn.execute(sa.text(f"CREATE DATABASE {guard}{quoted}"))
+    finally:
+        engine.dispose()
+    return database_url(server_url, name)
+
+
+def drop_database(database_url_: str) -> None:
+    """Drops the database a URL names, disconnecting its sessions on PostgreSQL."""
+    url = sa.make_url(database_url_)
+    admin_db = "postgres" if url.get_backend_name() == "postgresql" else None
+    engine = sa.create_engine(url.set(database=admin_db), isolation_level="AUTOCOMMIT")
+    quoted = engine.dialect.identifier_preparer.quote(url.database)
+    force = " WITH (FORCE)" if engine.dialect.name == "postgresql" else ""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
+    finally:
+        engine.dispose()

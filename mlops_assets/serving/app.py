@@ -1,0 +1,86 @@
+"""The FastAPI application: model loaded in `lifespan`, body size bounded (413), routes mounted.
+
+Run with `make serve` (or `python -m mlops_assets.serving`); uvicorn imports `create_app`.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from mlops_assets.serving.config import ServingSettings
+from mlops_assets.serving.holder import ModelHolder
+from mlops_assets.serving.model_source import RegistrySource
+from mlops_assets.serving.reloader import ModelReloader, ModelSource
+from mlops_assets.serving.routes import router
+
+
+async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """422 naming each problem by place and reason, without echoing the input back.
+
+    FastAPI's default echoes every rejected value, which for a photo means 64 numbers per error
+    and fails outright on NaN (not JSON).
+    """
+    problems = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in error.errors()]
+    return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+# A push subscription: called at startup with `notify(reason)`, returns the function that closes
+# it at shutdown. A queue consumer of ModelPromoted / ModelRolledBack messages fits here.
+Subscribe = Callable[[Callable[[str], None]], Callable[[], None]]
+
+
+def create_app(
+    settings: ServingSettings | None = None,
+    source: ModelSource | None = None,
+    subscribe: Subscribe | None = None,
+) -> FastAPI:
+    """Builds the server.
+
+    Args:
+        settings: default: read from the environment.
+        source: where models come from; default the MLflow registry alias in `settings`.
+        subscribe: push notifications of a new champion (see `Subscribe`); polling and
+            `POST /admin/reload` work without one.
+    """
+    settings = settings or ServingSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        holder = ModelHolder()
+        model_source = source or RegistrySource(
+            settings.resolved_tracking_uri, settings.model_name, settings.alias
+        )
+        if settings.download_dir is not None:
+            settings.download_dir.mkdir(parents=True, exist_ok=True)
+        reloader = ModelReloader(
+            holder, model_source, settings.poll_interval_s, settings.download_dir
+        )
+        app.state.holder = holder
+        app.state.reloader = reloader
+        # Loading off the event loop; a failure leaves the server up and not ready (503s).
+        await anyio.to_thread.run_sync(reloader.reload, "startup")
+        reloader.start()
+        unsubscribe = subscribe(reloader.notify) if subscribe else None
+        try:
+            yield
+        finally:
+            if unsubscribe is not None:
+                await anyio.to_thread.run_sync(unsubscribe)
+            await anyio.to_thread.run_sync(reloader.stop)
+
+    app = FastAPI(
+        title="mlops_assets inference",
+        summary="Task-photo classifier: the registry's champion, hot-swapped without downtime.",
+        version="1",
+        lifespan=lifespan,
+        # FastAPI's body-limit middleware: larger bodies get a 413 before they are parsed.
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.include_router(router)
+    return app

@@ -1,0 +1,67 @@
+"""Request dependencies: the settings, the reloader and the one model reference per request.
+
+They are `async` because FastAPI runs plain `def` dependencies in its thread pool, a hand-off
+per dependency per request for what is an attribute read.
+"""
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+
+from mlops_assets.serving.config import ServingSettings
+from mlops_assets.serving.holder import LoadedModel, ModelHolder
+from mlops_assets.serving.reloader import ModelReloader
+
+
+async def get_settings(request: Request) -> ServingSettings:
+    return request.app.state.settings
+
+
+async def get_holder(request: Request) -> ModelHolder:
+    return request.app.state.holder
+
+
+async def get_reloader(request: Request) -> ModelReloader:
+    return request.app.state.reloader
+
+
+async def serving_model(request: Request) -> LoadedModel:
+    """The model that answers this request: read once, so one version computes the whole answer.
+
+    Raises:
+        HTTPException: 503 until a first model has been loaded.
+    """
+    model = request.app.state.holder.current
+    if model is None:
+        settings: ServingSettings = request.app.state.settings
+        reloader: ModelReloader = request.app.state.reloader
+        detail = (
+            f"no model loaded yet: waiting for {settings.model_name}@{settings.alias} "
+            "in the registry"
+        )
+        if reloader.last_error is not None:
+            detail += f"; last load failed: {reloader.last_error.error}"
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=detail,
+            headers={"Retry-After": str(max(1, round(settings.poll_interval_s)))},
+        )
+    return model
+
+
+async def require_admin(
+    settings: Annotated[ServingSettings, Depends(get_settings)],
+    x_admin_token: Annotated[str | None, Header()] = None,
+) -> None:
+    """Guards admin endpoints when MLOPS_SERVING_ADMIN_TOKEN is set."""
+    if settings.admin_token and not hmac.compare_digest(
+        (x_admin_token or "").encode(), settings.admin_token.encode()
+    ):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing or wrong X-Admin-Token")
+
+
+SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+ReloaderDep = Annotated[ModelReloader, Depends(get_reloader)]
+ModelDep = Annotated[LoadedModel, Depends(serving_model)]

@@ -1,0 +1,122 @@
+"""Request and response bodies of the inference API (they make the OpenAPI page at /docs)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from mlops_assets.constants import IMAGE_SHAPE, PIXEL_COUNT, PIXEL_MAX
+
+
+def _is_one_photo(value: object) -> object:
+    """One error per wrong-shaped photo instead of one per value inside it."""
+    if not isinstance(value, list) or (value and isinstance(value[0], list)):
+        got = "nested lists" if isinstance(value, list) else type(value).__name__
+        raise PydanticCustomError(
+            "wrong_shape",
+            "a photo is one flat list of {expected} grey levels (row by row), got {got}",
+            {"expected": PIXEL_COUNT, "got": got},
+        )
+    if len(value) != PIXEL_COUNT:
+        raise PydanticCustomError(
+            "wrong_shape",
+            "a photo is {expected} grey levels ({rows}x{cols}, row by row), got {actual}",
+            {
+                "expected": PIXEL_COUNT,
+                "rows": IMAGE_SHAPE[0],
+                "cols": IMAGE_SHAPE[1],
+                "actual": len(value),
+            },
+        )
+    return value
+
+
+def _is_batch(value: object) -> object:
+    """A flat list of numbers is one photo sent without its batch brackets: say so once."""
+    if isinstance(value, list) and value and isinstance(value[0], int | float):
+        raise PydanticCustomError(
+            "wrong_shape",
+            "instances is a list of photos; got a flat list of numbers "
+            "(send one photo as [[...{expected} grey levels...]])",
+            {"expected": PIXEL_COUNT},
+        )
+    return value
+
+
+# Strict: "3" or true is not a grey level; ints and floats are.
+GreyLevel = Annotated[float, Field(strict=True, ge=0, le=PIXEL_MAX, allow_inf_nan=False)]
+Photo = Annotated[list[GreyLevel], BeforeValidator(_is_one_photo)]
+
+_EXAMPLE_PHOTO = [0, 0, 5, 13, 9, 1, 0, 0] + [0] * 8 * 7
+
+
+class PredictRequest(BaseModel):
+    """One photo or a batch: a list of photos, each 64 grey levels in 0..16."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"instances": [_EXAMPLE_PHOTO]}]}
+    )
+
+    instances: Annotated[list[Photo], BeforeValidator(_is_batch)] = Field(
+        min_length=1,
+        description=f"Photos, each {PIXEL_COUNT} grey levels (0..{PIXEL_MAX}) row by row; "
+        "one photo is a batch of one. The server's MLOPS_SERVING_MAX_BATCH bounds the count.",
+    )
+
+
+class Prediction(BaseModel):
+    label: int = Field(description="The most probable label.")
+    probabilities: list[float] = Field(description="Probability of each label 0..9.")
+
+
+class PredictResponse(BaseModel):
+    """Predictions and the model version that made every one of them."""
+
+    model_name: str
+    model_version: str
+    predictions: list[Prediction]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    loaded_at: datetime = Field(description="When this version finished loading (UTC).")
+    load_seconds: float = Field(description="Download, hash check, load, warm-up, smoke test.")
+    run_id: str | None = Field(description="The MLflow run that trained it.")
+    source: str = Field(description="The logged model it was registered from.")
+    sha256: str
+
+
+class ReloadReport(BaseModel):
+    status: Literal["swapped", "unchanged", "no_model", "failed"]
+    reason: str
+    target_version: str | None = Field(description="The version the alias pointed at.")
+    serving_version: str | None = Field(description="The version answering after the reload.")
+    previous_version: str | None = Field(description="The version answering before it.")
+    seconds: float
+    at: datetime
+    error: str | None = None
+
+
+class ModelStatus(BaseModel):
+    """The serving model, the standby kept for instant rollback, and the last failed reload."""
+
+    model: ModelInfo | None
+    standby_version: str | None
+    alias: str
+    swaps: int
+    swap_hold_max_us: float | None = Field(
+        description="Longest time a swap held the holder, over the last 1,000 swaps."
+    )
+    last_reload: ReloadReport | None
+    last_error: ReloadReport | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    ready: bool
+    model_version: str | None

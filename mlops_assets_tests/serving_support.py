@@ -1,0 +1,105 @@
+"""Test helpers for the inference server: tiny Keras models and a folder-backed model source."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import keras
+
+from mlops_assets.ml.model import TrainSettings, build_model
+from mlops_assets.ml.predictor import file_sha256
+from mlops_assets.serving.model_source import VersionRef
+
+TINY = TrainSettings(filters=2, dense_units=4)
+
+
+def tiny_model(seed: int) -> keras.Model:
+    """An untrained small CNN; different seeds give different answers."""
+    keras.utils.set_random_seed(seed)
+    return build_model(TINY)
+
+
+class FolderSource:
+    """Model versions as local `.keras` files and a settable alias, shaped like RegistrySource."""
+
+    def __init__(self, folder: Path, name: str = "test-model"):
+        self.folder = folder
+        self.name = name
+        self.refs: dict[str, VersionRef] = {}
+        self.files: dict[str, Path] = {}
+        self.alias: str | None = None
+        self.resolves = 0
+
+    def add(self, version: str, model: keras.Model, sha256: str | None = "file") -> Path:
+        """Saves `model` as `version`; sha256="file" records the file's real hash."""
+        path = self.folder / f"v{version}" / "model.keras"
+        path.parent.mkdir(parents=True)
+        model.save(path)
+        digest = file_sha256(path) if sha256 == "file" else sha256
+        self.refs[version] = VersionRef(self.name, version, f"run-{version}", str(path), digest)
+        self.files[version] = path
+        return path
+
+    def resolve(self) -> VersionRef | None:
+        self.resolves += 1
+        return None if self.alias is None else self.refs[self.alias]
+
+    def download(self, ref: VersionRef, destination: Path) -> Path:
+        target = destination / "model.keras"
+        shutil.copy(self.files[ref.version], target)
+        return target
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(env: dict[str, str], log_path: Path, startup_s: float = 120.0):
+    """Starts `python -m mlops_assets.serving` on a free 127.0.0.1 port; yields its URL.
+
+    Args:
+        env: MLOPS_* / MLFLOW_* variables for the server (the rest of the environment is kept,
+            minus any MLOPS_* / MLFLOW_* of the caller).
+        log_path: where the server's output goes (shown when it fails to start).
+        startup_s: how long to wait for /health.
+    """
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
+    clean.update(env, MLOPS_SERVING_HOST="127.0.0.1", MLOPS_SERVING_PORT=str(port))
+    clean.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlops_assets.serving"], env=clean, stdout=log, stderr=log
+        )
+        try:
+            deadline = time.monotonic() + startup_s
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited: {log_path.read_text()[-3000:]}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server not up in {startup_s} s: {log_path.read_text()}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

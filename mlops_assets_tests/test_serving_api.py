@@ -1,0 +1,224 @@
+"""The inference API through FastAPI's TestClient: validation, error bodies, reload, status."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from mlops_assets.serving.app import create_app
+from mlops_assets.serving.config import ServingSettings
+from mlops_assets_tests.serving_support import FolderSource, tiny_model
+
+PHOTO = [float(i % 17) for i in range(64)]
+MAX_BATCH = 4
+
+
+@pytest.fixture
+def source(tmp_path):
+    source = FolderSource(tmp_path / "registry")
+    source.add("1", tiny_model(1))
+    source.add("2", tiny_model(2))
+    return source
+
+
+def serving_settings(**overrides) -> ServingSettings:
+    return ServingSettings(poll_interval_s=0, max_batch=MAX_BATCH, max_body_bytes=4096, **overrides)
+
+
+@pytest.fixture
+def client(source):
+    source.alias = "1"
+    with TestClient(create_app(serving_settings(), source)) as client:
+        yield client
+
+
+@pytest.fixture
+def empty_client(source):
+    with TestClient(create_app(serving_settings(), source)) as client:
+        yield client
+
+
+def test_predict_one_photo_names_the_model_version(client, source):
+    response = client.post("/predict", json={"instances": [PHOTO]})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["model_name"], body["model_version"]) == (source.name, "1")
+    (prediction,) = body["predictions"]
+    assert len(prediction["probabilities"]) == 10
+    assert sum(prediction["probabilities"]) == pytest.approx(1, abs=1e-4)
+    assert prediction["label"] == int(np.argmax(prediction["probabilities"]))
+
+
+def test_predict_a_batch_up_to_the_maximum(client):
+    response = client.post("/predict", json={"instances": [PHOTO, [0] * 64, [16] * 64, PHOTO]})
+    assert response.status_code == 200
+    predictions = response.json()["predictions"]
+    assert len(predictions) == MAX_BATCH
+    assert predictions[0] == predictions[3]
+
+
+def problems(response) -> list[tuple[list, str]]:
+    assert response.status_code == 422, response.text
+    return [(p["loc"], p["type"]) for p in response.json()["detail"]]
+
+
+@pytest.mark.parametrize(
+    ("instances", "expected"),
+    [
+        ([PHOTO[:63]], [(["body", "instances", 0], "wrong_shape")]),
+        ([PHOTO + [0]], [(["body", "instances", 0], "wrong_shape")]),
+        (PHOTO, [(["body", "instances"], "wrong_shape")]),
+        ([[PHOTO[:8]] * 8], [(["body", "instances", 0], "wrong_shape")]),
+        ([PHOTO[:5] + [17] + PHOTO[6:]], [(["body", "instances", 0, 5], "less_than_equal")]),
+        ([[-1] + PHOTO[1:]], [(["body", "instances", 0, 0], "greater_than_equal")]),
+        ([["a"] + PHOTO[1:]], [(["body", "instances", 0, 0], "float_type")]),
+        ([["3"] + PHOTO[1:]], [(["body", "instances", 0, 0], "float_type")]),
+        ([[True] + PHOTO[1:]], [(["body", "instances", 0, 0], "float_type")]),
+        ([[None] + PHOTO[1:]], [(["body", "instances", 0, 0], "float_type")]),
+        ([], [(["body", "instances"], "too_short")]),
+        ([PHOTO] * (MAX_BATCH + 1), [(["body", "instances"], "too_long")]),
+    ],
+    ids=[
+        "63-values",
+        "65-values",
+        "flat-photo",
+        "8x8-nested",
+        "over-16",
+        "negative",
+        "text",
+        "numeric-text",
+        "boolean",
+        "null",
+        "empty-batch",
+        "batch-over-max",
+    ],
+)
+def test_bad_input_gets_a_422_naming_the_problem(client, instances, expected):
+    assert problems(client.post("/predict", json={"instances": instances})) == expected
+
+
+def test_422_messages_say_what_is_wrong(client):
+    shape = client.post("/predict", json={"instances": [PHOTO[:3]]}).json()["detail"][0]
+    assert shape["msg"] == "a photo is 64 grey levels (8x8, row by row), got 3"
+    batch = client.post("/predict", json={"instances": [PHOTO] * 5}).json()["detail"][0]
+    assert "at most 4 photos (MLOPS_SERVING_MAX_BATCH), got 5" in batch["msg"]
+    value = client.post("/predict", json={"instances": [[17] * 64]}).json()["detail"][0]
+    assert value["msg"] == "Input should be less than or equal to 16"
+
+
+def test_nan_and_malformed_json_get_422s_not_500s(client):
+    nan = json.dumps({"instances": [[float("nan")] + PHOTO[1:]]})
+    response = client.post("/predict", content=nan, headers={"content-type": "application/json"})
+    assert problems(response) == [(["body", "instances", 0, 0], "finite_number")]
+    broken = client.post(
+        "/predict", content=b'{"instances": [', headers={"content-type": "application/json"}
+    )
+    assert problems(broken)[0][1] == "json_invalid"
+    assert problems(client.post("/predict", json={"pixels": PHOTO})) == [
+        (["body", "instances"], "missing"),
+        (["body", "pixels"], "extra_forbidden"),
+    ]
+
+
+def test_oversized_bodies_get_a_413(client):
+    declared = client.post("/predict", json={"instances": [PHOTO] * 40})
+    assert declared.status_code == 413
+    streamed = client.post(
+        "/predict",
+        content=(b"[" + b"0," * 500 for _ in range(10)),
+        headers={"content-type": "application/json"},
+    )
+    assert streamed.status_code == 413
+
+
+def test_before_any_model_503_with_a_clear_message(empty_client):
+    response = empty_client.post("/predict", json={"instances": [PHOTO]})
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("no model loaded yet: waiting for ")
+    assert "Retry-After" in response.headers
+    assert empty_client.get("/ready").status_code == 503
+    assert empty_client.get("/health").json() == {"status": "ok"}
+    assert empty_client.get("/model").json()["model"] is None
+
+
+def test_ready_and_model_report_the_serving_version(client):
+    assert client.get("/ready").json() == {"ready": True, "model_version": "1"}
+    status = client.get("/model").json()
+    assert status["model"]["version"] == "1" and status["model"]["run_id"] == "run-1"
+    assert status["model"]["loaded_at"] and status["last_reload"]["reason"] == "startup"
+
+
+def test_admin_reload_swaps_and_swaps_back(client, source):
+    source.alias = "2"
+    report = client.post("/admin/reload", params={"reason": "deploy v2"}).json()
+    assert (report["status"], report["serving_version"], report["previous_version"]) == (
+        "swapped",
+        "2",
+        "1",
+    )
+    assert client.post("/predict", json={"instances": [PHOTO]}).json()["model_version"] == "2"
+    assert client.get("/model").json()["standby_version"] == "1"
+    source.alias = "1"
+    assert client.post("/admin/reload").json()["serving_version"] == "1"
+    assert client.post("/admin/reload").json()["status"] == "unchanged"
+
+
+def test_admin_reload_of_a_tampered_model_answers_500_and_keeps_serving(client, source):
+    source.files["2"].write_bytes(b"tampered")
+    source.alias = "2"
+    response = client.post("/admin/reload")
+    assert response.status_code == 500
+    report = response.json()
+    assert report["status"] == "failed" and report["serving_version"] == "1"
+    assert "differs from the registered" in report["error"]
+    assert client.post("/predict", json={"instances": [PHOTO]}).json()["model_version"] == "1"
+    assert client.get("/model").json()["last_error"]["target_version"] == "2"
+
+
+def test_admin_token_guards_reload(source):
+    source.alias = "1"
+    app = create_app(serving_settings(admin_token="s3cret"), source)
+    with TestClient(app) as client:
+        assert client.post("/admin/reload").status_code == 401
+        assert client.post("/admin/reload", headers={"X-Admin-Token": "wrong"}).status_code == 401
+        ok = client.post("/admin/reload", headers={"X-Admin-Token": "s3cret"})
+        assert ok.status_code == 200 and ok.json()["status"] == "unchanged"
+
+
+def test_openapi_documents_the_api(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/predict", "/health", "/ready", "/model", "/admin/reload"} <= set(paths)
+    assert client.get("/docs").status_code == 200
+
+
+def test_a_push_subscription_triggers_reloads(source):
+    """The hook a ModelPromoted queue consumer plugs into: notify from its own thread."""
+    source.alias = "1"
+    subscribed = {}
+
+    def subscribe(notify):
+        subscribed["notify"] = notify
+        return lambda: subscribed.update(closed=True)
+
+    with TestClient(create_app(serving_settings(), source, subscribe)) as client:
+        source.alias = "2"
+        threading.Thread(target=subscribed["notify"], args=("ModelPromoted v2",)).start()
+        deadline = time.monotonic() + 10
+        while client.get("/ready").json()["model_version"] != "2":
+            assert time.monotonic() < deadline, "push did not reload"
+            time.sleep(0.02)
+        assert client.get("/model").json()["last_reload"]["reason"] == "ModelPromoted v2"
+    assert subscribed["closed"]
+
+
+def test_the_server_deploys_without_dagster():
+    code = (
+        "import sys, mlops_assets.serving.app, mlops_assets.serving.__main__;"
+        "sys.exit('dagster' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
