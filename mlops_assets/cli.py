@@ -232,7 +232,7 @@ def rollback(settings: Settings, reason: str) -> int:
         reason=reason,
         server_following=follow(log, serving_client, restored, reason),
     )
-    on_champion_rolled_back(log, moved)
+    on_champion_rolled_back(log, moved, _event_queue(settings))
     if moved.server_following is None:
         log.info("no inference server configured (MLOPS_SERVING_URL): servers follow by polling")
     elif moved.server_following:
@@ -241,6 +241,19 @@ def rollback(settings: Settings, reason: str) -> int:
         "rollback v%s -> v%s took %.2f s", rolled_from, restored, time.perf_counter() - started
     )
     return 0 if moved.server_following is not False else 1
+
+
+def _event_queue(settings: Settings):
+    """The event queue the definitions would build, without importing them (TensorFlow)."""
+    if settings.rabbitmq_url:
+        from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
+
+        return RabbitMQEventQueue(url=settings.rabbitmq_url, prefix=settings.event_queue_prefix)
+    from mlops_assets.resources.sqlite_queue import SqliteEventQueue
+
+    return SqliteEventQueue(
+        path=str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
