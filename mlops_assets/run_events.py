@@ -76,14 +76,19 @@ def completion_event(
 ) -> TrainingCompletedEvent:
     """Builds the TrainingCompletedEvent of a finished retraining run.
 
-    The outcome is `promoted` when `champion_model` materialized, `rejected` or `defended` when
-    the verification report decided so, and `failed` otherwise (the run broke before a decision,
-    or the promotion itself failed).
+    The outcome is `promoted` when `champion_model` moved the alias, `rejected` or `defended`
+    when the verification report decided so (or when a re-run of an old month left a later
+    champion in place), and `failed` otherwise (the run broke before a decision, or the
+    promotion itself failed).
     """
     report = facts.materializations.get(VERIFICATION_REPORT, {})
     champion = facts.materializations.get(CHAMPION_MODEL)
     decision = report.get("decision")
-    if champion is not None:
+    if champion is not None and champion.get("alias_moved") is False:
+        # A re-run of an old month passed the gates, but a later month's champion stays.
+        outcome = "defended"
+        serving = previous = _version(champion.get("previous_champion_version"))
+    elif champion is not None:
         outcome = "promoted"
         serving = _version(champion.get("champion_version"))
         previous = _version(champion.get("previous_champion_version"))

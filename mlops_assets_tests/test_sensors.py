@@ -163,6 +163,20 @@ def test_completion_event_names_each_outcome():
     assert promotion_event(event).version == "3"
     assert promotion_event(event).event_id == promotion_event(event).event_id
 
+    rerun = RunFacts(
+        {
+            "verification_report": {**REPORT, "decision": "promote"},
+            "champion_model": {
+                "champion_version": "3",
+                "previous_champion_version": "5",
+                "alias_moved": False,
+            },
+        }
+    )
+    kept = completion_event(rerun, "run-5", "retrain_job", "m")
+    assert (kept.outcome, kept.champion_version) == ("defended", "5")
+    assert promotion_event(kept) is None
+
     broken = completion_event(RunFacts(), "run-4", "retrain_job", "m", error="boom")
     assert broken.outcome == "failed" and broken.error == "boom"
 
