@@ -1,4 +1,5 @@
-"""Command line: `mlops-assets demo | seed-demo | rollback | health`.
+"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters | rollback |
+health`.
 
 The demo's imports (TensorFlow through the definitions, MLflow) happen inside the commands that
 need them, so `rollback` starts in about the time it takes to import MLflow.
@@ -27,16 +28,73 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlops_assets")
 
 
+def publish_demo_events(settings: Settings) -> int:
+    """Publishes the demo's confirmed tasks as TaskConfirmedEvents, as the Helper service would."""
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.demo_source import demo_tasks
+    from mlops_assets.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+
+    queue = build_resources(settings)["event_queue"]
+    events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
+    queue.publish(TASK_CONFIRMED_QUEUE, events)
+    log.info(
+        "published %d TaskConfirmedEvents to %s",
+        len(events),
+        queue.queue_name(TASK_CONFIRMED_QUEUE),
+    )
+    queue.close()
+    return len(events)
+
+
+def deliver_through_events(queue, store, records) -> int:
+    """Publishes records as TaskConfirmedEvents, then replicates them as task_events_sensor does.
+
+    Returns:
+        How many records were new to the store.
+    """
+    from mlops_assets.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+    from mlops_assets.replication import replicate
+
+    queue.publish(TASK_CONFIRMED_QUEUE, [TaskConfirmedEvent.from_record(r) for r in records])
+    return replicate(queue, store, max_messages=10**9, max_seconds=600).inserted
+
+
 def seed_demo(settings: Settings) -> int:
-    """Fills the training data store with every month of the demo scenario (idempotent)."""
+    """Fills the training data store through the event path: publish, then replicate."""
     from mlops_assets.definitions import build_resources
     from mlops_assets.demo_source import demo_tasks
 
-    store = build_resources(settings)["data_store"]
-    added = store.insert(demo_tasks())
+    resources = build_resources(settings)
+    store, queue = resources["data_store"], resources["event_queue"]
+    added = deliver_through_events(queue, store, demo_tasks())
     log.info("data store %s: %d new records, %d in all", store.url, added, store.count())
+    queue.close()
     store.close()
     return added
+
+
+def show_dead_letters(settings: Settings, limit: int = 20) -> int:
+    """Logs the oldest dead-lettered task events with the reason each was set aside."""
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.events import (
+        TASK_CONFIRMED_QUEUE,
+        InvalidEvent,
+        TaskConfirmedEvent,
+        parse_event,
+    )
+
+    queue = build_resources(settings)["event_queue"]
+    letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+    for letter in letters:
+        try:
+            parse_event(letter.body, TaskConfirmedEvent)
+            reason = letter.reason
+        except InvalidEvent as error:
+            reason = error.reason
+        log.info("dead letter (%s): %s | %r", letter.reason, reason, letter.body[:200])
+    log.info("%d dead-lettered task events shown (limit %d)", len(letters), limit)
+    queue.close()
+    return len(letters)
 
 
 def _reset_embedded_state(settings: Settings) -> None:
@@ -49,6 +107,10 @@ def _reset_embedded_state(settings: Settings) -> None:
         for path in home.glob(f"{name}*"):
             path.unlink()
     shutil.rmtree(home / "mlartifacts", ignore_errors=True)
+    # Events left on the embedded queue would otherwise arrive in the replay's first month.
+    if not settings.rabbitmq_url:
+        for path in home.glob("events.db*"):
+            path.unlink()
 
 
 def _publish_report(
@@ -102,13 +164,14 @@ def demo(settings: Settings) -> int:
     scenario = Scenario()
     resources = build_resources(settings)
     store, registry = resources["data_store"], resources["model_registry"]
+    queue = resources["event_queue"]
     job = build_definitions(settings).get_job_def("retrain_job")
     with dg.DagsterInstance.get() as instance:
         results = replay.run_replay(
             job,
             instance,
             scenario,
-            deliver=store.insert,
+            deliver=lambda records: deliver_through_events(queue, store, records),
             champion_version=lambda: c.version if (c := registry.champion()) else None,
             run_config={
                 "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
@@ -117,6 +180,7 @@ def demo(settings: Settings) -> int:
             },
         )
         folder = _publish_report(settings, instance, results, scenario)
+    queue.close()
     store.close()
     print(replay.table_markdown(results))
     totals = replay.summary(results)
@@ -168,7 +232,7 @@ def rollback(settings: Settings, reason: str) -> int:
         reason=reason,
         server_following=follow(log, serving_client, restored, reason),
     )
-    on_champion_rolled_back(log, moved)
+    on_champion_rolled_back(log, moved, _event_queue(settings))
     if moved.server_following is None:
         log.info("no inference server configured (MLOPS_SERVING_URL): servers follow by polling")
     elif moved.server_following:
@@ -179,9 +243,25 @@ def rollback(settings: Settings, reason: str) -> int:
     return 0 if moved.server_following is not False else 1
 
 
+def _event_queue(settings: Settings):
+    """The event queue the definitions would build, without importing them (TensorFlow)."""
+    if settings.rabbitmq_url:
+        from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
+
+        return RabbitMQEventQueue(url=settings.rabbitmq_url, prefix=settings.event_queue_prefix)
+    from mlops_assets.resources.sqlite_queue import SqliteEventQueue
+
+    return SqliteEventQueue(
+        path=str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
-    parser.add_argument("command", choices=["demo", "seed-demo", "rollback", "health"])
+    parser.add_argument(
+        "command",
+        choices=["demo", "seed-demo", "publish-demo-events", "dead-letters", "rollback", "health"],
+    )
     parser.add_argument(
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
     )
@@ -194,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
     settings = Settings()
+    if args.command == "publish-demo-events":
+        publish_demo_events(settings)
+        return 0
+    if args.command == "dead-letters":
+        show_dead_letters(settings)
+        return 0
     if args.command == "seed-demo":
         seed_demo(settings)
         return 0

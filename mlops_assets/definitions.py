@@ -15,12 +15,29 @@ from mlops_assets.constants import CHAMPION_MODEL, RETRAINING_GROUP
 from mlops_assets.jobs import retrain_job, rollback_champion_job
 from mlops_assets.replay import REPLAY_REPORT
 from mlops_assets.resources.data_store import TrainingDataStore
+from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
+from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
+from mlops_assets.resources.sqlite_queue import SqliteEventQueue
 from mlops_assets.resources.tracking import mlflow_run_tracking
 from mlops_assets.schedules import nightly_retrain_schedule_for
+from mlops_assets.sensors import (
+    pipeline_failure_sensor,
+    task_events_sensor_for,
+    training_completed_sensor,
+)
 from mlops_assets.settings import Settings
+
+
+def build_event_queue(settings: Settings) -> EventQueueResource:
+    """RabbitMQ when RABBITMQ_URL is set, else the embedded SQLite queue."""
+    if settings.rabbitmq_url:
+        return RabbitMQEventQueue(url=settings.rabbitmq_url, prefix=settings.event_queue_prefix)
+    return SqliteEventQueue(
+        path=str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix
+    )
 
 
 def build_object_store(settings: Settings) -> ObjectStore:
@@ -43,6 +60,7 @@ def build_resources(settings: Settings) -> dict:
     """Builds every resource the assets ask for from one Settings object."""
     return {
         "data_store": TrainingDataStore(url=settings.resolved_data_store_url),
+        "event_queue": build_event_queue(settings),
         "object_store": build_object_store(settings),
         "model_registry": ModelRegistry(
             tracking_uri=settings.resolved_tracking_uri,
@@ -84,6 +102,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS],
         jobs=[retrain_job, rollback_champion_job],
         schedules=[nightly_retrain_schedule_for(settings.schedule_timezone)],
+        sensors=[
+            task_events_sensor_for(
+                settings.min_new_labels,
+                settings.events_max_batch,
+                settings.events_max_seconds,
+                settings.events_sensor_interval_s,
+            ),
+            training_completed_sensor,
+            pipeline_failure_sensor,
+        ],
         resources=build_resources(settings),
         executor=dg.in_process_executor,
     )

@@ -42,6 +42,30 @@ class Settings(BaseSettings):
     schedule_timezone: str = Field(
         default="UTC", description="Timezone of the 02:00 nightly retraining schedule."
     )
+    rabbitmq_url: str | None = Field(
+        default=None,
+        validation_alias="RABBITMQ_URL",
+        description="RabbitMQ broker for the event queues (RABBITMQ_URL); default the embedded "
+        "SQLite queue under MLOPS_HOME.",
+    )
+    event_queue_path: Path | None = Field(
+        default=None, description="Embedded event queue file; default MLOPS_HOME/events.db."
+    )
+    event_queue_prefix: str = Field(
+        default="", description="Prefix of every queue name (separates environments)."
+    )
+    min_new_labels: int = Field(
+        default=100, ge=1, description="New confirmed labels that trigger a retraining run."
+    )
+    events_sensor_interval_s: int = Field(
+        default=30, ge=5, description="Seconds between task_events_sensor ticks."
+    )
+    events_max_batch: int = Field(
+        default=20000, ge=1, description="Most task events one sensor tick replicates."
+    )
+    events_max_seconds: float = Field(
+        default=20.0, gt=0, description="Most seconds one sensor tick spends replicating."
+    )
     object_store_url: str | None = Field(
         default=None,
         description="Where training-data snapshots go: s3://bucket/prefix or a folder; "
@@ -89,6 +113,10 @@ class Settings(BaseSettings):
     @property
     def resolved_data_store_url(self) -> str:
         return self.data_store_url or f"sqlite:///{self.home_dir / 'training_data.db'}"
+
+    @property
+    def resolved_event_queue_path(self) -> Path:
+        return self.event_queue_path or self.home_dir / "events.db"
 
     @property
     def resolved_tracking_uri(self) -> str:

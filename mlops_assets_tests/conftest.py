@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated embedded configuration per test, and the demo data."""
 
 import os
+import uuid
 
 import pytest
 
@@ -30,6 +31,7 @@ def embedded_settings(home, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in list(os.environ):
         if name.startswith("MLOPS_") or name.startswith("MLFLOW_"):
             monkeypatch.delenv(name)
+    monkeypatch.delenv("RABBITMQ_URL", raising=False)
     return Settings(home=home)
 
 
@@ -61,3 +63,56 @@ def seeded_store(resources, demo_records):
     store = resources["data_store"]
     store.insert(demo_records)
     return store
+
+
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("rabbitmq", marks=pytest.mark.integration)])
+def queue_factory(request, tmp_path):
+    """Makes event queue resources of one backend that share queues under a unique prefix.
+
+    Each call is a new consumer/publisher (its own connection); all are closed afterwards and
+    the test's queues are deleted.
+    """
+    from pika.exceptions import AMQPConnectionError
+
+    from mlops_assets.events import (
+        MODEL_EVENTS_QUEUE,
+        PIPELINE_FAILED_QUEUE,
+        TASK_CONFIRMED_QUEUE,
+        TRAINING_COMPLETED_QUEUE,
+    )
+    from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
+    from mlops_assets.resources.sqlite_queue import SqliteEventQueue
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}."
+    made = []
+
+    def make():
+        if request.param == "sqlite":
+            queue = SqliteEventQueue(path=str(tmp_path / "events.db"), prefix=prefix)
+        else:
+            queue = RabbitMQEventQueue(url=RABBITMQ_URL, prefix=prefix, connect_attempts=2)
+            try:
+                queue.open()
+            except AMQPConnectionError as error:
+                service_missing(f"RabbitMQ at {RABBITMQ_URL} does not answer: {error!r}")
+        made.append(queue)
+        return queue
+
+    make.backend = request.param
+    make.prefix = prefix
+    yield make
+    for queue in made:
+        queue.close()
+    if made:
+        cleaner = made[0]
+        for name in (
+            TASK_CONFIRMED_QUEUE,
+            TRAINING_COMPLETED_QUEUE,
+            MODEL_EVENTS_QUEUE,
+            PIPELINE_FAILED_QUEUE,
+        ):
+            cleaner.remove(name)
+        cleaner.close()

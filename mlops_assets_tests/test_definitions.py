@@ -56,6 +56,11 @@ def test_jobs_schedules_sensors():
         "rollback_champion_job",
     }
     assert {s.name for s in repo.schedule_defs} == {"nightly_retrain_schedule"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "task_events_sensor",
+        "training_completed_sensor",
+        "pipeline_failure_sensor",
+    }
 
 
 def test_dagster_definitions_validate():

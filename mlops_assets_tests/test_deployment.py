@@ -15,6 +15,7 @@ def run_deployment(resources, champion_model: dict, serving_client: ServingClien
         champion_model=champion_model,
         model_registry=resources["model_registry"],
         serving_client=serving_client,
+        event_queue=resources["event_queue"],
     )
 
 

@@ -20,9 +20,11 @@ import pytest
 from mlops_assets import cli
 from mlops_assets.assets.deployment import deployment
 from mlops_assets.definitions import build_definitions, build_resources
+from mlops_assets.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
 from mlops_assets.ml.predictor import Predictor, file_sha256
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
+from mlops_assets.resources.sqlite_queue import SqliteEventQueue
 from mlops_assets.resources.tracking import ensure_experiment
 from mlops_assets.serving.client import deploy
 from mlops_assets.settings import Settings
@@ -180,7 +182,7 @@ def test_corrupt_artifact_is_refused_and_v1_keeps_serving(stack, which):
     stack["registry"].rollback("test cleanup")
 
 
-def test_deployment_serves_the_new_champion(stack):
+def test_deployment_serves_the_new_champion(stack, tmp_path):
     champion_serving(stack, "1")
     stack["registry"].promote("2", "test: gates passed")
     client = ServingClient(url=stack["url"], timeout_s=60)
@@ -189,23 +191,28 @@ def test_deployment_serves_the_new_champion(stack):
         champion_model={"version": "2", "previous_version": "1"},
         model_registry=stack["registry"],
         serving_client=client,
+        event_queue=SqliteEventQueue(path=str(tmp_path / "events.db")),
     )
     assert output.value["status"] == "serving"
     assert served(stack["url"])["model_version"] == "2"
 
 
-def test_deployment_compensates_when_the_server_refuses_the_model(stack):
+def test_deployment_compensates_when_the_server_refuses_the_model(stack, tmp_path):
     champion_serving(stack, "1")
     registry = stack["registry"]
     registry.promote(stack["wrong_hash"], "test: gates passed")
     client = ServingClient(url=stack["url"], timeout_s=60)
+    events = SqliteEventQueue(path=str(tmp_path / "events.db"))
     with pytest.raises(dg.Failure, match="did not serve") as failure:
         deployment(
             dg.build_asset_context(),
             champion_model={"version": stack["wrong_hash"], "previous_version": "1"},
             model_registry=registry,
             serving_client=client,
+            event_queue=events,
         )
+    [rolled_back] = events.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=1)
+    assert parse_event(rolled_back.body, ModelRolledBack).version == "1"
     assert "'server_following': True" in failure.value.metadata["compensation"].value
     assert registry.champion().version == "1"
     last = registry.history()[-1]

@@ -12,7 +12,9 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, RETRAINING_GROUP
+from mlops_assets.events import MODEL_EVENTS_QUEUE, ModelRolledBack
 from mlops_assets.partitions import monthly_partitions
+from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
 from mlops_assets.serving.client import DeploymentError
@@ -30,18 +32,28 @@ class ChampionMoved:
 
 
 def on_champion_rolled_back(
-    log: logging.Logger | dg.DagsterLogManager, moved: ChampionMoved
+    log: logging.Logger | dg.DagsterLogManager,
+    moved: ChampionMoved,
+    event_queue: EventQueueResource | None = None,
 ) -> None:
     """Called after every rollback, compensation or on demand.
 
-    Hook point for the event queue: publish `ModelRolledBack` here (model name, version now
-    serving, the version rolled back from, reason). A failed deployment also fails its run,
-    which is where `PipelineFailed` comes from.
+    Publishes `ModelRolledBack` (model name, version now serving, the version rolled back from,
+    reason) on the model events queue. A failed deployment also fails its run, which is where
+    `PipelineFailed` comes from.
     """
     log.warning(
         f"champion rolled back: {moved.model_name} @{CHAMPION_ALIAS} v{moved.previous_version} "
         f"-> v{moved.version}; server following: {moved.server_following}; {moved.reason}"
     )
+    if event_queue is not None:
+        event = ModelRolledBack(
+            model_name=moved.model_name,
+            version=moved.version,
+            previous_version=moved.previous_version,
+            reason=moved.reason,
+        )
+        event_queue.publish(MODEL_EVENTS_QUEUE, [event])
 
 
 def follow(
@@ -68,6 +80,7 @@ def compensate(
     version: str,
     previous: str | None,
     failure: DeploymentError,
+    event_queue: EventQueueResource | None = None,
 ) -> ChampionMoved | None:
     """Moves the alias back to `previous` and the server with it; None if there is no way back."""
     if previous is None:
@@ -94,7 +107,7 @@ def compensate(
             context.log, serving_client, restored, f"compensation: v{version} refused"
         ),
     )
-    on_champion_rolled_back(context.log, moved)
+    on_champion_rolled_back(context.log, moved, event_queue)
     return moved
 
 
@@ -109,6 +122,7 @@ def deployment(
     champion_model: dict,
     model_registry: ModelRegistry,
     serving_client: ServingClient,
+    event_queue: EventQueueResource,
 ) -> dg.Output[dict]:
     """The champion in service: the inference server reloaded and answering with its version."""
     version = champion_model["version"]
@@ -129,7 +143,9 @@ def deployment(
     try:
         report = serving_client.deploy(version, f"deploy v{version} (run {context.run_id[:8]})")
     except DeploymentError as failure:
-        moved = compensate(context, model_registry, serving_client, version, previous, failure)
+        moved = compensate(
+            context, model_registry, serving_client, version, previous, failure, event_queue
+        )
         raise dg.Failure(
             description=f"inference server did not serve v{version}: {failure}",
             metadata={
@@ -163,6 +179,7 @@ def rollback_champion(
     config: RollbackConfig,
     model_registry: ModelRegistry,
     serving_client: ServingClient,
+    event_queue: EventQueueResource,
 ) -> dict:
     rolled_from, restored = model_registry.rollback(config.reason)
     moved = ChampionMoved(
@@ -172,7 +189,7 @@ def rollback_champion(
         reason=config.reason,
         server_following=follow(context.log, serving_client, restored, config.reason),
     )
-    on_champion_rolled_back(context.log, moved)
+    on_champion_rolled_back(context.log, moved, event_queue)
     if moved.server_following is False:
         raise dg.Failure(f"@{CHAMPION_ALIAS} is v{restored} but the server did not follow")
     return asdict(moved)

@@ -1,0 +1,248 @@
+"""Sensors: task events -> store -> retrain requests; run outcomes -> events on the queues."""
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from mlops_assets.assets.deployment import ChampionMoved, on_champion_rolled_back
+from mlops_assets.events import (
+    MODEL_EVENTS_QUEUE,
+    PIPELINE_FAILED_QUEUE,
+    TASK_CONFIRMED_QUEUE,
+    TRAINING_COMPLETED_QUEUE,
+    ModelRolledBack,
+    PipelineFailed,
+    TaskConfirmedEvent,
+    TrainingCompletedEvent,
+    parse_event,
+)
+from mlops_assets.partitions import month_key
+from mlops_assets.resources.data_store import TrainingDataStore
+from mlops_assets.resources.sqlite_queue import SqliteEventQueue
+from mlops_assets.run_events import RunFacts, completion_event, promotion_event
+from mlops_assets.sensors import pipeline_failure_sensor, task_events_sensor_for
+from mlops_assets.triggers import is_preview
+
+Q = TASK_CONFIRMED_QUEUE
+ROOT = Path(__file__).resolve().parents[1]
+sensor = task_events_sensor_for(min_new_labels=10, max_messages=1000, max_seconds=5, interval_s=30)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = TrainingDataStore(url=f"sqlite:///{tmp_path / 'store.db'}")
+    yield store
+    store.close()
+
+
+def publish(queue, records) -> None:
+    queue.publish(Q, [TaskConfirmedEvent.from_record(r) for r in records])
+
+
+def tick(instance, queue, store, cursor=None, **context):
+    with dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"event_queue": queue, "data_store": store},
+        **context,
+    ) as ctx:
+        return sensor(ctx)
+
+
+def test_below_threshold_skips_with_the_count(instance, queue_factory, store, demo_records):
+    queue = queue_factory()
+    publish(queue, demo_records[:6])
+    queue.publish_bodies(Q, [b"not an event"])
+    result = tick(instance, queue, store)
+    assert not result.run_requests
+    assert "6 new confirmed labels beyond high-water mark 0" in result.skip_reason.skip_message
+    assert store.count() == 6
+    assert queue.depth(Q) == 0
+    assert [d.body for d in queue.dead_letters(Q)] == [b"not an event"]
+
+
+def test_threshold_requests_one_run_and_not_again(instance, queue_factory, store, demo_records):
+    queue = queue_factory()
+    publish(queue, demo_records[:6])
+    assert not tick(instance, queue, store).run_requests
+    publish(queue, demo_records[6:10])
+    result = tick(instance, queue, store)
+    assert [r.run_key for r in result.run_requests] == ["task-events-hwm-10"]
+    assert result.run_requests[0].tags["mlops/new_labels"] == "10"
+    assert result.run_requests[0].partition_key == month_key(store.newest_confirmed_at())
+    assert result.cursor == "10"
+
+    repeat = tick(instance, queue, store, cursor=result.cursor)
+    assert not repeat.run_requests
+    assert "0 new confirmed labels" in repeat.skip_reason.skip_message
+    # A tick retried without its cursor asks for the same run key: the daemon dedupes it.
+    retried = tick(instance, queue, store)
+    assert [r.run_key for r in retried.run_requests] == ["task-events-hwm-10"]
+
+
+def test_new_labels_count_from_the_last_training_snapshot(
+    instance, queue_factory, store, demo_records
+):
+    queue = queue_factory()
+    publish(queue, demo_records[:12])
+    tick(instance, queue, store)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization("training_data", metadata={"high_water_mark": 12})
+    )
+    publish(queue, demo_records[12:15])
+    result = tick(instance, queue, store)
+    assert not result.run_requests
+    assert "3 new confirmed labels beyond high-water mark 12" in result.skip_reason.skip_message
+
+
+def test_preview_does_not_consume(instance, queue_factory, store, demo_records):
+    queue = queue_factory()
+    publish(queue, demo_records[:12])
+    # The UI's Preview and `dagster sensor preview` evaluate with a repository and no tick.
+    result = tick(
+        instance, queue, store, repository_name="__repository__", sensor_name="task_events_sensor"
+    )
+    assert not result.run_requests
+    assert result.skip_reason.skip_message.startswith("preview, queue not drained: 0 new")
+    assert store.count() == 0
+    assert queue.depth(Q) == 12
+
+
+def test_is_preview_tells_daemon_ticks_previews_and_direct_calls_apart():
+    assert not is_preview(["__repository__", "task_events_sensor", "1234"], "__repository__")
+    assert is_preview(["__repository__", "task_events_sensor", "20261125_120000"], "repo")
+    assert is_preview(None, "__repository__")
+    assert not is_preview(None, None)
+
+
+REPORT = {
+    "decision": "defended",
+    "challenger_version": "3",
+    "champion_version": "1",
+    "challenger_accuracy": 0.95,
+    "champion_accuracy": 0.96,
+    "latency_p95_ms": 0.8,
+}
+GATE = ("verification_report", False, {"observed": 0.95, "threshold": 0.96, "reason": "short"})
+
+
+def test_completion_event_names_each_outcome():
+    facts = RunFacts({"verification_report": REPORT}, {"not_worse_than_champion_gate": GATE})
+    defended = completion_event(facts, "run-1", "retrain_job", "m")
+    assert defended.outcome == "defended" and defended.champion_version == "1"
+    assert defended.challenger_version == "3" and defended.metrics["champion_accuracy"] == 0.96
+    assert defended.gates[0].name == "not_worse_than_champion_gate"
+    assert not defended.gates[0].passed and promotion_event(defended) is None
+
+    rejected = RunFacts({"verification_report": {**REPORT, "decision": "rejected"}})
+    assert completion_event(rejected, "run-2", "retrain_job", "m").outcome == "rejected"
+
+    promoted = RunFacts(
+        {
+            "verification_report": {**REPORT, "decision": "promote"},
+            "champion_model": {"champion_version": "3", "previous_champion_version": "1"},
+        }
+    )
+    event = completion_event(promoted, "run-3", "retrain_job", "m")
+    assert (event.outcome, event.champion_version, event.previous_champion_version) == (
+        "promoted",
+        "3",
+        "1",
+    )
+    assert promotion_event(event).version == "3"
+    assert promotion_event(event).event_id == promotion_event(event).event_id
+
+    rerun = RunFacts(
+        {
+            "verification_report": {**REPORT, "decision": "promote"},
+            "champion_model": {
+                "champion_version": "3",
+                "previous_champion_version": "5",
+                "alias_moved": False,
+            },
+        }
+    )
+    kept = completion_event(rerun, "run-5", "retrain_job", "m")
+    assert (kept.outcome, kept.champion_version) == ("defended", "5")
+    assert promotion_event(kept) is None
+
+    broken = completion_event(RunFacts(), "run-4", "retrain_job", "m", error="boom")
+    assert broken.outcome == "failed" and broken.error == "boom"
+
+
+def test_failed_run_publishes_pipeline_failed_and_alerts(
+    definitions, resources, demo_records, instance, queue_factory, caplog
+):
+    # Too few rows: the blocking data checks stop the run before training.
+    resources["data_store"].insert(demo_records[:30])
+    month = month_key(resources["data_store"].newest_confirmed_at())
+    result = definitions.get_job_def("retrain_job").execute_in_process(
+        instance=instance, raise_on_error=False, partition_key=month
+    )
+    assert not result.success
+    queue = queue_factory()
+    with (
+        dg.build_run_status_sensor_context(
+            sensor_name="pipeline_failure_sensor",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={"event_queue": queue, "model_registry": resources["model_registry"]},
+        ) as context,
+        caplog.at_level(logging.ERROR),
+    ):
+        pipeline_failure_sensor(context.for_run_failure())
+    assert f"ALERT pipeline failed: job retrain_job run {result.run_id}" in caplog.text
+
+    [failed] = queue.fetch(PIPELINE_FAILED_QUEUE, 10, max_seconds=2)
+    event = parse_event(failed.body, PipelineFailed)
+    assert event.run_id == result.run_id and "enough_rows" in event.error
+    [completed] = queue.fetch(TRAINING_COMPLETED_QUEUE, 10, max_seconds=2)
+    outcome = parse_event(completed.body, TrainingCompletedEvent)
+    assert outcome.outcome == "failed" and outcome.champion_version is None
+
+
+def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, tmp_path):
+    """The real preview code path (the same evaluation as the UI's Preview button)."""
+    queue = SqliteEventQueue(path=str(settings.resolved_event_queue_path))
+    publish(queue, demo_records[:150])
+    queue.close()
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    result = subprocess.run(
+        [Path(sys.executable).parent / "dagster", "sensor", "preview", "task_events_sensor"]
+        + ["-w", "workspace.yaml"],
+        cwd=ROOT,
+        env={**os.environ, "MLOPS_HOME": str(settings.home), "DAGSTER_HOME": str(dagster_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "preview, queue not drained: 0 new confirmed labels" in result.stdout + result.stderr
+    queue = SqliteEventQueue(path=str(settings.resolved_event_queue_path))
+    assert queue.depth(Q) == 150
+    queue.close()
+
+
+def test_a_rollback_publishes_model_rolled_back(queue_factory):
+    queue = queue_factory()
+    moved = ChampionMoved(
+        "m", version="1", previous_version="2", reason="bad", server_following=None
+    )
+    on_champion_rolled_back(logging.getLogger("test"), moved, queue)
+    [message] = queue.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=2)
+    event = parse_event(message.body, ModelRolledBack)
+    assert (event.model_name, event.version, event.previous_version) == ("m", "1", "2")
+    assert event.reason == "bad"
