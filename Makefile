@@ -26,7 +26,7 @@ install: $(BIN)/.installed
 $(DAGSTER_HOME):
 	mkdir -p $(DAGSTER_HOME)
 
-## Seed the demo data and run one full retraining run that ends with a champion.
+## Replay two years of confirmed tasks month by month; prints the table, writes var/replay.
 demo: install | $(DAGSTER_HOME)
 	$(BIN)/mlops-assets demo
 
