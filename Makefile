@@ -23,15 +23,16 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-$(DAGSTER_HOME):
+$(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
+	cp deploy/dagster-local.yaml $@
 
 ## Replay two years of confirmed tasks month by month; prints the table, writes var/replay.
-demo: install | $(DAGSTER_HOME)
+demo: install | $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/mlops-assets demo
 
 ## Dagster UI on http://127.0.0.1:3000 with the same instance as `make demo`.
-dev: install | $(DAGSTER_HOME)
+dev: install | $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 ## MLflow UI on http://127.0.0.1:5000 over the embedded tracking store.

@@ -27,7 +27,7 @@ def main() -> None:
         settings = Settings(home=Path(home))
         resources = build_resources(settings)
         registry = resources["model_registry"]
-        job = build_definitions(settings).get_job_def("retrain_job")
+        job = build_definitions(settings).resolve_job_def("retrain_job")
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
             results = replay.run_replay(

@@ -42,7 +42,7 @@ def main() -> None:
         settings = Settings(home=Path(home))
         resources = build_resources(settings)
         resources["data_store"].insert(demo_tasks())
-        job = build_definitions(settings).get_job_def("retrain_job")
+        job = build_definitions(settings).resolve_job_def("retrain_job")
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
             result = job.execute_in_process(instance=instance, partition_key=MONTH)

@@ -66,7 +66,7 @@ def bucket_ready(endpoint: str) -> bool:
 
 def timed_run(settings: Settings) -> tuple[float, float, dict[str, float]]:
     """Returns the run's wall time, the time spent fitting the model, and per-stage times."""
-    job = build_definitions(settings).get_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def("retrain_job")
     with dg.DagsterInstance.ephemeral() as instance:
         started = time.perf_counter()
         result = job.execute_in_process(instance=instance, partition_key=MONTH)

@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,7 +166,7 @@ def demo(settings: Settings) -> int:
     resources = build_resources(settings)
     store, registry = resources["data_store"], resources["model_registry"]
     queue = resources["event_queue"]
-    job = build_definitions(settings).get_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def("retrain_job")
     with dg.DagsterInstance.get() as instance:
         results = replay.run_replay(
             job,
@@ -266,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
     )
     args = parser.parse_args(argv)
+    # Dagster flags the dagster-mlflow resource and partitioned checks as beta/preview; the
+    # terminal is for the pipeline's own progress.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.command == "health":
         return check_health(Settings())

@@ -186,13 +186,12 @@ def summary(results: list[MonthResult]) -> dict:
 def accuracy_plot_png(results: list[MonthResult], scenario: Scenario) -> bytes:
     """Challenger and champion accuracy per month, promotions marked, gate line drawn."""
     months = [r.month[:7] for r in results]
+    positions = list(range(len(months)))
     figure, axes = plt.subplots(figsize=(9, 4))
-    axes.plot(months, [r.challenger_accuracy for r in results], "o-", label="challenger")
-    axes.plot(months, [r.champion_accuracy for r in results], "s-", label="champion")
+    axes.plot(positions, [r.challenger_accuracy for r in results], "o-", label="challenger")
+    axes.plot(positions, [r.champion_accuracy for r in results], "s-", label="champion")
     promoted = [
-        (m, r.challenger_accuracy)
-        for m, r in zip(months, results, strict=True)
-        if r.decision == "promoted"
+        (i, r.challenger_accuracy) for i, r in enumerate(results) if r.decision == "promoted"
     ]
     if promoted:
         axes.scatter(
@@ -214,7 +213,7 @@ def accuracy_plot_png(results: list[MonthResult], scenario: Scenario) -> bytes:
             axes.axvline(months.index(key), color="grey", linestyle=":", linewidth=1)
             axes.annotate(label, (months.index(key), 0.5), rotation=90, fontsize=8, color="grey")
     axes.set(ylabel="holdout accuracy (month)", ylim=(0.4, 1.0), title="champion vs challenger")
-    axes.tick_params(axis="x", rotation=60, labelsize=8)
+    axes.set_xticks(positions, months, rotation=60, fontsize=8)
     axes.legend(loc="lower left", fontsize=8)
     buffer = io.BytesIO()
     figure.tight_layout()

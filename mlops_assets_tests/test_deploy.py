@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import yaml
 
 from mlops_assets import services
+from mlops_assets.definitions import defs
 from mlops_assets_tests.stack_fixtures import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,3 +133,13 @@ def _clean_environment() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("MLOPS_", "MLFLOW_", "AWS_", "DAGSTER_"))
     }
+
+
+def test_local_instance_lets_one_registry_writer_run_at_a_time(tmp_path, monkeypatch):
+    shutil.copy(DEPLOY / "dagster-local.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert limits == [{"key": "mlops_assets/registry", "limit": 1}]
+    for job in ("retrain_job", "rollback_champion_job"):
+        assert defs.resolve_job_def(job).tags["mlops_assets/registry"] == "writer"

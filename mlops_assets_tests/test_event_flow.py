@@ -34,7 +34,7 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
         assert request.run_key == f"task-events-hwm-{store.high_water_mark()}"
 
         assert request.partition_key == month_key(store.newest_confirmed_at())
-        run = definitions.get_job_def("retrain_job").execute_in_process(
+        run = definitions.resolve_job_def("retrain_job").execute_in_process(
             instance=instance, tags=request.tags, partition_key=request.partition_key
         )
         assert run.success

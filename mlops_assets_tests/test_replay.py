@@ -26,7 +26,7 @@ def replay_in(home, scenario: Scenario):
     definitions = build_definitions(settings)
     instance = dg.DagsterInstance.ephemeral()
     results = replay.run_replay(
-        definitions.get_job_def("retrain_job"),
+        definitions.resolve_job_def("retrain_job"),
         instance,
         scenario,
         deliver=resources["data_store"].insert,
@@ -76,7 +76,7 @@ def test_rerunning_a_month_reproduces_its_decision(drifting):
     results, definitions, instance, registry = drifting
     champion = registry.champion().version
     month = results[1]
-    rerun = definitions.get_job_def("retrain_job").execute_in_process(
+    rerun = definitions.resolve_job_def("retrain_job").execute_in_process(
         run_config=RUN_CONFIG, instance=instance, partition_key=month.month, raise_on_error=False
     )
     report = rerun.output_for_node("verification_report")

@@ -24,7 +24,7 @@ def run_retraining(definitions, instance, training=None, verification=None, mont
             "verification_report": {"config": verification or {}},
         }
     }
-    job = definitions.get_job_def("retrain_job")
+    job = definitions.resolve_job_def("retrain_job")
     return job.execute_in_process(
         run_config=run_config, instance=instance, partition_key=month, raise_on_error=False
     )

@@ -187,7 +187,7 @@ def test_failed_run_publishes_pipeline_failed_and_alerts(
     # Too few rows: the blocking data checks stop the run before training.
     resources["data_store"].insert(demo_records[:30])
     month = month_key(resources["data_store"].newest_confirmed_at())
-    result = definitions.get_job_def("retrain_job").execute_in_process(
+    result = definitions.resolve_job_def("retrain_job").execute_in_process(
         instance=instance, raise_on_error=False, partition_key=month
     )
     assert not result.success

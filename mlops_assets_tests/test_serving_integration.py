@@ -157,7 +157,7 @@ def test_rollback_command_brings_the_server_back_to_v1(stack, monkeypatch):
 
 def test_rollback_job_brings_the_server_back_to_v1(stack):
     champion_serving(stack, "2")
-    job = build_definitions(stack["settings"]).get_job_def("rollback_champion_job")
+    job = build_definitions(stack["settings"]).resolve_job_def("rollback_champion_job")
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance)
     assert result.success

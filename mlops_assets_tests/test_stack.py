@@ -36,7 +36,7 @@ def run_retraining(settings, training=None, verification=None) -> dg.ExecuteInPr
             "verification_report": {"config": verification or ALWAYS_PROMOTE},
         }
     }
-    job = build_definitions(settings).get_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def("retrain_job")
     with dg.DagsterInstance.ephemeral() as instance:
         return job.execute_in_process(
             run_config=run_config, instance=instance, partition_key=MONTH, raise_on_error=False
