@@ -24,7 +24,7 @@ from mlops_assets.resources.data_store import TaskRecord  # noqa: E402
 log = logging.getLogger(__name__)
 
 REPLAY_REPORT = "replay_report"
-STAGES = ("training_data", "trained_model", "verification_report", "champion_model")
+STAGES = ("training_data", "trained_model", "verification_report", "champion_model", "deployment")
 
 
 @dataclass(frozen=True)
