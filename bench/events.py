@@ -29,9 +29,10 @@ import pika
 
 from mlops_assets.demo_source import demo_tasks
 from mlops_assets.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.queues.rabbitmq_queue import PERSISTENT
 from mlops_assets.replication import replicate
 from mlops_assets.resources.data_store import TrainingDataStore
-from mlops_assets.resources.rabbitmq_queue import PERSISTENT, RabbitMQEventQueue
+from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
 from mlops_assets.resources.sqlite_queue import SqliteEventQueue
 from mlops_assets.settings import Settings
 from mlops_assets.triggers import decide_retrain

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.datasets import load_digits
 
 from mlops_assets.constants import IMAGE_SHAPE, LABELS, PIXEL_MAX
-from mlops_assets.resources.data_store import TaskRecord
+from mlops_assets.records import TaskRecord
 
 SOURCE = "demo-digits"
 

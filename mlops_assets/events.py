@@ -13,7 +13,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
-from mlops_assets.resources.data_store import TaskRecord
+from mlops_assets.records import TaskRecord
 
 SCHEMA_VERSION = 1
 

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from mlops_assets.demo_source import Scenario, month_tasks  # noqa: E402
-from mlops_assets.resources.data_store import TaskRecord  # noqa: E402
+from mlops_assets.records import TaskRecord  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ import pytest
 from mlops_assets import cli
 from mlops_assets.assets.deployment import deployment
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
+from mlops_assets.events import MODEL_EVENTS_QUEUE, ModelPromoted, ModelRolledBack, parse_event
 from mlops_assets.ml.predictor import Predictor, file_sha256
+from mlops_assets.queues.sqlite_queue import SqliteQueue
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
 from mlops_assets.resources.sqlite_queue import SqliteEventQueue
@@ -218,3 +219,34 @@ def test_deployment_compensates_when_the_server_refuses_the_model(stack, tmp_pat
     last = registry.history()[-1]
     assert last["action"] == "rolled_back" and "deployment of" in last["reason"]
     assert served(stack["url"])["model_version"] == "1"
+
+
+def test_a_pushed_promotion_reloads_a_server_that_does_not_poll(stack, tmp_path):
+    champion_serving(stack, "1")
+    settings, registry = stack["settings"], stack["registry"]
+    events = SqliteQueue(str(tmp_path / "events.db"))
+    events.open()
+    env = {
+        "MLOPS_HOME": str(settings.home),
+        "MLFLOW_TRACKING_URI": settings.resolved_tracking_uri,
+        # Polling effectively off: only the pushed message can bring v2 in.
+        "MLOPS_SERVING_POLL_INTERVAL_S": "3600",
+        "MLOPS_EVENT_QUEUE_PATH": events.path,
+        # The embedded queue even where the caller's environment names a broker.
+        "RABBITMQ_URL": "",
+    }
+    with running_server(env, tmp_path / "server.log") as url:
+        assert served(url)["model_version"] == "1"
+        registry.promote("2", "test: pushed")
+        events.publish(
+            MODEL_EVENTS_QUEUE,
+            [ModelPromoted(model_name=registry.model_name, version="2", previous_version="1")],
+        )
+        deadline = time.monotonic() + 60
+        while served(url)["model_version"] != "2":
+            assert time.monotonic() < deadline, "the pushed promotion did not reload the server"
+            time.sleep(0.1)
+        assert httpx.get(f"{url}/model").json()["last_reload"]["reason"] == "ModelPromoted v2"
+    # The server is gone: a message it had not acked would be reclaimed and fetched here.
+    assert events.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=1) == []
+    events.close()

@@ -6,7 +6,6 @@ and PostgreSQL (production). Rows are append-only; `seq` is the store's high-wat
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 from sqlalchemy.dialects import postgresql, sqlite
+
+from mlops_assets.records import TaskRecord
 
 METADATA = sa.MetaData()
 CONFIRMED_TASKS = sa.Table(
@@ -34,21 +35,6 @@ SQLITE_INSERT = (
     "INSERT INTO confirmed_tasks (event_id, task_id, confirmed_at, label, pixels, source) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
 )
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    """One confirmed task photo as the store keeps it.
-
-    `pixels` are the photo's grey levels in row-major order (uint8).
-    """
-
-    event_id: str
-    task_id: str
-    confirmed_at: datetime
-    label: int
-    pixels: bytes
-    source: str
 
 
 def _as_utc(value: datetime) -> datetime:

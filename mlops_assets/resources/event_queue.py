@@ -1,36 +1,17 @@
-"""The event queue: one interface, two backends (embedded SQLite, RabbitMQ).
+"""The event queue resource: a dagster facade over `mlops_assets.queues` (see its semantics there).
 
-Delivery is at least once. A consumer `fetch`es a batch (the messages stay unacknowledged),
-makes its effect durable, then `ack`s; a consumer that dies before acking gets its messages
-redelivered to the next one. Duplicates are normal, so consumers are idempotent on `event_id`.
-A message the consumer cannot read goes to the queue's dead-letter queue with `dead_letter`.
+The queue logic lives in plain classes so the inference server can consume the same queues
+without importing dagster; these resources only carry the configuration and the lifecycle.
 """
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from mlops_assets.events import Event
-
-
-class Message(NamedTuple):
-    """One delivery: `tag` identifies it to `ack` and `dead_letter` on the same resource."""
-
-    tag: int
-    body: bytes
-    redelivered: bool
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A dead-lettered message and why it was set aside."""
-
-    body: bytes
-    reason: str
+from mlops_assets.queues.base import DeadLetter, EventQueue, Message
 
 
 class EventQueueResource(dg.ConfigurableResource):
@@ -41,71 +22,66 @@ class EventQueueResource(dg.ConfigurableResource):
         description="Prepended to every queue name (isolates tests and environments).",
     )
 
+    _queue: EventQueue | None = PrivateAttr(default=None)
+
+    @abstractmethod
+    def build(self) -> EventQueue:
+        """Returns a plain queue object configured like this resource (one connection)."""
+
+    @property
+    def queue(self) -> EventQueue:
+        """The plain queue this resource delegates to, made on first use."""
+        if self._queue is None:
+            self._queue = self.build()
+        return self._queue
+
     def queue_name(self, queue: str) -> str:
         """Returns the physical name of a logical queue."""
-        return f"{self.prefix}{queue}"
+        return self.queue.queue_name(queue)
 
     def publish(self, queue: str, events: Sequence[Event]) -> None:
-        """Publishes events durably: when this returns, the queue holds every one of them.
+        """Publishes events durably (see `EventQueue.publish`)."""
+        self.queue.publish(queue, events)
 
-        Args:
-            queue: logical queue name (see `mlops_assets.events`).
-            events: the events, published in order.
-        """
-        self.publish_bodies(queue, [event.to_json() for event in events])
-
-    @abstractmethod
     def publish_bodies(self, queue: str, bodies: Sequence[bytes]) -> None:
         """Publishes raw message bodies durably (the Helper service's side; tests use it too)."""
+        self.queue.publish_bodies(queue, bodies)
 
-    @abstractmethod
     def fetch(self, queue: str, max_messages: int, max_seconds: float) -> list[Message]:
-        """Receives up to `max_messages` without acknowledging them.
+        """Receives up to `max_messages` without acknowledging them (see `EventQueue.fetch`)."""
+        return self.queue.fetch(queue, max_messages, max_seconds)
 
-        Args:
-            queue: logical queue name.
-            max_messages: batch size; a backend may return fewer (prefetch bound).
-            max_seconds: the most time to spend waiting for messages.
-
-        Returns:
-            The batch, possibly empty; it stays unacknowledged until `ack` or `dead_letter`.
-        """
-
-    @abstractmethod
     def ack(self, queue: str, messages: Sequence[Message]) -> None:
         """Acknowledges messages after their effect is durable; they are gone from the queue."""
+        self.queue.ack(queue, messages)
 
-    @abstractmethod
     def dead_letter(self, queue: str, rejected: Sequence[tuple[Message, str]]) -> None:
-        """Moves unreadable messages to the queue's dead-letter queue.
+        """Moves unreadable messages, as (message, reason) pairs, to the dead-letter queue."""
+        self.queue.dead_letter(queue, rejected)
 
-        Args:
-            queue: logical queue name.
-            rejected: (message, reason) pairs.
-        """
-
-    @abstractmethod
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
         """Returns up to `limit` dead-lettered messages of a queue, oldest first, leaving them."""
+        return self.queue.dead_letters(queue, limit)
 
-    @abstractmethod
     def depth(self, queue: str) -> int:
         """Returns how many messages wait in a queue (not counting unacknowledged ones)."""
+        return self.queue.depth(queue)
 
-    @abstractmethod
     def remove(self, queue: str) -> None:
         """Deletes a queue with its dead-letter queue and every message (tests, benchmarks)."""
+        self.queue.remove(queue)
 
-    @abstractmethod
+    def open(self) -> None:
+        """Opens the connection (also done lazily by the first call that needs it)."""
+        self.queue.open()
+
     def close(self) -> None:
         """Closes connections; unacknowledged messages become deliverable again."""
+        if self._queue is not None:
+            self._queue.close()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self.open()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
-
-    @abstractmethod
-    def open(self) -> None:
-        """Opens the connection (also done lazily by the first call that needs it)."""

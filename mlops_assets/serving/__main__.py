@@ -14,7 +14,7 @@ def main() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     uvicorn.run(
-        "mlops_assets.serving.app:create_app",
+        "mlops_assets.serving.app:serving_app",
         factory=True,
         host=settings.host,
         port=settings.port,

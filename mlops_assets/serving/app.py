@@ -1,6 +1,6 @@
 """The FastAPI application: model loaded in `lifespan`, body size bounded (413), routes mounted.
 
-Run with `make serve` (or `python -m mlops_assets.serving`); uvicorn imports `create_app`.
+Run with `make serve` (or `python -m mlops_assets.serving`); uvicorn calls `serving_app`.
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import ModelHolder
 from mlops_assets.serving.model_source import RegistrySource
+from mlops_assets.serving.push import push_subscription
 from mlops_assets.serving.reloader import ModelReloader, ModelSource
 from mlops_assets.serving.routes import router
 
@@ -84,3 +85,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(router)
     return app
+
+
+def serving_app() -> FastAPI:
+    """uvicorn's factory: settings from the environment, plus push unless MLOPS_SERVING_PUSH=0."""
+    settings = ServingSettings()
+    return create_app(settings, subscribe=push_subscription(settings) if settings.push else None)

@@ -1,7 +1,8 @@
 """Server settings from the environment (MLOPS_SERVING_*), with the pipeline's registry defaults.
 
 The server is deployable on its own, so it reads its own settings instead of the pipeline's; the
-registry variables (MLOPS_HOME, MLFLOW_TRACKING_URI, MLOPS_MODEL_NAME) mean the same in both.
+registry variables (MLOPS_HOME, MLFLOW_TRACKING_URI, MLOPS_MODEL_NAME) and the event queue's
+(RABBITMQ_URL, MLOPS_EVENT_QUEUE_PATH, MLOPS_EVENT_QUEUE_PREFIX) mean the same in both.
 """
 
 from pathlib import Path
@@ -62,7 +63,39 @@ class ServingSettings(BaseSettings):
         default=None,
         description="Where model versions are downloaded; default a temporary folder.",
     )
+    push: bool = Field(
+        default=True,
+        description="Reload on ModelPromoted / ModelRolledBack messages from the pipeline's "
+        "event queue (queue `model.events`), besides polling.",
+    )
+    push_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between checks of an empty model-events queue (and the most a "
+        "shutdown waits for the subscriber).",
+    )
+    rabbitmq_url: str | None = Field(
+        default=None,
+        validation_alias="RABBITMQ_URL",
+        description="RabbitMQ broker of the event queues (RABBITMQ_URL); default the embedded "
+        "SQLite queue under MLOPS_HOME, as in the pipeline.",
+    )
+    event_queue_path: Path | None = Field(
+        default=None,
+        validation_alias="MLOPS_EVENT_QUEUE_PATH",
+        description="Embedded event queue file (MLOPS_EVENT_QUEUE_PATH); default "
+        "MLOPS_HOME/events.db.",
+    )
+    event_queue_prefix: str = Field(
+        default="",
+        validation_alias="MLOPS_EVENT_QUEUE_PREFIX",
+        description="Prefix of every queue name (MLOPS_EVENT_QUEUE_PREFIX), as in the pipeline.",
+    )
 
     @property
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
+
+    @property
+    def resolved_event_queue_path(self) -> Path:
+        return self.event_queue_path or self.home.resolve() / "events.db"

@@ -1,0 +1,179 @@
+"""Push: the server learns of a new champion from the pipeline's model events.
+
+A subscriber thread consumes the queue `model.events` (`MODEL_EVENTS_QUEUE`) on the pipeline's
+event queue backend (RABBITMQ_URL selects RabbitMQ, else the embedded SQLite file under
+MLOPS_HOME, with the same queue prefix). For each `ModelPromoted` / `ModelRolledBack` of the
+served model it calls `notify`, which wakes the reloader, and then acks: the message is only a
+wake-up (the reloader resolves the alias itself), so a server that dies after the ack loses
+nothing, it loads the alias's version when it starts. Events of other models are acked and
+dropped; bodies that are not a model event go to the dead-letter queue with the reason.
+
+Known limitation: one durable queue means several server processes (uvicorn workers, replicas)
+compete for each message. One of them reloads at once; the others follow at their next alias
+poll (MLOPS_SERVING_POLL_INTERVAL_S), so polling must stay on when more than one process serves.
+Servers of different models on one queue would drop each other's events: give them different
+queue prefixes. A fan-out exchange with a queue per server would lift both limits.
+"""
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+
+from mlops_assets.events import (
+    MODEL_EVENTS_QUEUE,
+    InvalidEvent,
+    ModelPromoted,
+    ModelRolledBack,
+    parse_event,
+)
+from mlops_assets.queues.base import EventQueue, Message
+from mlops_assets.queues.rabbitmq_queue import RabbitMQQueue
+from mlops_assets.queues.sqlite_queue import SqliteQueue
+from mlops_assets.serving.config import ServingSettings
+
+log = logging.getLogger("mlops_assets.serving")
+
+MODEL_EVENTS: dict[str, type[ModelPromoted | ModelRolledBack]] = {
+    cls.__name__: cls for cls in (ModelPromoted, ModelRolledBack)
+}
+BATCH = 10
+
+
+def parse_model_event(body: bytes) -> ModelPromoted | ModelRolledBack:
+    """Validates a message of `model.events` as the event type it names.
+
+    Raises:
+        InvalidEvent: not one of the two model events, or not valid; the message says why.
+    """
+    try:
+        named = json.loads(body).get("event_type")
+    except (ValueError, AttributeError):
+        named = None
+    # Anything else is validated as ModelPromoted, whose diagnosis names what is wrong.
+    return parse_event(body, MODEL_EVENTS.get(named, ModelPromoted))
+
+
+def model_event_queue(settings: ServingSettings) -> EventQueue:
+    """Returns a queue object on the pipeline's backend, as `definitions.py` chooses it."""
+    if settings.rabbitmq_url:
+        # One attempt per try: the subscriber retries itself, waiting on its stop event.
+        return RabbitMQQueue(
+            settings.rabbitmq_url, prefix=settings.event_queue_prefix, connect_attempts=1
+        )
+    return SqliteQueue(str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix)
+
+
+class ModelEventSubscriber:
+    """A thread that turns model events of one model into `notify(reason)` calls.
+
+    Args:
+        make_queue: makes the queue object; called in the subscriber thread, which alone uses
+            it (pika connections are not thread-safe).
+        model_name: the served registered model; events of others are dropped.
+        notify: wakes the reloader (`ModelReloader.notify`); must not block.
+        interval_s: wait between checks of an empty queue, and the bound of one fetch.
+        retry_s: wait after the queue failed (broker down, file unreadable).
+    """
+
+    def __init__(
+        self,
+        make_queue: Callable[[], EventQueue],
+        model_name: str,
+        notify: Callable[[str], None],
+        interval_s: float = 0.5,
+        retry_s: float = 5.0,
+    ) -> None:
+        self.make_queue = make_queue
+        self.model_name = model_name
+        self.notify = notify
+        self.interval_s = interval_s
+        self.retry_s = retry_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Starts consuming in a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="model-events", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stops the thread after the batch in hand; unacked messages return to the queue."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def handle(self, queue: EventQueue, messages: list[Message]) -> None:
+        """Notifies for the served model's events, then acks them or dead-letters bad bodies."""
+        settled, rejected = [], []
+        for message in messages:
+            try:
+                event = parse_model_event(message.body)
+            except InvalidEvent as error:
+                rejected.append((message, error.reason))
+                continue
+            if event.model_name == self.model_name:
+                self.notify(f"{event.event_type} v{event.version}")
+            settled.append(message)
+        if rejected:
+            queue.dead_letter(MODEL_EVENTS_QUEUE, rejected)
+        if settled:
+            queue.ack(MODEL_EVENTS_QUEUE, settled)
+
+    def _run(self) -> None:
+        queue: EventQueue | None = None
+        try:
+            while not self._stop.is_set():
+                wait = self.interval_s
+                try:
+                    if queue is None:
+                        queue = self.make_queue()
+                    messages = queue.fetch(MODEL_EVENTS_QUEUE, BATCH, self.interval_s)
+                    if messages:
+                        self.handle(queue, messages)
+                        wait = 0
+                except Exception as error:
+                    # Whatever breaks (broker gone, locked file, a bug), push must not end for
+                    # good while the server runs: polling covers the gap, this thread retries.
+                    log.warning(
+                        "push: model events unavailable (%r); retrying in %.1f s",
+                        error,
+                        self.retry_s,
+                    )
+                    queue = _discard(queue)
+                    wait = self.retry_s
+                self._stop.wait(wait)
+        finally:
+            _discard(queue)
+
+
+def _discard(queue: EventQueue | None) -> None:
+    if queue is None:
+        return None
+    try:
+        queue.close()
+    except Exception as error:
+        # Closing a broken connection may fail again; the queue is dropped either way.
+        log.debug("push: closing the queue failed: %r", error)
+    return None
+
+
+def push_subscription(
+    settings: ServingSettings,
+) -> Callable[[Callable[[str], None]], Callable[[], None]]:
+    """Returns the `subscribe` hook of `create_app` for the event queue in `settings`."""
+
+    def subscribe(notify: Callable[[str], None]) -> Callable[[], None]:
+        subscriber = ModelEventSubscriber(
+            lambda: model_event_queue(settings),
+            settings.model_name,
+            notify,
+            interval_s=settings.push_interval_s,
+        )
+        subscriber.start()
+        log.info("push: following %s on the event queue", MODEL_EVENTS_QUEUE)
+        return subscriber.close
+
+    return subscribe
