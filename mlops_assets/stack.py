@@ -55,6 +55,7 @@ class StackSettings(BaseSettings):
     s3_port: int = Field(default=8333, alias="MLOPS_STACK_S3_PORT")
     mlflow_port: int = Field(default=5000, alias="MLOPS_STACK_MLFLOW_PORT")
     dagster_port: int = Field(default=3000, alias="MLOPS_STACK_DAGSTER_PORT")
+    serving_port: int = Field(default=8000, alias="MLOPS_STACK_SERVING_PORT")
     bucket: str = Field(default="mlops", alias="MLOPS_STACK_BUCKET")
     database_prefix: str = Field(
         default="mlops",
@@ -177,12 +178,16 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "MLOPS_OBJECT_STORE_URL": f"s3://{settings.bucket}/datasets",
         **s3_env,
         "RABBITMQ_URL": settings.rabbitmq_url,
+        "MLOPS_SERVING_URL": f"http://{services.HOST}:{settings.serving_port}",
     }
     write_env_file(variables)
 
-    # INFERENCE SERVER (serving branch, `make serve`): start it here with the stack's variables,
-    # e.g. _start("serving", [sys.executable, "-m", "mlops_assets.serving", ...], variables),
-    # then _wait for its health endpoint. `down` already stops a "serving" pid file.
+    # The inference server follows @champion on the stack; the deployment step calls it.
+    serving = variables["MLOPS_SERVING_URL"]
+    serving_env = {**variables, "MLOPS_SERVING_PORT": str(settings.serving_port)}
+    pid = _start("serving", [sys.executable, "-m", "mlops_assets.serving"], serving_env)
+    _wait("inference server", lambda: _http_ok(f"{serving}/health"), 180, pid)
+    log.info("inference server: %s (OpenAPI at /docs)", serving)
 
     if with_dagster:
         dagster = f"http://{services.HOST}:{settings.dagster_port}"

@@ -85,6 +85,7 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         "MLOPS_STACK_S3_PORT": str(services.free_port()),
         "MLOPS_STACK_MLFLOW_PORT": str(services.free_port()),
         "MLOPS_STACK_DAGSTER_PORT": str(services.free_port()),
+        "MLOPS_STACK_SERVING_PORT": str(services.free_port()),
         "MLOPS_STACK_DATABASE_PREFIX": prefix,
     }
     env = {**_clean_environment(), **ports, "POSTGRES_URL": POSTGRES_URL, "PYTHONPATH": str(ROOT)}
@@ -102,7 +103,11 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         assert variables["MLFLOW_TRACKING_URI"].endswith(ports["MLOPS_STACK_MLFLOW_PORT"])
         assert variables["MLOPS_DATA_STORE_URL"].endswith(f"/{prefix}_data")
         pids = sorted(p.name for p in (tmp_path / "var" / "stack" / "pids").iterdir())
-        assert pids == ["mlflow.pid", "seaweedfs.pid"]
+        assert pids == ["mlflow.pid", "seaweedfs.pid", "serving.pid"]
+        serving = variables["MLOPS_SERVING_URL"]
+        assert serving.endswith(ports["MLOPS_STACK_SERVING_PORT"])
+        # No champion yet: alive, not ready.
+        assert services.answers(services.HOST, int(ports["MLOPS_STACK_SERVING_PORT"]))
 
         health = subprocess.run(
             [sys.executable, "-m", "mlops_assets.cli", "health"],
