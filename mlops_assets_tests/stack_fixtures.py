@@ -104,10 +104,15 @@ class SeaweedFS:
             self._log.close()
 
     def _wait_for_bucket(self, timeout: float = 60) -> None:
+        # The S3 gateway answers before its volume server has rejoined after a restart, so wait
+        # for a full write-and-read round trip, not just the bucket.
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.client().head_bucket(Bucket=self.bucket)
+                client = self.client()
+                client.head_bucket(Bucket=self.bucket)
+                client.put_object(Bucket=self.bucket, Key=".ready", Body=b"ok")
+                client.get_object(Bucket=self.bucket, Key=".ready")["Body"].read()
                 return
             except (BotoCoreError, ClientError):
                 if time.monotonic() > deadline:

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_jobs_schedules_sensors():
     }
 
 
-def test_dagster_definitions_validate():
+def test_dagster_definitions_validate(tmp_path):
     result = subprocess.run(
         [
             Path(sys.executable).parent / "dagster",
@@ -73,6 +74,8 @@ def test_dagster_definitions_validate():
             "workspace.yaml",
         ],
         cwd=ROOT,
+        # A fresh checkout has no instance folder yet; validation needs one to exist.
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=300,
