@@ -183,10 +183,12 @@ def demo(settings: Settings) -> int:
         folder = _publish_report(settings, instance, results, scenario)
     queue.close()
     store.close()
-    print(replay.table_markdown(results))
     totals = replay.summary(results)
-    print(f"\n{totals}\nreport: {folder / 'report.md'} (plot: {folder / 'accuracy.png'})")
-    print("look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`")
+    sys.stdout.write(
+        f"{replay.table_markdown(results)}\n\n{totals}\n"
+        f"report: {folder / 'report.md'} (plot: {folder / 'accuracy.png'})\n"
+        "look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`\n"
+    )
     return 0 if totals["final_champion"] else 1
 
 
