@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.command == "rollback":
         return rollback(Settings(), args.reason)
+    # Only here: every other command builds Dagster resources, and a rollback must not wait for
+    # dagster's import.
     import dagster as dg
 
     # Dagster flags the dagster-mlflow resource and partitioned checks as beta/preview; the
