@@ -1,8 +1,9 @@
 """Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters | rollback |
 health`.
 
-The demo's imports (TensorFlow through the definitions, MLflow) happen inside the commands that
-need them, so `rollback` starts in about the time it takes to import MLflow.
+The heavy imports (dagster and TensorFlow through the definitions, MLflow) happen inside the
+commands that need them, so `rollback` imports neither dagster nor TensorFlow and starts in about
+the time it takes to import MLflow.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import dagster as dg
-
 from mlops_assets.settings import Settings
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from mlops_assets.demo_source import Scenario
+    from mlops_assets.queues.base import EventQueue
 
 log = logging.getLogger("mlops_assets")
 
@@ -117,6 +119,7 @@ def _reset_embedded_state(settings: Settings) -> None:
 def _publish_report(
     settings: Settings, instance: dg.DagsterInstance, results, scenario: Scenario
 ) -> Path:
+    import dagster as dg
     from mlflow.tracking import MlflowClient
 
     from mlops_assets import replay
@@ -157,6 +160,8 @@ def _publish_report(
 
 def demo(settings: Settings) -> int:
     """Replays two years month by month on embedded defaults and reports who won."""
+    import dagster as dg
+
     from mlops_assets import replay
     from mlops_assets.definitions import build_definitions, build_resources
     from mlops_assets.demo_source import Scenario
@@ -205,58 +210,50 @@ def check_health(settings: Settings) -> int:
 def rollback(settings: Settings, reason: str) -> int:
     """Moves @champion back to the version it replaced and waits for the server to serve it.
 
-    The same steps as `rollback_champion_job`, without building the Definitions: those import
+    The same use case as `rollback_champion_job`, without dagster or the Definitions: those import
     TensorFlow (seconds), and a rollback should take well under two seconds.
     """
-    from mlops_assets.assets.deployment import ChampionMoved, follow, on_champion_rolled_back
-    from mlops_assets.resources.registry import ModelRegistry
-    from mlops_assets.resources.serving_client import ServingClient
+    from mlops_assets.registry_client import RegistryClient
+    from mlops_assets.rollback import roll_back_champion
+    from mlops_assets.serving.client import InferenceServer
 
     started = time.perf_counter()
-    registry = ModelRegistry(
-        tracking_uri=settings.resolved_tracking_uri,
-        model_name=settings.model_name,
-        ui_url=settings.mlflow_ui_url,
+    registry = RegistryClient(
+        settings.resolved_tracking_uri, settings.model_name, settings.mlflow_ui_url
     )
-    serving_client = ServingClient(
-        url=settings.serving_url,
-        timeout_s=settings.serving_timeout_s,
-        admin_token=settings.serving_admin_token,
+    server = InferenceServer(
+        settings.serving_url, settings.serving_timeout_s, settings.serving_admin_token
     )
+    queue = _event_queue(settings)
     try:
-        rolled_from, restored = registry.rollback(reason)
+        moved = roll_back_champion(registry, server, queue, reason, log)
     except ValueError as error:
         log.error("%s", error)
         return 1
-    moved = ChampionMoved(
-        model_name=registry.model_name,
-        version=restored,
-        previous_version=rolled_from,
-        reason=reason,
-        server_following=follow(log, serving_client, restored, reason),
-    )
-    on_champion_rolled_back(log, moved, _event_queue(settings))
+    finally:
+        queue.close()
     if moved.server_following is None:
         log.info("no inference server configured (MLOPS_SERVING_URL): servers follow by polling")
     elif moved.server_following:
-        log.info("%s serves v%s", settings.serving_url, restored)
+        log.info("%s serves v%s", settings.serving_url, moved.version)
     log.info(
-        "rollback v%s -> v%s took %.2f s", rolled_from, restored, time.perf_counter() - started
+        "rollback v%s -> v%s took %.2f s",
+        moved.previous_version,
+        moved.version,
+        time.perf_counter() - started,
     )
     return 0 if moved.server_following is not False else 1
 
 
-def _event_queue(settings: Settings):
-    """The event queue the definitions would build, without importing them (TensorFlow)."""
+def _event_queue(settings: Settings) -> EventQueue:
+    """The queue `definitions.build_event_queue` chooses, as a plain object (no dagster)."""
     if settings.rabbitmq_url:
-        from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
+        from mlops_assets.queues.rabbitmq_queue import RabbitMQQueue
 
-        return RabbitMQEventQueue(url=settings.rabbitmq_url, prefix=settings.event_queue_prefix)
-    from mlops_assets.resources.sqlite_queue import SqliteEventQueue
+        return RabbitMQQueue(settings.rabbitmq_url, prefix=settings.event_queue_prefix)
+    from mlops_assets.queues.sqlite_queue import SqliteQueue
 
-    return SqliteEventQueue(
-        path=str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix
-    )
+    return SqliteQueue(str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,15 +266,19 @@ def main(argv: list[str] | None = None) -> int:
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
     )
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "rollback":
+        return rollback(Settings(), args.reason)
+    # Only here: every other command builds Dagster resources, and a rollback must not wait for
+    # dagster's import.
+    import dagster as dg
+
     # Dagster flags the dagster-mlflow resource and partitioned checks as beta/preview; the
     # terminal is for the pipeline's own progress.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.command == "health":
         return check_health(Settings())
-    if args.command == "rollback":
-        return rollback(Settings(), args.reason)
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
     settings = Settings()

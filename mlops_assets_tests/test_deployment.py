@@ -49,6 +49,6 @@ def test_first_champion_refused_fails_without_a_way_back(resources):
 
 def test_server_reads_the_hash_tag_the_registry_writes():
     from mlops_assets.constants import ARTIFACT_SHA256_TAG
-    from mlops_assets.resources.registry import SHA256_TAG
+    from mlops_assets.registry_client import SHA256_TAG
 
     assert ARTIFACT_SHA256_TAG == SHA256_TAG

@@ -9,13 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.assets.deployment import ChampionMoved, on_champion_rolled_back
 from mlops_assets.events import (
-    MODEL_EVENTS_QUEUE,
     PIPELINE_FAILED_QUEUE,
     TASK_CONFIRMED_QUEUE,
     TRAINING_COMPLETED_QUEUE,
-    ModelRolledBack,
     PipelineFailed,
     TaskConfirmedEvent,
     TrainingCompletedEvent,
@@ -234,15 +231,3 @@ def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, t
     queue = SqliteEventQueue(path=str(settings.resolved_event_queue_path))
     assert queue.depth(Q) == 150
     queue.close()
-
-
-def test_a_rollback_publishes_model_rolled_back(queue_factory):
-    queue = queue_factory()
-    moved = ChampionMoved(
-        "m", version="1", previous_version="2", reason="bad", server_following=None
-    )
-    on_champion_rolled_back(logging.getLogger("test"), moved, queue)
-    [message] = queue.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=2)
-    event = parse_event(message.body, ModelRolledBack)
-    assert (event.model_name, event.version, event.previous_version) == ("m", "1", "2")
-    assert event.reason == "bad"

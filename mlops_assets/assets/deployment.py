@@ -1,76 +1,23 @@
 """Deployment, the saga's last step: the inference server serves the new champion, or the
 promotion is compensated (alias and server back on the previous champion).
 
-Also the on-demand rollback op behind `rollback_champion_job` and `mlops-assets rollback`.
+Also the on-demand rollback op behind `rollback_champion_job`; it and the compensation run the
+same use case as `mlops-assets rollback` (`mlops_assets.rollback`).
 """
 
-import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import dagster as dg
 from pydantic import Field
 
 from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, RETRAINING_GROUP
-from mlops_assets.events import MODEL_EVENTS_QUEUE, ModelRolledBack
 from mlops_assets.partitions import monthly_partitions
 from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
+from mlops_assets.rollback import ChampionMoved, roll_back_champion
 from mlops_assets.serving.client import DeploymentError
-
-
-@dataclass(frozen=True)
-class ChampionMoved:
-    """The champion alias moved back: what a `ModelRolledBack` message carries."""
-
-    model_name: str
-    version: str
-    previous_version: str
-    reason: str
-    server_following: bool | None
-
-
-def on_champion_rolled_back(
-    log: logging.Logger | dg.DagsterLogManager,
-    moved: ChampionMoved,
-    event_queue: EventQueueResource | None = None,
-) -> None:
-    """Called after every rollback, compensation or on demand.
-
-    Publishes `ModelRolledBack` (model name, version now serving, the version rolled back from,
-    reason) on the model events queue. A failed deployment also fails its run, which is where
-    `PipelineFailed` comes from.
-    """
-    log.warning(
-        f"champion rolled back: {moved.model_name} @{CHAMPION_ALIAS} v{moved.previous_version} "
-        f"-> v{moved.version}; server following: {moved.server_following}; {moved.reason}"
-    )
-    if event_queue is not None:
-        event = ModelRolledBack(
-            model_name=moved.model_name,
-            version=moved.version,
-            previous_version=moved.previous_version,
-            reason=moved.reason,
-        )
-        event_queue.publish(MODEL_EVENTS_QUEUE, [event])
-
-
-def follow(
-    log: logging.Logger | dg.DagsterLogManager,
-    serving_client: ServingClient,
-    version: str,
-    reason: str,
-) -> bool | None:
-    """Makes the server serve `version` after a rollback; None when no server is configured."""
-    if not serving_client.configured:
-        return None
-    try:
-        serving_client.deploy(version, reason)
-    except DeploymentError as error:
-        log.error(f"inference server did not come back to v{version}: {error}")
-        return False
-    return True
 
 
 def compensate(
@@ -96,19 +43,14 @@ def compensate(
             "leaving it alone"
         )
         return None
-    reason = f"deployment of v{version} failed: {failure}"
-    rolled_from, restored = model_registry.rollback(reason)
-    moved = ChampionMoved(
-        model_name=model_registry.model_name,
-        version=restored,
-        previous_version=rolled_from,
-        reason=reason,
-        server_following=follow(
-            context.log, serving_client, restored, f"compensation: v{version} refused"
-        ),
+    return roll_back_champion(
+        model_registry.registry,
+        serving_client.server,
+        event_queue.queue if event_queue is not None else None,
+        f"deployment of v{version} failed: {failure}",
+        context.log,
+        server_reason=f"compensation: v{version} refused",
     )
-    on_champion_rolled_back(context.log, moved, event_queue)
-    return moved
 
 
 @dg.asset(
@@ -181,15 +123,13 @@ def rollback_champion(
     serving_client: ServingClient,
     event_queue: EventQueueResource,
 ) -> dict:
-    rolled_from, restored = model_registry.rollback(config.reason)
-    moved = ChampionMoved(
-        model_name=model_registry.model_name,
-        version=restored,
-        previous_version=rolled_from,
-        reason=config.reason,
-        server_following=follow(context.log, serving_client, restored, config.reason),
+    moved = roll_back_champion(
+        model_registry.registry,
+        serving_client.server,
+        event_queue.queue,
+        config.reason,
+        context.log,
     )
-    on_champion_rolled_back(context.log, moved, event_queue)
     if moved.server_following is False:
-        raise dg.Failure(f"@{CHAMPION_ALIAS} is v{restored} but the server did not follow")
+        raise dg.Failure(f"@{CHAMPION_ALIAS} is v{moved.version} but the server did not follow")
     return asdict(moved)

@@ -15,7 +15,8 @@ from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.partitions import monthly_partitions
-from mlops_assets.resources.registry import ModelRegistry, RegisteredModel
+from mlops_assets.registry_client import RegisteredModel
+from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.storage_errors import storage_errors_explained
 
 _DEFAULTS = TrainSettings()

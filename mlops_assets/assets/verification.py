@@ -17,7 +17,8 @@ from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.ml.verification import AccuracyVerifier, PerformanceVerifier
 from mlops_assets.partitions import monthly_partitions
-from mlops_assets.resources.registry import ModelRegistry, RegisteredModel
+from mlops_assets.registry_client import RegisteredModel
+from mlops_assets.resources.registry import ModelRegistry
 
 
 class VerificationConfig(dg.Config):

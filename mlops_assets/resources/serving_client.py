@@ -1,9 +1,13 @@
-"""The inference server as the pipeline sees it: reload to the registry's champion, confirm it."""
+"""The inference server as the pipeline sees it: reload to the registry's champion, confirm it.
+
+A dagster facade over `mlops_assets.serving.client.InferenceServer`, which the rollback command
+uses without dagster.
+"""
 
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.serving import client
+from mlops_assets.serving.client import InferenceServer
 
 
 class ServingClient(dg.ConfigurableResource):
@@ -21,24 +25,20 @@ class ServingClient(dg.ConfigurableResource):
     )
 
     @property
+    def server(self) -> InferenceServer:
+        """The plain server client this resource delegates to."""
+        return InferenceServer(self.url, self.timeout_s, self.admin_token)
+
+    @property
     def configured(self) -> bool:
         """Whether a server is configured at all."""
-        return bool(self.url)
+        return self.server.configured
 
     def deploy(self, version: str, reason: str) -> dict:
-        """Makes the server reload its alias (already moved to `version`) and serve it.
-
-        Args:
-            version: the version the champion alias points at now.
-            reason: logged by the server.
-
-        Returns:
-            The server's reload report (`status`, `serving_version`, `seconds`, …).
+        """Makes the server serve `version` and waits until it does (see `InferenceServer`).
 
         Raises:
             DeploymentError: the server refused the model, was unreachable, or did not serve
                 `version` within `timeout_s`.
         """
-        if not self.url:
-            raise client.DeploymentError("no inference server configured (MLOPS_SERVING_URL)")
-        return client.deploy(self.url, version, reason, self.timeout_s, self.admin_token)
+        return self.server.deploy(version, reason)

@@ -5,6 +5,7 @@ command both use these functions, and the command stays quick to start.
 """
 
 import time
+from dataclasses import dataclass
 
 import httpx
 
@@ -100,6 +101,44 @@ def deploy(
         except httpx.HTTPError as error:
             raise DeploymentError(f"inference server {url} unreachable: {error!r}") from error
     return report
+
+
+@dataclass(frozen=True)
+class InferenceServer:
+    """The server a deployment or a rollback notifies; `url=None` means none is configured.
+
+    Args:
+        url: the server's base URL (MLOPS_SERVING_URL), or None.
+        timeout_s: how long to wait for the server to serve a version.
+        admin_token: the server's MLOPS_SERVING_ADMIN_TOKEN, if it has one.
+    """
+
+    url: str | None
+    timeout_s: float = 60.0
+    admin_token: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        """Whether a server is configured at all."""
+        return bool(self.url)
+
+    def deploy(self, version: str, reason: str) -> dict:
+        """Makes the server reload its alias (already moved to `version`) and serve it.
+
+        Args:
+            version: the version the champion alias points at now.
+            reason: logged by the server.
+
+        Returns:
+            The server's reload report (`status`, `serving_version`, `seconds`, …).
+
+        Raises:
+            DeploymentError: the server refused the model, was unreachable, or did not serve
+                `version` within `timeout_s`; also when no server is configured.
+        """
+        if not self.url:
+            raise DeploymentError("no inference server configured (MLOPS_SERVING_URL)")
+        return deploy(self.url, version, reason, self.timeout_s, self.admin_token)
 
 
 def _json(response: httpx.Response) -> dict:
