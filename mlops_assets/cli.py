@@ -247,13 +247,13 @@ def rollback(settings: Settings, reason: str) -> int:
 
 def _event_queue(settings: Settings) -> EventQueue:
     """The queue `definitions.build_event_queue` chooses, as a plain object (no dagster)."""
-    if settings.rabbitmq_url:
-        from mlops_assets.queues.rabbitmq_queue import RabbitMQQueue
+    from mlops_assets.queues.choose import choose_queue
 
-        return RabbitMQQueue(settings.rabbitmq_url, prefix=settings.event_queue_prefix)
-    from mlops_assets.queues.sqlite_queue import SqliteQueue
-
-    return SqliteQueue(str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix)
+    return choose_queue(
+        settings.rabbitmq_url,
+        str(settings.resolved_event_queue_path),
+        settings.event_queue_prefix,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,8 +28,7 @@ from mlops_assets.events import (
     parse_event,
 )
 from mlops_assets.queues.base import EventQueue, Message
-from mlops_assets.queues.rabbitmq_queue import RabbitMQQueue
-from mlops_assets.queues.sqlite_queue import SqliteQueue
+from mlops_assets.queues.choose import choose_queue
 from mlops_assets.serving.config import ServingSettings
 
 log = logging.getLogger("mlops_assets.serving")
@@ -56,12 +55,13 @@ def parse_model_event(body: bytes) -> ModelPromoted | ModelRolledBack:
 
 def model_event_queue(settings: ServingSettings) -> EventQueue:
     """Returns a queue object on the pipeline's backend, as `definitions.py` chooses it."""
-    if settings.rabbitmq_url:
-        # One attempt per try: the subscriber retries itself, waiting on its stop event.
-        return RabbitMQQueue(
-            settings.rabbitmq_url, prefix=settings.event_queue_prefix, connect_attempts=1
-        )
-    return SqliteQueue(str(settings.resolved_event_queue_path), prefix=settings.event_queue_prefix)
+    # One attempt per try: the subscriber retries itself, waiting on its stop event.
+    return choose_queue(
+        settings.rabbitmq_url,
+        str(settings.resolved_event_queue_path),
+        settings.event_queue_prefix,
+        connect_attempts=1,
+    )
 
 
 class ModelEventSubscriber:
