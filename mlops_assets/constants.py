@@ -31,6 +31,3 @@ PARTITIONS_START = "2024-01-01"
 
 # Deployment: the step after `champion_model` that makes the inference server serve the champion.
 DEPLOYMENT = "deployment"
-# Tag on each registered version holding its `.keras` file's sha256 (registry_client.py writes
-# it; the server checks it before loading).
-ARTIFACT_SHA256_TAG = "artifact_sha256"

@@ -45,10 +45,3 @@ def test_first_champion_refused_fails_without_a_way_back(resources):
     with pytest.raises(dg.Failure, match="did not serve v1") as failure:
         run_deployment(resources, {"version": "1", "previous_version": None}, unreachable)
     assert failure.value.metadata["compensation"].value == "none possible"
-
-
-def test_server_reads_the_hash_tag_the_registry_writes():
-    from mlops_assets.constants import ARTIFACT_SHA256_TAG
-    from mlops_assets.registry_client import SHA256_TAG
-
-    assert ARTIFACT_SHA256_TAG == SHA256_TAG
