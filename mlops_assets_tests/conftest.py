@@ -116,3 +116,14 @@ def queue_factory(request, tmp_path):
         ):
             cleaner.remove(name)
         cleaner.close()
+
+
+@pytest.fixture
+def source(tmp_path):
+    """A model source with two tiny versions as local `.keras` files (serving tests)."""
+    from mlops_assets_tests.serving_support import FolderSource, tiny_model
+
+    source = FolderSource(tmp_path / "registry")
+    source.add("1", tiny_model(1))
+    source.add("2", tiny_model(2))
+    return source

@@ -12,18 +12,9 @@ from fastapi.testclient import TestClient
 
 from mlops_assets.serving.app import create_app
 from mlops_assets.serving.config import ServingSettings
-from mlops_assets_tests.serving_support import FolderSource, tiny_model
 
 PHOTO = [float(i % 17) for i in range(64)]
 MAX_BATCH = 4
-
-
-@pytest.fixture
-def source(tmp_path):
-    source = FolderSource(tmp_path / "registry")
-    source.add("1", tiny_model(1))
-    source.add("2", tiny_model(2))
-    return source
 
 
 def serving_settings(**overrides) -> ServingSettings:

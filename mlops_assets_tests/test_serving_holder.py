@@ -12,7 +12,7 @@ import pytest
 from mlops_assets.ml.predictor import Prediction, file_sha256
 from mlops_assets.serving.holder import LoadedModel, ModelHolder
 from mlops_assets.serving.reloader import ModelReloader
-from mlops_assets_tests.serving_support import FolderSource, tiny_model
+from mlops_assets_tests.serving_support import tiny_model
 
 
 class MarkedPredictor:
@@ -85,14 +85,6 @@ def test_swap_back_to_standby_exchanges_the_two():
     assert holder.swap(one) is None and holder.standby is None
     assert holder.swap(two) is one and holder.standby is one
     assert holder.swap(one) is two and holder.standby is two
-
-
-@pytest.fixture
-def source(tmp_path):
-    source = FolderSource(tmp_path / "registry")
-    source.add("1", tiny_model(1))
-    source.add("2", tiny_model(2))
-    return source
 
 
 @pytest.fixture
