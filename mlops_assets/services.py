@@ -8,6 +8,7 @@ server from these same functions, so what is tested is what users run. Everythin
 import socket
 import sys
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -58,11 +59,25 @@ class WeedPorts:
     lance: int
 
     @classmethod
-    def free(cls, s3: int | None = None) -> "WeedPorts":
-        """Picks free ports, keeping `s3` if given."""
-        ports = {f.name: free_port() for f in fields(cls)}
-        if s3 is not None:
-            ports["s3"] = s3
+    def free(cls, s3: int | None = None, avoid: Iterable[int] = ()) -> "WeedPorts":
+        """Picks free ports, keeping `s3` if given.
+
+        Args:
+            s3: the S3 port to keep.
+            avoid: ports promised to other servers that have not bound them yet (a free port
+                is only free until someone binds it, so the kernel may hand it out again).
+        """
+        taken = set(avoid) | ({s3} if s3 is not None else set())
+        ports = {}
+        for field in fields(cls):
+            if field.name == "s3" and s3 is not None:
+                ports["s3"] = s3
+                continue
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            ports[field.name] = port
         return cls(**ports)
 
 

@@ -149,7 +149,10 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
 
     endpoint = f"http://{services.HOST}:{settings.s3_port}"
     s3_env = services.s3_client_environment(endpoint, settings.access_key, settings.secret_key)
-    ports = services.WeedPorts.free(s3=settings.s3_port)
+    ports = services.WeedPorts.free(
+        s3=settings.s3_port,
+        avoid=(settings.mlflow_port, settings.serving_port, settings.dagster_port),
+    )
     (STATE / "seaweedfs").mkdir(parents=True, exist_ok=True)
     pid = _start(
         "seaweedfs",
