@@ -35,6 +35,9 @@ CONNECTION_ERRORS = (
 )
 
 
+NACK_RETRIES = 5
+
+
 class RabbitMQQueue(EventQueue):
     """Durable quorum queues on a RabbitMQ broker (chosen by RABBITMQ_URL).
 
@@ -134,11 +137,22 @@ class RabbitMQQueue(EventQueue):
         def publish_rest() -> None:
             nonlocal sent
             name = self.declare(queue)
+            nacks = 0
             while sent < len(bodies):
                 # Blocks until the broker confirms; raises UnroutableError / NackError otherwise.
-                self._publisher.basic_publish(
-                    "", name, bodies[sent], properties=PERSISTENT, mandatory=True
-                )
+                try:
+                    self._publisher.basic_publish(
+                        "", name, bodies[sent], properties=PERSISTENT, mandatory=True
+                    )
+                except amqp.NackError:
+                    # A quorum queue nacks while it cannot take the message yet (a new queue
+                    # electing its leader, or full under reject-publish): the message is not
+                    # stored, so send it again after a pause, a bounded number of times.
+                    nacks += 1
+                    if nacks > NACK_RETRIES:
+                        raise
+                    time.sleep(0.05 * 2**nacks)
+                    continue
                 sent += 1
 
         # A retry after a lost connection may publish one message twice: consumers dedupe.
