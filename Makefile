@@ -64,13 +64,13 @@ bench: install
 
 ## The production stack as processes on 127.0.0.1: SeaweedFS S3 (:8333), the MLflow server on
 ## PostgreSQL or MySQL (:5000), dagster dev (:3000) on PostgreSQL; writes var/stack.env.
-## The inference server is started by mlops_assets/stack.py (marked INFERENCE SERVER there).
+## The inference server is started by mlops_assets/tools/stack.py.
 stack: install
-	$(BIN)/python -m mlops_assets.stack up
+	$(BIN)/python -m mlops_assets.tools.stack up
 
 ## Stops what `make stack` started and removes var/stack.env.
 stack-down:
-	$(BIN)/python -m mlops_assets.stack down
+	$(BIN)/python -m mlops_assets.tools.stack down
 
 ## Which backend each concern uses and whether it answers (exit 1 if one does not).
 health: install

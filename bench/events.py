@@ -27,15 +27,15 @@ from pathlib import Path
 import dagster as dg
 import pika
 
-from mlops_assets.demo_source import demo_tasks
-from mlops_assets.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
-from mlops_assets.queues.rabbitmq_queue import PERSISTENT
-from mlops_assets.replication import replicate
+from mlops_assets.demo.source import demo_tasks
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.backends.event_queue.rabbitmq_queue import PERSISTENT
+from mlops_assets.retraining.replication import replicate
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
 from mlops_assets.resources.sqlite_queue import SqliteEventQueue
 from mlops_assets.settings import Settings
-from mlops_assets.triggers import decide_retrain
+from mlops_assets.retraining.triggers import decide_retrain
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
 PUBLISH_EVENTS = int(os.environ.get("BENCH_PUBLISH_EVENTS", "2000"))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets import replay
+from mlops_assets.demo import replay
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo_source import Scenario
+from mlops_assets.demo.source import Scenario
 from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "replay.json"

@@ -15,10 +15,10 @@ import dagster as dg
 import numpy as np
 
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo_source import demo_tasks
+from mlops_assets.demo.source import demo_tasks
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor, measure_latency
-from mlops_assets.replay import STAGES, stage_seconds
+from mlops_assets.demo.replay import STAGES, stage_seconds
 from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "retrain.json"

@@ -332,7 +332,7 @@ def two_workers(env: dict) -> dict:
 def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: int = 3) -> dict:
     import httpx
 
-    from mlops_assets.serving.client import deploy
+    from mlops_assets.backends.inference_client import deploy
 
     def promote_second() -> None:
         registry.promote(versions[1], "bench")

@@ -23,17 +23,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets import services
+from mlops_assets.tools import processes
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo_source import demo_tasks
-from mlops_assets.replay import STAGES, stage_seconds
+from mlops_assets.demo.source import demo_tasks
+from mlops_assets.demo.replay import STAGES, stage_seconds
 from mlops_assets.resources.object_store import S3ObjectStore
-from mlops_assets.resources.storage_errors import ObjectStoreError
+from mlops_assets.backends.storage_errors import ObjectStoreError
 from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "stack.json"
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
-POSTGRES_URL = os.environ.get("POSTGRES_URL", services.POSTGRES_URL)
+POSTGRES_URL = os.environ.get("POSTGRES_URL", processes.POSTGRES_URL)
 # A month with eleven months of demo photos before it (the core benchmark's data size).
 MONTH = "2024-12-01"
 ACCESS_KEY, SECRET_KEY, BUCKET = "bench-key", "bench-secret", "mlops"
@@ -84,19 +84,19 @@ def timed_run(settings: Settings) -> tuple[float, float, dict[str, float]]:
 def main() -> None:
     records = demo_tasks()
     scratch = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    ports = services.WeedPorts.free()
-    endpoint = f"http://{services.HOST}:{ports.s3}"
-    s3_env = services.s3_client_environment(endpoint, ACCESS_KEY, SECRET_KEY)
+    ports = processes.WeedPorts.free()
+    endpoint = f"http://{processes.HOST}:{ports.s3}"
+    s3_env = processes.s3_client_environment(endpoint, ACCESS_KEY, SECRET_KEY)
     os.environ.update(s3_env)
-    mlflow_db = services.create_database(POSTGRES_URL)
-    data_db = services.create_database(POSTGRES_URL)
+    mlflow_db = processes.create_database(POSTGRES_URL)
+    data_db = processes.create_database(POSTGRES_URL)
     processes = []
     try:
         (scratch / "s3").mkdir()
         started = time.perf_counter()
         processes.append(
             subprocess.Popen(
-                services.weed_mini_command(scratch / "s3", ports, BUCKET),
+                processes.weed_mini_command(scratch / "s3", ports, BUCKET),
                 stdout=open(scratch / "weed.log", "wb"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -104,13 +104,13 @@ def main() -> None:
         )
         wait_until(lambda: bucket_ready(endpoint), 60, "SeaweedFS")
         weed_start = time.perf_counter() - started
-        mlflow_port = services.free_port()
-        tracking = f"http://{services.HOST}:{mlflow_port}"
+        mlflow_port = processes.free_port()
+        tracking = f"http://{processes.HOST}:{mlflow_port}"
         started = time.perf_counter()
         processes.append(
             subprocess.Popen(
-                services.mlflow_server_command(mlflow_db, f"s3://{BUCKET}/mlflow", mlflow_port),
-                env={**os.environ, **services.MLFLOW_SERVER_ENVIRONMENT},
+                processes.mlflow_server_command(mlflow_db, f"s3://{BUCKET}/mlflow", mlflow_port),
+                env={**os.environ, **processes.MLFLOW_SERVER_ENVIRONMENT},
                 stdout=open(scratch / "mlflow.log", "wb"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -154,8 +154,8 @@ def main() -> None:
         for process in reversed(processes):
             os.killpg(process.pid, 15)
             process.wait(timeout=60)
-        services.drop_database(mlflow_db)
-        services.drop_database(data_db)
+        processes.drop_database(mlflow_db)
+        processes.drop_database(data_db)
 
     median = {name: statistics.median(values) for name, values in timings.items()}
     # Fitting the CNN is the same work on both and its time varies with the shared CPU; what the

@@ -31,3 +31,6 @@ PARTITIONS_START = "2024-01-01"
 
 # Deployment: the step after `champion_model` that makes the inference server serve the champion.
 DEPLOYMENT = "deployment"
+
+# Written by the two-year replay (`make demo`), downstream of `champion_model`.
+REPLAY_REPORT = "replay_report"

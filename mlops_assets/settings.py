@@ -1,7 +1,11 @@
-"""Environment-driven configuration, read once when the definitions are wired.
+"""Environment-driven configuration, read once when the definitions or the server are wired.
 
 With no variable set, everything is embedded under MLOPS_HOME (default ./var): SQLite files and
 local folders, zero configuration. Each production backend is chosen by setting its URL.
+
+`SharedSettings` holds what the pipeline and the inference server must agree on (the registry,
+the event queue, the server's admin token), so each embedded default is written once; `Settings`
+(the pipeline) and `serving.config.ServingSettings` (the server) extend it.
 """
 
 from pathlib import Path
@@ -12,22 +16,77 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
 
 
-class Settings(BaseSettings):
-    """Every setting the pipeline reads; README's configuration table lists the same."""
+class SharedSettings(BaseSettings):
+    """Settings read under the same variable names by the pipeline and the server.
 
-    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore", populate_by_name=True)
+    Each field names its variable explicitly (`validation_alias`), so a subclass's own
+    `env_prefix` does not change it.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     home: Path = Field(
-        default=Path("var"), description="Folder for the embedded defaults' files (MLOPS_HOME)."
-    )
-    data_store_url: str | None = Field(
-        default=None,
-        description="Training data store as a SQLAlchemy URL; default sqlite under MLOPS_HOME.",
+        default=Path("var"),
+        validation_alias="MLOPS_HOME",
+        description="Folder for the embedded defaults' files (MLOPS_HOME).",
     )
     tracking_uri: str | None = Field(
         default=None,
         validation_alias="MLFLOW_TRACKING_URI",
-        description="MLflow tracking URI (MLFLOW_TRACKING_URI); default sqlite under MLOPS_HOME.",
+        description="MLflow tracking URI and registry (MLFLOW_TRACKING_URI); default sqlite "
+        "under MLOPS_HOME.",
+    )
+    model_name: str = Field(
+        default=DEFAULT_MODEL_NAME,
+        validation_alias="MLOPS_MODEL_NAME",
+        description="Registered model (MLOPS_MODEL_NAME).",
+    )
+    rabbitmq_url: str | None = Field(
+        default=None,
+        validation_alias="RABBITMQ_URL",
+        description="RabbitMQ broker for the event queues (RABBITMQ_URL); default the embedded "
+        "SQLite queue under MLOPS_HOME.",
+    )
+    event_queue_path: Path | None = Field(
+        default=None,
+        validation_alias="MLOPS_EVENT_QUEUE_PATH",
+        description="Embedded event queue file (MLOPS_EVENT_QUEUE_PATH); default "
+        "MLOPS_HOME/events.db.",
+    )
+    event_queue_prefix: str = Field(
+        default="",
+        validation_alias="MLOPS_EVENT_QUEUE_PREFIX",
+        description="Prefix of every queue name (MLOPS_EVENT_QUEUE_PREFIX; separates "
+        "environments).",
+    )
+    serving_admin_token: str | None = Field(
+        default=None,
+        validation_alias="MLOPS_SERVING_ADMIN_TOKEN",
+        description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): when set, "
+        "POST /admin/reload needs it in X-Admin-Token, and the pipeline sends it.",
+    )
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def resolved_event_queue_path(self) -> Path:
+        return self.event_queue_path or self.home_dir / "events.db"
+
+
+class Settings(SharedSettings):
+    """Every setting the pipeline reads; README's configuration table lists the same."""
+
+    model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore", populate_by_name=True)
+
+    data_store_url: str | None = Field(
+        default=None,
+        description="Training data store as a SQLAlchemy URL; default sqlite under MLOPS_HOME.",
     )
     artifact_location: str | None = Field(
         default=None,
@@ -38,21 +97,8 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:5000", description="MLflow UI address for asset links."
     )
     experiment: str = Field(default=DEFAULT_EXPERIMENT, description="MLflow experiment name.")
-    model_name: str = Field(default=DEFAULT_MODEL_NAME, description="Registered model name.")
     schedule_timezone: str = Field(
         default="UTC", description="Timezone of the 02:00 nightly retraining schedule."
-    )
-    rabbitmq_url: str | None = Field(
-        default=None,
-        validation_alias="RABBITMQ_URL",
-        description="RabbitMQ broker for the event queues (RABBITMQ_URL); default the embedded "
-        "SQLite queue under MLOPS_HOME.",
-    )
-    event_queue_path: Path | None = Field(
-        default=None, description="Embedded event queue file; default MLOPS_HOME/events.db."
-    )
-    event_queue_prefix: str = Field(
-        default="", description="Prefix of every queue name (separates environments)."
     )
     min_new_labels: int = Field(
         default=100, ge=1, description="New confirmed labels that trigger a retraining run."
@@ -82,7 +128,6 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLOPS_S3_REGION", "AWS_DEFAULT_REGION"),
         description="Region for S3 request signing (MLOPS_S3_REGION, else AWS_DEFAULT_REGION).",
     )
-
     mlflow_s3_endpoint_url: str | None = Field(
         default=None,
         validation_alias="MLFLOW_S3_ENDPOINT_URL",
@@ -94,7 +139,6 @@ class Settings(BaseSettings):
         validation_alias="DAGSTER_HOME",
         description="Dagster instance folder (DAGSTER_HOME), for the health check.",
     )
-
     serving_url: str | None = Field(
         default=None,
         description="Inference server the deployment step and rollback notify; unset: none.",
@@ -102,25 +146,10 @@ class Settings(BaseSettings):
     serving_timeout_s: float = Field(
         default=60.0, description="How long a deployment waits for the server to serve a version."
     )
-    serving_admin_token: str | None = Field(
-        default=None, description="The server's admin token (the server reads the same variable)."
-    )
-
-    @property
-    def home_dir(self) -> Path:
-        return self.home.resolve()
 
     @property
     def resolved_data_store_url(self) -> str:
         return self.data_store_url or f"sqlite:///{self.home_dir / 'training_data.db'}"
-
-    @property
-    def resolved_event_queue_path(self) -> Path:
-        return self.event_queue_path or self.home_dir / "events.db"
-
-    @property
-    def resolved_tracking_uri(self) -> str:
-        return self.tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
 
     @property
     def resolved_artifact_location(self) -> str | None:

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo_source import demo_tasks
+from mlops_assets.demo.source import demo_tasks
 from mlops_assets.settings import Settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,7 +77,7 @@ def queue_factory(request, tmp_path):
     """
     from pika.exceptions import AMQPConnectionError
 
-    from mlops_assets.events import (
+    from mlops_assets.contracts.events import (
         MODEL_EVENTS_QUEUE,
         PIPELINE_FAILED_QUEUE,
         TASK_CONFIRMED_QUEUE,

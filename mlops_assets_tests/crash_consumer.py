@@ -9,7 +9,7 @@ import sys
 
 from pydantic import PrivateAttr
 
-from mlops_assets.replication import replicate
+from mlops_assets.retraining.replication import replicate
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
 from mlops_assets.resources.sqlite_queue import SqliteEventQueue

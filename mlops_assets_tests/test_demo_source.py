@@ -1,7 +1,7 @@
 import numpy as np
 
 from mlops_assets.constants import LABELS, PIXEL_COUNT
-from mlops_assets.demo_source import Scenario, demo_tasks, month_tasks
+from mlops_assets.demo.source import Scenario, demo_tasks, month_tasks
 
 
 def test_same_seed_same_tasks(demo_records):

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from mlops_assets import services
+from mlops_assets.tools import processes
 from mlops_assets.definitions import defs
 from mlops_assets_tests.stack_fixtures import POSTGRES_URL
 
@@ -78,18 +78,18 @@ def test_example_dagster_yaml_runs_on_postgres(data_store_database, tmp_path, mo
 
 @pytest.mark.integration
 def test_make_stack_starts_and_stops_its_processes(tmp_path):
-    """`python -m mlops_assets.stack up/down` without dagster dev, on free ports."""
+    """`python -m mlops_assets.tools.stack up/down` without dagster dev, on free ports."""
     (tmp_path / "deploy").symlink_to(DEPLOY)
     prefix = f"mlops_test_{tmp_path.name[-8:].replace('-', '_')}"
     ports = {
-        "MLOPS_STACK_S3_PORT": str(services.free_port()),
-        "MLOPS_STACK_MLFLOW_PORT": str(services.free_port()),
-        "MLOPS_STACK_DAGSTER_PORT": str(services.free_port()),
-        "MLOPS_STACK_SERVING_PORT": str(services.free_port()),
+        "MLOPS_STACK_S3_PORT": str(processes.free_port()),
+        "MLOPS_STACK_MLFLOW_PORT": str(processes.free_port()),
+        "MLOPS_STACK_DAGSTER_PORT": str(processes.free_port()),
+        "MLOPS_STACK_SERVING_PORT": str(processes.free_port()),
         "MLOPS_STACK_DATABASE_PREFIX": prefix,
     }
     env = {**_clean_environment(), **ports, "POSTGRES_URL": POSTGRES_URL, "PYTHONPATH": str(ROOT)}
-    stack = [sys.executable, "-m", "mlops_assets.stack"]
+    stack = [sys.executable, "-m", "mlops_assets.tools.stack"]
     try:
         up = subprocess.run(
             [*stack, "up", "--no-dagster"], cwd=tmp_path, env=env, capture_output=True, text=True
@@ -107,10 +107,10 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         serving = variables["MLOPS_SERVING_URL"]
         assert serving.endswith(ports["MLOPS_STACK_SERVING_PORT"])
         # No champion yet: alive, not ready.
-        assert services.answers(services.HOST, int(ports["MLOPS_STACK_SERVING_PORT"]))
+        assert processes.answers(processes.HOST, int(ports["MLOPS_STACK_SERVING_PORT"]))
 
         health = subprocess.run(
-            [sys.executable, "-m", "mlops_assets.cli", "health"],
+            [sys.executable, "-m", "mlops_assets.tools.cli", "health"],
             env={**env, **variables},
             capture_output=True,
             text=True,
@@ -124,12 +124,12 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
     finally:
         down = subprocess.run([*stack, "down"], cwd=tmp_path, env=env, capture_output=True)
         for suffix in ("mlflow", "data", "dagster"):
-            services.drop_database(services.database_url(POSTGRES_URL, f"{prefix}_{suffix}"))
+            processes.drop_database(processes.database_url(POSTGRES_URL, f"{prefix}_{suffix}"))
     assert down.returncode == 0
     assert not (tmp_path / "var" / "stack.env").exists()
     for port in ports.values():
         if port.isdigit():
-            assert not services.answers(services.HOST, int(port))
+            assert not processes.answers(processes.HOST, int(port))
 
 
 def _clean_environment() -> dict[str, str]:

@@ -3,9 +3,9 @@
 import dagster as dg
 import pytest
 
-from mlops_assets.assets.deployment import deployment
+from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.resources.serving_client import ServingClient
-from mlops_assets.serving.client import DeploymentError
+from mlops_assets.backends.inference_client import DeploymentError
 from mlops_assets_tests.serving_support import free_port
 
 

@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
-from mlops_assets.cli import publish_demo_events
-from mlops_assets.events import (
+from mlops_assets.tools.cli import publish_demo_events
+from mlops_assets.contracts.events import (
     MODEL_EVENTS_QUEUE,
     TASK_CONFIRMED_QUEUE,
     TRAINING_COMPLETED_QUEUE,
@@ -12,8 +12,8 @@ from mlops_assets.events import (
     TrainingCompletedEvent,
     parse_event,
 )
-from mlops_assets.partitions import month_key
-from mlops_assets.sensors import training_completed_sensor
+from mlops_assets.graph.partitions import month_key
+from mlops_assets.graph.sensors import training_completed_sensor
 
 pytestmark = pytest.mark.model
 

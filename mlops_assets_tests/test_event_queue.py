@@ -1,6 +1,6 @@
 """Contract tests of the event queue, run against the embedded SQLite queue and RabbitMQ."""
 
-from mlops_assets.events import TASK_CONFIRMED_QUEUE, TRAINING_COMPLETED_QUEUE
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TRAINING_COMPLETED_QUEUE
 
 Q = TASK_CONFIRMED_QUEUE
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mlops_assets.events import (
+from mlops_assets.contracts.events import (
     EVENT_TYPES,
     InvalidEvent,
     ModelPromoted,

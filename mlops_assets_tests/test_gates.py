@@ -1,6 +1,6 @@
 import pytest
 
-from mlops_assets import gates
+from mlops_assets.retraining import gates
 
 
 def report(challenger_accuracy, champion_accuracy=None, p95=0.001, min_improvement=0.0):

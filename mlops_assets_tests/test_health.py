@@ -2,9 +2,9 @@
 
 import pytest
 
-from mlops_assets import health
-from mlops_assets.cli import main
-from mlops_assets.services import free_port
+from mlops_assets.tools import health
+from mlops_assets.tools.cli import main
+from mlops_assets.tools.processes import free_port
 from mlops_assets_tests.stack_fixtures import stack_settings
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from mlops_assets.definitions import build_object_store
 from mlops_assets.resources.object_store import LocalObjectStore, S3ObjectStore
-from mlops_assets.resources.storage_errors import ObjectNotFoundError, ObjectStoreError
-from mlops_assets.services import free_port
+from mlops_assets.backends.storage_errors import ObjectNotFoundError, ObjectStoreError
+from mlops_assets.tools.processes import free_port
 from mlops_assets.settings import Settings
 
 

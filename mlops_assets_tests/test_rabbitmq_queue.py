@@ -11,7 +11,7 @@ import uuid
 import pika
 import pytest
 
-from mlops_assets.events import TASK_CONFIRMED_QUEUE
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
 from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
 from mlops_assets_tests.conftest import RABBITMQ_URL, service_missing
 

@@ -3,9 +3,9 @@
 import dagster as dg
 import pytest
 
-from mlops_assets import replay
+from mlops_assets.demo import replay
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo_source import Scenario
+from mlops_assets.demo.source import Scenario
 from mlops_assets_tests.conftest import embedded_settings
 
 pytestmark = pytest.mark.model

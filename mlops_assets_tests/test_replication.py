@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
-from mlops_assets.replication import replicate
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.retraining.replication import replicate
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets_tests.conftest import RABBITMQ_URL
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 
 import mlops_assets
-from mlops_assets.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
-from mlops_assets.queues.sqlite_queue import SqliteQueue
-from mlops_assets.registry_client import RegistryClient
-from mlops_assets.rollback import ChampionMoved, on_champion_rolled_back, roll_back_champion
-from mlops_assets.serving.client import InferenceServer
+from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
+from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
+from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.retraining.rollback import ChampionMoved, on_champion_rolled_back, roll_back_champion
+from mlops_assets.backends.inference_client import InferenceClient
 
 # Runs the command's own entry point, then reports which heavy packages it imported.
 COMMAND = """
 import json, sys
-from mlops_assets import cli
+from mlops_assets.tools import cli
 code = cli.main(["rollback", "--reason", "test: v2 misbehaves"])
 heavy = sorted({name.split(".")[0] for name in sys.modules} & {"dagster", "tensorflow", "keras"})
 print(json.dumps({"exit": code, "heavy": heavy}))
@@ -54,7 +54,7 @@ def test_a_rollback_publishes_model_rolled_back(queue_factory):
 def test_roll_back_champion_without_a_server_moves_the_alias_and_announces_it(registry, tmp_path):
     queue = SqliteQueue(str(tmp_path / "events.db"))
     moved = roll_back_champion(
-        registry, InferenceServer(url=None), queue, "test: bad", logging.getLogger("test")
+        registry, InferenceClient(url=None), queue, "test: bad", logging.getLogger("test")
     )
     assert moved == ChampionMoved("rollback-test", "1", "2", "test: bad", server_following=None)
     assert registry.champion().version == "1"
@@ -76,7 +76,7 @@ def test_the_first_champion_has_nothing_to_roll_back_to(tmp_path):
     registry.promote("1", "test: first")
     queue = SqliteQueue(str(tmp_path / "events.db"))
     with pytest.raises(ValueError, match="first champion"):
-        roll_back_champion(registry, InferenceServer(url=None), queue, "x", logging.getLogger())
+        roll_back_champion(registry, InferenceClient(url=None), queue, "x", logging.getLogger())
     assert queue.depth(MODEL_EVENTS_QUEUE) == 0
     queue.close()
 

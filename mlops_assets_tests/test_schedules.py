@@ -2,7 +2,7 @@ import datetime as dt
 
 import dagster as dg
 
-from mlops_assets.schedules import nightly_retrain_schedule_for
+from mlops_assets.graph.schedules import nightly_retrain_schedule_for
 
 
 def context(resources, definitions):

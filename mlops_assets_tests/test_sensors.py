@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mlops_assets.events import (
+from mlops_assets.contracts.events import (
     PIPELINE_FAILED_QUEUE,
     TASK_CONFIRMED_QUEUE,
     TRAINING_COMPLETED_QUEUE,
@@ -18,12 +18,12 @@ from mlops_assets.events import (
     TrainingCompletedEvent,
     parse_event,
 )
-from mlops_assets.partitions import month_key
+from mlops_assets.graph.partitions import month_key
 from mlops_assets.resources.data_store import TrainingDataStore
 from mlops_assets.resources.sqlite_queue import SqliteEventQueue
-from mlops_assets.run_events import RunFacts, completion_event, promotion_event
-from mlops_assets.sensors import pipeline_failure_sensor, task_events_sensor_for
-from mlops_assets.triggers import is_preview
+from mlops_assets.retraining.outcomes import RunFacts, completion_event, promotion_event
+from mlops_assets.graph.sensors import pipeline_failure_sensor, task_events_sensor_for
+from mlops_assets.retraining.triggers import is_preview
 
 Q = TASK_CONFIRMED_QUEUE
 ROOT = Path(__file__).resolve().parents[1]

@@ -173,7 +173,7 @@ def test_admin_reload_of_a_tampered_model_answers_500_and_keeps_serving(client, 
 
 def test_admin_token_guards_reload(source):
     source.alias = "1"
-    app = create_app(serving_settings(admin_token="s3cret"), source)
+    app = create_app(serving_settings(serving_admin_token="s3cret"), source)
     with TestClient(app) as client:
         assert client.post("/admin/reload").status_code == 401
         assert client.post("/admin/reload", headers={"X-Admin-Token": "wrong"}).status_code == 401

@@ -17,17 +17,17 @@ import mlflow
 import numpy as np
 import pytest
 
-from mlops_assets import cli
-from mlops_assets.assets.deployment import deployment
+from mlops_assets.tools import cli
+from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.events import MODEL_EVENTS_QUEUE, ModelPromoted, ModelRolledBack, parse_event
+from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelPromoted, ModelRolledBack, parse_event
 from mlops_assets.ml.predictor import Predictor, file_sha256
-from mlops_assets.queues.sqlite_queue import SqliteQueue
+from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
 from mlops_assets.resources.registry import ModelRegistry
 from mlops_assets.resources.serving_client import ServingClient
 from mlops_assets.resources.sqlite_queue import SqliteEventQueue
 from mlops_assets.resources.tracking import ensure_experiment
-from mlops_assets.serving.client import deploy
+from mlops_assets.backends.inference_client import deploy
 from mlops_assets.settings import Settings
 from mlops_assets_tests.serving_support import running_server, tiny_model
 

@@ -9,15 +9,15 @@ import uuid
 import pytest
 from pika.exceptions import AMQPConnectionError
 
-from mlops_assets.events import (
+from mlops_assets.contracts.events import (
     MODEL_EVENTS_QUEUE,
     InvalidEvent,
     ModelPromoted,
     ModelRolledBack,
     PipelineFailed,
 )
-from mlops_assets.queues.rabbitmq_queue import RabbitMQQueue
-from mlops_assets.queues.sqlite_queue import SqliteQueue
+from mlops_assets.backends.event_queue.rabbitmq_queue import RabbitMQQueue
+from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.push import (
     ModelEventSubscriber,
@@ -104,8 +104,8 @@ def dead_letters(queue, expected: int) -> list:
 
 def test_push_and_the_plain_queues_import_no_dagster():
     code = (
-        "import sys, mlops_assets.serving.push, mlops_assets.queues.sqlite_queue,"
-        " mlops_assets.queues.rabbitmq_queue; sys.exit('dagster' in sys.modules)"
+        "import sys, mlops_assets.serving.push, mlops_assets.backends.event_queue.sqlite_queue,"
+        " mlops_assets.backends.event_queue.rabbitmq_queue; sys.exit('dagster' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
 

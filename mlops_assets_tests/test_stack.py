@@ -13,7 +13,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from mlops_assets.assets.dataset import snapshot_key
+from mlops_assets.graph.assets.dataset import snapshot_key
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor

@@ -7,24 +7,35 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 import tensorflow as tf
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlops_assets.constants import IMAGE_SHAPE, LABELS
 from mlops_assets.ml.data import make_dataset
 
 
-@dataclass(frozen=True)
-class TrainSettings:
-    """Hyperparameters of one training run."""
+class TrainSettings(BaseModel):
+    """Hyperparameters of one training run (the training asset's launchpad config extends it)."""
 
-    epochs: int = 40
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    filters: int = 32
-    dense_units: int = 64
-    dropout: float = 0.2
-    validation_fraction: float = 0.1
-    patience: int = 5
-    seed: int = 42
+    model_config = ConfigDict(frozen=True)
+
+    epochs: int = Field(default=40, ge=1, description="Maximum training epochs.")
+    batch_size: int = Field(default=64, ge=1, description="Samples per batch.")
+    learning_rate: float = Field(default=3e-3, gt=0, description="Adam learning rate.")
+    filters: int = Field(default=32, ge=1, description="Filters per conv layer.")
+    dense_units: int = Field(default=64, ge=1, description="Hidden dense width.")
+    dropout: float = Field(default=0.2, ge=0, lt=1, description="Dropout before the head.")
+    validation_fraction: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="Share of the training rows held back for early stopping.",
+    )
+    patience: int = Field(
+        default=5,
+        ge=1,
+        description="Early stopping: epochs without validation-loss improvement before stopping.",
+    )
+    seed: int = Field(default=42, description="Seed for weights and shuffling.")
 
 
 @dataclass

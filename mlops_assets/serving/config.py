@@ -1,19 +1,21 @@
-"""Server settings from the environment (MLOPS_SERVING_*), with the pipeline's registry defaults.
+"""Server settings from the environment (MLOPS_SERVING_*) on top of the shared settings.
 
-The server is deployable on its own, so it reads its own settings instead of the pipeline's; the
-registry variables (MLOPS_HOME, MLFLOW_TRACKING_URI, MLOPS_MODEL_NAME) and the event queue's
-(RABBITMQ_URL, MLOPS_EVENT_QUEUE_PATH, MLOPS_EVENT_QUEUE_PREFIX) mean the same in both.
+The server deploys on its own, so it reads its own settings; what it must agree on with the
+pipeline (MLOPS_HOME, MLFLOW_TRACKING_URI, MLOPS_MODEL_NAME, the event queue's RABBITMQ_URL,
+MLOPS_EVENT_QUEUE_PATH and MLOPS_EVENT_QUEUE_PREFIX, MLOPS_SERVING_ADMIN_TOKEN) comes from
+`mlops_assets.settings.SharedSettings`, written once for both.
 """
 
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from mlops_assets.constants import CHAMPION_ALIAS, DEFAULT_MODEL_NAME
+from mlops_assets.constants import CHAMPION_ALIAS
+from mlops_assets.settings import SharedSettings
 
 
-class ServingSettings(BaseSettings):
+class ServingSettings(SharedSettings):
     """Every setting the inference server reads; README's configuration table lists the same."""
 
     model_config = SettingsConfigDict(
@@ -30,21 +32,6 @@ class ServingSettings(BaseSettings):
     access_log: bool = Field(
         default=False, description="uvicorn's access log, one line per request."
     )
-    home: Path = Field(
-        default=Path("var"),
-        validation_alias="MLOPS_HOME",
-        description="Folder of the embedded defaults (MLOPS_HOME), as in the pipeline.",
-    )
-    tracking_uri: str | None = Field(
-        default=None,
-        validation_alias="MLFLOW_TRACKING_URI",
-        description="MLflow registry (MLFLOW_TRACKING_URI); default sqlite under MLOPS_HOME.",
-    )
-    model_name: str = Field(
-        default=DEFAULT_MODEL_NAME,
-        validation_alias="MLOPS_MODEL_NAME",
-        description="Registered model to serve (MLOPS_MODEL_NAME).",
-    )
     alias: str = Field(default=CHAMPION_ALIAS, description="Registry alias the server follows.")
     poll_interval_s: float = Field(
         default=3.0,
@@ -54,10 +41,6 @@ class ServingSettings(BaseSettings):
     max_batch: int = Field(default=256, ge=1, description="Most photos one /predict may carry.")
     max_body_bytes: int = Field(
         default=1 << 20, ge=1024, description="Larger request bodies get a 413."
-    )
-    admin_token: str | None = Field(
-        default=None,
-        description="When set, POST /admin/reload needs the header `X-Admin-Token` with it.",
     )
     download_dir: Path | None = Field(
         default=None,
@@ -74,28 +57,3 @@ class ServingSettings(BaseSettings):
         description="Seconds between checks of an empty model-events queue (and the most a "
         "shutdown waits for the subscriber).",
     )
-    rabbitmq_url: str | None = Field(
-        default=None,
-        validation_alias="RABBITMQ_URL",
-        description="RabbitMQ broker of the event queues (RABBITMQ_URL); default the embedded "
-        "SQLite queue under MLOPS_HOME, as in the pipeline.",
-    )
-    event_queue_path: Path | None = Field(
-        default=None,
-        validation_alias="MLOPS_EVENT_QUEUE_PATH",
-        description="Embedded event queue file (MLOPS_EVENT_QUEUE_PATH); default "
-        "MLOPS_HOME/events.db.",
-    )
-    event_queue_prefix: str = Field(
-        default="",
-        validation_alias="MLOPS_EVENT_QUEUE_PREFIX",
-        description="Prefix of every queue name (MLOPS_EVENT_QUEUE_PREFIX), as in the pipeline.",
-    )
-
-    @property
-    def resolved_tracking_uri(self) -> str:
-        return self.tracking_uri or f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
-
-    @property
-    def resolved_event_queue_path(self) -> Path:
-        return self.event_queue_path or self.home.resolve() / "events.db"

@@ -6,7 +6,7 @@ and reads versions, aliases and the sha256 tag exactly as the pipeline writes th
 
 from pathlib import Path
 
-from mlops_assets.registry_client import RegisteredModel, RegistryClient
+from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 
 # One registered version, as resolved from the alias.
 VersionRef = RegisteredModel

@@ -20,15 +20,15 @@ import logging
 import threading
 from collections.abc import Callable
 
-from mlops_assets.events import (
+from mlops_assets.backends import factory
+from mlops_assets.backends.event_queue.base import EventQueue, Message
+from mlops_assets.contracts.events import (
     MODEL_EVENTS_QUEUE,
     InvalidEvent,
     ModelPromoted,
     ModelRolledBack,
     parse_event,
 )
-from mlops_assets.queues.base import EventQueue, Message
-from mlops_assets.queues.choose import choose_queue
 from mlops_assets.serving.config import ServingSettings
 
 log = logging.getLogger("mlops_assets.serving")
@@ -54,14 +54,9 @@ def parse_model_event(body: bytes) -> ModelPromoted | ModelRolledBack:
 
 
 def model_event_queue(settings: ServingSettings) -> EventQueue:
-    """Returns a queue object on the pipeline's backend, as `definitions.py` chooses it."""
+    """Returns a queue object on the pipeline's backend, chosen as the pipeline chooses it."""
     # One attempt per try: the subscriber retries itself, waiting on its stop event.
-    return choose_queue(
-        settings.rabbitmq_url,
-        str(settings.resolved_event_queue_path),
-        settings.event_queue_prefix,
-        connect_attempts=1,
-    )
+    return factory.event_queue(settings, connect_attempts=1)
 
 
 class ModelEventSubscriber:

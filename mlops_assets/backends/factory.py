@@ -1,0 +1,100 @@
+"""Builds every backend object from the settings: the one place where a backend is chosen.
+
+The Dagster resources (`mlops_assets.resources`), the command line, the inference server and
+the demo all get their backends here, so the choice between the embedded default and the
+production backend (SQLite or RabbitMQ, a folder or S3, SQLite or PostgreSQL) is made once.
+Each `*_for` function takes the plain values (what a resource's fields hold); the function named
+after the backend reads them from the settings. No dagster import.
+"""
+
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.backends.event_queue.base import EventQueue
+from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
+from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.settings import Settings, SharedSettings
+
+
+def event_queue_for(
+    rabbitmq_url: str | None,
+    sqlite_path: str,
+    prefix: str = "",
+    connect_attempts: int | None = None,
+) -> EventQueue:
+    """RabbitMQ when a broker URL is given, else the embedded SQLite queue.
+
+    Args:
+        rabbitmq_url: the broker (RABBITMQ_URL); None selects the embedded SQLite queue.
+        sqlite_path: the embedded queue's file.
+        prefix: prefix of every queue name.
+        connect_attempts: RabbitMQ only: connection attempts before giving up (default: the
+            backend's own).
+    """
+    if rabbitmq_url:
+        # Imported here: pika is needed only with a broker.
+        from mlops_assets.backends.event_queue.rabbitmq_queue import RabbitMQQueue
+
+        options = {} if connect_attempts is None else {"connect_attempts": connect_attempts}
+        return RabbitMQQueue(rabbitmq_url, prefix=prefix, **options)
+    from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
+
+    return SqliteQueue(sqlite_path, prefix=prefix)
+
+
+def event_queue(settings: SharedSettings, connect_attempts: int | None = None) -> EventQueue:
+    """The event queue the settings select (one connection; close it when done)."""
+    return event_queue_for(
+        settings.rabbitmq_url,
+        str(settings.resolved_event_queue_path),
+        settings.event_queue_prefix,
+        connect_attempts,
+    )
+
+
+def object_store_for(
+    url: str, endpoint_url: str | None = None, region: str = "us-east-1"
+) -> ObjectStore:
+    """S3 for `s3://bucket/prefix`, else a local folder (a path or a `file://` URL).
+
+    Args:
+        url: where the objects live.
+        endpoint_url: S3 only: the endpoint (SeaweedFS, MinIO); None means AWS.
+        region: S3 only: the region used to sign requests.
+    """
+    if url.startswith("s3://"):
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        return S3ObjectStore(
+            bucket=bucket, prefix=prefix.strip("/"), endpoint_url=endpoint_url, region=region
+        )
+    if url.startswith("file://"):
+        url = url2pathname(urlparse(url).path)
+    return LocalObjectStore(root=url)
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    """The object store named by MLOPS_OBJECT_STORE_URL (default a folder under MLOPS_HOME)."""
+    return object_store_for(
+        settings.resolved_object_store_url, settings.s3_endpoint_url, settings.s3_region
+    )
+
+
+def data_store(settings: Settings) -> TrainingDataStore:
+    """The training data store at MLOPS_DATA_STORE_URL (default SQLite under MLOPS_HOME)."""
+    return TrainingDataStore(settings.resolved_data_store_url)
+
+
+def registry(settings: Settings) -> RegistryClient:
+    """The model registry of the tracking URI (default SQLite under MLOPS_HOME)."""
+    return RegistryClient(
+        settings.resolved_tracking_uri, settings.model_name, settings.mlflow_ui_url
+    )
+
+
+def inference_client(settings: Settings) -> InferenceClient:
+    """The inference server at MLOPS_SERVING_URL; unset gives a client that is not configured."""
+    return InferenceClient(
+        settings.serving_url, settings.serving_timeout_s, settings.serving_admin_token
+    )

@@ -1,0 +1,252 @@
+"""The model registry: versions of one registered model and its `champion` / `challenger` aliases.
+
+dagster-mlflow has no registry helpers, so this small class wraps the few MLflow calls the
+pipeline and the rollback command need. Aliases replace the stages deprecated in MLflow 2.9.
+No dagster import: `mlops-assets rollback` uses it directly and starts in the time MLflow's import
+takes; the pipeline gets it from `RegistryResource.get_client()`.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException, RestException
+from mlflow.tracking import MlflowClient
+
+from mlops_assets.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS
+
+SHA256_TAG = "artifact_sha256"
+PREVIOUS_CHAMPION_TAG = "previous_champion"
+PROMOTED_FOR_TAG = "promoted_for_month"
+HISTORY_TAG = "champion_history"
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A model version as the pipeline and the server need it."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    sha256: str | None
+
+
+class RegistryClient:
+    """Registers challengers, moves the `champion` alias and rolls it back.
+
+    Args:
+        tracking_uri: MLflow tracking URI (sqlite:///… or http://…).
+        model_name: registered model that holds every version.
+        ui_url: MLflow UI address used in links.
+    """
+
+    def __init__(
+        self, tracking_uri: str, model_name: str, ui_url: str = "http://127.0.0.1:5000"
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.ui_url = ui_url
+
+    def client(self) -> MlflowClient:
+        """Returns a client bound to this registry's tracking URI."""
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def run_url(self, run_id: str) -> str:
+        """Returns the MLflow UI page of a run."""
+        experiment_id = self.client().get_run(run_id).info.experiment_id
+        return f"{self.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def register(self, model_uri: str, run_id: str, sha256: str) -> RegisteredModel:
+        """Registers a logged model as a new version and points `challenger` at it.
+
+        Args:
+            model_uri: the logged model (`models:/m-…` or `runs:/…`).
+            run_id: the MLflow run that produced it.
+            sha256: hash of its `.keras` file, checked again before every load.
+
+        Returns:
+            The new version.
+        """
+        client = self.client()
+        try:
+            client.create_registered_model(self.model_name)
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        # A tracking server accepts a `models:/m-…` source only with the logged model's id.
+        model_id = (
+            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        )
+        version = client.create_model_version(
+            self.model_name,
+            source=model_uri,
+            run_id=run_id,
+            tags={SHA256_TAG: sha256},
+            model_id=model_id,
+        )
+        client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, version.version)
+        return self._describe(version)
+
+    def by_alias(self, alias: str) -> RegisteredModel | None:
+        """Returns the version an alias points at, or None if the alias is unset."""
+        try:
+            version = self.client().get_model_version_by_alias(self.model_name, alias)
+        except (MlflowException, RestException) as error:
+            if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None
+            raise
+        return self._describe(version)
+
+    def champion(self) -> RegisteredModel | None:
+        """Returns the current champion, or None before the first promotion."""
+        return self.by_alias(CHAMPION_ALIAS)
+
+    def version(self, version: str) -> RegisteredModel:
+        """Returns one version by number."""
+        return self._describe(self.client().get_model_version(self.model_name, version))
+
+    def champion_for(self, month: str) -> RegisteredModel | None:
+        """Returns the champion a month's challenger is judged against.
+
+        That is the current champion, unless a later month has already promoted a model (the
+        month is being re-run): then it is the version promoted for the latest earlier month, so
+        a re-run reproduces the month's original comparison.
+
+        Args:
+            month: the partition key (YYYY-MM-01).
+        """
+        promoted = self._promoted_months()
+        if not any(m > month for m in promoted):
+            return self.champion()
+        earlier = [m for m in promoted if m < month]
+        return self.version(promoted[max(earlier)]) if earlier else None
+
+    def later_month_promoted(self, month: str) -> bool:
+        """Tells whether a month after `month` has already promoted a champion."""
+        return any(m > month for m in self._promoted_months())
+
+    def promote(self, version: str, reason: str, month: str | None = None) -> str | None:
+        """Moves `champion` to `version`, remembering the version it replaces.
+
+        Args:
+            version: the version to serve.
+            reason: why, kept in the decision history.
+            month: the partition the decision belongs to.
+
+        Returns:
+            The previous champion's version, or None if there was none.
+        """
+        previous = self.champion()
+        previous_version = previous.version if previous else None
+        client = self.client()
+        if month is not None:
+            client.set_model_version_tag(self.model_name, version, PROMOTED_FOR_TAG, month)
+        if previous_version is not None:
+            client.set_model_version_tag(
+                self.model_name, version, PREVIOUS_CHAMPION_TAG, previous_version
+            )
+        client.set_registered_model_alias(self.model_name, CHAMPION_ALIAS, version)
+        self.record("promoted", version, previous_version, reason)
+        return previous_version
+
+    def rollback(self, reason: str) -> tuple[str, str]:
+        """Moves `champion` back to the version the current champion replaced.
+
+        Args:
+            reason: why, kept in the decision history.
+
+        Returns:
+            (version rolled back from, version now serving).
+
+        Raises:
+            ValueError: there is no champion or it has no recorded predecessor.
+        """
+        current = self.champion()
+        if current is None:
+            raise ValueError(f"{self.model_name} has no @{CHAMPION_ALIAS}: nothing to roll back")
+        tags = self.client().get_model_version(self.model_name, current.version).tags
+        previous = tags.get(PREVIOUS_CHAMPION_TAG)
+        if previous is None:
+            raise ValueError(
+                f"{self.model_name} v{current.version} is the first champion: "
+                "there is no earlier version to roll back to"
+            )
+        self.client().set_registered_model_alias(self.model_name, CHAMPION_ALIAS, previous)
+        self.record("rolled_back", previous, current.version, reason)
+        return current.version, previous
+
+    def history(self) -> list[dict]:
+        """Returns the champion decisions recorded so far, oldest first."""
+        try:
+            model = self.client().get_registered_model(self.model_name)
+        except MlflowException:
+            return []
+        return json.loads(model.tags.get(HISTORY_TAG, "[]"))
+
+    def download_version(self, version: str, destination: str | Path) -> Path:
+        """Downloads a registered version and returns the path of its `.keras` file."""
+        uri = self.client().get_model_version_download_uri(self.model_name, version)
+        return self.download_keras(uri, destination)
+
+    def download_keras(self, artifact_uri: str, destination: str | Path) -> Path:
+        """Downloads a logged model (`models:/m-…`, `runs:/…`, a storage URI) to `destination`.
+
+        Returns:
+            The path of its `.keras` file.
+        """
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=artifact_uri,
+            dst_path=str(destination),
+            tracking_uri=self.tracking_uri,
+        )
+        files = sorted(Path(local).rglob("*.keras"))
+        if not files:
+            raise FileNotFoundError(f"{artifact_uri} holds no .keras file")
+        return files[0]
+
+    def record(self, action: str, version: str, previous: str | None, reason: str) -> None:
+        """Appends a champion decision (promoted, defended, rejected, rolled_back) to the history.
+
+        Args:
+            action: what happened.
+            version: the version the decision is about.
+            previous: the champion before it, if any.
+            reason: why, in words.
+        """
+        entries = self.history()
+        entries.append(
+            {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "action": action,
+                "version": version,
+                "previous": previous,
+                "reason": reason,
+            }
+        )
+        # MLflow tag values are limited in size; the newest decisions matter most.
+        while len(json.dumps(entries)) > 4500:
+            entries.pop(0)
+        self.client().set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(entries))
+
+    def _promoted_months(self) -> dict[str, str]:
+        """Maps each month that promoted a champion to the version it promoted (the latest)."""
+        months: dict[str, str] = {}
+        versions = self.client().search_model_versions(f"name='{self.model_name}'")
+        for version in sorted(versions, key=lambda v: int(v.version)):
+            month = (version.tags or {}).get(PROMOTED_FOR_TAG)
+            if month is not None:
+                months[month] = str(version.version)
+        return months
+
+    def _describe(self, version: ModelVersion) -> RegisteredModel:
+        return RegisteredModel(
+            name=version.name,
+            version=str(version.version),
+            run_id=version.run_id,
+            source=version.source,
+            sha256=(version.tags or {}).get(SHA256_TAG),
+        )

@@ -1,0 +1,92 @@
+"""What the retraining stages hand each other: typed results and one decision vocabulary.
+
+The verification report, the gate results and the champion change are read by several modules
+(the gate checks, the promotion, the completion event, the replay); as models their fields are
+named once. Pydantic, so they pickle for Dagster's IO manager and dump to JSON for MLflow and
+the event contracts alike.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+# The one decision vocabulary: a decided month is promoted, defended or rejected; a run that
+# broke before deciding has the outcome `failed`.
+Decision = Literal["promoted", "defended", "rejected"]
+Outcome = Literal["promoted", "defended", "rejected", "failed"]
+DECISIONS: tuple[Decision, ...] = ("promoted", "defended", "rejected")
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GateResult(_Result):
+    """One promotion gate's verdict with the numbers it compared."""
+
+    name: str
+    passed: bool
+    observed: float | None = None
+    threshold: float | None = None
+    reason: str = ""
+
+
+class ModelScore(_Result):
+    """One model version scored on the holdout: accuracy, confusion and latency."""
+
+    version: str
+    run_id: str | None
+    accuracy: float
+    per_class_accuracy: dict[str, float | None]
+    confusion: list[list[int]]
+    load_seconds: float
+    latency_p50_s: float
+    latency_p95_s: float
+    latency_p99_s: float
+
+
+class VerificationReport(_Result):
+    """Challenger and champion on the same newest holdout, the gate results and the decision."""
+
+    month: str
+    data_version: str
+    holdout_rows: int
+    holdout_start: str
+    min_improvement: float
+    challenger: ModelScore
+    champion: ModelScore | None
+    gates: list[GateResult]
+    decision: Decision
+
+    def gate(self, name: str) -> GateResult:
+        """Returns the result of the gate called `name`.
+
+        Raises:
+            KeyError: no such gate in the report.
+        """
+        for result in self.gates:
+            if result.name == name:
+                return result
+        raise KeyError(f"no gate {name!r} in the verification report of {self.month}")
+
+    @property
+    def failed_reasons(self) -> list[str]:
+        """The reasons of the gates that failed, in gate order."""
+        return [g.reason for g in self.gates if not g.passed]
+
+
+class ChampionChange(_Result):
+    """What `champion_model` did: the version now holding `@champion` and the one before."""
+
+    month: str
+    version: str
+    previous_version: str | None
+    alias_moved: bool
+
+
+class DeploymentResult(_Result):
+    """What `deployment` did with the inference server."""
+
+    status: Literal["serving", "no_server", "alias_not_moved"]
+    version: str | None
+    previous_version: str | None = None

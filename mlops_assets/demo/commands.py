@@ -1,0 +1,119 @@
+"""The demo's use cases behind `mlops-assets demo | seed-demo | publish-demo-events`.
+
+The demo stands in for the Helper service: it publishes confirmed tasks as TaskConfirmedEvents
+and replicates them as `task_events_sensor` does, then replays two years month by month.
+"""
+
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+
+import dagster as dg
+
+from mlops_assets.backends import factory
+from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.backends.event_queue.base import EventQueue
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.contracts.records import TaskRecord
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo import replay, report
+from mlops_assets.demo.source import Scenario, demo_tasks
+from mlops_assets.retraining.replication import replicate
+from mlops_assets.settings import Settings
+
+log = logging.getLogger("mlops_assets")
+
+
+def publish_demo_events(settings: Settings) -> int:
+    """Publishes the demo's confirmed tasks as TaskConfirmedEvents, as the Helper service would."""
+    queue = factory.event_queue(settings)
+    try:
+        events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
+        queue.publish(TASK_CONFIRMED_QUEUE, events)
+        log.info(
+            "published %d TaskConfirmedEvents to %s",
+            len(events),
+            queue.queue_name(TASK_CONFIRMED_QUEUE),
+        )
+    finally:
+        queue.close()
+    return len(events)
+
+
+def deliver_through_events(
+    queue: EventQueue, store: TrainingDataStore, records: Sequence[TaskRecord]
+) -> int:
+    """Publishes records as TaskConfirmedEvents, then replicates them as task_events_sensor does.
+
+    Returns:
+        How many records were new to the store.
+    """
+    queue.publish(TASK_CONFIRMED_QUEUE, [TaskConfirmedEvent.from_record(r) for r in records])
+    return replicate(queue, store, max_messages=10**9, max_seconds=600).inserted
+
+
+def seed_demo(settings: Settings) -> int:
+    """Fills the training data store through the event path: publish, then replicate."""
+    store, queue = factory.data_store(settings), factory.event_queue(settings)
+    try:
+        added = deliver_through_events(queue, store, demo_tasks())
+        log.info("data store %s: %d new records, %d in all", store.url, added, store.count())
+    finally:
+        queue.close()
+        store.close()
+    return added
+
+
+def _reset_embedded_state(settings: Settings) -> None:
+    """Starts the demo from an empty data store and registry (embedded defaults only)."""
+    if settings.data_store_url or settings.tracking_uri:
+        log.warning("demo against configured backends: nothing is reset, results accumulate")
+        return
+    home = settings.home_dir
+    for name in ("training_data.db", "mlflow.db"):
+        for path in home.glob(f"{name}*"):
+            path.unlink()
+    shutil.rmtree(home / "mlartifacts", ignore_errors=True)
+    # Events left on the embedded queue would otherwise arrive in the replay's first month.
+    if not settings.rabbitmq_url:
+        for path in home.glob("events.db*"):
+            path.unlink()
+
+
+def run_demo(settings: Settings) -> int:
+    """Replays two years month by month on the configured backends and reports who won.
+
+    Returns:
+        The exit status: 0 when a champion serves at the end.
+    """
+    _reset_embedded_state(settings)
+    scenario = Scenario()
+    store, queue = factory.data_store(settings), factory.event_queue(settings)
+    registry = factory.registry(settings)
+    job = build_definitions(settings).resolve_job_def("retrain_job")
+    try:
+        with dg.DagsterInstance.get() as instance:
+            results = replay.run_replay(
+                job,
+                instance,
+                scenario,
+                deliver=lambda records: deliver_through_events(queue, store, records),
+                champion_version=lambda: c.version if (c := registry.champion()) else None,
+                run_config={
+                    "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
+                    # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                },
+            )
+            folder = report.publish_report(settings, instance, results, scenario)
+    finally:
+        queue.close()
+        store.close()
+    totals = report.summary(results)
+    sys.stdout.write(
+        f"{report.table_markdown(results)}\n\n{totals}\n"
+        f"report: {folder / 'report.md'} (plot: {folder / 'accuracy.png'})\n"
+        "look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`\n"
+    )
+    return 0 if totals["final_champion"] else 1

@@ -1,0 +1,143 @@
+"""The two-year replay: month by month, a challenger against the champion.
+
+Month after month the scenario's confirmed tasks arrive; from `first_month` on, each month runs
+`retrain_job` for that month's partition (train on the months before, hold out the month) and the
+decision is collected. The first decided month makes the first champion (value gates only).
+"""
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from mlops_assets.contracts.records import TaskRecord
+from mlops_assets.contracts.stage_results import Outcome, VerificationReport
+from mlops_assets.demo.source import Scenario, month_tasks
+
+log = logging.getLogger(__name__)
+
+STAGES = ("training_data", "trained_model", "verification_report", "champion_model", "deployment")
+
+
+@dataclass(frozen=True)
+class MonthResult:
+    """One replayed month: who was compared, what the gates decided."""
+
+    month: str
+    decision: Outcome
+    champion_before: str | None
+    challenger_version: str | None
+    challenger_accuracy: float | None
+    champion_accuracy: float | None
+    latency_p95_ms: float | None
+    reason: str
+    champion_after: str | None
+    seconds: float
+    stage_seconds: dict[str, float]
+
+
+def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Wall time of each step of a run, from its event log."""
+    starts, ends = {}, defaultdict(float)
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = record.timestamp
+        elif event.event_type_value == "STEP_SUCCESS":
+            ends[event.step_key] = record.timestamp
+    return {key: round(ends[key] - starts[key], 3) for key in starts if key in ends}
+
+
+def _month_result(
+    month: str,
+    result: dg.ExecuteInProcessResult,
+    stages: dict[str, float],
+    champion_after: str | None,
+    seconds: float,
+) -> MonthResult:
+    failed_checks = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    if "verification_report" not in stages:
+        reason = (
+            f"data checks failed: {', '.join(failed_checks)}" if failed_checks else "run failed"
+        )
+        return MonthResult(
+            month, "failed", None, None, None, None, None, reason, champion_after, seconds, stages
+        )
+    report: VerificationReport = result.output_for_node("verification_report")
+    champion = report.champion
+    return MonthResult(
+        month=month,
+        decision=report.decision,
+        champion_before=champion.version if champion else None,
+        challenger_version=report.challenger.version,
+        challenger_accuracy=report.challenger.accuracy,
+        champion_accuracy=champion.accuracy if champion else None,
+        latency_p95_ms=report.challenger.latency_p95_s * 1000,
+        reason="; ".join(report.failed_reasons) or "every gate passed",
+        champion_after=champion_after,
+        seconds=seconds,
+        stage_seconds={k: v for k, v in stages.items() if k in STAGES},
+    )
+
+
+def run_replay(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    scenario: Scenario,
+    deliver: Callable[[list[TaskRecord]], None],
+    champion_version: Callable[[], str | None],
+    first_month: int = 12,
+    run_config: dict | None = None,
+) -> list[MonthResult]:
+    """Replays the scenario month by month.
+
+    Args:
+        job: `retrain_job`.
+        instance: where the runs are recorded.
+        scenario: the replayed period.
+        deliver: hands a month's confirmed tasks to the system (the event path).
+        champion_version: reads the current `@champion` version.
+        first_month: the first month with a retraining run (1-based); earlier months only
+            deliver data, so the first run trains on the first year.
+        run_config: run config for every month's run.
+
+    Returns:
+        One result per retrained month, in order.
+    """
+    results = []
+    for month in range(1, scenario.months + 1):
+        deliver(month_tasks(scenario, month))
+        if month < first_month:
+            continue
+        key = scenario.month_key(month)
+        started = time.perf_counter()
+        result = job.execute_in_process(
+            run_config=run_config or {},
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+            tags={"mlops_assets/replay": "true"},
+        )
+        outcome = _month_result(
+            key,
+            result,
+            stage_seconds(instance, result.run_id),
+            champion_version(),
+            time.perf_counter() - started,
+        )
+        results.append(outcome)
+        log.info(
+            "replay %s (%d/%d): %s, champion v%s, %.1f s",
+            key[:7],
+            month - first_month + 1,
+            scenario.months - first_month + 1,
+            outcome.decision,
+            outcome.champion_after,
+            outcome.seconds,
+        )
+    return results

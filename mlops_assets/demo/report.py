@@ -1,0 +1,171 @@
+"""The replay's report: the month-by-month table, the summary, the accuracy plot, and where they
+are published (files under MLOPS_HOME/replay, an MLflow run, the `replay_report` asset)."""
+
+import base64
+import io
+import json
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+
+import dagster as dg
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from mlops_assets.constants import REPLAY_REPORT  # noqa: E402
+from mlops_assets.demo.replay import MonthResult  # noqa: E402
+from mlops_assets.demo.source import Scenario  # noqa: E402
+from mlops_assets.settings import Settings  # noqa: E402
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def table_markdown(results: list[MonthResult]) -> str:
+    """The month-by-month table: month, versions, accuracies, latency, decision, reason."""
+    lines = [
+        "| month | champion | challenger | challenger acc. | champion acc. | p95 latency | "
+        "decision | reason |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.month[:7]} | {'v' + r.champion_before if r.champion_before else '–'} | "
+            f"{'v' + r.challenger_version if r.challenger_version else '–'} | "
+            f"{_pct(r.challenger_accuracy)} | {_pct(r.champion_accuracy)} | "
+            f"{'–' if r.latency_p95_ms is None else f'{r.latency_p95_ms:.2f} ms'} | "
+            f"**{r.decision}** | {r.reason} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(results: list[MonthResult]) -> dict:
+    """Counts of each decision and who serves at the end."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in results:
+        counts[r.decision] += 1
+    return {
+        "months": len(results),
+        "decisions": dict(counts),
+        "final_champion": results[-1].champion_after if results else None,
+    }
+
+
+def accuracy_plot_png(results: list[MonthResult], scenario: Scenario) -> bytes:
+    """Challenger and champion accuracy per month, promotions marked, gate line drawn."""
+    months = [r.month[:7] for r in results]
+    positions = list(range(len(months)))
+    figure, axes = plt.subplots(figsize=(9, 4))
+    axes.plot(positions, [r.challenger_accuracy for r in results], "o-", label="challenger")
+    axes.plot(positions, [r.champion_accuracy for r in results], "s-", label="champion")
+    promoted = [
+        (i, r.challenger_accuracy) for i, r in enumerate(results) if r.decision == "promoted"
+    ]
+    if promoted:
+        axes.scatter(
+            *zip(*promoted, strict=True),
+            s=180,
+            facecolors="none",
+            edgecolors="green",
+            linewidths=2,
+            label="promoted",
+            zorder=3,
+        )
+    axes.axhline(0.90, color="red", linestyle="--", linewidth=1, label="accuracy gate")
+    for marker, label in (
+        (scenario.drift_month, "new camera"),
+        (scenario.late_label_month, f"'{scenario.late_label}' common"),
+    ):
+        key = scenario.month_key(marker)[:7]
+        if scenario.drift and key in months:
+            axes.axvline(months.index(key), color="grey", linestyle=":", linewidth=1)
+            axes.annotate(label, (months.index(key), 0.5), rotation=90, fontsize=8, color="grey")
+    axes.set(ylabel="holdout accuracy (month)", ylim=(0.4, 1.0), title="champion vs challenger")
+    axes.set_xticks(positions, months, rotation=60, fontsize=8)
+    axes.legend(loc="lower left", fontsize=8)
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def report_markdown(results: list[MonthResult], scenario: Scenario, plot_name: str) -> str:
+    """The replay report: scenario, summary, table and plot."""
+    totals = summary(results)
+    decided = ", ".join(f"{n} {d}" for d, n in sorted(totals["decisions"].items()))
+    return "\n".join(
+        [
+            "# Two-year replay: champion vs challenger",
+            "",
+            f"Scenario: {scenario.months} months from {scenario.start:%Y-%m}, "
+            f"{scenario.per_month} confirmed tasks a month, seed {scenario.seed}; "
+            + (
+                f"new camera from month {scenario.drift_month}, label {scenario.late_label} "
+                f"common from month {scenario.late_label_month}."
+                if scenario.drift
+                else "no drift."
+            ),
+            "",
+            f"{totals['months']} months decided: {decided}. "
+            f"Serving at the end: v{totals['final_champion']}.",
+            "",
+            table_markdown(results),
+            "",
+            f"![accuracy over time]({plot_name})",
+            "",
+        ]
+    )
+
+
+def results_as_dicts(results: list[MonthResult]) -> list[dict]:
+    """Plain-JSON form of the results."""
+    return [asdict(r) for r in results]
+
+
+def publish_report(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    results: list[MonthResult],
+    scenario: Scenario,
+) -> Path:
+    """Writes report.md, accuracy.png and results.json under MLOPS_HOME/replay, logs them to an
+    MLflow run `replay-report` and reports the `replay_report` asset's materialization.
+
+    Returns:
+        The folder holding the files.
+    """
+    folder = settings.home_dir / "replay"
+    folder.mkdir(parents=True, exist_ok=True)
+    png = accuracy_plot_png(results, scenario)
+    (folder / "accuracy.png").write_bytes(png)
+    (folder / "report.md").write_text(report_markdown(results, scenario, "accuracy.png"))
+    (folder / "results.json").write_text(json.dumps(results_as_dicts(results), indent=2) + "\n")
+    client = MlflowClient(settings.resolved_tracking_uri)
+    experiment = client.get_experiment_by_name(settings.experiment)
+    run = client.create_run(experiment.experiment_id, run_name="replay-report")
+    for name in ("report.md", "accuracy.png", "results.json"):
+        client.log_artifact(run.info.run_id, str(folder / name), "replay")
+    client.set_terminated(run.info.run_id)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=REPLAY_REPORT,
+            metadata={
+                "summary": dg.MetadataValue.json(summary(results)),
+                "table": dg.MetadataValue.md(table_markdown(results)),
+                "accuracy_plot": dg.MetadataValue.md(
+                    f"![accuracy](data:image/png;base64,{base64.b64encode(png).decode()})"
+                ),
+                "report": dg.MetadataValue.path(str(folder / "report.md")),
+                "mlflow_run": dg.MetadataValue.url(
+                    f"{settings.mlflow_ui_url.rstrip('/')}/#/experiments/"
+                    f"{experiment.experiment_id}/runs/{run.info.run_id}"
+                ),
+            },
+        )
+    )
+    return folder

@@ -1,0 +1,118 @@
+"""Deployment, the saga's last step: the inference server serves the new champion, or the
+promotion is compensated (alias and server back on the previous champion).
+
+The compensation runs the same use case as `rollback_champion_job` and `mlops-assets rollback`
+(`mlops_assets.retraining.rollback`).
+"""
+
+import time
+from dataclasses import asdict
+
+import dagster as dg
+
+from mlops_assets.backends.event_queue.base import EventQueue
+from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
+from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, RETRAINING_GROUP
+from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
+from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.resources.event_queue import EventQueueResource
+from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.retraining.rollback import ChampionMoved, roll_back_champion
+
+
+def compensate(
+    context: dg.AssetExecutionContext,
+    registry: RegistryClient,
+    server: InferenceClient,
+    version: str,
+    previous: str | None,
+    failure: DeploymentError,
+    event_queue: EventQueue | None = None,
+) -> ChampionMoved | None:
+    """Moves the alias back to `previous` and the server with it; None if there is no way back."""
+    if previous is None:
+        context.log.error(
+            f"v{version} is the first champion: no previous version to roll back to; "
+            "the server keeps its current state"
+        )
+        return None
+    current = registry.champion()
+    if current is None or current.version != version:
+        context.log.error(
+            f"@{CHAMPION_ALIAS} moved on to v{current.version if current else None} meanwhile: "
+            "leaving it alone"
+        )
+        return None
+    return roll_back_champion(
+        registry,
+        server,
+        event_queue,
+        f"deployment of v{version} failed: {failure}",
+        context.log,
+        server_reason=f"compensation: v{version} refused",
+    )
+
+
+@dg.asset(
+    key=DEPLOYMENT,
+    group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
+    kinds={"fastapi"},
+)
+def deployment(
+    context: dg.AssetExecutionContext,
+    champion_model: ChampionChange,
+    model_registry: RegistryResource,
+    serving_client: InferenceClientResource,
+    event_queue: EventQueueResource,
+) -> dg.Output[DeploymentResult]:
+    """The champion in service: the inference server reloaded and answering with its version."""
+    version = champion_model.version
+    previous = champion_model.previous_version
+    if not champion_model.alias_moved:
+        context.log.info("the alias did not move (a re-run of an earlier month): nothing to deploy")
+        return dg.Output(
+            DeploymentResult(status="alias_not_moved", version=previous),
+            metadata={"status": "alias not moved", "champion_version": previous or "none"},
+        )
+    server = serving_client.get_client()
+    if not server.configured:
+        context.log.info("no inference server configured (MLOPS_SERVING_URL unset): skipped")
+        return dg.Output(
+            DeploymentResult(status="no_server", version=version),
+            metadata={"status": "no server configured", "champion_version": version},
+        )
+    started = time.perf_counter()
+    try:
+        report = server.deploy(version, f"deploy v{version} (run {context.run_id[:8]})")
+    except DeploymentError as failure:
+        moved = compensate(
+            context,
+            model_registry.get_client(),
+            server,
+            version,
+            previous,
+            failure,
+            event_queue.get_client(),
+        )
+        raise dg.Failure(
+            description=f"inference server did not serve v{version}: {failure}",
+            metadata={
+                "failed_version": version,
+                "compensation": str(asdict(moved)) if moved else "none possible",
+            },
+        ) from failure
+    seconds = round(time.perf_counter() - started, 3)
+    context.log.info(f"{server.url} serves v{version} ({report['status']}, {seconds} s)")
+    return dg.Output(
+        DeploymentResult(status="serving", version=version, previous_version=previous),
+        metadata={
+            "status": "serving",
+            "serving_version": version,
+            "previous_version": previous or "none",
+            "server": dg.MetadataValue.url(f"{server.url.rstrip('/')}/model"),
+            "deploy_seconds": seconds,
+        },
+    )

@@ -1,0 +1,97 @@
+"""The challenger: a CNN trained on the snapshot, logged to MLflow and registered."""
+
+import tempfile
+import time
+
+import dagster as dg
+import numpy as np
+from dagster_mlflow.resources import MlFlow
+from pydantic import Field
+
+from mlops_assets.backends.registry import RegisteredModel
+from mlops_assets.backends.storage_errors import storage_errors_explained
+from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
+from mlops_assets.graph.assets.dataset import TrainingSnapshot
+from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.model import TrainSettings, train
+from mlops_assets.ml.predictor import file_sha256
+from mlops_assets.resources.registry import RegistryResource
+
+
+class TrainingConfig(dg.Config, TrainSettings):
+    """The launchpad config of `trained_model`: the hyperparameters (`TrainSettings`) and one
+    switch for demonstrating the gates."""
+
+    shuffle_labels: bool = Field(
+        default=False,
+        description="Train on randomly permuted labels: a deliberately broken challenger "
+        "for demonstrating the gates.",
+    )
+
+
+@dg.asset(
+    key=TRAINED_MODEL,
+    group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
+    kinds={"tensorflow", "mlflow"},
+)
+def trained_model(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    training_data: TrainingSnapshot,
+    model_registry: RegistryResource,
+    mlflow: dg.ResourceParam[MlFlow],
+) -> dg.Output[RegisteredModel]:
+    """Challenger model version, registered in MLflow with the alias `challenger`."""
+    registry = model_registry.get_client()
+    settings = TrainSettings(**config.model_dump(exclude={"shuffle_labels"}))
+    x, y = to_arrays(training_data.train)
+    if config.shuffle_labels:
+        y = np.random.default_rng(settings.seed).permutation(y)
+    mlflow.log_params(config.model_dump())
+    mlflow.log_params(
+        {
+            "month": training_data.month,
+            "data_version": training_data.data_version,
+            "data_snapshot": training_data.snapshot_uri,
+            "train_rows": len(y),
+        }
+    )
+
+    def report_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        mlflow.log_metrics(metrics, step=epoch)
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+        context.log.info(f"epoch {epoch}/{settings.epochs}: {shown}")
+
+    result = train(x, y, settings, on_epoch=report_epoch)
+    run_id = mlflow.active_run().info.run_id
+    started = time.perf_counter()
+    with storage_errors_explained(
+        "storing the model in MLflow's artifact store",
+        endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
+        location_variable="the experiment's artifact location",
+    ):
+        info = mlflow.tensorflow.log_model(
+            result.model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            keras_file = registry.download_keras(info.model_uri, scratch)
+            sha256 = file_sha256(keras_file)
+    registered = registry.register(info.model_uri, run_id, sha256)
+    context.log.info(
+        f"registered {registered.name} v{registered.version} (@challenger) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return dg.Output(
+        registered,
+        metadata={
+            "mlflow_run": dg.MetadataValue.url(registry.run_url(run_id)),
+            "model_version": registered.version,
+            "epochs": result.epochs_run,
+            "training_seconds": round(result.seconds, 2),
+            "parameters": result.model.count_params(),
+            "final_val_accuracy": result.history["val_accuracy"][-1],
+            "artifact_sha256": sha256,
+        },
+    )

@@ -1,0 +1,143 @@
+"""The verification report: challenger and champion scored on the same newest holdout."""
+
+import base64
+import tempfile
+
+import dagster as dg
+import numpy as np
+from dagster_mlflow.resources import MlFlow
+from pydantic import Field
+
+from mlops_assets.backends.registry import RegisteredModel, RegistryClient
+from mlops_assets.constants import RETRAINING_GROUP, VERIFICATION_REPORT
+from mlops_assets.contracts.stage_results import ModelScore, VerificationReport
+from mlops_assets.graph.assets.dataset import TrainingSnapshot
+from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.ml import metrics
+from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.predictor import Predictor
+from mlops_assets.ml.verification import AccuracyVerifier, PerformanceVerifier
+from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.retraining import gates
+
+
+class VerificationConfig(dg.Config):
+    min_improvement: float = Field(
+        default=0.0,
+        description="How much the challenger's holdout accuracy must exceed the champion's "
+        "(0 = not worse).",
+    )
+    latency_samples: int = Field(
+        default=200, description="Timed single-sample predictions per model after warm-up."
+    )
+
+
+def _score(
+    registry: RegistryClient, model: RegisteredModel, snapshot: TrainingSnapshot, samples: int
+) -> ModelScore:
+    x, y = to_arrays(snapshot.holdout)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = registry.download_version(model.version, scratch)
+        predictor, performance = PerformanceVerifier(samples).verify(
+            lambda: Predictor.load(path, model.sha256), x
+        )
+    result = AccuracyVerifier().verify(predictor, x, y)
+    return ModelScore(
+        version=model.version,
+        run_id=model.run_id,
+        accuracy=result.accuracy,
+        per_class_accuracy={str(k): v for k, v in result.per_class_accuracy.items()},
+        confusion=result.confusion.tolist(),
+        load_seconds=performance.load_seconds,
+        latency_p50_s=performance.latency_p50_s,
+        latency_p95_s=performance.latency_p95_s,
+        latency_p99_s=performance.latency_p99_s,
+    )
+
+
+def _png_markdown(png: bytes, alt: str) -> str:
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+@dg.asset(
+    key=VERIFICATION_REPORT,
+    group_name=RETRAINING_GROUP,
+    partitions_def=monthly_partitions,
+    # Months run in order: the champion a month is judged against is the one the previous
+    # month left, and the registry alias is shared state.
+    deps=[
+        dg.AssetDep(
+            VERIFICATION_REPORT,
+            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+        )
+    ],
+    kinds={"mlflow"},
+)
+def verification_report(
+    context: dg.AssetExecutionContext,
+    config: VerificationConfig,
+    training_data: TrainingSnapshot,
+    trained_model: RegisteredModel,
+    model_registry: RegistryResource,
+    mlflow: dg.ResourceParam[MlFlow],
+) -> dg.Output[VerificationReport]:
+    """Challenger vs champion on the newest holdout: accuracy, latency and the gate verdicts."""
+    registry = model_registry.get_client()
+    champion = registry.champion_for(training_data.month)
+    challenger = _score(registry, trained_model, training_data, config.latency_samples)
+    champion_score = (
+        _score(registry, champion, training_data, config.latency_samples) if champion else None
+    )
+    results = gates.evaluate(challenger, champion_score, config.min_improvement)
+    report = VerificationReport(
+        month=training_data.month,
+        data_version=training_data.data_version,
+        holdout_rows=len(training_data.holdout),
+        holdout_start=training_data.holdout_start.isoformat(),
+        min_improvement=config.min_improvement,
+        challenger=challenger,
+        champion=champion_score,
+        gates=results,
+        decision=gates.decide(results),
+    )
+    if report.decision != "promoted":
+        registry.record(
+            report.decision,
+            challenger.version,
+            champion.version if champion else None,
+            f"{training_data.month}: {'; '.join(report.failed_reasons)}",
+        )
+    mlflow.log_dict(report.model_dump(mode="json"), "verification_report.json")
+    mlflow.log_metrics(
+        {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s}
+    )
+    matrix = np.asarray(challenger.confusion)
+    context.log.info(
+        f"decision {report.decision}: "
+        + "; ".join(f"{r.name} {'passed' if r.passed else 'FAILED'}" for r in results)
+    )
+    return dg.Output(
+        report,
+        metadata={
+            "decision": report.decision,
+            "challenger_version": challenger.version,
+            "challenger_accuracy": challenger.accuracy,
+            "champion_version": champion_score.version if champion_score else "none",
+            **({"champion_accuracy": champion_score.accuracy} if champion_score else {}),
+            "latency_p95_ms": challenger.latency_p95_s * 1000,
+            "holdout_rows": report.holdout_rows,
+            "gates": dg.MetadataValue.md(
+                "\n".join(
+                    ["| gate | passed | reason |", "|---|---|---|"]
+                    + [f"| {r.name} | {r.passed} | {r.reason} |" for r in results]
+                )
+            ),
+            "confusion_matrix": dg.MetadataValue.md(metrics.confusion_markdown(matrix)),
+            "confusion_plot": dg.MetadataValue.md(
+                _png_markdown(
+                    metrics.confusion_png(matrix, f"challenger v{challenger.version}"),
+                    "confusion matrix",
+                )
+            ),
+        },
+    )

@@ -1,0 +1,70 @@
+"""Jobs: the retraining run (the retraining assets and their checks) and the rollback."""
+
+from dataclasses import asdict
+
+import dagster as dg
+from pydantic import Field
+
+from mlops_assets.constants import (
+    CHAMPION_ALIAS,
+    CHAMPION_MODEL,
+    DEPLOYMENT,
+    TRAINED_MODEL,
+    TRAINING_DATA,
+    VERIFICATION_REPORT,
+)
+from mlops_assets.resources.event_queue import EventQueueResource
+from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.retraining.rollback import roll_back_champion
+
+# Runs that move @champion carry this tag; the instance's dagster.yaml (deploy/) lets one such
+# run go at a time, because alias moves are last-writer-wins.
+REGISTRY_WRITER_TAGS = {"mlops_assets/registry": "writer"}
+
+# The stages run one after another, so one process avoids importing TensorFlow once per step.
+retrain_job = dg.define_asset_job(
+    name="retrain_job",
+    selection=dg.AssetSelection.assets(
+        TRAINING_DATA, TRAINED_MODEL, VERIFICATION_REPORT, CHAMPION_MODEL, DEPLOYMENT
+    ),
+    description="Snapshot the data, train a challenger, verify it against the champion, promote, "
+    "deploy.",
+    executor_def=dg.in_process_executor,
+    tags=REGISTRY_WRITER_TAGS,
+)
+
+
+class RollbackConfig(dg.Config):
+    reason: str = Field(
+        default="rollback on demand", description="Why; kept in the champion decision history."
+    )
+
+
+@dg.op(description="Moves @champion back to the version it replaced; the server follows.")
+def rollback_champion(
+    context: dg.OpExecutionContext,
+    config: RollbackConfig,
+    model_registry: RegistryResource,
+    serving_client: InferenceClientResource,
+    event_queue: EventQueueResource,
+) -> dict:
+    moved = roll_back_champion(
+        model_registry.get_client(),
+        serving_client.get_client(),
+        event_queue.get_client(),
+        config.reason,
+        context.log,
+    )
+    if moved.server_following is False:
+        raise dg.Failure(f"@{CHAMPION_ALIAS} is v{moved.version} but the server did not follow")
+    return asdict(moved)
+
+
+@dg.job(
+    description="Move @champion back to the version it replaced; the inference server follows.",
+    executor_def=dg.in_process_executor,
+    tags=REGISTRY_WRITER_TAGS,
+)
+def rollback_champion_job():
+    rollback_champion()

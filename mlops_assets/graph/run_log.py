@@ -1,0 +1,43 @@
+"""Reading a finished run from the Dagster event log: what its assets and checks recorded."""
+
+import dagster as dg
+
+from mlops_assets.retraining.outcomes import RunFacts
+
+
+def run_facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
+    """Reads a run's asset materializations and check evaluations from the event log."""
+    facts = RunFacts()
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+        },
+    ).records
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        data = event.event_specific_data
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = data.materialization
+            facts.materializations[materialization.asset_key.to_user_string()] = {
+                k: v.value for k, v in materialization.metadata.items()
+            }
+        else:
+            metadata = {k: v.value for k, v in data.metadata.items()}
+            facts.checks[data.check_name] = (
+                data.asset_key.to_user_string(),
+                data.passed,
+                metadata,
+            )
+    return facts
+
+
+def step_errors(step_failures: list[dg.DagsterEvent], fallback: str) -> str:
+    """Summarises a failed run's step failures as one line per step."""
+    steps = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+        for e in step_failures
+        if e.event_specific_data is not None and e.event_specific_data.error is not None
+    ]
+    return "; ".join(steps) or fallback

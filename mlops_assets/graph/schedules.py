@@ -1,0 +1,33 @@
+"""Schedules: retrain every night, whatever the event traffic was."""
+
+import dagster as dg
+
+from mlops_assets.graph.jobs import retrain_job
+from mlops_assets.graph.partitions import month_key
+from mlops_assets.resources.data_store import DataStoreResource
+
+
+def nightly_retrain_schedule_for(timezone: str) -> dg.ScheduleDefinition:
+    """Builds the 02:00 nightly retraining schedule in `timezone`.
+
+    Each night retrains the month of the newest confirmed task (its as-of partition).
+    """
+
+    @dg.schedule(
+        name="nightly_retrain_schedule",
+        job=retrain_job,
+        cron_schedule="0 2 * * *",
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Retrains at 02:00 every night regardless of new labels.",
+    )
+    def nightly_retrain_schedule(
+        context: dg.ScheduleEvaluationContext, data_store: DataStoreResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        newest = data_store.get_client().newest_confirmed_at()
+        if newest is None:
+            return dg.SkipReason("the training data store is empty: nothing to train on")
+        night = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        return dg.RunRequest(run_key=f"nightly-{night}", partition_key=month_key(newest))
+
+    return nightly_retrain_schedule

@@ -1,0 +1,147 @@
+"""Sensors: replicate task events and trigger retraining; announce how every run ended.
+
+Each sensor reads its resources and cursor and returns a run request or a skip reason; the
+logic lives in `retraining` (replication, triggers, outcomes).
+"""
+
+import logging
+
+import dagster as dg
+
+from mlops_assets.backends.event_queue.base import EventQueue
+from mlops_assets.constants import TRAINING_DATA
+from mlops_assets.contracts.events import Event, PipelineFailed
+from mlops_assets.graph.jobs import retrain_job
+from mlops_assets.graph.partitions import month_key
+from mlops_assets.graph.run_log import run_facts, step_errors
+from mlops_assets.resources.data_store import DataStoreResource
+from mlops_assets.resources.event_queue import EventQueueResource
+from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.retraining.outcomes import outcome_events
+from mlops_assets.retraining.replication import replicate
+from mlops_assets.retraining.triggers import decide_retrain, is_preview, parse_cursor
+
+log = logging.getLogger(__name__)
+
+
+def last_snapshot_high_water_mark(instance: dg.DagsterInstance) -> int:
+    """The store's high-water mark that the newest `training_data` materialization used."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(TRAINING_DATA))
+    if event is None or event.asset_materialization is None:
+        return 0
+    value = event.asset_materialization.metadata.get("high_water_mark")
+    return int(value.value) if value is not None else 0
+
+
+def task_events_sensor_for(
+    min_new_labels: int, max_messages: int, max_seconds: float, interval_s: int
+) -> dg.SensorDefinition:
+    """Builds `task_events_sensor` with its thresholds and bounds."""
+
+    @dg.sensor(
+        name="task_events_sensor",
+        job=retrain_job,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Replicates TaskConfirmedEvents into the training data store and requests "
+        f"retrain_job once {min_new_labels} new labels arrived. Preview does not consume.",
+    )
+    def task_events_sensor(
+        context: dg.SensorEvaluationContext,
+        event_queue: EventQueueResource,
+        data_store: DataStoreResource,
+    ) -> dg.SensorResult:
+        store = data_store.get_client()
+        preview = is_preview(context.log_key, context.repository_name)
+        if preview:
+            context.log.info("preview: leaving the queue untouched, reading the store only")
+        else:
+            drained = replicate(event_queue.get_client(), store, max_messages, max_seconds)
+            context.log.info(drained.summary())
+        cursor = parse_cursor(context.cursor)
+        baseline = max(last_snapshot_high_water_mark(context.instance), cursor)
+        decision = decide_retrain(
+            store.high_water_mark(), baseline, store.count(baseline), min_new_labels
+        )
+        if not decision.retrain:
+            note = "preview, queue not drained: " if preview else ""
+            return dg.SensorResult(skip_reason=dg.SkipReason(note + decision.skip_reason()))
+        # The newest month's as-of partition trains on everything older, as the schedule does.
+        newest = store.newest_confirmed_at()
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    run_key=decision.run_key,
+                    partition_key=month_key(newest),
+                    tags={
+                        "mlops/trigger": "task_events",
+                        "mlops/high_water_mark": str(decision.high_water_mark),
+                        "mlops/new_labels": str(decision.new_labels),
+                    },
+                )
+            ],
+            cursor=str(decision.high_water_mark),
+        )
+
+    return task_events_sensor
+
+
+def publish_all(queue: EventQueue, events: list[tuple[str, Event]]) -> None:
+    """Publishes (queue name, event) pairs, each durably before the next."""
+    for name, event in events:
+        queue.publish(name, [event])
+
+
+def _outcome_events(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, model_name: str, error: str | None = None
+) -> list[tuple[str, Event]]:
+    # Only a retraining run has a decision to announce; any failed run announces its failure.
+    facts = run_facts(instance, run.run_id) if run.job_name == retrain_job.name else None
+    return outcome_events(facts, run.run_id, run.job_name, model_name, error)
+
+
+@dg.run_status_sensor(
+    name="training_completed_sensor",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[retrain_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Publishes TrainingCompletedEvent (and ModelPromoted) when retrain_job succeeds.",
+)
+def training_completed_sensor(
+    context: dg.RunStatusSensorContext,
+    event_queue: EventQueueResource,
+    model_registry: RegistryResource,
+) -> None:
+    run = context.dagster_run
+    events = _outcome_events(context.instance, run, model_registry.model_name)
+    # Raising here fails the tick, so the cursor stays and the next tick publishes again (with
+    # the same event ids, which consumers dedupe).
+    publish_all(event_queue.get_client(), events)
+    context.log.info(
+        f"run {run.run_id}: published {', '.join(type(e).__name__ for _, e in events)}"
+    )
+
+
+@dg.run_failure_sensor(
+    name="pipeline_failure_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Publishes PipelineFailed and logs an alert when a run fails; for retrain_job "
+    "also the TrainingCompletedEvent (a gate saying no is an outcome, not a pipeline failure).",
+)
+def pipeline_failure_sensor(
+    context: dg.RunFailureSensorContext,
+    event_queue: EventQueueResource,
+    model_registry: RegistryResource,
+) -> None:
+    run = context.dagster_run
+    error = step_errors(
+        context.get_step_failure_events(), context.failure_event.message or "run failed"
+    )
+    events = _outcome_events(context.instance, run, model_registry.model_name, error)
+    publish_all(event_queue.get_client(), events)
+    if not any(isinstance(event, PipelineFailed) for _, event in events):
+        context.log.info(f"run {run.run_id}: the gates kept the champion; no pipeline failure")
+        return
+    alert = f"ALERT pipeline failed: job {run.job_name} run {run.run_id}: {error[:500]}"
+    context.log.error(alert)
+    log.error(alert)

@@ -1,0 +1,149 @@
+"""What a finished retraining run tells the world: its events, from the facts its run recorded.
+
+`graph/run_log.py` reads those facts from the Dagster event log; this module is plain code.
+"""
+
+from dataclasses import dataclass, field
+
+from mlops_assets.constants import (
+    CHAMPION_MODEL,
+    TRAINED_MODEL,
+    TRAINING_DATA,
+    VERIFICATION_REPORT,
+)
+from mlops_assets.contracts.events import (
+    MODEL_EVENTS_QUEUE,
+    PIPELINE_FAILED_QUEUE,
+    TRAINING_COMPLETED_QUEUE,
+    Event,
+    ModelPromoted,
+    PipelineFailed,
+    TrainingCompletedEvent,
+    stable_event_id,
+)
+from mlops_assets.contracts.stage_results import GateResult
+
+# A decision without a champion_model materialization: the gates kept the champion.
+DECISION_OUTCOMES = {"rejected": "rejected", "defended": "defended"}
+METRIC_KEYS = ("challenger_accuracy", "champion_accuracy", "latency_p95_ms")
+
+
+@dataclass
+class RunFacts:
+    """Asset metadata and check results one run recorded, by asset key and check name."""
+
+    materializations: dict[str, dict] = field(default_factory=dict)
+    checks: dict[str, tuple[str, bool, dict]] = field(default_factory=dict)
+
+
+def _version(value) -> str | None:
+    return None if value in (None, "none") else str(value)
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def completion_event(
+    facts: RunFacts, run_id: str, job_name: str, model_name: str, error: str | None = None
+) -> TrainingCompletedEvent:
+    """Builds the TrainingCompletedEvent of a finished retraining run.
+
+    The outcome is `promoted` when `champion_model` moved the alias, `rejected` or `defended`
+    when the verification report decided so (or when a re-run of an old month left a later
+    champion in place), and `failed` otherwise (the run broke before a decision, or the
+    promotion itself failed).
+    """
+    report = facts.materializations.get(VERIFICATION_REPORT, {})
+    champion = facts.materializations.get(CHAMPION_MODEL)
+    decision = report.get("decision")
+    if champion is not None and champion.get("alias_moved") is False:
+        # A re-run of an old month passed the gates, but a later month's champion stays.
+        outcome = "defended"
+        serving = previous = _version(champion.get("previous_champion_version"))
+    elif champion is not None:
+        outcome = "promoted"
+        serving = _version(champion.get("champion_version"))
+        previous = _version(champion.get("previous_champion_version"))
+    else:
+        outcome = DECISION_OUTCOMES.get(decision, "failed")
+        serving = previous = _version(report.get("champion_version"))
+    gates = [
+        GateResult(
+            name=name,
+            passed=passed,
+            observed=_number(metadata.get("observed")),
+            threshold=_number(metadata.get("threshold")),
+            reason=str(metadata.get("reason", "")),
+        )
+        for name, (asset, passed, metadata) in facts.checks.items()
+        if asset == VERIFICATION_REPORT
+    ]
+    challenger = report.get("challenger_version") or facts.materializations.get(
+        TRAINED_MODEL, {}
+    ).get("model_version")
+    return TrainingCompletedEvent(
+        event_id=stable_event_id("training-completed", run_id),
+        run_id=run_id,
+        job_name=job_name,
+        outcome=outcome,
+        model_name=model_name,
+        challenger_version=_version(challenger),
+        champion_version=serving,
+        previous_champion_version=previous,
+        data_version=facts.materializations.get(TRAINING_DATA, {}).get("data_version"),
+        metrics={k: float(report[k]) for k in METRIC_KEYS if _number(report.get(k)) is not None},
+        gates=gates,
+        error=error if outcome == "failed" else None,
+    )
+
+
+def promotion_event(completed: TrainingCompletedEvent) -> ModelPromoted | None:
+    """Builds the ModelPromoted event of a run whose outcome is `promoted`, else None."""
+    if completed.outcome != "promoted" or completed.champion_version is None:
+        return None
+    return ModelPromoted(
+        event_id=stable_event_id("model-promoted", completed.run_id),
+        model_name=completed.model_name,
+        version=completed.champion_version,
+        previous_version=completed.previous_champion_version,
+        reason="; ".join(g.reason for g in completed.gates if g.reason) or "every gate passed",
+        run_id=completed.run_id,
+    )
+
+
+def failure_event(run_id: str, job_name: str, error: str) -> PipelineFailed:
+    """Builds the PipelineFailed event of a failed run."""
+    return PipelineFailed(
+        event_id=stable_event_id("pipeline-failed", run_id),
+        run_id=run_id,
+        job_name=job_name,
+        error=error,
+    )
+
+
+def outcome_events(
+    facts: RunFacts | None,
+    run_id: str,
+    job_name: str,
+    model_name: str,
+    error: str | None = None,
+) -> list[tuple[str, Event]]:
+    """The events a finished run publishes, each with its queue.
+
+    A retraining run (`facts` given) announces its TrainingCompletedEvent, plus ModelPromoted
+    after a promotion. A failed run (`error` given) whose failure is not a gate's verdict also
+    announces PipelineFailed.
+    """
+    events: list[tuple[str, Event]] = []
+    outcome = "failed"
+    if facts is not None:
+        completed = completion_event(facts, run_id, job_name, model_name, error)
+        events.append((TRAINING_COMPLETED_QUEUE, completed))
+        promoted = promotion_event(completed)
+        if promoted is not None:
+            events.append((MODEL_EVENTS_QUEUE, promoted))
+        outcome = completed.outcome
+    if error is not None and outcome == "failed":
+        events.append((PIPELINE_FAILED_QUEUE, failure_event(run_id, job_name, error)))
+    return events

@@ -1,0 +1,136 @@
+"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters | rollback |
+health`.
+
+The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
+TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
+`rollback` imports neither dagster nor TensorFlow and starts in about the time it takes to import
+MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from typing import TYPE_CHECKING
+
+from mlops_assets.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("mlops_assets")
+
+
+def show_dead_letters(settings: Settings, limit: int = 20) -> int:
+    """Logs the oldest dead-lettered task events with the reason each was set aside."""
+    from mlops_assets.backends import factory
+    from mlops_assets.contracts.events import (
+        TASK_CONFIRMED_QUEUE,
+        InvalidEvent,
+        TaskConfirmedEvent,
+        parse_event,
+    )
+
+    queue = factory.event_queue(settings)
+    letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+    for letter in letters:
+        try:
+            parse_event(letter.body, TaskConfirmedEvent)
+            reason = letter.reason
+        except InvalidEvent as error:
+            reason = error.reason
+        log.info("dead letter (%s): %s | %r", letter.reason, reason, letter.body[:200])
+    log.info("%d dead-lettered task events shown (limit %d)", len(letters), limit)
+    queue.close()
+    return len(letters)
+
+
+def check_health(settings: Settings) -> int:
+    """Prints each configured backend and whether it answers; 1 if any does not."""
+    from mlops_assets.tools import health
+
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    results = health.check_all(settings)
+    sys.stdout.write(health.render(results) + "\n")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def rollback(settings: Settings, reason: str) -> int:
+    """Moves @champion back to the version it replaced and waits for the server to serve it.
+
+    The same use case as `rollback_champion_job`, without dagster or the Definitions: those import
+    TensorFlow (seconds), and a rollback should take well under two seconds.
+    """
+    from mlops_assets.backends import factory
+    from mlops_assets.retraining.rollback import roll_back_champion
+
+    started = time.perf_counter()
+    queue = factory.event_queue(settings)
+    try:
+        moved = roll_back_champion(
+            factory.registry(settings), factory.inference_client(settings), queue, reason, log
+        )
+    except ValueError as error:
+        log.error("%s", error)
+        return 1
+    finally:
+        queue.close()
+    if moved.server_following is None:
+        log.info("no inference server configured (MLOPS_SERVING_URL): servers follow by polling")
+    elif moved.server_following:
+        log.info("%s serves v%s", settings.serving_url, moved.version)
+    log.info(
+        "rollback v%s -> v%s took %.2f s",
+        moved.previous_version,
+        moved.version,
+        time.perf_counter() - started,
+    )
+    return 0 if moved.server_following is not False else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
+    parser.add_argument(
+        "command",
+        choices=["demo", "seed-demo", "publish-demo-events", "dead-letters", "rollback", "health"],
+    )
+    parser.add_argument(
+        "--reason", default="rollback on demand", help="rollback: why, kept in the history"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "rollback":
+        return rollback(Settings(), args.reason)
+    # Only here: every other command builds Dagster resources, and a rollback must not wait for
+    # dagster's import.
+    import dagster as dg
+
+    # Dagster flags the dagster-mlflow resource and partitioned checks as beta/preview; the
+    # terminal is for the pipeline's own progress.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    if args.command == "health":
+        return check_health(Settings())
+    if "DAGSTER_HOME" not in os.environ:
+        parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
+    settings = Settings()
+    if args.command == "dead-letters":
+        show_dead_letters(settings)
+        return 0
+    from mlops_assets.demo import commands
+
+    if args.command == "publish-demo-events":
+        commands.publish_demo_events(settings)
+        return 0
+    if args.command == "seed-demo":
+        commands.seed_demo(settings)
+        return 0
+    return commands.run_demo(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""Health checks: which backend each concern is configured to use, and whether it answers.
+
+`mlops-assets health` (or `make health`) prints one line per backend and exits non-zero when a
+configured backend does not answer. Each check makes one cheap request with a short timeout.
+"""
+
+import json
+import os
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from mlops_assets.backends import factory
+from mlops_assets.backends.object_store import S3ObjectStore
+from mlops_assets.backends.storage_errors import ObjectStoreError
+from mlops_assets.settings import Settings
+
+TIMEOUT_S = 3
+
+
+@dataclass(frozen=True)
+class Health:
+    """One backend: what it is, where, and whether it answered."""
+
+    concern: str
+    backend: str
+    target: str
+    ok: bool
+    detail: str = ""
+
+
+def _database(concern: str, url: str) -> Health:
+    parsed = sa.make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        detail = "file exists" if path.exists() else "created on first use"
+        return Health(concern, "SQLite (embedded)", shown, _writable(path), detail)
+    connect_args = {"connect_timeout": TIMEOUT_S}
+    engine = sa.create_engine(url, connect_args=connect_args)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return Health(concern, parsed.get_backend_name(), shown, True, "answers")
+    except sa.exc.SQLAlchemyError as error:
+        detail = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        return Health(concern, parsed.get_backend_name(), shown, False, detail)
+    finally:
+        engine.dispose()
+
+
+def _writable(path: Path) -> bool:
+    # Embedded files are created on first use: the nearest existing folder must be writable.
+    folder = path.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
+
+
+def data_store(settings: Settings) -> Health:
+    return _database("training data store", settings.resolved_data_store_url)
+
+
+def dagster_instance(settings: Settings) -> Health:
+    home = settings.dagster_home
+    if home is None:
+        return Health("Dagster instance", "unset", "DAGSTER_HOME", False, "set DAGSTER_HOME")
+    config_file = Path(home) / "dagster.yaml"
+    config = yaml.safe_load(config_file.read_text()) if config_file.exists() else None
+    storage = (config or {}).get("storage", {})
+    if "postgres" not in storage:
+        ok = _writable(Path(home) / "dagster.yaml")
+        return Health("Dagster instance", "SQLite (embedded)", str(home), ok)
+    url = _resolve(storage["postgres"].get("postgres_url"))
+    if url is None:
+        return Health("Dagster instance", "postgresql", str(config_file), False, "no postgres_url")
+    return _database("Dagster instance", url)
+
+
+def _resolve(value) -> str | None:
+    # dagster.yaml values may be {"env": NAME}; Dagster reads those from the environment too.
+    if isinstance(value, dict) and "env" in value:
+        return os.environ.get(value["env"])
+    return value
+
+
+def tracking(settings: Settings) -> Health:
+    uri = settings.resolved_tracking_uri
+    if not uri.startswith(("http://", "https://")):
+        return _database("MLflow tracking + registry", uri)
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_S) as response:
+            body = response.read().decode().strip()
+        return Health("MLflow tracking + registry", "MLflow server", uri, True, body)
+    except OSError as error:
+        return Health("MLflow tracking + registry", "MLflow server", uri, False, str(error))
+
+
+def artifacts(settings: Settings) -> Health:
+    location = settings.resolved_artifact_location
+    if location is None:
+        location = _server_artifact_location(settings)
+    if location is None:
+        detail = "the tracking server chooses when the experiment is created by the first run"
+        return Health("MLflow artifacts", "MLflow server's choice", "-", True, detail)
+    if not location.startswith("s3://"):
+        return Health("MLflow artifacts", "local folder", location, True)
+    bucket = location.removeprefix("s3://").split("/", 1)[0]
+    store = S3ObjectStore(
+        bucket=bucket,
+        endpoint_url=settings.mlflow_s3_endpoint_url,
+        region=settings.s3_region,
+    )
+    return _object_store("MLflow artifacts", store, location)
+
+
+def _server_artifact_location(settings: Settings) -> str | None:
+    # The experiment's own location; before the first run, ask for nothing we cannot know.
+    url = (
+        f"{settings.resolved_tracking_uri.rstrip('/')}/api/2.0/mlflow/experiments/get-by-name?"
+        f"experiment_name={urllib.parse.quote(settings.experiment)}"
+    )
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            return json.load(response)["experiment"]["artifact_location"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def object_store(settings: Settings) -> Health:
+    store = factory.object_store(settings)
+    return _object_store("training-data snapshots", store, settings.resolved_object_store_url)
+
+
+def _object_store(concern: str, store, target: str) -> Health:
+    backend = "S3" if isinstance(store, S3ObjectStore) else "local folder (embedded)"
+    if isinstance(store, S3ObjectStore):
+        backend = f"S3 at {store.endpoint_url or 'AWS'}"
+    try:
+        store.check()
+        return Health(concern, backend, target, True, "answers")
+    except ObjectStoreError as error:
+        return Health(concern, backend, target, False, str(error))
+
+
+# Other concerns (event queue, inference server) add their check here.
+CHECKS: list[Callable[[Settings], Health]] = [
+    dagster_instance,
+    data_store,
+    tracking,
+    artifacts,
+    object_store,
+]
+
+
+def check_all(settings: Settings) -> list[Health]:
+    """Runs every check once."""
+    return [check(settings) for check in CHECKS]
+
+
+def render(results: list[Health]) -> str:
+    """One line per backend: status, concern, backend, target, detail."""
+    lines = []
+    for r in results:
+        status = "ok  " if r.ok else "DOWN"
+        detail = f" ({r.detail})" if r.detail else ""
+        lines.append(f"{status} {r.concern:<28} {r.backend:<26} {r.target}{detail}")
+    return "\n".join(lines)
