@@ -1,38 +1,29 @@
-"""Shared fixtures: an isolated embedded configuration per test, and the demo data."""
+"""Shared fixtures: an isolated embedded configuration per test, its backends, the demo data and
+event queues of both backends. Helpers and service starters live in `support/`."""
 
 import os
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
+from mlops_assets.backends import factory
+from mlops_assets.contracts.events import (
+    MODEL_EVENTS_QUEUE,
+    PIPELINE_FAILED_QUEUE,
+    TASK_CONFIRMED_QUEUE,
+    TRAINING_COMPLETED_QUEUE,
+)
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo.source import demo_tasks
+from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.settings import Settings
+from mlops_assets_tests.support.services import RABBITMQ_URL, embedded_settings, service_missing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Fixtures that start SeaweedFS and the MLflow server for the integration tier.
-pytest_plugins = ["mlops_assets_tests.stack_fixtures"]
-
-
-def service_missing(reason: str) -> None:
-    """Fails under CI (the service must be there) and skips loudly on a developer's machine."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI=true: every service must be available)")
-    pytest.skip(f"SERVICE MISSING: {reason}")
-
-
-def embedded_settings(home, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Embedded defaults under `home`, ignoring the environment.
-
-    MLflow's `set_tracking_uri` (called by dagster-mlflow) exports MLFLOW_TRACKING_URI, so a
-    previous run in this process would otherwise leak into the next configuration.
-    """
-    for name in list(os.environ):
-        if name.startswith("MLOPS_") or name.startswith("MLFLOW_"):
-            monkeypatch.delenv(name)
-    monkeypatch.delenv("RABBITMQ_URL", raising=False)
-    return Settings(home=home)
+pytest_plugins = ["mlops_assets_tests.support.stack_fixtures"]
 
 
 @pytest.fixture
@@ -43,9 +34,22 @@ def settings(tmp_path, monkeypatch) -> Settings:
 
 @pytest.fixture
 def resources(settings) -> dict:
-    built = build_resources(settings)
+    """The Dagster resources `definitions.py` builds from `settings`."""
+    return build_resources(settings)
+
+
+@pytest.fixture
+def backends(settings):
+    """The plain backend objects of `settings` (the same stores the resources use)."""
+    built = SimpleNamespace(
+        data_store=factory.data_store(settings),
+        event_queue=factory.event_queue(settings),
+        object_store=factory.object_store(settings),
+        registry=factory.registry(settings),
+    )
     yield built
-    built["data_store"].close()
+    built.event_queue.close()
+    built.data_store.close()
 
 
 @pytest.fixture
@@ -59,55 +63,49 @@ def demo_records():
 
 
 @pytest.fixture
-def seeded_store(resources, demo_records):
-    store = resources["data_store"]
-    store.insert(demo_records)
-    return store
-
-
-RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+def seeded_store(backends, demo_records):
+    backends.data_store.insert(demo_records)
+    return backends.data_store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("rabbitmq", marks=pytest.mark.integration)])
 def queue_factory(request, tmp_path):
-    """Makes event queue resources of one backend that share queues under a unique prefix.
+    """Makes event queues of one backend that share queues under a unique prefix.
 
     Each call is a new consumer/publisher (its own connection); all are closed afterwards and
-    the test's queues are deleted.
+    the test's queues are deleted. `queue_factory.resource()` is the Dagster resource over the
+    same queues, for sensors and assets.
     """
     from pika.exceptions import AMQPConnectionError
 
-    from mlops_assets.contracts.events import (
-        MODEL_EVENTS_QUEUE,
-        PIPELINE_FAILED_QUEUE,
-        TASK_CONFIRMED_QUEUE,
-        TRAINING_COMPLETED_QUEUE,
-    )
-    from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
-    from mlops_assets.resources.sqlite_queue import SqliteEventQueue
-
     prefix = f"test-{uuid.uuid4().hex[:10]}."
+    rabbitmq_url = RABBITMQ_URL if request.param == "rabbitmq" else None
+    sqlite_path = str(tmp_path / "events.db")
     made = []
 
     def make():
-        if request.param == "sqlite":
-            queue = SqliteEventQueue(path=str(tmp_path / "events.db"), prefix=prefix)
-        else:
-            queue = RabbitMQEventQueue(url=RABBITMQ_URL, prefix=prefix, connect_attempts=2)
-            try:
-                queue.open()
-            except AMQPConnectionError as error:
-                service_missing(f"RabbitMQ at {RABBITMQ_URL} does not answer: {error!r}")
+        queue = factory.event_queue_for(rabbitmq_url, sqlite_path, prefix, connect_attempts=2)
+        try:
+            queue.open()
+        except AMQPConnectionError as error:
+            service_missing(f"RabbitMQ at {RABBITMQ_URL} does not answer: {error!r}")
         made.append(queue)
         return queue
 
+    def resource() -> EventQueueResource:
+        return EventQueueResource(
+            rabbitmq_url=rabbitmq_url, sqlite_path=sqlite_path, prefix=prefix, connect_attempts=2
+        )
+
     make.backend = request.param
     make.prefix = prefix
+    make.location = RABBITMQ_URL if rabbitmq_url else sqlite_path
+    make.resource = resource
     yield make
     for queue in made:
         queue.close()
     if made:
-        cleaner = made[0]
+        cleaner = make()
         for name in (
             TASK_CONFIRMED_QUEUE,
             TRAINING_COMPLETED_QUEUE,
@@ -121,7 +119,7 @@ def queue_factory(request, tmp_path):
 @pytest.fixture
 def source(tmp_path):
     """A model source with two tiny versions as local `.keras` files (serving tests)."""
-    from mlops_assets_tests.serving_support import FolderSource, tiny_model
+    from mlops_assets_tests.support.serving import FolderSource, tiny_model
 
     source = FolderSource(tmp_path / "registry")
     source.add("1", tiny_model(1))

@@ -1,0 +1,61 @@
+"""The factory: the one place where settings choose each backend."""
+
+from mlops_assets.backends import factory
+from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.backends.event_queue.rabbitmq_queue import RabbitMQQueue
+from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
+from mlops_assets.backends.object_store import LocalObjectStore, S3ObjectStore
+from mlops_assets.settings import Settings
+
+
+def test_settings_choose_the_object_store(tmp_path):
+    local = factory.object_store(Settings(home=tmp_path))
+    assert isinstance(local, LocalObjectStore) and local.root == str(tmp_path / "objects")
+    s3 = factory.object_store(
+        Settings(
+            home=tmp_path,
+            object_store_url="s3://bucket/some/prefix/",
+            s3_endpoint_url="http://127.0.0.1:8333",
+        )
+    )
+    assert isinstance(s3, S3ObjectStore)
+    assert (s3.bucket, s3.prefix, s3.endpoint_url) == (
+        "bucket",
+        "some/prefix",
+        "http://127.0.0.1:8333",
+    )
+    assert s3.uri("k.parquet") == "s3://bucket/some/prefix/k.parquet"
+
+
+def test_settings_choose_the_event_queue(tmp_path):
+    embedded = factory.event_queue(Settings(home=tmp_path, event_queue_prefix="dev."))
+    assert isinstance(embedded, SqliteQueue)
+    assert embedded.path == str(tmp_path.resolve() / "events.db")
+    assert embedded.queue_name("task.confirmed") == "dev.task.confirmed"
+    broker = factory.event_queue(
+        Settings(home=tmp_path, rabbitmq_url="amqp://guest:guest@127.0.0.1:5672/%2F"),
+        connect_attempts=1,
+    )
+    assert isinstance(broker, RabbitMQQueue)
+    assert broker.connect_attempts == 1
+
+
+def test_settings_choose_the_data_store_and_registry(tmp_path):
+    store = factory.data_store(Settings(home=tmp_path))
+    assert isinstance(store, TrainingDataStore)
+    assert store.url == f"sqlite:///{tmp_path.resolve() / 'training_data.db'}"
+    production = factory.data_store(
+        Settings(home=tmp_path, data_store_url="postgresql+psycopg2://db/data")
+    )
+    assert production.url == "postgresql+psycopg2://db/data"
+    registry = factory.registry(Settings(home=tmp_path, model_name="m"))
+    assert registry.model_name == "m"
+    assert registry.tracking_uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+
+
+def test_no_serving_url_gives_an_unconfigured_client(tmp_path):
+    assert not factory.inference_client(Settings(home=tmp_path)).configured
+    client = factory.inference_client(
+        Settings(home=tmp_path, serving_url="http://127.0.0.1:8000", serving_admin_token="t")
+    )
+    assert client.configured and client.admin_token == "t"

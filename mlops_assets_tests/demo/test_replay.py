@@ -1,0 +1,96 @@
+"""A short replay end to end: real training, real registry, decisions that follow the gates."""
+
+import dagster as dg
+import pytest
+
+from mlops_assets.backends import factory
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo import replay, report
+from mlops_assets.demo.source import Scenario
+from mlops_assets_tests.support.services import embedded_settings
+
+pytestmark = pytest.mark.model
+
+# Four decided months of 400 photos; the first trains on two months.
+SHORT = Scenario(months=6, per_month=400, drift_month=5, late_label_month=99)
+RUN_CONFIG = {
+    "ops": {"verification_report": {"config": {"min_improvement": 0.02}}},
+    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+}
+
+
+def replay_in(home, scenario: Scenario):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        settings = embedded_settings(home, monkeypatch)
+    registry, store = factory.registry(settings), factory.data_store(settings)
+    definitions = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    results = replay.run_replay(
+        definitions.resolve_job_def("retrain_job"),
+        instance,
+        scenario,
+        deliver=store.insert,
+        champion_version=lambda: c.version if (c := registry.champion()) else None,
+        first_month=3,
+        run_config=RUN_CONFIG,
+    )
+    return results, definitions, instance, registry
+
+
+@pytest.fixture(scope="module")
+def drifting(tmp_path_factory):
+    return replay_in(tmp_path_factory.mktemp("drifting"), SHORT)
+
+
+def decisions(results):
+    return [(r.month, r.decision, r.champion_after) for r in results]
+
+
+def test_decisions_follow_the_gates(drifting):
+    results, *_ = drifting
+    assert [r.month for r in results] == ["2024-03-01", "2024-04-01", "2024-05-01", "2024-06-01"]
+    assert results[0].decision == "promoted" and results[0].champion_before is None
+    assert any(r.decision == "promoted" for r in results[1:])
+    assert any(r.decision == "defended" for r in results)
+    for r in results:
+        if r.decision == "promoted":
+            assert r.challenger_accuracy > 0.90
+            assert r.champion_after == r.challenger_version
+            if r.champion_accuracy is not None:
+                assert r.challenger_accuracy >= r.champion_accuracy + 0.02
+        if r.decision == "defended":
+            assert r.challenger_accuracy < r.champion_accuracy + 0.02
+            assert r.champion_after == r.champion_before
+    table = report.table_markdown(results)
+    assert table.count("\n") == len(results) + 1 and "**defended**" in table
+
+
+def test_same_seed_same_decisions(drifting, tmp_path):
+    results, *_ = drifting
+    again, *_ = replay_in(tmp_path, SHORT)
+    assert decisions(again) == decisions(results)
+    assert [r.challenger_accuracy for r in again] == [r.challenger_accuracy for r in results]
+
+
+def test_rerunning_a_month_reproduces_its_decision(drifting):
+    results, definitions, instance, registry = drifting
+    champion = registry.champion().version
+    month = results[1]
+    rerun = definitions.resolve_job_def("retrain_job").execute_in_process(
+        run_config=RUN_CONFIG, instance=instance, partition_key=month.month, raise_on_error=False
+    )
+    verified = rerun.output_for_node("verification_report")
+    assert (verified.champion.version if verified.champion else None) == month.champion_before
+    assert verified.challenger.accuracy == month.challenger_accuracy
+    assert verified.decision == month.decision
+    assert registry.champion().version == champion
+
+
+def test_corrupted_month_is_rejected_and_the_champion_serves_on(tmp_path):
+    corrupt = Scenario(months=4, per_month=400, drift=False, corrupt_month=4)
+    results, *_ = replay_in(tmp_path, corrupt)
+    assert results[0].decision == "promoted"
+    last = results[-1]
+    assert last.month == "2024-04-01" and last.decision == "rejected"
+    assert "not above the minimum" in last.reason
+    assert last.champion_after == results[-2].champion_after

@@ -1,0 +1,54 @@
+"""The replay's report: table, summary, plot and markdown from month results."""
+
+from mlops_assets.demo import report
+from mlops_assets.demo.replay import MonthResult
+from mlops_assets.demo.source import Scenario
+
+SCENARIO = Scenario(months=4, drift_month=3, late_label_month=99)
+
+
+def month(key: str, decision: str, before, after, challenger=0.95, champion=None) -> MonthResult:
+    return MonthResult(
+        month=key,
+        decision=decision,
+        champion_before=before,
+        challenger_version=str(int(after or "0") + 1) if decision != "promoted" else after,
+        challenger_accuracy=challenger,
+        champion_accuracy=champion,
+        latency_p95_ms=0.8,
+        reason="every gate passed" if decision == "promoted" else "short of the champion",
+        champion_after=after,
+        seconds=1.0,
+        stage_seconds={},
+    )
+
+
+RESULTS = [
+    month("2024-02-01", "promoted", None, "1"),
+    month("2024-03-01", "defended", "1", "1", 0.94, 0.96),
+    month("2024-04-01", "promoted", "1", "3", 0.97, 0.93),
+]
+
+
+def test_summary_counts_decisions_and_names_the_final_champion():
+    assert report.summary(RESULTS) == {
+        "months": 3,
+        "decisions": {"promoted": 2, "defended": 1},
+        "final_champion": "3",
+    }
+    assert report.summary([])["final_champion"] is None
+
+
+def test_table_has_one_row_per_month():
+    table = report.table_markdown(RESULTS)
+    rows = table.splitlines()[2:]
+    assert len(rows) == 3
+    assert rows[1].startswith("| 2024-03 | v1 | v2 | 94.0% | 96.0% | 0.80 ms | **defended** |")
+
+
+def test_markdown_report_links_the_plot_and_the_plot_is_a_png():
+    markdown = report.report_markdown(RESULTS, SCENARIO, "accuracy.png")
+    assert "![accuracy over time](accuracy.png)" in markdown
+    assert "3 months decided: 1 defended, 2 promoted. Serving at the end: v3." in markdown
+    assert report.accuracy_plot_png(RESULTS, SCENARIO).startswith(b"\x89PNG")
+    assert report.results_as_dicts(RESULTS)[0]["decision"] == "promoted"

@@ -1,0 +1,51 @@
+"""The deployment step's paths that need no server, and the client's failure reporting."""
+
+import dagster as dg
+import pytest
+
+from mlops_assets.backends.inference_client import DeploymentError
+from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
+from mlops_assets.graph.assets.deployment import deployment
+from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets_tests.support.serving import free_port
+
+
+def change(version: str, previous: str | None, alias_moved: bool = True) -> ChampionChange:
+    return ChampionChange(
+        month="2025-01-01", version=version, previous_version=previous, alias_moved=alias_moved
+    )
+
+
+def run_deployment(resources, champion_model: ChampionChange, serving_client):
+    return deployment(
+        dg.build_asset_context(partition_key="2025-01-01"),
+        champion_model=champion_model,
+        model_registry=resources["model_registry"],
+        serving_client=serving_client,
+        event_queue=resources["event_queue"],
+    )
+
+
+def test_no_server_configured_is_recorded_and_passes(resources):
+    output = run_deployment(resources, change("2", "1"), InferenceClientResource(url=None))
+    assert output.value == DeploymentResult(status="no_server", version="2")
+    assert output.metadata["status"].value == "no server configured"
+
+
+def test_a_rerun_that_left_the_alias_alone_deploys_nothing(resources):
+    unreachable = InferenceClientResource(url=f"http://127.0.0.1:{free_port()}", timeout_s=1)
+    output = run_deployment(resources, change("5", "3", alias_moved=False), unreachable)
+    assert output.value == DeploymentResult(status="alias_not_moved", version="3")
+
+
+def test_unreachable_server_is_a_deployment_error():
+    client = InferenceClientResource(url=f"http://127.0.0.1:{free_port()}", timeout_s=1)
+    with pytest.raises(DeploymentError, match="unreachable"):
+        client.get_client().deploy("2", "test")
+
+
+def test_first_champion_refused_fails_without_a_way_back(resources):
+    unreachable = InferenceClientResource(url=f"http://127.0.0.1:{free_port()}", timeout_s=1)
+    with pytest.raises(dg.Failure, match="did not serve v1") as failure:
+        run_deployment(resources, change("1", None), unreachable)
+    assert failure.value.metadata["compensation"].value == "none possible"

@@ -1,0 +1,179 @@
+"""Sensors: task events -> store -> retrain requests; run outcomes -> events on the queues."""
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
+from mlops_assets.contracts.events import (
+    PIPELINE_FAILED_QUEUE,
+    TASK_CONFIRMED_QUEUE,
+    TRAINING_COMPLETED_QUEUE,
+    PipelineFailed,
+    TaskConfirmedEvent,
+    TrainingCompletedEvent,
+    parse_event,
+)
+from mlops_assets.graph.partitions import month_key
+from mlops_assets.graph.sensors import pipeline_failure_sensor, task_events_sensor_for
+from mlops_assets.resources.data_store import DataStoreResource
+
+Q = TASK_CONFIRMED_QUEUE
+ROOT = Path(__file__).resolve().parents[2]
+sensor = task_events_sensor_for(min_new_labels=10, max_messages=1000, max_seconds=5, interval_s=30)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = TrainingDataStore(f"sqlite:///{tmp_path / 'store.db'}")
+    yield store
+    store.close()
+
+
+def publish(queue, records) -> None:
+    queue.publish(Q, [TaskConfirmedEvent.from_record(r) for r in records])
+
+
+def tick(instance, queue_factory, store, cursor=None, **context):
+    """One tick of the sensor with resources over the test's queues and store."""
+    resources = {
+        "event_queue": queue_factory.resource(),
+        "data_store": DataStoreResource(url=store.url),
+    }
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources=resources, **context
+    ) as ctx:
+        return sensor(ctx)
+
+
+def test_below_threshold_skips_with_the_count(instance, queue_factory, store, demo_records):
+    queue = queue_factory()
+    publish(queue, demo_records[:6])
+    queue.publish_bodies(Q, [b"not an event"])
+    result = tick(instance, queue_factory, store)
+    assert not result.run_requests
+    assert "6 new confirmed labels beyond high-water mark 0" in result.skip_reason.skip_message
+    assert store.count() == 6
+    assert queue.depth(Q) == 0
+    assert [d.body for d in queue.dead_letters(Q)] == [b"not an event"]
+
+
+def test_threshold_requests_one_run_and_not_again(instance, queue_factory, store, demo_records):
+    queue = queue_factory()
+    publish(queue, demo_records[:6])
+    assert not tick(instance, queue_factory, store).run_requests
+    publish(queue, demo_records[6:10])
+    result = tick(instance, queue_factory, store)
+    assert [r.run_key for r in result.run_requests] == ["task-events-hwm-10"]
+    assert result.run_requests[0].tags["mlops/new_labels"] == "10"
+    assert result.run_requests[0].partition_key == month_key(store.newest_confirmed_at())
+    assert result.cursor == "10"
+
+    repeat = tick(instance, queue_factory, store, cursor=result.cursor)
+    assert not repeat.run_requests
+    assert "0 new confirmed labels" in repeat.skip_reason.skip_message
+    # A tick retried without its cursor asks for the same run key: the daemon dedupes it.
+    retried = tick(instance, queue_factory, store)
+    assert [r.run_key for r in retried.run_requests] == ["task-events-hwm-10"]
+
+
+def test_new_labels_count_from_the_last_training_snapshot(
+    instance, queue_factory, store, demo_records
+):
+    queue = queue_factory()
+    publish(queue, demo_records[:12])
+    tick(instance, queue_factory, store)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization("training_data", metadata={"high_water_mark": 12})
+    )
+    publish(queue, demo_records[12:15])
+    result = tick(instance, queue_factory, store)
+    assert not result.run_requests
+    assert "3 new confirmed labels beyond high-water mark 12" in result.skip_reason.skip_message
+
+
+def test_preview_does_not_consume(instance, queue_factory, store, demo_records):
+    queue = queue_factory()
+    publish(queue, demo_records[:12])
+    # The UI's Preview and `dagster sensor preview` evaluate with a repository and no tick.
+    result = tick(
+        instance,
+        queue_factory,
+        store,
+        repository_name="__repository__",
+        sensor_name="task_events_sensor",
+    )
+    assert not result.run_requests
+    assert result.skip_reason.skip_message.startswith("preview, queue not drained: 0 new")
+    assert store.count() == 0
+    assert queue.depth(Q) == 12
+
+
+def test_failed_run_publishes_pipeline_failed_and_alerts(
+    definitions, resources, backends, demo_records, instance, queue_factory, caplog
+):
+    # Too few rows: the blocking data checks stop the run before training.
+    backends.data_store.insert(demo_records[:30])
+    month = month_key(backends.data_store.newest_confirmed_at())
+    result = definitions.resolve_job_def("retrain_job").execute_in_process(
+        instance=instance, raise_on_error=False, partition_key=month
+    )
+    assert not result.success
+    queue = queue_factory()
+    with (
+        dg.build_run_status_sensor_context(
+            sensor_name="pipeline_failure_sensor",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={
+                "event_queue": queue_factory.resource(),
+                "model_registry": resources["model_registry"],
+            },
+        ) as context,
+        caplog.at_level(logging.ERROR),
+    ):
+        pipeline_failure_sensor(context.for_run_failure())
+    assert f"ALERT pipeline failed: job retrain_job run {result.run_id}" in caplog.text
+
+    [failed] = queue.fetch(PIPELINE_FAILED_QUEUE, 10, max_seconds=2)
+    event = parse_event(failed.body, PipelineFailed)
+    assert event.run_id == result.run_id and "enough_rows" in event.error
+    [completed] = queue.fetch(TRAINING_COMPLETED_QUEUE, 10, max_seconds=2)
+    outcome = parse_event(completed.body, TrainingCompletedEvent)
+    assert outcome.outcome == "failed" and outcome.champion_version is None
+
+
+def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, tmp_path):
+    """The real preview code path (the same evaluation as the UI's Preview button)."""
+    queue = SqliteQueue(str(settings.resolved_event_queue_path))
+    publish(queue, demo_records[:150])
+    queue.close()
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    result = subprocess.run(
+        [Path(sys.executable).parent / "dagster", "sensor", "preview", "task_events_sensor"]
+        + ["-w", "workspace.yaml"],
+        cwd=ROOT,
+        env={**os.environ, "MLOPS_HOME": str(settings.home), "DAGSTER_HOME": str(dagster_home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "preview, queue not drained: 0 new confirmed labels" in result.stdout + result.stderr
+    queue = SqliteQueue(str(settings.resolved_event_queue_path))
+    assert queue.depth(Q) == 150
+    queue.close()

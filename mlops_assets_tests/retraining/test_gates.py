@@ -1,0 +1,69 @@
+import pytest
+
+from mlops_assets.contracts.stage_results import ModelScore
+from mlops_assets.retraining import gates
+
+
+def score(version: str, accuracy: float, p95: float = 0.001) -> ModelScore:
+    return ModelScore(
+        version=version,
+        run_id=None,
+        accuracy=accuracy,
+        per_class_accuracy={},
+        confusion=[],
+        load_seconds=0.1,
+        latency_p50_s=p95 / 2,
+        latency_p95_s=p95,
+        latency_p99_s=p95 * 2,
+    )
+
+
+def evaluate(challenger_accuracy, champion_accuracy=None, p95=0.001, min_improvement=0.0):
+    champion = None if champion_accuracy is None else score("1", champion_accuracy, p95)
+    return gates.evaluate(score("2", challenger_accuracy, p95), champion, min_improvement)
+
+
+def test_first_run_needs_only_value_gates():
+    results = evaluate(0.95)
+    assert [r.passed for r in results] == [True, True, True]
+    assert gates.decide(results) == "promoted"
+    assert "no champion" in results[2].reason
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "passed"), [(0.90, False), (0.9001, True), (0.5, False), (1.0, True)]
+)
+def test_accuracy_gate_is_strictly_above_ninety_percent(accuracy, passed):
+    assert gates.accuracy_gate(score("2", accuracy)).passed is passed
+
+
+@pytest.mark.parametrize(("p95", "passed"), [(2.999, True), (3.0, False), (12.0, False)])
+def test_latency_gate_is_strictly_under_three_seconds(p95, passed):
+    assert gates.latency_gate(score("2", 0.95, p95)).passed is passed
+
+
+def test_equal_accuracy_is_not_worse_by_default():
+    assert gates.not_worse_gate(score("2", 0.95), score("1", 0.95), 0.0).passed
+
+
+def test_min_improvement_raises_the_bar():
+    result = gates.not_worse_gate(score("2", 0.95), score("1", 0.95), 0.01)
+    assert not result.passed
+    assert result.threshold == pytest.approx(0.96)
+    assert gates.decide(evaluate(0.95, 0.95, min_improvement=0.01)) == "defended"
+
+
+def test_value_gate_failure_is_a_rejection_even_if_champion_is_worse():
+    results = evaluate(0.5, 0.4)
+    assert gates.decide(results) == "rejected"
+    assert "0.5000 is not above" in results[0].reason
+
+
+def test_decisions_use_the_one_vocabulary():
+    from typing import get_args
+
+    from mlops_assets.contracts.stage_results import Decision, Outcome
+
+    seen = {gates.decide(evaluate(a, c)) for a, c in [(0.95, None), (0.95, 0.99), (0.5, None)]}
+    assert seen == set(get_args(Decision))
+    assert set(get_args(Decision)) < set(get_args(Outcome))

@@ -1,0 +1,89 @@
+"""Run outcomes: the events a finished run publishes, from the facts it recorded."""
+
+from mlops_assets.contracts.events import (
+    MODEL_EVENTS_QUEUE,
+    PIPELINE_FAILED_QUEUE,
+    TRAINING_COMPLETED_QUEUE,
+)
+from mlops_assets.retraining.outcomes import (
+    RunFacts,
+    completion_event,
+    outcome_events,
+    promotion_event,
+)
+
+REPORT = {
+    "decision": "defended",
+    "challenger_version": "3",
+    "champion_version": "1",
+    "challenger_accuracy": 0.95,
+    "champion_accuracy": 0.96,
+    "latency_p95_ms": 0.8,
+}
+GATE = ("verification_report", False, {"observed": 0.95, "threshold": 0.96, "reason": "short"})
+
+
+def test_completion_event_names_each_outcome():
+    facts = RunFacts({"verification_report": REPORT}, {"not_worse_than_champion_gate": GATE})
+    defended = completion_event(facts, "run-1", "retrain_job", "m")
+    assert defended.outcome == "defended" and defended.champion_version == "1"
+    assert defended.challenger_version == "3" and defended.metrics["champion_accuracy"] == 0.96
+    assert defended.gates[0].name == "not_worse_than_champion_gate"
+    assert not defended.gates[0].passed and promotion_event(defended) is None
+
+    rejected = RunFacts({"verification_report": {**REPORT, "decision": "rejected"}})
+    assert completion_event(rejected, "run-2", "retrain_job", "m").outcome == "rejected"
+
+    promoted = RunFacts(
+        {
+            "verification_report": {**REPORT, "decision": "promoted"},
+            "champion_model": {"champion_version": "3", "previous_champion_version": "1"},
+        }
+    )
+    event = completion_event(promoted, "run-3", "retrain_job", "m")
+    assert (event.outcome, event.champion_version, event.previous_champion_version) == (
+        "promoted",
+        "3",
+        "1",
+    )
+    assert promotion_event(event).version == "3"
+    assert promotion_event(event).event_id == promotion_event(event).event_id
+
+    rerun = RunFacts(
+        {
+            "verification_report": {**REPORT, "decision": "promoted"},
+            "champion_model": {
+                "champion_version": "3",
+                "previous_champion_version": "5",
+                "alias_moved": False,
+            },
+        }
+    )
+    kept = completion_event(rerun, "run-5", "retrain_job", "m")
+    assert (kept.outcome, kept.champion_version) == ("defended", "5")
+    assert promotion_event(kept) is None
+
+    broken = completion_event(RunFacts(), "run-4", "retrain_job", "m", error="boom")
+    assert broken.outcome == "failed" and broken.error == "boom"
+
+
+def test_outcome_events_by_kind_of_run():
+    promoted = RunFacts(
+        {
+            "verification_report": {**REPORT, "decision": "promoted"},
+            "champion_model": {"champion_version": "3", "previous_champion_version": "1"},
+        }
+    )
+    queues = [q for q, _ in outcome_events(promoted, "run-1", "retrain_job", "m")]
+    assert queues == [TRAINING_COMPLETED_QUEUE, MODEL_EVENTS_QUEUE]
+
+    defended = RunFacts({"verification_report": REPORT}, {"not_worse_than_champion_gate": GATE})
+    queues = [q for q, _ in outcome_events(defended, "run-2", "retrain_job", "m", error="gate")]
+    assert queues == [TRAINING_COMPLETED_QUEUE]
+
+    broken = [q for q, _ in outcome_events(RunFacts(), "run-3", "retrain_job", "m", "boom")]
+    assert broken == [TRAINING_COMPLETED_QUEUE, PIPELINE_FAILED_QUEUE]
+
+    other_job = outcome_events(None, "run-4", "rollback_champion_job", "m", "boom")
+    assert [q for q, _ in other_job] == [PIPELINE_FAILED_QUEUE]
+    assert outcome_events(None, "run-5", "rollback_champion_job", "m") == []

@@ -1,0 +1,125 @@
+"""The rollback use case and the `mlops-assets rollback` command, without an inference server.
+
+The rollback with a real server is in test_serving_integration.py.
+"""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mlops_assets
+from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
+from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
+from mlops_assets.retraining.rollback import (
+    ChampionMoved,
+    on_champion_rolled_back,
+    roll_back_champion,
+)
+
+# Runs the command's own entry point, then reports which heavy packages it imported.
+COMMAND = """
+import json, sys
+from mlops_assets.tools import cli
+code = cli.main(["rollback", "--reason", "test: v2 misbehaves"])
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"dagster", "tensorflow", "keras"})
+print(json.dumps({"exit": code, "heavy": heavy}))
+"""
+
+
+@pytest.fixture
+def registry(tmp_path) -> RegistryClient:
+    """A SQLite registry whose champion v2 replaced v1."""
+    registry = RegistryClient(f"sqlite:///{tmp_path / 'mlflow.db'}", "rollback-test")
+    for version in ("1", "2"):
+        registry.register(f"file://{tmp_path}/model-{version}", None, "0" * 64)
+        registry.promote(version, f"test: v{version}")
+    return registry
+
+
+def test_a_rollback_publishes_model_rolled_back(queue_factory):
+    queue = queue_factory()
+    moved = ChampionMoved(
+        "m", version="1", previous_version="2", reason="bad", server_following=None
+    )
+    on_champion_rolled_back(logging.getLogger("test"), moved, queue)
+    [message] = queue.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=2)
+    event = parse_event(message.body, ModelRolledBack)
+    assert (event.model_name, event.version, event.previous_version) == ("m", "1", "2")
+    assert event.reason == "bad"
+
+
+def test_roll_back_champion_without_a_server_moves_the_alias_and_announces_it(registry, tmp_path):
+    queue = SqliteQueue(str(tmp_path / "events.db"))
+    moved = roll_back_champion(
+        registry, InferenceClient(url=None), queue, "test: bad", logging.getLogger("test")
+    )
+    assert moved == ChampionMoved("rollback-test", "1", "2", "test: bad", server_following=None)
+    assert registry.champion().version == "1"
+    assert registry.history()[-1] | {"at": None} == {
+        "at": None,
+        "action": "rolled_back",
+        "version": "1",
+        "previous": "2",
+        "reason": "test: bad",
+    }
+    [message] = queue.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=1)
+    assert parse_event(message.body, ModelRolledBack).version == "1"
+    queue.close()
+
+
+def test_the_first_champion_has_nothing_to_roll_back_to(tmp_path):
+    registry = RegistryClient(f"sqlite:///{tmp_path / 'mlflow.db'}", "rollback-test")
+    registry.register(f"file://{tmp_path}/model-1", None, "0" * 64)
+    registry.promote("1", "test: first")
+    queue = SqliteQueue(str(tmp_path / "events.db"))
+    with pytest.raises(ValueError, match="first champion"):
+        roll_back_champion(registry, InferenceClient(url=None), queue, "x", logging.getLogger())
+    assert queue.depth(MODEL_EVENTS_QUEUE) == 0
+    queue.close()
+
+
+def run_command(registry: RegistryClient, home: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
+    env.update(
+        MLOPS_HOME=str(home),
+        MLFLOW_TRACKING_URI=registry.tracking_uri,
+        MLOPS_MODEL_NAME=registry.model_name,
+        RABBITMQ_URL="",
+        # This checkout first, wherever the virtualenv's editable install points.
+        PYTHONPATH=os.pathsep.join(
+            [str(Path(mlops_assets.__file__).parents[1]), env.get("PYTHONPATH", "")]
+        ),
+    )
+    return subprocess.run(
+        [sys.executable, "-c", COMMAND], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_command_rolls_back_without_importing_dagster_or_tensorflow(registry, tmp_path):
+    result = run_command(registry, tmp_path / "var")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"exit": 0, "heavy": []}
+    assert "rollback v2 -> v1 took" in result.stderr
+    assert registry.champion().version == "1"
+    queue = SqliteQueue(str(tmp_path / "var" / "events.db"))
+    [message] = queue.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=1)
+    event = parse_event(message.body, ModelRolledBack)
+    assert (event.version, event.previous_version) == ("1", "2")
+    queue.close()
+
+
+def test_the_command_fails_when_there_is_nothing_to_roll_back(registry, tmp_path):
+    assert run_command(registry, tmp_path / "var").returncode == 0
+    result = run_command(registry, tmp_path / "var")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 1
+    assert "first champion" in result.stderr
+    assert registry.champion().version == "1"

@@ -1,0 +1,99 @@
+"""Health checks on embedded defaults and on the stack, up and down."""
+
+import pytest
+
+from mlops_assets.tools import health
+from mlops_assets.tools.cli import main
+from mlops_assets.tools.processes import free_port
+from mlops_assets_tests.support.stack_fixtures import stack_settings
+
+
+def by_concern(results: list[health.Health]) -> dict[str, health.Health]:
+    return {r.concern: r for r in results}
+
+
+def test_embedded_defaults_are_healthy(settings, monkeypatch, tmp_path):
+    settings = settings.model_copy(update={"dagster_home": tmp_path / "dagster"})
+    results = by_concern(health.check_all(settings))
+    assert all(r.ok for r in results.values()), health.render(list(results.values()))
+    assert results["training data store"].backend == "SQLite (embedded)"
+    assert results["MLflow tracking + registry"].backend == "SQLite (embedded)"
+    assert results["training-data snapshots"].backend == "local folder (embedded)"
+    assert results["Dagster instance"].backend == "SQLite (embedded)"
+
+
+def test_unset_dagster_home_is_reported(settings):
+    result = health.dagster_instance(settings.model_copy(update={"dagster_home": None}))
+    assert not result.ok and "DAGSTER_HOME" in result.detail
+
+
+def test_servers_that_do_not_answer_are_down(settings, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    port = free_port()
+    settings = settings.model_copy(
+        update={
+            "tracking_uri": f"http://127.0.0.1:{port}",
+            "data_store_url": f"postgresql+psycopg2://postgres@127.0.0.1:{port}/x",
+            "object_store_url": "s3://mlops/datasets",
+            "s3_endpoint_url": f"http://127.0.0.1:{port}",
+        }
+    )
+    results = by_concern(health.check_all(settings))
+    assert not results["MLflow tracking + registry"].ok
+    assert not results["training data store"].ok
+    assert not results["training-data snapshots"].ok
+    assert "does not answer" in results["training-data snapshots"].detail
+
+
+def test_cli_exit_code(monkeypatch, tmp_path, capsys):
+    for name in ("MLFLOW_TRACKING_URI", "MLOPS_DATA_STORE_URL", "MLOPS_OBJECT_STORE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "var"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    assert main(["health"]) == 0
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
+    assert main(["health"]) == 1
+    assert "DOWN MLflow tracking + registry" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mlflow_database", ["postgresql"], indirect=True)
+def test_stack_is_healthy(tmp_path, seaweedfs, mlflow_server, data_store_database, monkeypatch):
+    settings = stack_settings(
+        tmp_path / "var", seaweedfs, mlflow_server, data_store_database, monkeypatch
+    )
+    settings = settings.model_copy(
+        update={
+            "dagster_home": tmp_path / "dagster",
+            "mlflow_s3_endpoint_url": seaweedfs.endpoint_url,
+            "artifact_location": f"s3://{seaweedfs.bucket}/mlflow",
+        }
+    )
+    results = by_concern(health.check_all(settings))
+    assert all(r.ok for r in results.values()), health.render(list(results.values()))
+    assert results["training data store"].backend == "postgresql"
+    assert results["MLflow tracking + registry"].backend == "MLflow server"
+    assert results["MLflow artifacts"].backend == f"S3 at {seaweedfs.endpoint_url}"
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    results = by_concern(health.check_all(settings))
+    assert not results["training-data snapshots"].ok
+    assert "fix AWS_SECRET_ACCESS_KEY" in results["training-data snapshots"].detail
+
+
+def test_missing_credentials_are_named(settings, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    settings = settings.model_copy(
+        update={
+            "object_store_url": "s3://mlops/x",
+            "s3_endpoint_url": f"http://127.0.0.1:{free_port()}",
+        }
+    )
+    result = health.object_store(settings)
+    assert not result.ok
+    assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in result.detail
