@@ -27,15 +27,14 @@ from pathlib import Path
 import dagster as dg
 import pika
 
-from mlops_assets.demo.source import demo_tasks
+from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.backends.event_queue.rabbitmq_queue import PERSISTENT, RabbitMQQueue
+from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
-from mlops_assets.backends.event_queue.rabbitmq_queue import PERSISTENT
+from mlops_assets.demo.source import demo_tasks
 from mlops_assets.retraining.replication import replicate
-from mlops_assets.resources.data_store import TrainingDataStore
-from mlops_assets.resources.rabbitmq_queue import RabbitMQEventQueue
-from mlops_assets.resources.sqlite_queue import SqliteEventQueue
-from mlops_assets.settings import Settings
 from mlops_assets.retraining.triggers import decide_retrain
+from mlops_assets.settings import Settings
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
 PUBLISH_EVENTS = int(os.environ.get("BENCH_PUBLISH_EVENTS", "2000"))
@@ -64,7 +63,7 @@ def median(values: list[float]) -> float:
 
 
 def new_store(scratch: Path) -> TrainingDataStore:
-    store = TrainingDataStore(url=f"sqlite:///{scratch / f'store-{uuid.uuid4().hex}.db'}")
+    store = TrainingDataStore(f"sqlite:///{scratch / f'store-{uuid.uuid4().hex}.db'}")
     store.count()  # creates the schema outside the timing
     return store
 
@@ -94,7 +93,7 @@ def sensor_tick_seconds(queue, payload: list[bytes], scratch: Path) -> float:
 
 
 def bench_embedded(payload: list[bytes], scratch: Path) -> dict:
-    queue = SqliteEventQueue(path=str(scratch / "events.db"), prefix="bench.")
+    queue = SqliteQueue(str(scratch / "events.db"), prefix="bench.")
     publish, replication, per_cpu = [], [], []
     for _ in range(ROUNDS):
         started = time.perf_counter()
@@ -153,7 +152,7 @@ def bare_publish(channel, name: str, payload: list[bytes]) -> float:
 
 def bench_rabbitmq(payload: list[bytes], scratch: Path) -> tuple[dict, dict]:
     """Our queue and the bare pika loop, interleaved round by round on the same broker."""
-    queue = RabbitMQEventQueue(url=RABBITMQ_URL, prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+    queue = RabbitMQQueue(RABBITMQ_URL, prefix=f"bench-{uuid.uuid4().hex[:8]}.")
     ours = queue.declare(TASK_CONFIRMED_QUEUE)
     bare_name = f"bench-bare-{uuid.uuid4().hex[:8]}"
     connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))

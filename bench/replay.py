@@ -12,8 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.demo import replay
-from mlops_assets.definitions import build_definitions, build_resources
+from mlops_assets.backends import factory
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo import replay, report
 from mlops_assets.demo.source import Scenario
 from mlops_assets.settings import Settings
 
@@ -25,8 +26,7 @@ def main() -> None:
     scenario = Scenario()
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home))
-        resources = build_resources(settings)
-        registry = resources["model_registry"]
+        store, registry = factory.data_store(settings), factory.registry(settings)
         job = build_definitions(settings).resolve_job_def("retrain_job")
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
@@ -34,7 +34,7 @@ def main() -> None:
                 job,
                 instance,
                 scenario,
-                deliver=resources["data_store"].insert,
+                deliver=store.insert,
                 champion_version=lambda: c.version if (c := registry.champion()) else None,
                 run_config={
                     "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
@@ -42,7 +42,7 @@ def main() -> None:
                 },
             )
             total = time.perf_counter() - started
-        resources["data_store"].close()
+        store.close()
     figures = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
         "months_replayed": scenario.months,
@@ -51,7 +51,7 @@ def main() -> None:
         "total_s": round(total, 1),
         "target_total_s": 600,
         "mean_month_s": round(sum(r.seconds for r in results) / len(results), 2),
-        "summary": replay.summary(results),
+        "summary": report.summary(results),
         "months": [
             {
                 "month": r.month[:7],

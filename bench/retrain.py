@@ -14,11 +14,12 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
-from mlops_assets.definitions import build_definitions, build_resources
+from mlops_assets.backends import factory
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo.replay import STAGES, stage_seconds
 from mlops_assets.demo.source import demo_tasks
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor, measure_latency
-from mlops_assets.demo.replay import STAGES, stage_seconds
 from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "retrain.json"
@@ -40,19 +41,19 @@ def main() -> None:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home))
-        resources = build_resources(settings)
-        resources["data_store"].insert(demo_tasks())
+        store = factory.data_store(settings)
+        store.insert(demo_tasks())
         job = build_definitions(settings).resolve_job_def("retrain_job")
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
             result = job.execute_in_process(instance=instance, partition_key=MONTH)
             total = time.perf_counter() - started
             stages = stage_seconds(instance, result.run_id)
-        registry = resources["model_registry"]
+        registry = factory.registry(settings)
         champion = registry.champion()
         path = registry.download_version(champion.version, home)
         predictor = Predictor.load(path, champion.sha256)
-        x, _ = to_arrays(resources["data_store"].snapshot())
+        x, _ = to_arrays(store.snapshot())
         profile = measure_latency(predictor, x, samples=500)
         predict_s = predict_call_seconds(predictor, x)
     figures = {

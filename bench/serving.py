@@ -372,7 +372,7 @@ def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: i
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from mlops_assets.definitions import build_resources
+    from mlops_assets.backends import factory
     from mlops_assets.settings import Settings
 
     load_at_start = os.getloadavg()
@@ -380,7 +380,7 @@ def main() -> None:
         home = Path(tmp) / "var"
         home.mkdir()
         settings = Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
-        registry = build_resources(settings)["model_registry"]
+        registry = factory.registry(settings)
         versions = register_versions(settings, registry, 3)
         registry.promote(versions[0], "bench")
         hold = swap_hold_in_process(registry, versions[0])

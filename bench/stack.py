@@ -23,13 +23,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.tools import processes
-from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.demo.source import demo_tasks
-from mlops_assets.demo.replay import STAGES, stage_seconds
-from mlops_assets.resources.object_store import S3ObjectStore
+from mlops_assets.backends import factory
+from mlops_assets.backends.object_store import S3ObjectStore
 from mlops_assets.backends.storage_errors import ObjectStoreError
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo.replay import STAGES, stage_seconds
+from mlops_assets.demo.source import demo_tasks
 from mlops_assets.settings import Settings
+from mlops_assets.tools import processes
 
 RESULTS = Path(__file__).parent / "results" / "stack.json"
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
@@ -90,11 +91,11 @@ def main() -> None:
     os.environ.update(s3_env)
     mlflow_db = processes.create_database(POSTGRES_URL)
     data_db = processes.create_database(POSTGRES_URL)
-    processes = []
+    children = []
     try:
         (scratch / "s3").mkdir()
         started = time.perf_counter()
-        processes.append(
+        children.append(
             subprocess.Popen(
                 processes.weed_mini_command(scratch / "s3", ports, BUCKET),
                 stdout=open(scratch / "weed.log", "wb"),
@@ -107,7 +108,7 @@ def main() -> None:
         mlflow_port = processes.free_port()
         tracking = f"http://{processes.HOST}:{mlflow_port}"
         started = time.perf_counter()
-        processes.append(
+        children.append(
             subprocess.Popen(
                 processes.mlflow_server_command(mlflow_db, f"s3://{BUCKET}/mlflow", mlflow_port),
                 env={**os.environ, **processes.MLFLOW_SERVER_ENVIRONMENT},
@@ -119,9 +120,9 @@ def main() -> None:
         wait_until(lambda: http_ok(f"{tracking}/health"), 180, "MLflow server")
         mlflow_start = time.perf_counter() - started
 
-        store = build_resources(Settings(home=scratch / "seed", data_store_url=data_db))
-        store["data_store"].insert(records)
-        store["data_store"].close()
+        store = factory.data_store(Settings(home=scratch / "seed", data_store_url=data_db))
+        store.insert(records)
+        store.close()
 
         timings = {"embedded": [], "stack": []}
         beside_fitting = {"embedded": [], "stack": []}
@@ -129,7 +130,7 @@ def main() -> None:
         for i in range(REPEATS):
             tag = uuid.uuid4().hex[:8]
             embedded = Settings(home=scratch / f"embedded-{i}")
-            seeded = build_resources(embedded)["data_store"]
+            seeded = factory.data_store(embedded)
             seeded.insert(records)
             seeded.close()
             stack = Settings(
@@ -151,7 +152,7 @@ def main() -> None:
                     stages[name][stage].append(seconds)
                 print(f"run {i + 1}/{REPEATS} {name}: {total:.2f} s")
     finally:
-        for process in reversed(processes):
+        for process in reversed(children):
             os.killpg(process.pid, 15)
             process.wait(timeout=60)
         processes.drop_database(mlflow_db)

@@ -106,11 +106,7 @@ def test_retraining_on_the_stack(stack, seaweedfs, mlflow_server, demo_records, 
     second = run_retraining(settings)
     assert second.success, failure_message(second)
     promoted = second.output_for_node("champion_model")
-    assert (promoted["version"], promoted["previous_version"], promoted["alias_moved"]) == (
-        "2",
-        "1",
-        True,
-    )
+    assert (promoted.version, promoted.previous_version, promoted.alias_moved) == ("2", "1", True)
     champion = registry.champion()
     assert champion.version == "2"
 
