@@ -76,9 +76,11 @@ stack-down:
 health: install
 	$(BIN)/mlops-assets health
 
+## ruff, and the one-way import layers of pyproject.toml (the README's Layout).
 lint: install
 	$(BIN)/ruff check mlops_assets mlops_assets_tests bench
 	$(BIN)/ruff format --check mlops_assets mlops_assets_tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf var
