@@ -7,20 +7,14 @@ TensorFlow through the definitions, MLflow) happen inside the commands that need
 MLflow.
 """
 
-from __future__ import annotations
-
 import argparse
 import logging
 import os
 import sys
 import time
 import warnings
-from typing import TYPE_CHECKING
 
 from mlops_assets.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("mlops_assets")
 
