@@ -1,0 +1,102 @@
+"""The pipeline's client of the inference server, against a small HTTP server playing its part.
+
+The real server is in serving/test_serving_integration.py; here each answer the client must
+handle is played on purpose: a swap, a refused model, a wrong token, a server that lags behind.
+"""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
+
+
+class FakeServer:
+    """Answers /admin/reload and /model like the inference server would, as told."""
+
+    def __init__(self) -> None:
+        self.reload_status = 200
+        self.reload_body: dict = {}
+        self.serving = "1"
+        self.tokens: list[str | None] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                owner.tokens.append(self.headers.get("X-Admin-Token"))
+                self._answer(owner.reload_status, owner.reload_body)
+
+            def do_GET(self) -> None:
+                self._answer(200, {"model": {"version": owner.serving}})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    fake = FakeServer()
+    yield fake
+    fake.close()
+
+
+def test_a_swap_to_the_version_is_a_deployment(server):
+    server.reload_body = {"status": "swapped", "serving_version": "2", "target_version": "2"}
+    report = InferenceClient(server.url, timeout_s=5, admin_token="t").deploy("2", "test")
+    assert report["status"] == "swapped"
+    assert server.tokens == ["t"]
+
+
+def test_a_refused_model_says_which_version_still_serves(server):
+    server.reload_status = 500
+    server.reload_body = {
+        "status": "failed",
+        "target_version": "2",
+        "serving_version": "1",
+        "error": "sha256 differs",
+    }
+    with pytest.raises(DeploymentError, match=r"refused v2: sha256 differs \(still serving v1\)"):
+        InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+
+
+def test_an_unexpected_answer_is_quoted(server):
+    server.reload_status = 401
+    server.reload_body = {"detail": "missing or wrong X-Admin-Token"}
+    with pytest.raises(DeploymentError, match="answered 401 .*X-Admin-Token"):
+        InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+
+
+def test_a_server_that_answered_with_another_version_is_waited_for(server):
+    server.reload_body = {"status": "unchanged", "serving_version": "1", "target_version": "1"}
+    threading.Timer(0.3, lambda: setattr(server, "serving", "2")).start()
+    report = InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+    assert report["status"] == "unchanged"
+    server.serving = "1"
+    with pytest.raises(DeploymentError, match="still serves v1, not v2"):
+        InferenceClient(server.url, timeout_s=0.5).deploy("2", "test")
+
+
+def test_no_url_is_not_configured_and_refuses_to_deploy():
+    client = InferenceClient(None)
+    assert not client.configured
+    with pytest.raises(DeploymentError, match="MLOPS_SERVING_URL"):
+        client.deploy("2", "test")

@@ -1,0 +1,80 @@
+"""The registry client on a SQLite MLflow registry: aliases, promotions, history, re-runs."""
+
+import json
+
+import pytest
+
+from mlops_assets.backends.registry import (
+    HISTORY_TAG,
+    PREVIOUS_CHAMPION_TAG,
+    PROMOTED_FOR_TAG,
+    RegistryClient,
+)
+
+
+@pytest.fixture
+def registry(tmp_path) -> RegistryClient:
+    return RegistryClient(f"sqlite:///{tmp_path / 'mlflow.db'}", "registry-test")
+
+
+def register(registry: RegistryClient, tmp_path, count: int) -> list[str]:
+    return [
+        registry.register(f"file://{tmp_path}/model-{i}", None, f"{i:064d}").version
+        for i in range(count)
+    ]
+
+
+def test_a_new_version_is_the_challenger_with_its_hash(registry, tmp_path):
+    assert registry.champion() is None and registry.by_alias("challenger") is None
+    [version] = register(registry, tmp_path, 1)
+    challenger = registry.by_alias("challenger")
+    assert challenger.version == version == "1"
+    assert challenger.sha256 == "0" * 64
+    assert registry.champion() is None
+
+
+def test_promotion_remembers_what_it_replaced(registry, tmp_path):
+    first, second = register(registry, tmp_path, 2)
+    assert registry.promote(first, "first", month="2025-01-01") is None
+    assert registry.promote(second, "better", month="2025-02-01") == first
+    assert registry.champion().version == second
+    tags = registry.client().get_model_version(registry.model_name, second).tags
+    assert tags[PREVIOUS_CHAMPION_TAG] == first and tags[PROMOTED_FOR_TAG] == "2025-02-01"
+    assert registry.rollback("regret") == (second, first)
+    assert [(e["action"], e["version"]) for e in registry.history()] == [
+        ("promoted", first),
+        ("promoted", second),
+        ("rolled_back", first),
+    ]
+
+
+def test_a_rerun_month_is_judged_against_the_champion_of_its_time(registry, tmp_path):
+    v1, v2, v3 = register(registry, tmp_path, 3)
+    registry.promote(v1, "m1", month="2025-01-01")
+    registry.promote(v3, "m3", month="2025-03-01")
+    assert registry.champion_for("2025-04-01").version == v3
+    assert registry.later_month_promoted("2025-02-01")
+    assert registry.champion_for("2025-02-01").version == v1
+    assert registry.champion_for("2024-12-01") is None
+    assert not registry.later_month_promoted("2025-03-01")
+    assert v2 == "2"
+
+
+def test_history_keeps_the_newest_decisions_within_the_tag_limit(registry, tmp_path):
+    [version] = register(registry, tmp_path, 1)
+    for i in range(60):
+        registry.record("defended", version, None, f"month {i}: " + "x" * 40)
+    stored = registry.client().get_registered_model(registry.model_name).tags[HISTORY_TAG]
+    assert len(stored) <= 4500
+    entries = json.loads(stored)
+    assert entries[-1]["reason"].startswith("month 59:")
+    assert len(entries) < 60
+
+
+def test_rollback_needs_a_champion_with_a_predecessor(registry, tmp_path):
+    with pytest.raises(ValueError, match="no @champion"):
+        registry.rollback("nothing yet")
+    [version] = register(registry, tmp_path, 1)
+    registry.promote(version, "first")
+    with pytest.raises(ValueError, match="first champion"):
+        registry.rollback("nowhere to go")
