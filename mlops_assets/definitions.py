@@ -8,7 +8,7 @@ from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.graph.assets.promotion import champion_model
 from mlops_assets.graph.assets.training import trained_model
 from mlops_assets.graph.assets.verification import verification_report
-from mlops_assets.graph.checks import GATE_CHECKS, TRAINING_DATA_CHECKS
+from mlops_assets.graph.checks import CHAMPION_CHECKS, GATE_CHECKS, TRAINING_DATA_CHECKS
 from mlops_assets.graph.jobs import retrain_job, rollback_champion_job
 from mlops_assets.graph.schedules import nightly_retrain_schedule_for
 from mlops_assets.graph.sensors import (
@@ -80,7 +80,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 "the two-year replay (`make demo`).",
             ),
         ],
-        asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS],
+        asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS, *CHAMPION_CHECKS],
         jobs=[retrain_job, rollback_champion_job],
         schedules=[nightly_retrain_schedule_for(settings.schedule_timezone)],
         sensors=[

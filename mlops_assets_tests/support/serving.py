@@ -12,11 +12,24 @@ from pathlib import Path
 import httpx
 import keras
 
+from mlops_assets.contracts.stage_results import ChampionChange
 from mlops_assets.ml.model import TrainSettings, build_model
 from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.serving.model_source import VersionRef
 
 TINY = TrainSettings(filters=2, dense_units=4)
+
+
+def champion_change(version: str, previous: str | None, alias_moved: bool = True) -> ChampionChange:
+    """What `champion_model` hands `deployment`: a promotion, or a kept champion."""
+    return ChampionChange(
+        month="2025-01-01",
+        decision="promoted" if alias_moved else "defended",
+        version=version,
+        previous_version=previous,
+        challenger_version=version,
+        alias_moved=alias_moved,
+    )
 
 
 def tiny_model(seed: int) -> keras.Model:
