@@ -128,6 +128,88 @@ def prediction_drift(
 
 
 @dataclass(frozen=True)
+class DriftThresholds:
+    """When a drift test counts (README, configuration table)."""
+
+    input_statistic: float = 0.3
+    prediction_distance: float = 0.2
+    alpha: float = 0.01
+
+
+@dataclass(frozen=True)
+class MonitorInputs:
+    """What one monitor evaluation compares.
+
+    Args:
+        reference_features: photo summaries of the champion's newest training data.
+        window_features: photo summaries of the window's photos (served, else confirmed).
+        reference_predicted: the champion's labels on its holdout.
+        window_predicted: the labels it served in the window (else its labels for the
+            window's confirmed photos).
+        confirmed_predicted: its label for each task confirmed in the window.
+        confirmed_labels: the confirmed labels of those tasks.
+        joined_served: how many of `confirmed_predicted` are served predictions joined by task id.
+        served_predictions: predictions recorded in the window.
+    """
+
+    reference_features: dict[str, np.ndarray]
+    window_features: dict[str, np.ndarray]
+    reference_predicted: np.ndarray
+    window_predicted: np.ndarray
+    confirmed_predicted: np.ndarray
+    confirmed_labels: np.ndarray
+    joined_served: int = 0
+    served_predictions: int = 0
+
+
+def monitor_report(
+    champion_version: str,
+    window: tuple[datetime, datetime],
+    inputs: MonitorInputs,
+    thresholds: DriftThresholds,
+    target_accuracy: float,
+    reference: str,
+) -> MonitorReport:
+    """Computes live accuracy, input drift and prediction drift for one window.
+
+    Args:
+        champion_version: the version that served in the window.
+        window: [start, end) of the window.
+        inputs: the samples to compare.
+        thresholds: when a drift test counts.
+        target_accuracy: the accuracy the champion should keep (the promotion gate's).
+        reference: where the reference samples came from, in words.
+    """
+    return MonitorReport(
+        champion_version=champion_version,
+        window_start=window[0],
+        window_end=window[1],
+        served_predictions=inputs.served_predictions,
+        accuracy=live_accuracy(
+            inputs.confirmed_predicted,
+            inputs.confirmed_labels,
+            joined_served=inputs.joined_served,
+        ),
+        drift=[
+            *input_drift(
+                inputs.reference_features,
+                inputs.window_features,
+                thresholds.input_statistic,
+                thresholds.alpha,
+            ),
+            prediction_drift(
+                inputs.reference_predicted,
+                inputs.window_predicted,
+                thresholds.prediction_distance,
+                thresholds.alpha,
+            ),
+        ],
+        target_accuracy=target_accuracy,
+        reference=reference,
+    )
+
+
+@dataclass(frozen=True)
 class HealthPolicy:
     """When the evidence justifies a retraining run (README, configuration table)."""
 
