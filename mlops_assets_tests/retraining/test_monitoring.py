@@ -20,8 +20,8 @@ START, END = datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 5, 1, tzinfo=UTC)
 POLICY = HealthPolicy(target_accuracy=0.90, min_samples=100, cooldown=timedelta(days=7))
 
 
-def _month(month: int, scenario: Scenario = Scenario()) -> tuple[np.ndarray, np.ndarray]:
-    records = month_tasks(scenario, month)
+def _month(month: int) -> tuple[np.ndarray, np.ndarray]:
+    records = month_tasks(Scenario(), month)
     pixels = np.stack([np.frombuffer(r.pixels, np.uint8) for r in records])
     return pixels, np.array([r.label for r in records])
 
