@@ -12,6 +12,8 @@ IMAGE_SHAPE = (8, 8)
 PIXEL_COUNT = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 PIXEL_MAX = 16
 LABELS = tuple(range(10))
+# Per-photo summaries the server records and the input-drift tests compare (ml.photo_stats).
+PHOTO_FEATURES = ("mean_grey", "grey_spread", "ink_share")
 
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"

@@ -66,6 +66,24 @@ class SharedSettings(BaseSettings):
         "POST /admin/reload needs it in X-Admin-Token, and the pipeline sends it.",
     )
 
+    object_store_url: str | None = Field(
+        default=None,
+        validation_alias="MLOPS_OBJECT_STORE_URL",
+        description="Where training-data snapshots and the served-prediction log go "
+        "(MLOPS_OBJECT_STORE_URL): s3://bucket/prefix or a folder; default MLOPS_HOME/objects.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLOPS_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL"),
+        description="S3 endpoint of the object store (MLOPS_S3_ENDPOINT_URL, else "
+        "MLFLOW_S3_ENDPOINT_URL); unset means AWS.",
+    )
+    s3_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("MLOPS_S3_REGION", "AWS_DEFAULT_REGION"),
+        description="Region for S3 request signing (MLOPS_S3_REGION, else AWS_DEFAULT_REGION).",
+    )
+
     @property
     def home_dir(self) -> Path:
         return self.home.resolve()
@@ -77,6 +95,10 @@ class SharedSettings(BaseSettings):
     @property
     def resolved_event_queue_path(self) -> Path:
         return self.event_queue_path or self.home_dir / "events.db"
+
+    @property
+    def resolved_object_store_url(self) -> str:
+        return self.object_store_url or (self.home_dir / "objects").as_uri()
 
 
 class Settings(SharedSettings):
@@ -112,22 +134,6 @@ class Settings(SharedSettings):
     events_max_seconds: float = Field(
         default=20.0, gt=0, description="Most seconds one sensor tick spends replicating."
     )
-    object_store_url: str | None = Field(
-        default=None,
-        description="Where training-data snapshots go: s3://bucket/prefix or a folder; "
-        "default MLOPS_HOME/objects.",
-    )
-    s3_endpoint_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("MLOPS_S3_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL"),
-        description="S3 endpoint of the object store (MLOPS_S3_ENDPOINT_URL, else "
-        "MLFLOW_S3_ENDPOINT_URL); unset means AWS.",
-    )
-    s3_region: str = Field(
-        default="us-east-1",
-        validation_alias=AliasChoices("MLOPS_S3_REGION", "AWS_DEFAULT_REGION"),
-        description="Region for S3 request signing (MLOPS_S3_REGION, else AWS_DEFAULT_REGION).",
-    )
     mlflow_s3_endpoint_url: str | None = Field(
         default=None,
         validation_alias="MLFLOW_S3_ENDPOINT_URL",
@@ -158,7 +164,3 @@ class Settings(SharedSettings):
         if self.resolved_tracking_uri.startswith(("http://", "https://")):
             return None
         return (self.home_dir / "mlartifacts").as_uri()
-
-    @property
-    def resolved_object_store_url(self) -> str:
-        return self.object_store_url or (self.home_dir / "objects").as_uri()

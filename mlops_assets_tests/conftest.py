@@ -117,9 +117,14 @@ def queue_factory(request, tmp_path):
 
 
 @pytest.fixture
-def source(tmp_path):
-    """A model source with two tiny versions as local `.keras` files (serving tests)."""
+def source(tmp_path, monkeypatch):
+    """A model source with two tiny versions as local `.keras` files (serving tests).
+
+    MLOPS_HOME points into the test's folder, so the server's prediction log lands there.
+    """
     from mlops_assets_tests.support.serving import FolderSource, tiny_model
+
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "var"))
 
     source = FolderSource(tmp_path / "registry")
     source.add("1", tiny_model(1))

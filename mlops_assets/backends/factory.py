@@ -74,7 +74,7 @@ def object_store_for(
     return LocalObjectStore(root=url)
 
 
-def object_store(settings: Settings) -> ObjectStore:
+def object_store(settings: SharedSettings) -> ObjectStore:
     """The object store named by MLOPS_OBJECT_STORE_URL (default a folder under MLOPS_HOME)."""
     return object_store_for(
         settings.resolved_object_store_url, settings.s3_endpoint_url, settings.s3_region

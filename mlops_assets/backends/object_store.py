@@ -138,7 +138,11 @@ class LocalObjectStore(ObjectStore):
         root = Path(self.root).resolve()
         if not root.is_dir():
             return []
-        found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        # Walk only the folder the prefix names (the prediction log holds many files).
+        folder = root / prefix.rsplit("/", 1)[0] if "/" in prefix else root
+        if not folder.is_dir():
+            return []
+        found = (p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file())
         return sorted(k for k in found if k.startswith(prefix))
 
     def close(self) -> None:

@@ -3,9 +3,7 @@ drift tests compare (brightness, contrast, ink coverage). numpy only."""
 
 import numpy as np
 
-from mlops_assets.constants import PIXEL_MAX
-
-PHOTO_FEATURES = ("mean_grey", "grey_spread", "ink_share")
+from mlops_assets.constants import PHOTO_FEATURES, PIXEL_MAX
 
 
 def photo_features(pixels: np.ndarray) -> dict[str, np.ndarray]:

@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from scipy import stats
 
-from mlops_assets.constants import LABELS
+from mlops_assets.constants import LABELS, PHOTO_FEATURES
 from mlops_assets.contracts.monitoring import DriftTest, LiveAccuracy, MonitorReport
-from mlops_assets.ml.photo_stats import PHOTO_FEATURES
 
 
 def live_accuracy(

@@ -7,14 +7,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
+import pandas as pd
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from mlops_assets.backends import factory
+from mlops_assets.backends.prediction_log import PredictionLog
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import ModelHolder
 from mlops_assets.serving.model_source import RegistrySource
 from mlops_assets.serving.push import push_subscription
+from mlops_assets.serving.recorder import PredictionRecorder
 from mlops_assets.serving.reloader import ModelReloader, ModelSource
 from mlops_assets.serving.routes import router
 
@@ -32,12 +36,25 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
 # A push subscription: called at startup with `notify(reason)`, returns the function that closes
 # it at shutdown. A queue consumer of ModelPromoted / ModelRolledBack messages fits here.
 Subscribe = Callable[[Callable[[str], None]], Callable[[], None]]
+# Where the recorder writes batches of served predictions (a DataFrame each).
+PredictionSink = Callable[[pd.DataFrame], object]
+
+
+def _recorder(settings: ServingSettings, sink: PredictionSink | None) -> PredictionRecorder | None:
+    if not settings.record_predictions:
+        return None
+    if sink is None:
+        sink = PredictionLog(factory.object_store(settings)).write
+    return PredictionRecorder(
+        sink, settings.record_buffer, settings.record_batch, settings.record_flush_s
+    )
 
 
 def create_app(
     settings: ServingSettings | None = None,
     source: ModelSource | None = None,
     subscribe: Subscribe | None = None,
+    prediction_sink: PredictionSink | None = None,
 ) -> FastAPI:
     """Builds the server.
 
@@ -46,6 +63,8 @@ def create_app(
         source: where models come from; default the MLflow registry alias in `settings`.
         subscribe: push notifications of a new champion (see `Subscribe`); polling and
             `POST /admin/reload` work without one.
+        prediction_sink: where recorded predictions go; default the object store's
+            prediction log (when MLOPS_SERVING_RECORD_PREDICTIONS is on).
     """
     settings = settings or ServingSettings()
 
@@ -65,6 +84,9 @@ def create_app(
         # Loading off the event loop; a failure leaves the server up and not ready (503s).
         await anyio.to_thread.run_sync(reloader.reload, "startup")
         reloader.start()
+        recorder = app.state.recorder = _recorder(settings, prediction_sink)
+        if recorder is not None:
+            recorder.start()
         unsubscribe = subscribe(reloader.notify) if subscribe else None
         try:
             yield
@@ -72,6 +94,8 @@ def create_app(
             if unsubscribe is not None:
                 await anyio.to_thread.run_sync(unsubscribe)
             await anyio.to_thread.run_sync(reloader.stop)
+            if recorder is not None:
+                await anyio.to_thread.run_sync(recorder.stop)
 
     app = FastAPI(
         title="mlops_assets inference",

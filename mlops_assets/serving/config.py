@@ -57,3 +57,20 @@ class ServingSettings(SharedSettings):
         description="Seconds between checks of an empty model-events queue (and the most a "
         "shutdown waits for the subscriber).",
     )
+    record_predictions: bool = Field(
+        default=True,
+        description="Record each prediction (version, label, confidence, photo summary, task id) "
+        "in the object store's prediction log for `champion_monitor`, off the request path.",
+    )
+    record_buffer: int = Field(
+        default=50_000,
+        ge=1,
+        description="Predictions the recorder holds before it drops new ones (and counts them); "
+        "a full buffer never blocks or fails a request.",
+    )
+    record_batch: int = Field(
+        default=5_000, ge=1, description="Most predictions the recorder writes as one file."
+    )
+    record_flush_s: float = Field(
+        default=5.0, gt=0, description="Most seconds a recorded prediction waits to be written."
+    )

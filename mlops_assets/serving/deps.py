@@ -11,6 +11,7 @@ from fastapi import Depends, Header, HTTPException, Request, status
 
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import LoadedModel, ModelHolder
+from mlops_assets.serving.recorder import PredictionRecorder
 from mlops_assets.serving.reloader import ModelReloader
 
 
@@ -24,6 +25,10 @@ async def get_holder(request: Request) -> ModelHolder:
 
 async def get_reloader(request: Request) -> ModelReloader:
     return request.app.state.reloader
+
+
+async def get_recorder(request: Request) -> PredictionRecorder | None:
+    return getattr(request.app.state, "recorder", None)
 
 
 async def serving_model(request: Request) -> LoadedModel:
@@ -65,3 +70,4 @@ SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ReloaderDep = Annotated[ModelReloader, Depends(get_reloader)]
 ModelDep = Annotated[LoadedModel, Depends(serving_model)]
+RecorderDep = Annotated[PredictionRecorder | None, Depends(get_recorder)]

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from mlops_assets.constants import IMAGE_SHAPE, PIXEL_COUNT, PIXEL_MAX
@@ -63,6 +63,22 @@ class PredictRequest(BaseModel):
         description=f"Photos, each {PIXEL_COUNT} grey levels (0..{PIXEL_MAX}) row by row; "
         "one photo is a batch of one. The server's MLOPS_SERVING_MAX_BATCH bounds the count.",
     )
+    task_ids: list[Annotated[str, Field(max_length=200)] | None] | None = Field(
+        default=None,
+        description="Optional: the task each photo belongs to, in the same order (null for a "
+        "photo without one). Recorded with the prediction, so the label a person confirms "
+        "later is joined to what was served.",
+    )
+
+    @model_validator(mode="after")
+    def _one_task_id_per_photo(self) -> "PredictRequest":
+        if self.task_ids is not None and len(self.task_ids) != len(self.instances):
+            raise PydanticCustomError(
+                "task_ids_length",
+                "task_ids has {got} entries for {expected} photos: give one per photo (or null)",
+                {"got": len(self.task_ids), "expected": len(self.instances)},
+            )
+        return self
 
 
 class Prediction(BaseModel):
@@ -99,6 +115,17 @@ class ReloadReport(BaseModel):
     error: str | None = None
 
 
+class RecorderStatus(BaseModel):
+    """Predictions recorded, dropped (buffer full), written, failed (sink error), pending."""
+
+    recorded: int
+    dropped: int
+    written: int
+    failed: int
+    pending: int
+    capacity: int
+
+
 class ModelStatus(BaseModel):
     """The serving model, the standby kept for instant rollback, and the last failed reload."""
 
@@ -111,6 +138,9 @@ class ModelStatus(BaseModel):
     )
     last_reload: ReloadReport | None
     last_error: ReloadReport | None
+    recorder: RecorderStatus | None = Field(
+        default=None, description="The prediction recorder's counters; null when it is off."
+    )
 
 
 class Health(BaseModel):

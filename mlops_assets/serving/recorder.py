@@ -1,0 +1,175 @@
+"""The prediction recorder: what the server served, written in batches off the request path.
+
+`record` only appends to a bounded in-memory buffer under a lock (microseconds); a background
+thread writes batches to the prediction log. When the buffer is full the new predictions are
+dropped and counted, so a slow or broken sink never blocks or fails a request. The counters
+show in `GET /model` (`recorder`).
+"""
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.constants import PHOTO_FEATURES
+from mlops_assets.ml.photo_stats import photo_features
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedBatch:
+    """One request's predictions, kept as arrays until the writer turns them into rows."""
+
+    served_at: float
+    model_version: str
+    labels: np.ndarray
+    confidences: np.ndarray
+    task_ids: Sequence[str | None]
+    pixels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def rows(self) -> pd.DataFrame:
+        features = photo_features(self.pixels)
+        return pd.DataFrame(
+            {
+                "served_at": pd.to_datetime(np.full(len(self), self.served_at), unit="s", utc=True),
+                "model_version": self.model_version,
+                "label": self.labels.astype(np.int16),
+                "confidence": self.confidences.astype(np.float32),
+                "task_id": list(self.task_ids),
+                **{name: features[name].astype(np.float32) for name in PHOTO_FEATURES},
+            }
+        )
+
+
+@dataclass(frozen=True)
+class RecorderStats:
+    recorded: int
+    dropped: int
+    written: int
+    failed: int
+    pending: int
+    capacity: int
+
+
+class PredictionRecorder:
+    """Buffers served predictions and writes them in batches from a background thread.
+
+    Args:
+        write: stores a batch of rows (`PredictionLog.write`); an exception counts the rows as
+            failed and the writer carries on.
+        capacity: most predictions held; more are dropped and counted.
+        batch_size: most predictions per write.
+        flush_interval_s: most seconds a prediction waits for its write.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[pd.DataFrame], object],
+        capacity: int = 50_000,
+        batch_size: int = 5_000,
+        flush_interval_s: float = 5.0,
+    ) -> None:
+        self._write = write
+        self.capacity = capacity
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self._buffer: deque[ServedBatch] = deque()
+        self._pending = 0
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.recorded = self.dropped = self.written = self.failed = 0
+
+    def record(self, batch: ServedBatch) -> bool:
+        """Queues a request's predictions; never blocks on the sink, never raises.
+
+        Returns:
+            False when the buffer had no room and the predictions were dropped.
+        """
+        with self._lock:
+            if self._pending + len(batch) > self.capacity:
+                self.dropped += len(batch)
+                return False
+            self._buffer.append(batch)
+            self._pending += len(batch)
+            self.recorded += len(batch)
+            if self._pending >= self.batch_size:
+                self._lock.notify()
+        return True
+
+    def stats(self) -> RecorderStats:
+        with self._lock:
+            return RecorderStats(
+                self.recorded, self.dropped, self.written, self.failed, self._pending, self.capacity
+            )
+
+    def start(self) -> None:
+        """Starts the writer thread."""
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="prediction-recorder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Writes what is buffered, then stops the writer thread."""
+        with self._lock:
+            self._stopping = True
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def flush(self) -> None:
+        """Writes everything buffered now, on the calling thread."""
+        while self._write_one():
+            pass
+
+    def _take(self) -> list[ServedBatch]:
+        taken, size = [], 0
+        with self._lock:
+            while self._buffer and (not taken or size + len(self._buffer[0]) <= self.batch_size):
+                batch = self._buffer.popleft()
+                taken.append(batch)
+                size += len(batch)
+            self._pending -= size
+        return taken
+
+    def _write_one(self) -> bool:
+        taken = self._take()
+        if not taken:
+            return False
+        count = sum(len(b) for b in taken)
+        try:
+            self._write(pd.concat([b.rows() for b in taken], ignore_index=True))
+        except Exception:  # noqa: BLE001 - any sink error: count the rows, keep serving
+            log.exception("prediction log write failed; %d predictions lost", count)
+            with self._lock:
+                self.failed += count
+            return True
+        with self._lock:
+            self.written += count
+        return True
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.flush_interval_s
+        while True:
+            with self._lock:
+                while (
+                    not self._stopping
+                    and self._pending < self.batch_size
+                    and time.monotonic() < deadline
+                ):
+                    self._lock.wait(max(0.0, deadline - time.monotonic()))
+                stopping = self._stopping
+            self.flush()
+            deadline = time.monotonic() + self.flush_interval_s
+            if stopping:
+                return
