@@ -6,6 +6,10 @@ from mlops_assets.backends.object_store import LocalObjectStore
 from mlops_assets.backends.prediction_log import PredictionLog
 
 
+def _t(day: str) -> pd.Timestamp:
+    return pd.Timestamp(day, tz="UTC")
+
+
 def _rows(times: list[str]) -> pd.DataFrame:
     n = len(times)
     return pd.DataFrame(
