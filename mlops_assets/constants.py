@@ -36,3 +36,11 @@ DEPLOYMENT = "deployment"
 
 # Written by the two-year replay (`make demo`), downstream of `champion_model`.
 REPLAY_REPORT = "replay_report"
+
+# Champion monitoring (README, "Retraining on evidence"); settings override each default.
+MONITORING_GROUP = "monitoring"
+CHAMPION_MONITOR = "champion_monitor"
+MONITOR_WINDOW_DAYS = 7
+INPUT_DRIFT_THRESHOLD = 0.3
+PREDICTION_DRIFT_THRESHOLD = 0.2
+DRIFT_ALPHA = 0.01

@@ -141,12 +141,18 @@ class TrainingDataStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar())
 
-    def snapshot(self, up_to_seq: int | None = None, until: datetime | None = None) -> pd.DataFrame:
+    def snapshot(
+        self,
+        up_to_seq: int | None = None,
+        until: datetime | None = None,
+        since: datetime | None = None,
+    ) -> pd.DataFrame:
         """Reads the store as of a high-water mark.
 
         Args:
             up_to_seq: newest `seq` to include; None means everything stored now.
             until: if given, only records confirmed before this instant.
+            since: if given, only records confirmed at or after this instant.
 
         Returns:
             One row per record ordered by `seq`, with `pixels` as uint8 numpy arrays and
@@ -157,6 +163,8 @@ class TrainingDataStore:
             query = query.where(CONFIRMED_TASKS.c.seq <= up_to_seq)
         if until is not None:
             query = query.where(CONFIRMED_TASKS.c.confirmed_at < _as_utc(until))
+        if since is not None:
+            query = query.where(CONFIRMED_TASKS.c.confirmed_at >= _as_utc(since))
         with self.engine.connect() as conn:
             frame = pd.DataFrame(conn.execute(query).mappings().all())
         if frame.empty:

@@ -125,6 +125,15 @@ class RegistryClient:
         earlier = [m for m in promoted if m < month]
         return self.version(promoted[max(earlier)]) if earlier else None
 
+    def holdout_month(self, version: str) -> str | None:
+        """The month a version was judged on (its partition key, YYYY-MM-01): it trained on the
+        months before it. From the promotion tag, else the training run's `month` parameter."""
+        described = self.client().get_model_version(self.model_name, version)
+        month = (described.tags or {}).get(PROMOTED_FOR_TAG)
+        if month is None and described.run_id:
+            month = self.client().get_run(described.run_id).data.params.get("month")
+        return month
+
     def later_month_promoted(self, month: str) -> bool:
         """Tells whether a month after `month` has already promoted a champion."""
         return any(m > month for m in self._promoted_months())

@@ -6,7 +6,8 @@ Blocking (a failure fails the run and skips what follows): the data checks on `t
 alias does not hold). The gate checks on `verification_report` only show the verdicts
 `retraining.gates` recorded: a gate saying no is a decision, not a broken run, so they do not
 block; `champion_model` enforces them through `gates.require_promotable`. A failed value gate
-shows red (ERROR), a challenger that is good but not better shows yellow (WARN).
+shows red (ERROR), a challenger that is good but not better shows yellow (WARN). The monitor
+checks on `champion_monitor` warn (WARN) when the serving champion falls below target or drifts.
 """
 
 import dagster as dg
@@ -14,6 +15,7 @@ import dagster as dg
 from mlops_assets.constants import (
     CHAMPION_ALIAS,
     CHAMPION_MODEL,
+    CHAMPION_MONITOR,
     LABELS,
     MIN_HOLDOUT_ROWS,
     MIN_TRAIN_ROWS,
@@ -21,11 +23,13 @@ from mlops_assets.constants import (
     TRAINING_DATA,
     VERIFICATION_REPORT,
 )
+from mlops_assets.contracts.monitoring import MonitorReport
 from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
 from mlops_assets.graph.assets.dataset import TrainingSnapshot
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining import gates
+from mlops_assets.retraining.health import describe_accuracy, describe_drift
 
 
 def _result(
@@ -121,6 +125,36 @@ def champion_alias_agrees(
     )
 
 
+@dg.asset_check(asset=CHAMPION_MONITOR)
+def champion_accuracy_at_target(champion_monitor: MonitorReport) -> dg.AssetCheckResult:
+    """The serving champion's live accuracy on confirmed tasks reaches the target (WARN: the
+    evidence goes to champion_health_sensor, which decides with its minimum sample)."""
+    a = champion_monitor.accuracy
+    return _result(
+        a.accuracy is None or a.accuracy >= champion_monitor.target_accuracy,
+        a.accuracy,
+        champion_monitor.target_accuracy,
+        dg.AssetCheckSeverity.WARN,
+        confirmed_tasks=a.n,
+        interval=f"[{a.low}, {a.high}]",
+        evidence=describe_accuracy(champion_monitor),
+    )
+
+
+@dg.asset_check(asset=CHAMPION_MONITOR)
+def champion_drift_within_threshold(champion_monitor: MonitorReport) -> dg.AssetCheckResult:
+    """No input or prediction drift test is past its threshold and significant (WARN)."""
+    drifted = [t for t in champion_monitor.drift if t.drifted]
+    worst = max(champion_monitor.drift, key=lambda t: (t.statistic or 0) - t.threshold)
+    return _result(
+        not drifted,
+        ", ".join(describe_drift(t) for t in drifted) or describe_drift(worst),
+        "each score ≤ its threshold or p ≥ alpha",
+        dg.AssetCheckSeverity.WARN,
+    )
+
+
 TRAINING_DATA_CHECKS = [enough_rows, no_missing_pixels, labels_known, every_class_in_train]
 GATE_CHECKS = [accuracy_gate, latency_gate, not_worse_than_champion_gate]
 CHAMPION_CHECKS = [champion_alias_agrees]
+MONITOR_CHECKS = [champion_accuracy_at_target, champion_drift_within_threshold]

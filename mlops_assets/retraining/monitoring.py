@@ -1,18 +1,21 @@
-"""The champion monitor's statistics and the health verdict behind `champion_health_sensor`.
+"""The champion monitor's statistics and the samples they compare.
 
 Plain numpy and scipy.stats: live accuracy with a Wilson interval, two-sample
 Kolmogorov-Smirnov tests on per-photo summaries (`ml.photo_stats`, input drift), and a
 chi-square test with the total variation distance on the predicted labels (prediction drift).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from mlops_assets.constants import LABELS, PHOTO_FEATURES
+from mlops_assets.constants import LABELS, PHOTO_FEATURES, PIXEL_COUNT
 from mlops_assets.contracts.monitoring import DriftTest, LiveAccuracy, MonitorReport
+from mlops_assets.ml.photo_stats import photo_features
 
 
 def live_accuracy(
@@ -161,6 +164,62 @@ class MonitorInputs:
     served_predictions: int = 0
 
 
+def _pixels(frame: pd.DataFrame) -> np.ndarray:
+    if frame.empty:
+        return np.zeros((0, PIXEL_COUNT))
+    return np.stack(frame["pixels"].to_list())
+
+
+def gather_inputs(
+    predict: Callable[[np.ndarray], np.ndarray],
+    champion_version: str,
+    reference: pd.DataFrame,
+    holdout: pd.DataFrame,
+    confirmed: pd.DataFrame,
+    served: pd.DataFrame,
+) -> MonitorInputs:
+    """Joins the window's confirmed tasks to what was served and assembles the samples.
+
+    Args:
+        predict: the champion's labels for grey levels shaped (n, 64).
+        champion_version: its version; served rows of other versions judge no accuracy.
+        reference: store rows (pixels) of the champion's newest training month.
+        holdout: store rows of the month it was judged on.
+        confirmed: store rows (task_id, label, pixels) confirmed in the window.
+        served: prediction-log rows served in the window.
+
+    Returns:
+        The samples: a confirmed task with a served prediction by the champion (same task id)
+        counts that served label; the rest are scored now. Input and prediction drift use the
+        served rows when there are any, else the confirmed photos.
+    """
+    mine = served[served["model_version"].astype(str) == champion_version]
+    served_label = mine.dropna(subset=["task_id"]).drop_duplicates("task_id", keep="last")
+    served_label = served_label.set_index("task_id")["label"]
+    joined = confirmed["task_id"].map(served_label) if len(confirmed) else pd.Series(dtype=float)
+    missing = joined.isna().to_numpy()
+    predicted = joined.to_numpy(dtype=np.float64, na_value=-1).astype(np.int64)
+    if missing.any():
+        predicted[missing] = predict(_pixels(confirmed[missing]))
+    if len(served):
+        window_features = {name: served[name].to_numpy() for name in PHOTO_FEATURES}
+        window_predicted = mine["label"].to_numpy(dtype=np.int64)
+    else:
+        window_features = photo_features(_pixels(confirmed))
+        window_predicted = predicted
+    holdout_pixels = _pixels(holdout)
+    return MonitorInputs(
+        reference_features=photo_features(_pixels(reference)),
+        window_features=window_features,
+        reference_predicted=predict(holdout_pixels) if len(holdout_pixels) else np.array([], int),
+        window_predicted=window_predicted,
+        confirmed_predicted=predicted,
+        confirmed_labels=confirmed["label"].to_numpy(dtype=np.int64),
+        joined_served=int((~missing).sum()),
+        served_predictions=len(served),
+    )
+
+
 def monitor_report(
     champion_version: str,
     window: tuple[datetime, datetime],
@@ -206,103 +265,3 @@ def monitor_report(
         target_accuracy=target_accuracy,
         reference=reference,
     )
-
-
-@dataclass(frozen=True)
-class HealthPolicy:
-    """When the evidence justifies a retraining run (README, configuration table)."""
-
-    target_accuracy: float = 0.90
-    min_samples: int = 100
-    cooldown: timedelta = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class HealthVerdict:
-    """The health sensor's verdict on one monitor report."""
-
-    trigger: str | None
-    evidence: str
-    run_key: str | None
-    reason: str
-
-    @property
-    def retrain(self) -> bool:
-        return self.run_key is not None
-
-
-def _fmt(value: float | None, spec: str = ".3f") -> str:
-    return "–" if value is None else format(value, spec)
-
-
-def describe_accuracy(report: MonitorReport) -> str:
-    """The accuracy evidence in words, numbers included."""
-    a = report.accuracy
-    return (
-        f"live accuracy {_fmt(a.accuracy)} [{_fmt(a.low)}, {_fmt(a.high)}] on {a.n} confirmed "
-        f"tasks (target {report.target_accuracy:.2f})"
-    )
-
-
-def describe_drift(test: DriftTest) -> str:
-    """One drift test in words, numbers included."""
-    return (
-        f"{test.name} {_fmt(test.statistic)} (threshold {test.threshold:.2f}, "
-        f"p={_fmt(test.p_value, '.2g')}, n={test.n_reference}/{test.n_window})"
-    )
-
-
-def health_verdict(
-    report: MonitorReport,
-    policy: HealthPolicy,
-    last_trigger_at: datetime | None,
-    now: datetime,
-) -> HealthVerdict:
-    """Decides whether a monitor report is evidence enough for a retraining run.
-
-    Performance evidence: live accuracy below target on at least `min_samples` confirmed tasks.
-    Drift evidence: a drift test past its threshold and significant on at least `min_samples`
-    window photos. Either one starts a run, unless the last trigger is within the cooldown.
-
-    Args:
-        report: the newest `champion_monitor` report.
-        policy: target, minimum sample, cooldown.
-        last_trigger_at: when this sensor last requested a run; None if never.
-        now: the evaluation time.
-
-    Returns:
-        The verdict; its run key names the champion, the window and the trigger, so the same
-        evidence cannot start a second run.
-    """
-    a = report.accuracy
-    below = a.accuracy is not None and a.accuracy < policy.target_accuracy
-    drifted = [t for t in report.drift if t.drifted and t.n_window >= policy.min_samples]
-    evidence = "; ".join([describe_accuracy(report), *(describe_drift(t) for t in report.drift)])
-    if below and a.n >= policy.min_samples:
-        trigger = "performance"
-    elif drifted:
-        trigger = "drift"
-    else:
-        problems = []
-        if below:
-            problems.append(f"accuracy below target but only {a.n} of {policy.min_samples} samples")
-        small = [t.name for t in report.drift if t.drifted and t.n_window < policy.min_samples]
-        if small:
-            problems.append(
-                f"drift in {', '.join(small)} on fewer than {policy.min_samples} photos"
-            )
-        verdict = "; ".join(problems) or "no evidence"
-        return HealthVerdict(None, evidence, None, f"{verdict}: {evidence}")
-    if last_trigger_at is not None and now - last_trigger_at < policy.cooldown:
-        waited = now - last_trigger_at
-        return HealthVerdict(
-            trigger,
-            evidence,
-            None,
-            f"{trigger} evidence, but in cooldown: last trigger {waited.total_seconds() / 3600:.1f}"
-            f" h ago, cooldown {policy.cooldown.total_seconds() / 3600:.1f} h: {evidence}",
-        )
-    run_key = (
-        f"champion-health-{trigger}-v{report.champion_version}-{report.window_end:%Y%m%dT%H%M%S}"
-    )
-    return HealthVerdict(trigger, evidence, run_key, f"{trigger}: {evidence}")

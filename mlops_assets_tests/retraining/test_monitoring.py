@@ -6,11 +6,10 @@ import numpy as np
 
 from mlops_assets.demo.source import Scenario, month_tasks
 from mlops_assets.ml.photo_stats import photo_features
+from mlops_assets.retraining.health import HealthPolicy, health_verdict
 from mlops_assets.retraining.monitoring import (
     DriftThresholds,
-    HealthPolicy,
     MonitorInputs,
-    health_verdict,
     live_accuracy,
     monitor_report,
     prediction_drift,

@@ -1,0 +1,79 @@
+"""One evaluation of the serving champion on a window: the use case behind `champion_monitor`
+(and the replay's evidence policy).
+
+It loads `@champion`, takes as reference its newest training month (input drift) and the month
+it was judged on (prediction drift), reads the window's confirmed tasks from the training data
+store and the window's served predictions from the prediction log, and computes the report.
+"""
+
+import tempfile
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.backends.prediction_log import PredictionLog
+from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.contracts.monitoring import MonitorReport
+from mlops_assets.ml.predictor import Predictor
+from mlops_assets.retraining.monitoring import DriftThresholds, gather_inputs, monitor_report
+
+
+def reference_months(holdout_month: str) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """[start of the newest training month, start of the holdout month, end of it)."""
+    holdout = pd.Timestamp(holdout_month, tz="UTC")
+    return holdout - pd.DateOffset(months=1), holdout, holdout + pd.DateOffset(months=1)
+
+
+def evaluate_champion(
+    registry: RegistryClient,
+    store: TrainingDataStore,
+    predictions: PredictionLog | None,
+    window: tuple[datetime, datetime],
+    thresholds: DriftThresholds,
+    target_accuracy: float,
+) -> MonitorReport | None:
+    """Evaluates `@champion` on the window [start, end).
+
+    Args:
+        registry: where `@champion` is.
+        store: the confirmed tasks (labels are ground truth).
+        predictions: the served-prediction log; None when the server records nothing.
+        window: [start, end) in UTC.
+        thresholds: when a drift test counts.
+        target_accuracy: the accuracy the champion should keep.
+
+    Returns:
+        The report, or None before the first champion.
+    """
+    champion = registry.champion()
+    if champion is None:
+        return None
+    start, end = window
+    month = registry.holdout_month(champion.version) or f"{start:%Y-%m-01}"
+    train_start, holdout_start, holdout_end = reference_months(month)
+    reference = store.snapshot(since=train_start.to_pydatetime(), until=holdout_start)
+    holdout = store.snapshot(since=holdout_start.to_pydatetime(), until=holdout_end)
+    confirmed = store.snapshot(since=start, until=end)
+    served = predictions.read(start, end) if predictions is not None else pd.DataFrame()
+    if served.empty:
+        served = pd.DataFrame(columns=["model_version", "task_id", "label"])
+    with tempfile.TemporaryDirectory() as scratch:
+        predictor = Predictor.load(
+            registry.download_version(champion.version, scratch), champion.sha256
+        )
+
+    def predict(pixels: np.ndarray) -> np.ndarray:
+        return predictor.predict_pixels(pixels).labels
+
+    inputs = gather_inputs(predict, champion.version, reference, holdout, confirmed, served)
+    return monitor_report(
+        champion.version,
+        (start, end),
+        inputs,
+        thresholds,
+        target_accuracy,
+        reference=f"v{champion.version}: input vs {train_start:%Y-%m} (newest training month), "
+        f"predictions vs {holdout_start:%Y-%m} (its holdout)",
+    )
