@@ -10,10 +10,17 @@ the event queue, the server's admin token), so each embedded default is written 
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
+from mlops_assets.constants import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_MODEL_NAME,
+    DRIFT_ALPHA,
+    INPUT_DRIFT_THRESHOLD,
+    MONITOR_WINDOW_DAYS,
+    PREDICTION_DRIFT_THRESHOLD,
+)
 
 
 class SharedSettings(BaseSettings):
@@ -152,6 +159,72 @@ class Settings(SharedSettings):
     serving_timeout_s: float = Field(
         default=60.0, description="How long a deployment waits for the server to serve a version."
     )
+
+    monitor_cron: str = Field(
+        default="0 * * * *",
+        description="When champion_monitor_schedule evaluates the champion (cron, "
+        "schedule_timezone).",
+    )
+    monitor_window_days: float = Field(
+        default=MONITOR_WINDOW_DAYS,
+        gt=0,
+        description="Days of confirmed tasks and served predictions each monitor run judges.",
+    )
+    monitor_input_drift_threshold: float = Field(
+        default=INPUT_DRIFT_THRESHOLD,
+        gt=0,
+        le=1,
+        description="KS statistic of a photo summary (brightness, contrast, ink) above which "
+        "the inputs drifted.",
+    )
+    monitor_prediction_drift_threshold: float = Field(
+        default=PREDICTION_DRIFT_THRESHOLD,
+        gt=0,
+        le=1,
+        description="Total variation distance of the predicted-label shares above which the "
+        "predictions drifted.",
+    )
+    monitor_drift_alpha: float = Field(
+        default=DRIFT_ALPHA,
+        gt=0,
+        lt=1,
+        description="Significance (p-value) a drift test must also reach.",
+    )
+    health_min_samples: int = Field(
+        default=100,
+        ge=1,
+        description="Confirmed tasks (accuracy) or window photos (drift) below which "
+        "champion_health_sensor does not act on the evidence.",
+    )
+    health_cooldown_hours: float = Field(
+        default=168.0,
+        ge=0,
+        description="Hours after a health-triggered retraining run before the next one.",
+    )
+    health_sensor_interval_s: int = Field(
+        default=300, ge=30, description="Seconds between champion_health_sensor ticks."
+    )
+    alert_slack_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Slack incoming webhook for alerts (a secret: the Dagster UI shows only "
+        "the variable's name).",
+    )
+    alert_pagerduty_routing_key: SecretStr | None = Field(
+        default=None, description="PagerDuty Events API v2 routing key for alerts (a secret)."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Any endpoint that takes each alert as a JSON POST (may hold a token).",
+    )
+    alert_pagerduty_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 endpoint.",
+    )
+
+    @property
+    def resolved_alerts_path(self) -> Path:
+        """The SQLite file of sent alert keys (dedup)."""
+        return self.home_dir / "alerts.db"
 
     @property
     def resolved_data_store_url(self) -> str:

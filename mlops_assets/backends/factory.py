@@ -13,6 +13,7 @@ from urllib.request import url2pathname
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.settings import Settings, SharedSettings
@@ -97,4 +98,19 @@ def inference_client(settings: Settings) -> InferenceClient:
     """The inference server at MLOPS_SERVING_URL; unset gives a client that is not configured."""
     return InferenceClient(
         settings.serving_url, settings.serving_timeout_s, settings.serving_admin_token
+    )
+
+
+def notifier(settings: Settings) -> Notifier:
+    """The alert notifier the settings configure (channels off when their variable is unset)."""
+
+    def secret(value) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return Notifier(
+        settings.resolved_alerts_path,
+        secret(settings.alert_slack_webhook_url),
+        secret(settings.alert_pagerduty_routing_key),
+        secret(settings.alert_webhook_url),
+        settings.alert_pagerduty_url,
     )

@@ -1,4 +1,5 @@
-"""Jobs: the retraining run (the retraining assets and their checks) and the rollback."""
+"""Jobs: the retraining run (the retraining assets and their checks), the champion monitor and
+the rollback."""
 
 from dataclasses import asdict
 
@@ -8,11 +9,13 @@ from pydantic import Field
 from mlops_assets.constants import (
     CHAMPION_ALIAS,
     CHAMPION_MODEL,
+    CHAMPION_MONITOR,
     DEPLOYMENT,
     TRAINED_MODEL,
     TRAINING_DATA,
     VERIFICATION_REPORT,
 )
+from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.resources.registry import RegistryResource
@@ -35,6 +38,15 @@ retrain_job = dg.define_asset_job(
 )
 
 
+monitor_job = dg.define_asset_job(
+    name="monitor_job",
+    selection=dg.AssetSelection.assets(CHAMPION_MONITOR),
+    description="Evaluate the serving champion on the newest window (accuracy, drift) and "
+    "check it.",
+    executor_def=dg.in_process_executor,
+)
+
+
 class RollbackConfig(dg.Config):
     reason: str = Field(
         default="rollback on demand", description="Why; kept in the champion decision history."
@@ -48,6 +60,7 @@ def rollback_champion(
     model_registry: RegistryResource,
     serving_client: InferenceClientResource,
     event_queue: EventQueueResource,
+    alerts: AlertsResource,
 ) -> dict:
     moved = roll_back_champion(
         model_registry.get_client(),
@@ -55,6 +68,7 @@ def rollback_champion(
         event_queue.get_client(),
         config.reason,
         context.log,
+        notifier=alerts.get_client(),
     )
     if moved.server_following is False:
         raise dg.Failure(f"@{CHAMPION_ALIAS} is v{moved.version} but the server did not follow")

@@ -1,8 +1,8 @@
-"""Schedules: retrain every night, whatever the event traffic was."""
+"""Schedules: retrain every night, whatever the event traffic was; evaluate the champion."""
 
 import dagster as dg
 
-from mlops_assets.graph.jobs import retrain_job
+from mlops_assets.graph.jobs import monitor_job, retrain_job
 from mlops_assets.graph.partitions import month_key
 from mlops_assets.resources.data_store import DataStoreResource
 
@@ -31,3 +31,25 @@ def nightly_retrain_schedule_for(timezone: str) -> dg.ScheduleDefinition:
         return dg.RunRequest(run_key=f"nightly-{night}", partition_key=month_key(newest))
 
     return nightly_retrain_schedule
+
+
+def champion_monitor_schedule_for(
+    cron: str, timezone: str, monitor_config: dict
+) -> dg.ScheduleDefinition:
+    """Builds the schedule that materializes `champion_monitor` with the settings' thresholds.
+
+    Args:
+        cron: when (MLOPS_MONITOR_CRON).
+        timezone: the cron's timezone.
+        monitor_config: `MonitorConfig` fields from the settings (window, thresholds).
+    """
+    return dg.ScheduleDefinition(
+        name="champion_monitor_schedule",
+        job=monitor_job,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        run_config={"ops": {"champion_monitor": {"config": monitor_config}}},
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Evaluates the serving champion on the newest window; "
+        "champion_health_sensor acts on the result.",
+    )

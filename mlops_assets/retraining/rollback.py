@@ -7,12 +7,15 @@ and importing dagster alone takes longer than the rollback itself on a loaded ma
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
+from mlops_assets.backends.notifier import AlertDeliveryError, Notifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import CHAMPION_ALIAS
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack
+from mlops_assets.retraining import alerts
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ def roll_back_champion(
     reason: str,
     log: logging.Logger,
     server_reason: str | None = None,
+    notifier: Notifier | None = None,
 ) -> ChampionMoved:
     """Moves @champion back, waits for the server to serve that version, announces it.
 
@@ -43,6 +47,7 @@ def roll_back_champion(
         reason: why, kept in the decision history and carried by the event.
         log: a logger (Dagster's `context.log` is one).
         server_reason: what the server logs for its reload; default `reason`.
+        notifier: where the rollback alert goes; None sends none.
 
     Returns:
         What moved; `server_following` is None without a server, False if it did not follow.
@@ -58,18 +63,21 @@ def roll_back_champion(
         reason=reason,
         server_following=_follow(log, server, restored, server_reason or reason),
     )
-    on_champion_rolled_back(log, moved, event_queue)
+    on_champion_rolled_back(log, moved, event_queue, notifier)
     return moved
 
 
 def on_champion_rolled_back(
-    log: logging.Logger, moved: ChampionMoved, event_queue: EventQueue | None = None
+    log: logging.Logger,
+    moved: ChampionMoved,
+    event_queue: EventQueue | None = None,
+    notifier: Notifier | None = None,
 ) -> None:
     """Called after every rollback, compensation or on demand.
 
     Publishes `ModelRolledBack` (model name, version now serving, the version rolled back from,
-    reason) on the model events queue. A failed deployment also fails its run, which is where
-    `PipelineFailed` comes from.
+    reason) on the model events queue and sends the rollback alert. A failed deployment also
+    fails its run, which is where `PipelineFailed` comes from.
     """
     log.warning(
         f"champion rolled back: {moved.model_name} @{CHAMPION_ALIAS} v{moved.previous_version} "
@@ -83,6 +91,15 @@ def on_champion_rolled_back(
             reason=moved.reason,
         )
         event_queue.publish(MODEL_EVENTS_QUEUE, [event])
+    if notifier is not None:
+        alert = alerts.rolled_back(
+            moved.model_name, moved.version, moved.previous_version, moved.reason, datetime.now(UTC)
+        )
+        try:
+            notifier.send(alert)
+        except AlertDeliveryError as error:
+            # The rollback itself succeeded; a dead alert channel must not undo or fail it.
+            log.error(f"rollback alert not delivered: {error}")
 
 
 def _follow(log: logging.Logger, server: InferenceClient, version: str, reason: str) -> bool | None:

@@ -66,7 +66,12 @@ def rollback(settings: Settings, reason: str) -> int:
     queue = factory.event_queue(settings)
     try:
         moved = roll_back_champion(
-            factory.registry(settings), factory.inference_client(settings), queue, reason, log
+            factory.registry(settings),
+            factory.inference_client(settings),
+            queue,
+            reason,
+            log,
+            notifier=factory.notifier(settings),
         )
     except ValueError as error:
         log.error("%s", error)

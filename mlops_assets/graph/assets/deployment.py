@@ -12,10 +12,12 @@ import dagster as dg
 
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
+from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, RETRAINING_GROUP
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
 from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.resources.registry import RegistryResource
@@ -30,6 +32,7 @@ def compensate(
     previous: str | None,
     failure: DeploymentError,
     event_queue: EventQueue | None = None,
+    notifier: Notifier | None = None,
 ) -> ChampionMoved | None:
     """Moves the alias back to `previous` and the server with it; None if there is no way back."""
     if previous is None:
@@ -52,6 +55,7 @@ def compensate(
         f"deployment of v{version} failed: {failure}",
         context.log,
         server_reason=f"compensation: v{version} refused",
+        notifier=notifier,
     )
 
 
@@ -67,6 +71,7 @@ def deployment(
     model_registry: RegistryResource,
     serving_client: InferenceClientResource,
     event_queue: EventQueueResource,
+    alerts: AlertsResource,
 ) -> dg.Output[DeploymentResult]:
     """The champion in service: the inference server reloaded and answering with its version."""
     version = champion_model.version
@@ -103,6 +108,7 @@ def deployment(
             previous,
             failure,
             event_queue.get_client(),
+            alerts.get_client(),
         )
         raise dg.Failure(
             description=f"inference server did not serve v{version}: {failure}",
