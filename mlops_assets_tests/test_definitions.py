@@ -3,7 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlops_assets.definitions import defs
+import dagster as dg
+
+from mlops_assets.definitions import build_resources, defs
+from mlops_assets.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +21,7 @@ def test_asset_names_and_lineage():
         "champion_model",
         "deployment",
         "replay_report",
+        "champion_monitor",
     }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
@@ -30,6 +34,8 @@ def test_asset_names_and_lineage():
         "champion_model": {"verification_report"},
         "deployment": {"champion_model"},
         "replay_report": {"champion_model"},
+        # It reads @champion and the stores, not the retraining assets' values.
+        "champion_monitor": set(),
     }
 
 
@@ -50,6 +56,9 @@ def test_check_names_and_blocking():
         ("verification_report", "not_worse_than_champion_gate"): False,
         # Deployment must not push a version the registry's alias does not hold.
         ("champion_model", "champion_alias_agrees"): True,
+        # The monitor warns; champion_health_sensor decides with its minimum sample.
+        ("champion_monitor", "champion_accuracy_at_target"): False,
+        ("champion_monitor", "champion_drift_within_threshold"): False,
     }
 
 
@@ -57,13 +66,18 @@ def test_jobs_schedules_sensors():
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
         "retrain_job",
+        "monitor_job",
         "rollback_champion_job",
     }
-    assert {s.name for s in repo.schedule_defs} == {"nightly_retrain_schedule"}
+    assert {s.name for s in repo.schedule_defs} == {
+        "nightly_retrain_schedule",
+        "champion_monitor_schedule",
+    }
     assert {s.name for s in repo.sensor_defs} == {
         "task_events_sensor",
         "training_completed_sensor",
         "pipeline_failure_sensor",
+        "champion_health_sensor",
     }
 
 
@@ -84,3 +98,18 @@ def test_dagster_definitions_validate(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_champion_monitor_is_in_the_monitoring_group():
+    graph = defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey("champion_monitor"))
+    assert node.group_name == "monitoring"
+
+
+def test_alert_secrets_are_env_vars_the_ui_shows_by_name(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLOPS_ALERT_SLACK_WEBHOOK_URL", "https://hooks.slack.test/T/B/tok3n-xyz")
+    resources = build_resources(Settings(home=tmp_path))
+    alerts = resources["alerts"]
+    assert alerts.slack_webhook_url == dg.EnvVar("MLOPS_ALERT_SLACK_WEBHOOK_URL")
+    assert "tok3n-xyz" not in repr(alerts)
+    assert alerts.pagerduty_routing_key is None and alerts.webhook_url is None

@@ -170,6 +170,7 @@ def test_a_broken_run_fails_publishes_pipeline_failed_and_alerts(
             resources={
                 "event_queue": queue_factory.resource(),
                 "model_registry": resources["model_registry"],
+                "alerts": resources["alerts"],
             },
         ) as context,
         caplog.at_level(logging.ERROR),

@@ -17,6 +17,7 @@ def run_deployment(resources, champion_model: ChampionChange, serving_client):
         model_registry=resources["model_registry"],
         serving_client=serving_client,
         event_queue=resources["event_queue"],
+        alerts=resources["alerts"],
     )
 
 
