@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -21,8 +22,16 @@ from mlops_assets.contracts.events import (
     parse_event,
 )
 from mlops_assets.graph.partitions import month_key
-from mlops_assets.graph.sensors import pipeline_failure_sensor, task_events_sensor_for
+from mlops_assets.graph.sensors import (
+    champion_health_sensor_for,
+    pipeline_failure_sensor,
+    task_events_sensor_for,
+)
+from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
+from mlops_assets.retraining.health import HealthPolicy
+from mlops_assets_tests.support.monitoring import constructed_report
+from mlops_assets_tests.support.receiver import http_receiver
 
 Q = TASK_CONFIRMED_QUEUE
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,3 +217,135 @@ def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, t
     queue = SqliteQueue(str(settings.resolved_event_queue_path))
     assert queue.depth(Q) == 150
     queue.close()
+
+
+# champion_health_sensor and the alerts: monitor reports on constructed windows, a real local
+# HTTP receiver for the alerts.
+
+HEALTH = HealthPolicy(target_accuracy=0.90, min_samples=100, cooldown=timedelta(days=7))
+health_sensor = champion_health_sensor_for(HEALTH, interval_s=60)
+
+
+@pytest.fixture
+def receiver():
+    with http_receiver() as received:
+        yield received
+
+
+def alerts_to(receiver, tmp_path) -> AlertsResource:
+    return AlertsResource(
+        sent_path=str(tmp_path / "alerts.db"), webhook_url=f"{receiver.base_url}/hook"
+    )
+
+
+def report_monitor(instance, report) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            "champion_monitor",
+            metadata={"report": dg.MetadataValue.json(report.model_dump(mode="json"))},
+        )
+    )
+
+
+def health_tick(instance, store, alerts, cursor=None):
+    resources = {"data_store": DataStoreResource(url=store.url), "alerts": alerts}
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
+        return health_sensor(ctx)
+
+
+def test_health_sensor_waits_for_a_monitor_report(instance, store, receiver, tmp_path):
+    result = health_tick(instance, store, alerts_to(receiver, tmp_path))
+    assert "no champion_monitor report yet" in result.skip_reason.skip_message
+
+
+def test_a_healthy_champion_skips_with_the_numbers_and_pages_nobody(
+    instance, store, receiver, tmp_path
+):
+    report_monitor(instance, constructed_report(reference_month=11, window_month=12))
+    result = health_tick(instance, store, alerts_to(receiver, tmp_path))
+    assert not result.run_requests
+    message = result.skip_reason.skip_message
+    assert message.startswith("no evidence: live accuracy 0.9")
+    assert "on 150 confirmed tasks (target 0.90)" in message and "input:mean_grey 0.0" in message
+    assert receiver.requests == []
+
+
+def test_drift_requests_one_run_alerts_once_then_cools_down(instance, store, receiver, tmp_path):
+    report_monitor(instance, constructed_report(reference_month=15, window_month=16))
+    alerts = alerts_to(receiver, tmp_path)
+    first = health_tick(instance, store, alerts)
+    [request] = first.run_requests
+    assert request.run_key == "champion-health-drift-v3-20250501T000000"
+    assert request.tags["mlops/trigger"] == "drift"
+    assert request.tags["mlops/champion_version"] == "3"
+    assert "input:mean_grey 0.7" in request.tags["mlops/evidence"]
+    assert request.partition_key == "2025-05-01"  # the empty store: the window's end month
+    assert [body["kind"] for body in receiver.bodies("/hook")] == ["drift_detected"]
+
+    again = health_tick(instance, store, alerts, cursor=first.cursor)
+    assert not again.run_requests
+    assert "drift evidence, but in cooldown: last trigger 0.0 h ago" in (
+        again.skip_reason.skip_message
+    )
+    # A tick retried without its cursor asks for the same run key: the daemon dedupes it.
+    retried = health_tick(instance, store, alerts)
+    assert [r.run_key for r in retried.run_requests] == [request.run_key]
+    assert len(receiver.requests) == 1  # the same evidence pages once
+
+
+def test_a_degraded_champion_is_a_performance_trigger_and_a_critical_alert(
+    instance, store, receiver, tmp_path, demo_records
+):
+    store.insert(demo_records[:10])
+    report_monitor(instance, constructed_report(11, 12, error_rate=0.2))
+    result = health_tick(instance, store, alerts_to(receiver, tmp_path))
+    [request] = result.run_requests
+    assert request.tags["mlops/trigger"] == "performance"
+    assert request.partition_key == month_key(store.newest_confirmed_at())
+    [alert] = receiver.bodies("/hook")
+    assert alert["kind"] == "champion_below_target" and alert["severity"] == "critical"
+    assert "below target: live accuracy 0.8" in alert["summary"]
+
+
+def failing_job_run(instance, tags=None):
+    @dg.op
+    def breaks():
+        raise RuntimeError("the disk is full")
+
+    @dg.job(name="broken_job")
+    def broken_job():
+        breaks()
+
+    return broken_job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+
+
+def failure_tick(instance, result, resources, alerts):
+    with dg.build_run_status_sensor_context(
+        sensor_name="pipeline_failure_sensor",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={
+            "event_queue": resources["event_queue"],
+            "model_registry": resources["model_registry"],
+            "alerts": alerts,
+        },
+    ) as context:
+        pipeline_failure_sensor(context.for_run_failure())
+
+
+def test_a_failed_run_alerts_once_after_its_last_retry(instance, resources, receiver, tmp_path):
+    alerts = alerts_to(receiver, tmp_path)
+    retried_later = failing_job_run(
+        instance, {"dagster/max_retries": "2", "dagster/retry_number": "1"}
+    )
+    failure_tick(instance, retried_later, resources, alerts)
+    assert receiver.requests == []
+
+    last_try = failing_job_run(instance, {"dagster/max_retries": "2", "dagster/retry_number": "2"})
+    failure_tick(instance, last_try, resources, alerts)
+    failure_tick(instance, last_try, resources, alerts)  # the tick repeated
+    [alert] = receiver.bodies("/hook")
+    assert alert["kind"] == "run_failed" and alert["key"] == f"run-failed-{last_try.run_id}"
+    assert "broken_job failed" in alert["summary"] and "attempt 3" in alert["summary"]
+    assert "the disk is full" in alert["details"]["error"]
