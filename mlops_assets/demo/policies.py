@@ -1,0 +1,284 @@
+"""Three retraining policies on the same drifting stream: monthly, data volume, evidence.
+
+The monthly policy is the replay itself (`replay.run_replay`: a run every month). The other
+two replay the same months on their own registry and store: each month the champion that
+served is evaluated on the month's confirmed tasks (`retraining.watch.evaluate_champion`, what
+`champion_monitor` computes), then the policy decides whether the month gets a retraining run:
+- volume: once `volume_labels` new confirmed labels arrived since the last run;
+- evidence: when `retraining.health.health_verdict` finds live accuracy below target or drift
+  (what `champion_health_sensor` does), with its minimum sample and cooldown.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import dagster as dg
+import pandas as pd
+
+from mlops_assets.backends import factory
+from mlops_assets.constants import MIN_ACCURACY
+from mlops_assets.contracts.monitoring import MonitorReport
+from mlops_assets.contracts.stage_results import ChampionChange
+from mlops_assets.definitions import build_definitions
+from mlops_assets.demo.replay import MonthResult
+from mlops_assets.demo.source import Scenario, month_tasks
+from mlops_assets.retraining.health import HealthPolicy, health_verdict
+from mlops_assets.retraining.monitoring import DriftThresholds
+from mlops_assets.retraining.watch import evaluate_champion
+from mlops_assets.settings import Settings
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("monthly", "volume", "evidence")
+
+
+@dataclass(frozen=True)
+class PolicyMonth:
+    """One month under one policy: who served and how well, what fired, what was decided."""
+
+    month: str
+    serving_version: str | None
+    serving_accuracy: float | None
+    trigger: str | None = None
+    decision: str | None = None
+    drifted: list[str] = field(default_factory=list)
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """A policy's months, from the first champion on."""
+
+    name: str
+    months: list[PolicyMonth]
+    seconds: float = 0.0
+
+    @property
+    def retrains(self) -> int:
+        return sum(m.trigger is not None for m in self.months)
+
+    @property
+    def served(self) -> list[float]:
+        return [m.serving_accuracy for m in self.months if m.serving_accuracy is not None]
+
+    @property
+    def months_below_target(self) -> int:
+        return sum(a < MIN_ACCURACY for a in self.served)
+
+    @property
+    def mean_accuracy(self) -> float | None:
+        return sum(self.served) / len(self.served) if self.served else None
+
+    def first_detection(self, since: str, prefix: str) -> str | None:
+        """The first month from `since` whose monitor flagged a test named `prefix…`."""
+        for m in self.months:
+            if m.month >= since and any(name.startswith(prefix) for name in m.drifted):
+                return m.month
+        return None
+
+    def summary(self) -> dict:
+        return {
+            "policy": self.name,
+            "retraining_runs": self.retrains,
+            "months_below_target": self.months_below_target,
+            "mean_serving_accuracy": round(self.mean_accuracy, 4) if self.served else None,
+            "triggers": [
+                {"month": m.month[:7], "trigger": m.trigger} for m in self.months if m.trigger
+            ],
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def detections(run: PolicyRun, scenario: Scenario) -> dict[str, str | None]:
+    """The months the monitor first flagged the new camera (input drift) and the label shift
+    (prediction drift), from the months they start."""
+    return {
+        "input_drift_from": scenario.month_key(scenario.drift_month)[:7],
+        "input_drift_detected": _month(
+            run.first_detection(scenario.month_key(scenario.drift_month), "input:")
+        ),
+        "label_shift_from": scenario.month_key(scenario.late_label_month)[:7],
+        "label_shift_detected": _month(
+            run.first_detection(scenario.month_key(scenario.late_label_month), "prediction:")
+        ),
+    }
+
+
+def _month(key: str | None) -> str | None:
+    return key[:7] if key else None
+
+
+def monthly_from_replay(results: list[MonthResult]) -> PolicyRun:
+    """The replay as the monthly policy: every month a run; the champion that served the month
+    is the one the month's challenger was compared with, scored on that month's tasks."""
+    months = [
+        PolicyMonth(
+            month=r.month,
+            serving_version=r.champion_before,
+            serving_accuracy=r.champion_accuracy,
+            trigger="initial" if i == 0 else "monthly",
+            decision=r.decision,
+        )
+        for i, r in enumerate(results)
+    ]
+    return PolicyRun("monthly", months, sum(r.seconds for r in results))
+
+
+Decide = Callable[[MonitorReport | None, int, pd.Timestamp], str | None]
+
+
+def volume_policy(volume_labels: int, per_month: int) -> Decide:
+    """Retrain once `volume_labels` new labels arrived since the last run."""
+    state = {"since_last": 0}
+
+    def decide(report: MonitorReport | None, month: int, now: pd.Timestamp) -> str | None:
+        state["since_last"] += per_month
+        if state["since_last"] >= volume_labels:
+            state["since_last"] = 0
+            return "volume"
+        return None
+
+    return decide
+
+
+def evidence_policy(policy: HealthPolicy) -> Decide:
+    """Retrain when the monitor's report is evidence enough (`health_verdict`)."""
+    state: dict = {"last": None}
+
+    def decide(report: MonitorReport | None, month: int, now: pd.Timestamp) -> str | None:
+        if report is None:
+            return None
+        verdict = health_verdict(report, policy, state["last"], now.to_pydatetime())
+        if not verdict.retrain:
+            return None
+        state["last"] = now.to_pydatetime()
+        return verdict.trigger
+
+    return decide
+
+
+def run_policy(
+    name: str,
+    decide: Decide,
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    scenario: Scenario,
+    first_month: int,
+    run_config: dict,
+    thresholds: DriftThresholds,
+) -> PolicyRun:
+    """Replays the scenario under one policy on the backends of `settings` (its own home)."""
+    started = time.perf_counter()
+    store, registry = factory.data_store(settings), factory.registry(settings)
+    job = build_definitions(settings).resolve_job_def("retrain_job")
+    months = []
+    try:
+        for month in range(1, scenario.months + 1):
+            store.insert(month_tasks(scenario, month))
+            if month < first_month:
+                continue
+            start = pd.Timestamp(scenario.month_start(month))
+            end = pd.Timestamp(scenario.month_start(month + 1))
+            report = evaluate_champion(
+                registry, store, None, (start, end), thresholds, MIN_ACCURACY
+            )
+            trigger = "initial" if month == first_month else decide(report, month, end)
+            decision = None
+            if trigger is not None:
+                decision = _retrain(job, instance, scenario.month_key(month), run_config, name)
+            months.append(
+                PolicyMonth(
+                    month=scenario.month_key(month),
+                    serving_version=report.champion_version if report else None,
+                    serving_accuracy=report.accuracy.accuracy if report else None,
+                    trigger=trigger,
+                    decision=decision,
+                    drifted=[t.name for t in report.drift if t.drifted] if report else [],
+                )
+            )
+            log.info(
+                "policy %s %s: served v%s, trigger %s, %s",
+                name,
+                scenario.month_key(month)[:7],
+                months[-1].serving_version,
+                trigger,
+                decision,
+            )
+    finally:
+        store.close()
+    return PolicyRun(name, months, time.perf_counter() - started)
+
+
+def _retrain(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, key: str, run_config: dict, policy: str
+) -> str:
+    result = job.execute_in_process(
+        run_config=run_config,
+        instance=instance,
+        partition_key=key,
+        raise_on_error=False,
+        tags={"mlops_assets/replay": "true", "mlops_assets/policy": policy},
+    )
+    if not result.success:
+        return "failed"
+    change: ChampionChange = result.output_for_node("champion_model")
+    return change.decision
+
+
+def compare_policies(
+    monthly: list[MonthResult],
+    home,
+    instance: dg.DagsterInstance,
+    scenario: Scenario,
+    first_month: int,
+    run_config: dict,
+    health: HealthPolicy | None = None,
+    thresholds: DriftThresholds | None = None,
+    volume_labels: int = 450,
+) -> list[PolicyRun]:
+    """Runs the volume and evidence policies next to the monthly replay's results.
+
+    Args:
+        monthly: the replay's results (the monthly policy).
+        home: a folder for the policies' own embedded backends (one subfolder each).
+        instance: where their runs are recorded (tagged `mlops_assets/policy`).
+        scenario, first_month, run_config: as the replay's.
+        health: the evidence policy's target, minimum sample and cooldown.
+        thresholds: the monitor's drift thresholds.
+        volume_labels: the volume policy's labels per run.
+    """
+    health = health or HealthPolicy(MIN_ACCURACY, min_samples=100, cooldown=timedelta(days=7))
+    thresholds = thresholds or DriftThresholds()
+    runs = [monthly_from_replay(monthly)]
+    # dagster-mlflow exports MLFLOW_TRACKING_URI for each run; keep the caller's.
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        for name, decide in (
+            ("volume", volume_policy(volume_labels, scenario.per_month)),
+            ("evidence", evidence_policy(health)),
+        ):
+            # Embedded backends whatever the environment says: each policy starts empty.
+            settings = Settings(
+                home=home / name,
+                tracking_uri=None,
+                data_store_url=None,
+                object_store_url=None,
+                artifact_location=None,
+                rabbitmq_url=None,
+                serving_url=None,
+            )
+            runs.append(
+                run_policy(
+                    name, decide, settings, instance, scenario, first_month, run_config, thresholds
+                )
+            )
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+    return runs
