@@ -17,7 +17,7 @@ from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.definitions import build_definitions
-from mlops_assets.demo import replay, report
+from mlops_assets.demo import policies, policy_report, replay, report
 from mlops_assets.demo.source import Scenario, demo_tasks
 from mlops_assets.retraining.replication import replicate
 from mlops_assets.settings import Settings
@@ -75,6 +75,7 @@ def _reset_embedded_state(settings: Settings) -> None:
         for path in home.glob(f"{name}*"):
             path.unlink()
     shutil.rmtree(home / "mlartifacts", ignore_errors=True)
+    shutil.rmtree(home / "replay" / "policies", ignore_errors=True)
     # Events left on the embedded queue would otherwise arrive in the replay's first month.
     if not settings.rabbitmq_url:
         for path in home.glob("events.db*"):
@@ -92,6 +93,11 @@ def run_demo(settings: Settings) -> int:
     store, queue = factory.data_store(settings), factory.event_queue(settings)
     registry = factory.registry(settings)
     job = build_definitions(settings).resolve_job_def("retrain_job")
+    run_config = {
+        "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
+        # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+    }
     try:
         with dg.DagsterInstance.get() as instance:
             results = replay.run_replay(
@@ -100,23 +106,31 @@ def run_demo(settings: Settings) -> int:
                 scenario,
                 deliver=lambda records: deliver_through_events(queue, store, records),
                 champion_version=lambda: c.version if (c := registry.champion()) else None,
-                run_config={
-                    "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
-                    # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
-                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-                },
+                run_config=run_config,
             )
-            folder = report.publish_report(settings, instance, results, scenario)
+            log.info("the same stream under the volume and evidence retraining policies")
+            policy_runs = policies.compare_policies(
+                results,
+                settings.home_dir / "replay" / "policies",
+                instance,
+                scenario,
+                first_month=12,
+                run_config=run_config,
+            )
+            folder = report.publish_report(settings, instance, results, scenario, policy_runs)
             counts = report.instance_counts(instance, results)
     finally:
         queue.close()
         store.close()
     totals = report.summary(results)
     sys.stdout.write(
-        f"{report.table_markdown(results)}\n\n{totals}\n"
+        f"{report.table_markdown(results)}\n\n{totals}\n\n"
+        f"retraining policies on the same stream:\n"
+        f"{policy_report.policies_markdown(policy_runs, scenario)}\n\n"
         f"in the Dagster UI: runs {counts['runs']}, champion_model materialized for "
         f"{counts['champion_model_materialized']}\n"
-        f"report: {folder / 'report.md'} (plot: {folder / 'accuracy.png'})\n"
+        f"report: {folder / 'report.md'} (plots: {folder / 'accuracy.png'}, "
+        f"{folder / 'policies.png'})\n"
         "look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`\n"
     )
     return 0 if totals["final_champion"] else 1

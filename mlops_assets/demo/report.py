@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from mlops_assets.constants import CHAMPION_MODEL, REPLAY_REPORT  # noqa: E402
+from mlops_assets.demo.policies import PolicyRun, detections  # noqa: E402
+from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png  # noqa: E402
 from mlops_assets.demo.replay import MonthResult  # noqa: E402
 from mlops_assets.demo.source import Scenario  # noqa: E402
 from mlops_assets.settings import Settings  # noqa: E402
@@ -110,6 +112,25 @@ def accuracy_plot_png(results: list[MonthResult], scenario: Scenario) -> bytes:
     return buffer.getvalue()
 
 
+def policies_section(runs: list[PolicyRun], scenario: Scenario, plot_name: str) -> str:
+    """The report's section comparing the retraining policies."""
+    return "\n".join(
+        [
+            "## Retraining policies on the same stream",
+            "",
+            "Monthly retrains every month; volume once 450 new labels arrived; evidence when "
+            "the champion monitor finds live accuracy below target or drift "
+            "(`champion_health_sensor`'s rule). Serving accuracy: the champion that served each "
+            "month, on that month's confirmed tasks.",
+            "",
+            policies_markdown(runs, scenario),
+            "",
+            f"![retraining policies]({plot_name})",
+            "",
+        ]
+    )
+
+
 def report_markdown(results: list[MonthResult], scenario: Scenario, plot_name: str) -> str:
     """The replay report: scenario, summary, table and plot."""
     totals = summary(results)
@@ -138,6 +159,14 @@ def report_markdown(results: list[MonthResult], scenario: Scenario, plot_name: s
     )
 
 
+def policies_table(runs: list[PolicyRun], scenario: Scenario) -> list[dict]:
+    """Plain-JSON form of the policy comparison (bench/results/replay.json's `policies`)."""
+    return [
+        {**run.summary(), **(detections(run, scenario) if run.name != "monthly" else {})}
+        for run in runs
+    ]
+
+
 def results_as_dicts(results: list[MonthResult]) -> list[dict]:
     """Plain-JSON form of the results."""
     return [asdict(r) for r in results]
@@ -148,6 +177,7 @@ def publish_report(
     instance: dg.DagsterInstance,
     results: list[MonthResult],
     scenario: Scenario,
+    policy_runs: list[PolicyRun] | None = None,
 ) -> Path:
     """Writes report.md, accuracy.png and results.json under MLOPS_HOME/replay, logs them to an
     MLflow run `replay-report` and reports the `replay_report` asset's materialization.
@@ -159,12 +189,29 @@ def publish_report(
     folder.mkdir(parents=True, exist_ok=True)
     png = accuracy_plot_png(results, scenario)
     (folder / "accuracy.png").write_bytes(png)
-    (folder / "report.md").write_text(report_markdown(results, scenario, "accuracy.png"))
+    markdown = report_markdown(results, scenario, "accuracy.png")
+    names = ["report.md", "accuracy.png", "results.json"]
+    policy_metadata = {}
+    if policy_runs:
+        policies_png = policies_plot_png(policy_runs, scenario)
+        (folder / "policies.png").write_bytes(policies_png)
+        markdown += "\n" + policies_section(policy_runs, scenario, "policies.png")
+        (folder / "policies.json").write_text(
+            json.dumps(policies_table(policy_runs, scenario), indent=2) + "\n"
+        )
+        names += ["policies.png", "policies.json"]
+        policy_metadata = {
+            "policies": dg.MetadataValue.md(policies_markdown(policy_runs, scenario)),
+            "policies_plot": dg.MetadataValue.md(
+                f"![policies](data:image/png;base64,{base64.b64encode(policies_png).decode()})"
+            ),
+        }
+    (folder / "report.md").write_text(markdown)
     (folder / "results.json").write_text(json.dumps(results_as_dicts(results), indent=2) + "\n")
     client = MlflowClient(settings.resolved_tracking_uri)
     experiment = client.get_experiment_by_name(settings.experiment)
     run = client.create_run(experiment.experiment_id, run_name="replay-report")
-    for name in ("report.md", "accuracy.png", "results.json"):
+    for name in names:
         client.log_artifact(run.info.run_id, str(folder / name), "replay")
     client.set_terminated(run.info.run_id)
     instance.report_runless_asset_event(
@@ -177,6 +224,7 @@ def publish_report(
                 "accuracy_plot": dg.MetadataValue.md(
                     f"![accuracy](data:image/png;base64,{base64.b64encode(png).decode()})"
                 ),
+                **policy_metadata,
                 "report": dg.MetadataValue.path(str(folder / "report.md")),
                 "mlflow_run": dg.MetadataValue.url(
                     f"{settings.mlflow_ui_url.rstrip('/')}/#/experiments/"
