@@ -10,7 +10,9 @@ CNN (default hyperparameters), logged the way `trained_model` logs them:
    (`--env-manager local`) serving the same registered version, and against a bare FastAPI
    endpoint calling the same compiled function (the floor on this machine);
 4. rollback: the rollback call, and the `mlops-assets rollback` command, to the server
-   answering with the previous version.
+   answering with the previous version;
+5. the prediction recorder's overhead: p99 and requests/s of 3. with recording (the default)
+   against a server with MLOPS_SERVING_RECORD_PREDICTIONS=false.
 
 Writes bench/results/serving.json. Run with `make bench` or `python bench/serving.py`.
 Module-level imports stay light: the load clients are spawned processes that import this file.
@@ -303,6 +305,42 @@ def bare_fastapi(env: dict, registry, version: str) -> dict:
             process.wait(30)
 
 
+def without_recording(env: dict) -> dict:
+    """Our server with MLOPS_SERVING_RECORD_PREDICTIONS=false, for the recorder's overhead."""
+    port = free_port()
+    log_path = Path(env["MLOPS_HOME"]) / "server-no-recording.log"
+    server_env = {
+        **env,
+        "MLOPS_SERVING_PORT": str(port),
+        "MLOPS_SERVING_POLL_INTERVAL_S": "0",
+        "MLOPS_SERVING_RECORD_PREDICTIONS": "false",
+    }
+    with open(log_path, "wb") as log:
+        command = [sys.executable, "-m", "mlops_assets.serving"]
+        process = subprocess.Popen(command, env=server_env, stdout=log, stderr=log)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ready", process, log_path)
+            body = json.dumps({"instances": [PHOTO]}).encode()
+            return latency_throughput(port, body, "/predict")
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+def recording_overhead(recording: dict, plain: dict) -> dict:
+    """p99 and req/s with the recorder on (the default) against off, per client count."""
+    return {
+        n: {
+            "p99_ms_on": recording[n]["p99_ms"],
+            "p99_ms_off": plain[n]["p99_ms"],
+            "p99_overhead_pct": round(100 * (recording[n]["p99_ms"] / plain[n]["p99_ms"] - 1), 1),
+            "req_per_s_on": recording[n]["req_per_s"],
+            "req_per_s_off": plain[n]["req_per_s"],
+        }
+        for n in ("1", "4")
+    }
+
+
 def two_workers(env: dict) -> dict:
     """Our server with MLOPS_SERVING_WORKERS=2 (one process per core) on the same champion."""
     import httpx
@@ -372,6 +410,8 @@ def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: i
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import httpx
+
     from mlops_assets.backends import factory
     from mlops_assets.settings import Settings
 
@@ -405,6 +445,7 @@ def main() -> None:
                 wait_http(f"{url}/ready", server, log_path)
                 body = json.dumps({"instances": [PHOTO]}).encode()
                 ours = latency_throughput(port, body, "/predict")
+                recorded = httpx.get(f"{url}/model", timeout=10).json()["recorder"]
                 swapping = swaps_under_load(url, port, registry, versions)
                 rollback = rollback_times(
                     url, registry, {**env, "MLOPS_SERVING_URL": url}, versions
@@ -412,6 +453,7 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(30)
+        plain = without_recording(env)
         theirs = mlflow_serve(env, f"models:/{registry.model_name}/{versions[0]}")
         bare = bare_fastapi(env, registry, versions[0])
         registry.promote(versions[0], "bench")
@@ -432,6 +474,10 @@ def main() -> None:
                 n: round(ours[n]["req_per_s"] / theirs[n]["req_per_s"], 1) for n in ("1", "4")
             },
         },
+        "prediction_recorder": {
+            "overhead": recording_overhead(ours, plain),
+            "counters_after_load": recorded,
+        },
         "rollback": rollback,
         "targets": {
             "swap_hold_p99_us": "< 1000",
@@ -439,6 +485,7 @@ def main() -> None:
             "p99_ms_4_clients": "<= 5",
             "req_per_s_ratio_vs_mlflow": ">= 20",
             "rollback_to_old_version_s": "< 2",
+            "recorder_p99_overhead_pct": "<= 10",
         },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
