@@ -175,7 +175,7 @@ def run_policy(
     started = time.perf_counter()
     store, registry = factory.data_store(settings), factory.registry(settings)
     job = build_definitions(settings).resolve_job_def("retrain_job")
-    months = []
+    months, predictors = [], {}
     try:
         for month in range(1, scenario.months + 1):
             store.insert(month_tasks(scenario, month))
@@ -184,7 +184,7 @@ def run_policy(
             start = pd.Timestamp(scenario.month_start(month))
             end = pd.Timestamp(scenario.month_start(month + 1))
             report = evaluate_champion(
-                registry, store, None, (start, end), thresholds, MIN_ACCURACY
+                registry, store, None, (start, end), thresholds, MIN_ACCURACY, predictors
             )
             trigger = "initial" if month == first_month else decide(report, month, end)
             decision = None

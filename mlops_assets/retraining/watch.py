@@ -33,6 +33,7 @@ def evaluate_champion(
     window: tuple[datetime, datetime],
     thresholds: DriftThresholds,
     target_accuracy: float,
+    predictors: dict[str, Predictor] | None = None,
 ) -> MonitorReport | None:
     """Evaluates `@champion` on the window [start, end).
 
@@ -43,6 +44,8 @@ def evaluate_champion(
         window: [start, end) in UTC.
         thresholds: when a drift test counts.
         target_accuracy: the accuracy the champion should keep.
+        predictors: loaded models by version, reused across calls (the replay evaluates the
+            same champion month after month); None loads it each time.
 
     Returns:
         The report, or None before the first champion.
@@ -59,10 +62,13 @@ def evaluate_champion(
     served = predictions.read(start, end) if predictions is not None else pd.DataFrame()
     if served.empty:
         served = pd.DataFrame(columns=["model_version", "task_id", "label"])
-    with tempfile.TemporaryDirectory() as scratch:
-        predictor = Predictor.load(
-            registry.download_version(champion.version, scratch), champion.sha256
-        )
+    predictors = {} if predictors is None else predictors
+    if champion.version not in predictors:
+        with tempfile.TemporaryDirectory() as scratch:
+            predictors[champion.version] = Predictor.load(
+                registry.download_version(champion.version, scratch), champion.sha256
+            )
+    predictor = predictors[champion.version]
 
     def predict(pixels: np.ndarray) -> np.ndarray:
         return predictor.predict_pixels(pixels).labels
