@@ -1,4 +1,5 @@
-"""Benchmark: the full two-year replay on embedded defaults, with per-month stage times.
+"""Benchmark: the full two-year replay on embedded defaults, with per-month stage times, and
+the same stream under the volume and evidence retraining policies (the `policies` table).
 
 Writes bench/results/replay.json. Run with `make bench` or `python bench/replay.py`.
 """
@@ -14,7 +15,7 @@ import dagster as dg
 
 from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
-from mlops_assets.demo import replay, report
+from mlops_assets.demo import policies, replay, report
 from mlops_assets.demo.source import Scenario
 from mlops_assets.settings import Settings
 
@@ -28,6 +29,10 @@ def main() -> None:
         settings = Settings(home=Path(home))
         store, registry = factory.data_store(settings), factory.registry(settings)
         job = build_definitions(settings).resolve_job_def("retrain_job")
+        run_config = {
+            "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        }
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
             results = replay.run_replay(
@@ -36,12 +41,17 @@ def main() -> None:
                 scenario,
                 deliver=store.insert,
                 champion_version=lambda: c.version if (c := registry.champion()) else None,
-                run_config={
-                    "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
-                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-                },
+                run_config=run_config,
             )
             total = time.perf_counter() - started
+            policy_runs = policies.compare_policies(
+                results,
+                Path(home) / "policies",
+                instance,
+                scenario,
+                first_month=12,
+                run_config=run_config,
+            )
         store.close()
     figures = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
@@ -52,6 +62,7 @@ def main() -> None:
         "target_total_s": 600,
         "mean_month_s": round(sum(r.seconds for r in results) / len(results), 2),
         "summary": report.summary(results),
+        "policies": report.policies_table(policy_runs, scenario),
         "months": [
             {
                 "month": r.month[:7],
