@@ -15,6 +15,7 @@ import pytest
 import mlops_assets
 from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
 from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
 from mlops_assets.retraining.rollback import (
@@ -22,6 +23,7 @@ from mlops_assets.retraining.rollback import (
     on_champion_rolled_back,
     roll_back_champion,
 )
+from mlops_assets_tests.support.receiver import http_receiver
 
 # Runs the command's own entry point, then reports which heavy packages it imported.
 COMMAND = """
@@ -123,3 +125,28 @@ def test_the_command_fails_when_there_is_nothing_to_roll_back(registry, tmp_path
     assert report["exit"] == 1
     assert "first champion" in result.stderr
     assert registry.champion().version == "1"
+
+
+def test_a_rollback_alerts_once_and_a_dead_channel_does_not_undo_it(registry, tmp_path, caplog):
+    with http_receiver() as receiver:
+        notifier = Notifier(tmp_path / "alerts.db", webhook_url=f"{receiver.base_url}/hook")
+        moved = roll_back_champion(
+            registry,
+            InferenceClient(None),
+            None,
+            "test: v2 misbehaves",
+            logging.getLogger("test"),
+            notifier=notifier,
+        )
+        [alert] = receiver.bodies("/hook")
+    assert moved.version == "1" and registry.champion().version == "1"
+    assert alert["kind"] == "rollback" and alert["severity"] == "error"
+    assert "rolled back from v2 to v1: test: v2 misbehaves" in alert["summary"]
+
+    registry.promote("2", "test: v2 again")
+    dead = Notifier(tmp_path / "alerts.db", webhook_url=f"{receiver.base_url}/hook")  # closed
+    with caplog.at_level(logging.ERROR):
+        again = roll_back_champion(
+            registry, InferenceClient(None), None, "again", logging.getLogger("t"), notifier=dead
+        )
+    assert again.version == "1" and "rollback alert not delivered" in caplog.text
