@@ -72,13 +72,12 @@ def monitor_figures(home: Path) -> dict:
     from mlops_assets.ml.model import TrainSettings, build_model
     from mlops_assets.ml.predictor import Predictor
     from mlops_assets.retraining.monitoring import DriftThresholds, gather_inputs, monitor_report
-    from mlops_assets.retraining.watch import reference_months
+    from mlops_assets.retraining.watch import reference_month
 
     rng = np.random.default_rng(0)
     store = TrainingDataStore(f"sqlite:///{home / 'store.db'}")
-    train_start, holdout_start, holdout_end = reference_months("2025-03-01")
-    store.insert(records(1500, train_start.to_pydatetime(), timedelta(days=28), "ref", rng))
-    store.insert(records(1500, holdout_start.to_pydatetime(), timedelta(days=30), "hold", rng))
+    ref_start, ref_end = reference_month("2025-03-01")
+    store.insert(records(1500, ref_start.to_pydatetime(), timedelta(days=30), "ref", rng))
     store.insert(records(CONFIRMED, WINDOW[0], timedelta(days=7), "window", rng))
     log = PredictionLog(LocalObjectStore(str(home / "objects")))
     frame = served_rows(PREDICTIONS, rng)
@@ -90,15 +89,14 @@ def monitor_figures(home: Path) -> dict:
     started = time.perf_counter()
     served = log.read(*WINDOW)
     read_log = time.perf_counter() - started
-    reference = store.snapshot(since=train_start.to_pydatetime(), until=holdout_start)
-    holdout = store.snapshot(since=holdout_start.to_pydatetime(), until=holdout_end)
+    reference = store.snapshot(since=ref_start.to_pydatetime(), until=ref_end.to_pydatetime())
     confirmed = store.snapshot(since=WINDOW[0], until=WINDOW[1])
     read_store = time.perf_counter() - started - read_log
     inputs = gather_inputs(
         lambda pixels: predictor.predict_pixels(pixels).labels,
         "1",
         reference,
-        holdout,
+        reference,
         confirmed,
         served,
     )

@@ -183,8 +183,8 @@ def gather_inputs(
     Args:
         predict: the champion's labels for grey levels shaped (n, 64).
         champion_version: its version; served rows of other versions judge no accuracy.
-        reference: store rows (pixels) of the champion's newest training month.
-        holdout: store rows of the month it was judged on.
+        reference: store rows (pixels) the input-drift tests compare the window with.
+        holdout: store rows whose predicted labels the prediction-drift test compares with.
         confirmed: store rows (task_id, label, pixels) confirmed in the window.
         served: prediction-log rows served in the window.
 

@@ -1,9 +1,12 @@
 """One evaluation of the serving champion on a window: the use case behind `champion_monitor`
 (and the replay's evidence policy).
 
-It loads `@champion`, takes as reference its newest training month (input drift) and the month
-it was judged on (prediction drift), reads the window's confirmed tasks from the training data
-store and the window's served predictions from the prediction log, and computes the report.
+It loads `@champion` and takes as reference the newest month of its training snapshot: the month
+it was judged on and promoted for (its photos for input drift, its predictions on them for
+prediction drift). It reads the window's confirmed tasks from the training data store and the
+window's served predictions from the prediction log, and computes the report. A champion that
+was validated on the new camera's photos no longer sees them as drift, so a drift that a
+promotion answered stops triggering runs.
 """
 
 import tempfile
@@ -20,10 +23,10 @@ from mlops_assets.ml.predictor import Predictor
 from mlops_assets.retraining.monitoring import DriftThresholds, gather_inputs, monitor_report
 
 
-def reference_months(holdout_month: str) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
-    """[start of the newest training month, start of the holdout month, end of it)."""
-    holdout = pd.Timestamp(holdout_month, tz="UTC")
-    return holdout - pd.DateOffset(months=1), holdout, holdout + pd.DateOffset(months=1)
+def reference_month(holdout_month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end) of the month a champion was judged on (a partition key, YYYY-MM-01)."""
+    start = pd.Timestamp(holdout_month, tz="UTC")
+    return start, start + pd.DateOffset(months=1)
 
 
 def evaluate_champion(
@@ -55,9 +58,8 @@ def evaluate_champion(
         return None
     start, end = window
     month = registry.holdout_month(champion.version) or f"{start:%Y-%m-01}"
-    train_start, holdout_start, holdout_end = reference_months(month)
-    reference = store.snapshot(since=train_start.to_pydatetime(), until=holdout_start)
-    holdout = store.snapshot(since=holdout_start.to_pydatetime(), until=holdout_end)
+    ref_start, ref_end = reference_month(month)
+    reference = store.snapshot(since=ref_start.to_pydatetime(), until=ref_end.to_pydatetime())
     confirmed = store.snapshot(since=start, until=end)
     served = predictions.read(start, end) if predictions is not None else pd.DataFrame()
     if served.empty:
@@ -73,13 +75,12 @@ def evaluate_champion(
     def predict(pixels: np.ndarray) -> np.ndarray:
         return predictor.predict_pixels(pixels).labels
 
-    inputs = gather_inputs(predict, champion.version, reference, holdout, confirmed, served)
+    inputs = gather_inputs(predict, champion.version, reference, reference, confirmed, served)
     return monitor_report(
         champion.version,
         (start, end),
         inputs,
         thresholds,
         target_accuracy,
-        reference=f"v{champion.version}: input vs {train_start:%Y-%m} (newest training month), "
-        f"predictions vs {holdout_start:%Y-%m} (its holdout)",
+        reference=f"v{champion.version} on {ref_start:%Y-%m}, the month it was judged on",
     )

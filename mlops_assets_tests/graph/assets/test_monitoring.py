@@ -54,7 +54,7 @@ def test_champion_monitor_sees_the_new_camera_and_warns(
     assert metadata["confirmed_tasks"].value > 100 and metadata["live_accuracy"].value > 0.9
     assert metadata["drifted"].value == "none"
     assert "data:image/png;base64," in metadata["history_plot"].value
-    assert "input vs 2024-11 (newest training month)" in metadata["reference"].value
+    assert metadata["reference"].value == "v1 on 2024-12, the month it was judged on"
 
     # Month 16 (2025-04): the new camera. Part of it was served and recorded with task ids.
     april = seeded_store.snapshot(
