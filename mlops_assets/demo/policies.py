@@ -73,7 +73,7 @@ class PolicyRun:
     def mean_accuracy(self) -> float | None:
         return sum(self.served) / len(self.served) if self.served else None
 
-    def first_detection(self, since: str, prefix: str) -> str | None:
+    def first_detection(self, since: str, prefix: str | tuple[str, ...]) -> str | None:
         """The first month from `since` whose monitor flagged a test named `prefix…`."""
         for m in self.months:
             if m.month >= since and any(name.startswith(prefix) for name in m.drifted):
@@ -103,7 +103,9 @@ def detections(run: PolicyRun, scenario: Scenario) -> dict[str, str | None]:
         ),
         "label_shift_from": scenario.month_key(scenario.late_label_month)[:7],
         "label_shift_detected": _month(
-            run.first_detection(scenario.month_key(scenario.late_label_month), "prediction:")
+            run.first_detection(
+                scenario.month_key(scenario.late_label_month), ("prediction:", "labels:")
+            )
         ),
     }
 

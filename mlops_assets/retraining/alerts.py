@@ -77,7 +77,7 @@ def rolled_back(
 ) -> Alert:
     """@champion moved back to an older version (at `at`: the same move may happen again)."""
     return Alert(
-        key=f"rollback-{model_name}-v{previous_version}-to-v{version}-{at:%Y%m%dT%H%M%S}",
+        key=f"rollback-{model_name}-v{previous_version}-to-v{version}-{at:%Y%m%dT%H%M%S.%f}",
         summary=f"{model_name} rolled back from v{previous_version} to v{version}: {reason}",
         severity="error",
         kind="rollback",

@@ -99,16 +99,23 @@ def label_counts(labels: np.ndarray) -> np.ndarray:
 
 
 def prediction_drift(
-    reference: np.ndarray, window: np.ndarray, threshold: float, alpha: float
+    reference: np.ndarray,
+    window: np.ndarray,
+    threshold: float,
+    alpha: float,
+    name: str = "prediction:label_shares",
 ) -> DriftTest:
-    """Chi-square test of the predicted-label distributions; the effect is their total
-    variation distance (0 = same shares, 1 = disjoint).
+    """Chi-square test of two label distributions; the effect is their total variation
+    distance (0 = same shares, 1 = disjoint).
 
     Args:
-        reference: the champion's predicted labels on its holdout.
-        window: the labels it served (or would serve) in the window.
+        reference: the champion's predicted labels on its holdout (or the holdout's confirmed
+            labels, for the label-shift test).
+        window: the labels it served (or would serve) in the window (or the window's
+            confirmed labels).
         threshold: the distance above which a shift counts as drift.
         alpha: the significance the test must also reach.
+        name: the test's name in the report.
     """
     ref, win = label_counts(reference), label_counts(window)
     statistic = p_value = None
@@ -118,7 +125,7 @@ def prediction_drift(
         p_value = float(stats.chi2_contingency(table).pvalue) if seen.sum() > 1 else 1.0
         statistic = float(0.5 * np.abs(ref / ref.sum() - win / win.sum()).sum())
     return DriftTest(
-        name="prediction:label_shares",
+        name=name,
         kind="chi2_contingency",
         statistic=statistic,
         p_value=p_value,
@@ -146,6 +153,7 @@ class MonitorInputs:
         reference_features: photo summaries of the champion's newest training data.
         window_features: photo summaries of the window's photos (served, else confirmed).
         reference_predicted: the champion's labels on its holdout.
+        reference_labels: the holdout's confirmed labels.
         window_predicted: the labels it served in the window (else its labels for the
             window's confirmed photos).
         confirmed_predicted: its label for each task confirmed in the window.
@@ -162,6 +170,7 @@ class MonitorInputs:
     confirmed_labels: np.ndarray
     joined_served: int = 0
     served_predictions: int = 0
+    reference_labels: np.ndarray | None = None
 
 
 def _pixels(frame: pd.DataFrame) -> np.ndarray:
@@ -217,6 +226,7 @@ def gather_inputs(
         confirmed_labels=confirmed["label"].to_numpy(dtype=np.int64),
         joined_served=int((~missing).sum()),
         served_predictions=len(served),
+        reference_labels=holdout["label"].to_numpy(dtype=np.int64),
     )
 
 
@@ -228,7 +238,7 @@ def monitor_report(
     target_accuracy: float,
     reference: str,
 ) -> MonitorReport:
-    """Computes live accuracy, input drift and prediction drift for one window.
+    """Computes live accuracy, input drift, prediction drift and label shift for one window.
 
     Args:
         champion_version: the version that served in the window.
@@ -260,6 +270,21 @@ def monitor_report(
                 inputs.window_predicted,
                 thresholds.prediction_distance,
                 thresholds.alpha,
+            ),
+            # Labels are ground truth here: a shift in what people confirm is a label shift,
+            # seen even while the champion misreads the new class as others.
+            *(
+                [
+                    prediction_drift(
+                        inputs.reference_labels,
+                        inputs.confirmed_labels,
+                        thresholds.prediction_distance,
+                        thresholds.alpha,
+                        name="labels:confirmed_shares",
+                    )
+                ]
+                if inputs.reference_labels is not None
+                else []
             ),
         ],
         target_accuracy=target_accuracy,

@@ -33,12 +33,12 @@ def test_shifted_pixels_are_input_drift_and_trigger_a_run():
     assert verdict.run_key == "champion-health-drift-v3-20250501T000000"
 
 
-def test_a_shifted_label_mix_is_prediction_drift():
-    test = constructed_report(reference_month=18, window_month=19).drift[
-        -1
-    ]  # '9' common from month 19
-    assert test.name == "prediction:label_shares" and test.drifted
-    assert test.statistic > 0.2 and test.p_value < 0.01
+def test_a_shifted_label_mix_is_prediction_drift_and_label_shift():
+    # Label 9 is rare until month 19, common from then on.
+    tests = {t.name: t for t in constructed_report(reference_month=18, window_month=19).drift}
+    for name in ("prediction:label_shares", "labels:confirmed_shares"):
+        assert tests[name].drifted, name
+        assert tests[name].statistic > 0.2 and tests[name].p_value < 0.01
 
 
 def test_a_degraded_model_is_a_performance_trigger_with_its_interval():

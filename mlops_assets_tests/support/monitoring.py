@@ -42,5 +42,6 @@ def constructed_report(
         window_predicted=predicted,
         confirmed_predicted=predicted,
         confirmed_labels=labels,
+        reference_labels=ref_labels,
     )
     return monitor_report(version, WINDOW, inputs, DriftThresholds(), 0.90, "constructed")
