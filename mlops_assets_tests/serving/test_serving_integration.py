@@ -31,11 +31,13 @@ from mlops_assets.contracts.stage_results import DeploymentResult
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.ml.predictor import Predictor, file_sha256
+from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.resources.tracking import ensure_experiment
 from mlops_assets.settings import Settings
 from mlops_assets.tools import cli
+from mlops_assets_tests.support.receiver import http_receiver
 from mlops_assets_tests.support.serving import champion_change, running_server, tiny_model
 
 pytestmark = pytest.mark.integration
@@ -200,6 +202,7 @@ def test_deployment_serves_the_new_champion(stack, tmp_path):
         model_registry=stack["resources"]["model_registry"],
         serving_client=InferenceClientResource(url=stack["url"], timeout_s=60),
         event_queue=EventQueueResource(sqlite_path=str(tmp_path / "events.db")),
+        alerts=stack["resources"]["alerts"],
     )
     assert output.value == DeploymentResult(status="serving", version="2", previous_version="1")
     assert served(stack["url"])["model_version"] == "2"
@@ -213,14 +216,22 @@ def test_deployment_compensates_when_the_server_refuses_the_model(stack, tmp_pat
     # A queue of its own: the stack's server consumes model events from the default one.
     path = str(tmp_path / "events.db")
     events = SqliteQueue(path)
-    with pytest.raises(dg.Failure, match="did not serve") as failure:
+    with (
+        http_receiver() as receiver,
+        pytest.raises(dg.Failure, match="did not serve") as failure,
+    ):
         deployment(
             dg.build_asset_context(),
             champion_model=champion_change(stack["wrong_hash"], "1"),
             model_registry=resources["model_registry"],
             serving_client=InferenceClientResource(url=stack["url"], timeout_s=60),
             event_queue=EventQueueResource(sqlite_path=path),
+            alerts=AlertsResource(
+                sent_path=str(tmp_path / "alerts.db"), webhook_url=f"{receiver.base_url}/hook"
+            ),
         )
+    [alert] = receiver.bodies("/hook")
+    assert alert["kind"] == "rollback" and alert["details"]["version"] == "1"
     [rolled_back] = events.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=1)
     assert parse_event(rolled_back.body, ModelRolledBack).version == "1"
     assert "'server_following': True" in failure.value.metadata["compensation"].value
