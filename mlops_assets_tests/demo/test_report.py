@@ -1,5 +1,8 @@
 """The replay's report: table, summary, plot and markdown from month results."""
 
+import json
+from dataclasses import replace
+
 from mlops_assets.demo import report
 from mlops_assets.demo.replay import MonthResult
 from mlops_assets.demo.source import Scenario
@@ -52,3 +55,33 @@ def test_markdown_report_links_the_plot_and_the_plot_is_a_png():
     assert "3 months decided: 1 defended, 2 promoted. Serving at the end: v3." in markdown
     assert report.accuracy_plot_png(RESULTS, SCENARIO).startswith(b"\x89PNG")
     assert report.results_as_dicts(RESULTS)[0]["decision"] == "promoted"
+
+
+def test_published_report_has_the_policy_section_plot_and_table(settings, tmp_path):
+    import dagster as dg
+    from mlflow.tracking import MlflowClient
+
+    from mlops_assets.demo.policies import PolicyMonth, PolicyRun, monthly_from_replay
+
+    MlflowClient(settings.resolved_tracking_uri).create_experiment(settings.experiment)
+    evidence = PolicyRun(
+        "evidence",
+        [
+            PolicyMonth("2024-02-01", None, None, "initial", "promoted"),
+            PolicyMonth("2024-03-01", "1", 0.96, None, None),
+            PolicyMonth("2024-04-01", "1", 0.85, "drift", "promoted", ["input:mean_grey"]),
+        ],
+    )
+    runs = [monthly_from_replay(RESULTS), evidence]
+    # Run ids the instance does not know: the report counts no runs for them.
+    results = [replace(r, run_id=f"run-{i}") for i, r in enumerate(RESULTS)]
+    with dg.DagsterInstance.ephemeral() as instance:
+        folder = report.publish_report(settings, instance, results, SCENARIO, runs)
+        event = instance.get_latest_materialization_event(dg.AssetKey("replay_report"))
+    markdown = (folder / "report.md").read_text()
+    assert "## Retraining policies on the same stream" in markdown
+    assert "| evidence | 2 | 1 | 90.5% | 2024-04 | – |" in markdown
+    assert (folder / "policies.png").read_bytes().startswith(b"\x89PNG")
+    table = json.loads((folder / "policies.json").read_text())
+    assert [row["policy"] for row in table] == ["monthly", "evidence"]
+    assert "| evidence |" in event.asset_materialization.metadata["policies"].value
