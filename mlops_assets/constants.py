@@ -34,3 +34,12 @@ DEPLOYMENT = "deployment"
 
 # Written by the two-year replay (`make demo`), downstream of `champion_model`.
 REPLAY_REPORT = "replay_report"
+
+# Every step that writes the registry alias or the inference server is in this Dagster
+# concurrency pool; the instance (deploy/*.yaml) lets one run holding it go at a time.
+REGISTRY_POOL = "mlops_registry"
+
+# Celery queues of the step executor (MLOPS_EXECUTOR=celery): training goes to its own queue, which
+# a GPU worker serves; every other step to the default queue.
+TRAINING_QUEUE = "training"
+DEFAULT_STEP_QUEUE = "dagster"

@@ -6,9 +6,10 @@ from mlops_assets.constants import CHAMPION_MODEL, REPLAY_REPORT, RETRAINING_GRO
 from mlops_assets.graph.assets.dataset import training_data
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.graph.assets.promotion import champion_model
-from mlops_assets.graph.assets.training import trained_model
+from mlops_assets.graph.assets.training import trained_model_on
 from mlops_assets.graph.assets.verification import verification_report
 from mlops_assets.graph.checks import CHAMPION_CHECKS, GATE_CHECKS, TRAINING_DATA_CHECKS
+from mlops_assets.graph.execution import step_executor
 from mlops_assets.graph.jobs import retrain_job, rollback_champion_job
 from mlops_assets.graph.schedules import nightly_retrain_schedule_for
 from mlops_assets.graph.sensors import (
@@ -68,7 +69,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             training_data,
-            trained_model,
+            trained_model_on(settings.celery_training_queue),
             verification_report,
             champion_model,
             deployment,
@@ -94,8 +95,24 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             pipeline_failure_sensor,
         ],
         resources=build_resources(settings),
-        executor=dg.in_process_executor,
+        executor=build_executor(settings),
+    )
+
+
+def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """The executor of retrain_job and of asset materializations (MLOPS_EXECUTOR)."""
+    return step_executor(
+        settings.executor,
+        settings.resolved_celery_broker_url if settings.executor == "celery" else None,
+        settings.celery_backend_url,
+        settings.celery_queue,
     )
 
 
 defs = build_definitions(Settings())
+
+
+def retrain_job_for_workers() -> dg.JobDefinition:
+    """`retrain_job` of `defs`, for `dg.reconstructable`: runs whose steps go to other
+    processes (Celery workers) name the job by this function, and each worker loads it."""
+    return defs.resolve_job_def("retrain_job")

@@ -9,11 +9,17 @@ the event queue, the server's admin token), so each embedded default is written 
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
+from mlops_assets.constants import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_MODEL_NAME,
+    DEFAULT_STEP_QUEUE,
+    TRAINING_QUEUE,
+)
 
 
 class SharedSettings(BaseSettings):
@@ -146,6 +152,37 @@ class Settings(SharedSettings):
     serving_timeout_s: float = Field(
         default=60.0, description="How long a deployment waits for the server to serve a version."
     )
+    executor: Literal["in_process", "celery"] = Field(
+        default="in_process",
+        description="Where a run's steps execute: in the run's own process (embedded default) "
+        "or on Celery workers (`dagster-celery`) over the broker.",
+    )
+    celery_broker_url: str | None = Field(
+        default=None,
+        description="Celery broker for the step executor; default RABBITMQ_URL.",
+    )
+    celery_backend_url: str = Field(
+        default="rpc://",
+        description="Celery result backend (rpc:// replies over the broker; redis://… keeps "
+        "results in Redis).",
+    )
+    celery_queue: str = Field(
+        default=DEFAULT_STEP_QUEUE, description="Celery queue of every step but training."
+    )
+    celery_training_queue: str = Field(
+        default=TRAINING_QUEUE,
+        description="Celery queue of the `trained_model` step; serve it with a GPU worker.",
+    )
+
+    @property
+    def resolved_celery_broker_url(self) -> str:
+        broker = self.celery_broker_url or self.rabbitmq_url
+        if broker is None:
+            raise ValueError(
+                "MLOPS_EXECUTOR=celery needs a broker: set RABBITMQ_URL (or "
+                "MLOPS_CELERY_BROKER_URL), e.g. amqp://guest:guest@127.0.0.1:5672/%2F"
+            )
+        return broker
 
     @property
     def resolved_data_store_url(self) -> str:

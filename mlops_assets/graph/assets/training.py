@@ -5,12 +5,13 @@ import time
 
 import dagster as dg
 import numpy as np
+from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from mlops_assets.backends.registry import RegisteredModel
 from mlops_assets.backends.storage_errors import storage_errors_explained
-from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
+from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL, TRAINING_QUEUE
 from mlops_assets.graph.assets.dataset import TrainingSnapshot
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.ml.data import to_arrays
@@ -30,13 +31,7 @@ class TrainingConfig(dg.Config, TrainSettings):
     )
 
 
-@dg.asset(
-    key=TRAINED_MODEL,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    kinds={"tensorflow", "mlflow"},
-)
-def trained_model(
+def train_challenger(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     training_data: TrainingSnapshot,
@@ -95,3 +90,18 @@ def trained_model(
             "artifact_sha256": sha256,
         },
     )
+
+
+def trained_model_on(queue: str) -> dg.AssetsDefinition:
+    """`trained_model` with its step routed to the Celery queue `queue` (a GPU worker serves it);
+    the in-process executor ignores the route."""
+    return dg.asset(
+        key=TRAINED_MODEL,
+        group_name=RETRAINING_GROUP,
+        partitions_def=monthly_partitions,
+        kinds={"tensorflow", "mlflow"},
+        op_tags={DAGSTER_CELERY_QUEUE_TAG: queue},
+    )(train_challenger)
+
+
+trained_model = trained_model_on(TRAINING_QUEUE)
