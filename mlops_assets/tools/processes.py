@@ -203,3 +203,30 @@ def drop_database(database_url_: str) -> None:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
     finally:
         engine.dispose()
+
+
+def celery_worker_command(config_yaml: Path, queue: str, name: str) -> list[str]:
+    """A `dagster-celery` worker serving one queue, one step at a time.
+
+    Args:
+        config_yaml: the `execution.config` the executor uses (`graph.execution.worker_config`).
+        queue: the Celery queue it consumes.
+        name: the worker's node name (unique per host; `@%h` is appended).
+
+    `dagster-celery` runs `celery` from PATH: put the virtual environment's bin folder on it.
+    """
+    return [
+        str(venv_binary("dagster-celery")),
+        "worker",
+        "start",
+        "-A",
+        "dagster_celery.app",
+        "-y",
+        str(config_yaml),
+        "-q",
+        queue,
+        "-n",
+        name,
+        "--",
+        "--concurrency=1",
+    ]
