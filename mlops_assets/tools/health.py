@@ -148,6 +148,36 @@ def _object_store(concern: str, store, target: str) -> Health:
         return Health(concern, backend, target, False, str(error))
 
 
+def step_workers(settings: Settings) -> Health:
+    """With MLOPS_EXECUTOR=celery, whether each step queue has a worker consuming it."""
+    if settings.executor != "celery":
+        detail = "steps run in the run's process (MLOPS_EXECUTOR=celery: on workers)"
+        return Health("step executor", "in-process", "-", True, detail)
+    from celery import Celery
+
+    try:
+        broker = settings.resolved_celery_broker_url
+    except ValueError as error:
+        return Health("step executor", "Celery workers", "-", False, str(error))
+    parts = urllib.parse.urlsplit(broker)
+    if parts.password:
+        parts = parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}")
+    shown = parts.geturl()
+    app = Celery(broker=broker, broker_connection_timeout=TIMEOUT_S)
+    try:
+        replies = app.control.inspect(timeout=TIMEOUT_S).active_queues() or {}
+    except OSError as error:
+        return Health("step executor", "Celery workers", shown, False, str(error))
+    finally:
+        app.close()
+    serving = {
+        queue: sorted(w for w, queues in replies.items() if queue in {q["name"] for q in queues})
+        for queue in (settings.celery_queue, settings.celery_training_queue)
+    }
+    detail = "; ".join(f"{q}: {', '.join(w) or 'no worker'}" for q, w in serving.items())
+    return Health("step executor", "Celery workers", shown, all(serving.values()), detail)
+
+
 # Other concerns (event queue, inference server) add their check here.
 CHECKS: list[Callable[[Settings], Health]] = [
     dagster_instance,
@@ -155,6 +185,7 @@ CHECKS: list[Callable[[Settings], Health]] = [
     tracking,
     artifacts,
     object_store,
+    step_workers,
 ]
 
 

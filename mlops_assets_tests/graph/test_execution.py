@@ -4,6 +4,7 @@ task on real `dagster-celery` workers over the real RabbitMQ, training on its ow
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -16,7 +17,10 @@ from mlops_assets.settings import Settings
 from mlops_assets_tests.support.celery_workers import (
     broker_or_skip,
     celery_workers,
+    dagster_daemon,
     execute_command,
+    launch_command,
+    queue_depth,
     scaled_out_environment,
 )
 
@@ -166,7 +170,53 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
             "gpu-b",
         ]
         decided = _champion_materialization(instance, dagster_run.run_id)
+        # Nothing stays claimed: no step message left taken or waiting.
+        assert queue_depth(env["MLOPS_CELERY_TRAINING_QUEUE"]) == 0
+        assert queue_depth(env["MLOPS_CELERY_QUEUE"]) == 0
     registry = factory.registry(Settings(home=home))
     assert registry.champion().version == str(decided["champion_version"])
     # Each attempt registered its own challenger; only the finished one may be the champion.
     assert decided["challenger_version"] == decided["champion_version"]
+
+
+@pytest.mark.integration
+@pytest.mark.model
+def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(tmp_path, demo_records):
+    """retrain_job launched as sensors, schedules and the CLI do, and the implicit asset job the
+    UI's asset page and backfills launch (without retrain_job's tags), submitted at once: the
+    registry pool lets the second start only after the first ended."""
+    home = tmp_path / "pooled"
+    env = scaled_out_environment(home, executor="in_process")
+    store = factory.data_store(Settings(home=home))
+    store.insert(demo_records)
+    store.close()
+    root = Path(__file__).resolve().parents[2]
+    with dagster_daemon(env, tmp_path / "daemon.log"):
+        launches = [
+            subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE)
+            for command in (
+                launch_command("retrain_job", "2024-11-01"),
+                launch_command("__ASSET_JOB", "2024-12-01"),
+            )
+        ]
+        for launch in launches:
+            _, stderr = launch.communicate(timeout=RUN_TIMEOUT_S)
+            assert launch.returncode == 0, stderr.decode()[-4000:]
+        with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            while time.monotonic() < deadline:
+                records = instance.get_run_records()
+                if len(records) == 2 and all(r.dagster_run.is_finished for r in records):
+                    break
+                time.sleep(2)
+            records = sorted(instance.get_run_records(), key=lambda r: r.start_time or 0)
+    assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.SUCCESS] * 2, (
+        tmp_path / "daemon.log"
+    ).read_text()[-4000:]
+    first, second = records
+    assert {first.dagster_run.job_name, second.dagster_run.job_name} == {
+        "retrain_job",
+        "__ASSET_JOB",
+    }
+    # Both were waiting before the first ended, and the second started only after it ended.
+    assert second.create_timestamp.timestamp() < first.end_time <= second.start_time

@@ -25,7 +25,9 @@ def broker_or_skip() -> None:
         service_missing(f"RabbitMQ is not answering at {RABBITMQ_URL}")
 
 
-def scaled_out_environment(home: Path, tag: str | None = None) -> dict[str, str]:
+def scaled_out_environment(
+    home: Path, tag: str | None = None, executor: str = "celery"
+) -> dict[str, str]:
     """The environment of a run and its workers: embedded stores under `home`, steps on Celery
     queues named for this test only."""
     tag = tag or uuid.uuid4().hex[:8]
@@ -37,7 +39,7 @@ def scaled_out_environment(home: Path, tag: str | None = None) -> dict[str, str]
     env.update(
         MLOPS_HOME=str(home),
         DAGSTER_HOME=str(home / "dagster"),
-        MLOPS_EXECUTOR="celery",
+        MLOPS_EXECUTOR=executor,
         MLOPS_CELERY_BROKER_URL=RABBITMQ_URL,
         MLOPS_CELERY_QUEUE=f"mlops-test-{tag}-steps",
         MLOPS_CELERY_TRAINING_QUEUE=f"mlops-test-{tag}-training",
@@ -129,4 +131,54 @@ def execute_command(month: str, config_file: Path) -> list[str]:
         f'{{"dagster/partition": "{month}"}}',
         "-c",
         str(config_file),
+    ]
+
+
+def queue_depth(name: str) -> int:
+    """Messages in a queue, ready or taken and not yet acknowledged."""
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    try:
+        return connection.channel().queue_declare(queue=name, passive=True).method.message_count
+    finally:
+        connection.close()
+
+
+@contextmanager
+def dagster_daemon(env: dict[str, str], log_path: Path):
+    """`dagster-daemon run` on the project's workspace: it dequeues queued runs and launches
+    each in its own process, as `dagster dev` does."""
+    root = Path(__file__).resolve().parents[2]
+    with open(log_path, "ab") as log:
+        daemon = subprocess.Popen(
+            [str(processes.venv_binary("dagster-daemon")), "run", "-w", "workspace.yaml"],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        yield daemon
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=60)
+
+
+def launch_command(job: str, month: str) -> list[str]:
+    """`dagster job launch`: submits a run to the instance's run coordinator (the queue)."""
+    return [
+        str(processes.venv_binary("dagster")),
+        "job",
+        "launch",
+        "-w",
+        "workspace.yaml",
+        "-j",
+        job,
+        "--tags",
+        f'{{"dagster/partition": "{month}"}}',
     ]
