@@ -16,7 +16,7 @@ from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.contracts.records import TaskRecord
-from mlops_assets.definitions import build_definitions
+from mlops_assets.definitions import build_definitions, retrain_job_for_workers
 from mlops_assets.demo import replay, report
 from mlops_assets.demo.source import Scenario, demo_tasks
 from mlops_assets.retraining.replication import replicate
@@ -92,6 +92,9 @@ def run_demo(settings: Settings) -> int:
     store, queue = factory.data_store(settings), factory.event_queue(settings)
     registry = factory.registry(settings)
     job = build_definitions(settings).resolve_job_def("retrain_job")
+    if settings.executor != "in_process":
+        # Steps in other processes: each loads the job from the definitions module by name.
+        job = dg.reconstructable(retrain_job_for_workers)
     try:
         with dg.DagsterInstance.get() as instance:
             results = replay.run_replay(

@@ -5,6 +5,7 @@ Month after month the scenario's confirmed tasks arrive; from `first_month` on, 
 decision is collected. The first decided month makes the first champion (value gates only).
 """
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.contracts.stage_results import ChampionChange, Outcome, VerificationReport
@@ -102,8 +104,30 @@ def _month_result(
     )
 
 
+def _execute(
+    job: dg.JobDefinition | ReconstructableJob,
+    instance: dg.DagsterInstance,
+    partition_key: str,
+    run_config: dict,
+):
+    """One month's run: in this process, or (a reconstructable job) through the job's executor,
+    whose steps may run in other processes such as Celery workers."""
+    tags = {"mlops_assets/replay": "true"}
+    if isinstance(job, dg.JobDefinition):
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            partition_key=partition_key,
+            raise_on_error=False,
+            tags=tags,
+        )
+        return contextlib.nullcontext(result)
+    tags["dagster/partition"] = partition_key
+    return dg.execute_job(job, instance, run_config=run_config, tags=tags, raise_on_error=False)
+
+
 def run_replay(
-    job: dg.JobDefinition,
+    job: dg.JobDefinition | ReconstructableJob,
     instance: dg.DagsterInstance,
     scenario: Scenario,
     deliver: Callable[[list[TaskRecord]], None],
@@ -114,7 +138,8 @@ def run_replay(
     """Replays the scenario month by month.
 
     Args:
-        job: `retrain_job`.
+        job: `retrain_job`, or a reconstructable `retrain_job` for an executor that runs steps
+            in other processes (MLOPS_EXECUTOR=celery).
         instance: where the runs are recorded.
         scenario: the replayed period.
         deliver: hands a month's confirmed tasks to the system (the event path).
@@ -133,20 +158,14 @@ def run_replay(
             continue
         key = scenario.month_key(month)
         started = time.perf_counter()
-        result = job.execute_in_process(
-            run_config=run_config or {},
-            instance=instance,
-            partition_key=key,
-            raise_on_error=False,
-            tags={"mlops_assets/replay": "true"},
-        )
-        outcome = _month_result(
-            key,
-            result,
-            stage_seconds(instance, result.run_id),
-            champion_version(),
-            time.perf_counter() - started,
-        )
+        with _execute(job, instance, key, run_config or {}) as result:
+            outcome = _month_result(
+                key,
+                result,
+                stage_seconds(instance, result.run_id),
+                champion_version(),
+                time.perf_counter() - started,
+            )
         results.append(outcome)
         log.info(
             "replay %s (%d/%d): %s, champion v%s, %.1f s",

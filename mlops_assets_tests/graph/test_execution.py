@@ -187,6 +187,8 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(tmp_pa
     registry pool lets the second start only after the first ended."""
     home = tmp_path / "pooled"
     env = scaled_out_environment(home, executor="in_process")
+    # The daemon also runs the sensors: keep task_events_sensor from launching a third run.
+    env["MLOPS_MIN_NEW_LABELS"] = "1000000"
     store = factory.data_store(Settings(home=home))
     store.insert(demo_records)
     store.close()
