@@ -23,9 +23,11 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# The registry pool's limit is stored in the instance: one promoting run at a time from the start.
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster-local.yaml $@
+	$(BIN)/dagster instance concurrency set mlops_registry 1
 
 ## Replay two years of confirmed tasks month by month; prints the table, writes var/replay.
 demo: install | $(DAGSTER_HOME)/dagster.yaml

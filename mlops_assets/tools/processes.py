@@ -14,6 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from mlops_assets.constants import REGISTRY_POOL
+
 POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -205,12 +207,12 @@ def drop_database(database_url_: str) -> None:
         engine.dispose()
 
 
-def celery_worker_command(config_yaml: Path, queue: str, name: str) -> list[str]:
-    """A `dagster-celery` worker serving one queue, one step at a time.
+def celery_worker_command(config_yaml: Path, queues: Iterable[str], name: str) -> list[str]:
+    """A `dagster-celery` worker, one step at a time.
 
     Args:
         config_yaml: the `execution.config` the executor uses (`graph.execution.worker_config`).
-        queue: the Celery queue it consumes.
+        queues: the Celery queues it consumes (at most four).
         name: the worker's node name (unique per host; `@%h` is appended).
 
     `dagster-celery` runs `celery` from PATH: put the virtual environment's bin folder on it.
@@ -223,10 +225,18 @@ def celery_worker_command(config_yaml: Path, queue: str, name: str) -> list[str]
         "dagster_celery.app",
         "-y",
         str(config_yaml),
-        "-q",
-        queue,
+        *(arg for queue in queues for arg in ("-q", queue)),
         "-n",
         name,
         "--",
         "--concurrency=1",
     ]
+
+
+def registry_pool_command() -> list[str]:
+    """Stores the registry pool's limit (1) in the Dagster instance of DAGSTER_HOME.
+
+    The instance's `default_limit` reaches a pool only after the run queue first sees it, so two
+    runs queued together on a fresh instance could both start; a stored limit holds from the first.
+    """
+    return [str(venv_binary("dagster")), "instance", "concurrency", "set", REGISTRY_POOL, "1"]

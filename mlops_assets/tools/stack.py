@@ -190,6 +190,12 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "MLOPS_SERVING_URL": f"http://{processes.HOST}:{settings.serving_port}",
     }
     write_env_file(variables)
+    subprocess.run(
+        processes.registry_pool_command(),
+        env={**os.environ, **variables},
+        check=True,
+        capture_output=True,
+    )
 
     # The inference server follows @champion on the stack; the deployment step calls it.
     serving = variables["MLOPS_SERVING_URL"]
@@ -234,7 +240,7 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
     ):
         log_file = LOGS / f"{name}.log"
         offset = log_file.stat().st_size if log_file.exists() else 0
-        command = processes.celery_worker_command(config, queue, name)
+        command = processes.celery_worker_command(config, [queue], name)
         pid = _start(name, command, {**variables, "PATH": path})
         _wait(
             f"Celery worker {name}",

@@ -14,6 +14,7 @@ from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.graph.execution import celery_config, step_executor
 from mlops_assets.settings import Settings
+from mlops_assets.tools.processes import registry_pool_command
 from mlops_assets_tests.support.celery_workers import (
     broker_or_skip,
     celery_workers,
@@ -193,6 +194,7 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(tmp_pa
     store.insert(demo_records)
     store.close()
     root = Path(__file__).resolve().parents[2]
+    subprocess.run(registry_pool_command(), env=env, check=True, capture_output=True)
     with dagster_daemon(env, tmp_path / "daemon.log"):
         launches = [
             subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE)

@@ -68,7 +68,7 @@ class Workers:
     def start(self, name: str, queue: str) -> None:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         self.processes[name] = subprocess.Popen(
-            processes.celery_worker_command(self.config, queue, name),
+            processes.celery_worker_command(self.config, [queue], name),
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
