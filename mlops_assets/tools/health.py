@@ -154,6 +154,7 @@ def step_workers(settings: Settings) -> Health:
         detail = "steps run in the run's process (MLOPS_EXECUTOR=celery: on workers)"
         return Health("step executor", "in-process", "-", True, detail)
     from celery import Celery
+    from kombu.exceptions import OperationalError
 
     try:
         broker = settings.resolved_celery_broker_url
@@ -164,9 +165,10 @@ def step_workers(settings: Settings) -> Health:
         parts = parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}")
     shown = parts.geturl()
     app = Celery(broker=broker, broker_connection_timeout=TIMEOUT_S)
+    app.conf.broker_transport_options = {"max_retries": 1}
     try:
         replies = app.control.inspect(timeout=TIMEOUT_S).active_queues() or {}
-    except OSError as error:
+    except (OSError, OperationalError) as error:
         return Health("step executor", "Celery workers", shown, False, str(error))
     finally:
         app.close()

@@ -103,10 +103,10 @@ def celery_workers(env: dict[str, str], folder: Path):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=60)
-        _delete_queues(env["MLOPS_CELERY_QUEUE"], env["MLOPS_CELERY_TRAINING_QUEUE"])
+        delete_queues(env["MLOPS_CELERY_QUEUE"], env["MLOPS_CELERY_TRAINING_QUEUE"])
 
 
-def _delete_queues(*names: str) -> None:
+def delete_queues(*names: str) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
     try:
         channel = connection.channel()

@@ -97,3 +97,22 @@ def test_missing_credentials_are_named(settings, monkeypatch):
     result = health.object_store(settings)
     assert not result.ok
     assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in result.detail
+
+
+def test_step_executor_in_process_needs_no_worker(settings):
+    result = health.step_workers(settings)
+    assert result.ok and result.backend == "in-process"
+
+
+def test_celery_executor_without_broker_says_what_to_set(settings):
+    result = health.step_workers(settings.model_copy(update={"executor": "celery"}))
+    assert not result.ok and "RABBITMQ_URL" in result.detail
+
+
+def test_celery_broker_that_does_not_answer_is_down(settings):
+    broker = f"amqp://guest:secret@127.0.0.1:{free_port()}/%2F"
+    result = health.step_workers(
+        settings.model_copy(update={"executor": "celery", "celery_broker_url": broker})
+    )
+    assert not result.ok and "refused" in result.detail
+    assert "secret" not in result.target
