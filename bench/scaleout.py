@@ -24,6 +24,7 @@ from pathlib import Path
 
 import dagster as dg
 import pika
+import pyarrow.parquet as pq
 import yaml
 
 from mlops_assets.backends import factory
@@ -171,7 +172,18 @@ def backfill(parent: Path, worker_count: int) -> dict:
     return {
         "wall_s": round(wall, 2),
         "trained_model_s_each": sorted(round(r["trained_model_s"], 2) for r in rows),
+        "snapshots": snapshot_sizes(home),
     }
+
+
+def snapshot_sizes(home: Path) -> list[dict]:
+    """Rows and Parquet bytes of each month's training-data snapshot (train + holdout)."""
+    sizes = []
+    for path in sorted((home / "objects").rglob("*.parquet")):
+        rows = pq.ParquetFile(path).metadata.num_rows
+        size = path.stat().st_size
+        sizes.append({"rows": rows, "bytes": size, "bytes_per_row": round(size / rows, 1)})
+    return sizes
 
 
 def delete_queues() -> None:
