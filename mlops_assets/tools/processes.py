@@ -225,7 +225,9 @@ def celery_worker_command(config_yaml: Path, queues: Iterable[str], name: str) -
         "dagster_celery.app",
         "-y",
         str(config_yaml),
-        *(arg for queue in queues for arg in ("-q", queue)),
+        # One comma-separated -q: celery keeps only the last of several -Q options.
+        "-q",
+        ",".join(queues),
         "-n",
         name,
         "--",

@@ -9,6 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from dagster._core.execution.retries import RetryMode
+from dagster_celery.executor import CeleryExecutor
+from dagster_celery.make_app import make_app
 
 from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
@@ -55,6 +58,17 @@ def test_celery_config_acknowledges_a_step_when_it_ends():
     assert source["task_acks_late"] and source["task_reject_on_worker_lost"]
     assert source["task_default_queue"] == "steps"
     assert step_executor("in_process", None, "rpc://", "steps") is dg.in_process_executor
+
+
+def test_queued_steps_survive_a_broker_restart():
+    """What a RabbitMQ restart keeps: durable queues and persistent step messages, acknowledged
+    only when the step ends (the app is built as dagster-celery builds it for the run)."""
+    config = celery_config("amqp://b", "rpc://", "steps")
+    app = make_app(CeleryExecutor(retries=RetryMode(RetryMode.DISABLED), **config).app_args())
+    assert app.conf.task_default_delivery_mode == 2  # persistent
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    for queue in ("steps", "training"):
+        assert app.amqp.queues[queue].durable and not app.amqp.queues[queue].auto_delete
 
 
 def _champion_materialization(instance: dg.DagsterInstance, run_id: str) -> dict:
