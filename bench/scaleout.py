@@ -68,6 +68,8 @@ def fresh_home(parent: Path, name: str) -> Path:
     store = factory.data_store(Settings(home=home))
     store.insert(demo_tasks())
     store.close()
+    # Creates the embedded MLflow database now: runs starting together would race to create it.
+    factory.registry(Settings(home=home)).champion()
     return home
 
 
@@ -154,17 +156,21 @@ def backfill(parent: Path, worker_count: int) -> dict:
     ]
     try:
         started = time.perf_counter()
+        logs = [parent / f"backfill-{worker_count}-{month}.log" for month in BACKFILL]
         runs = [
             subprocess.Popen(
                 dagster("asset", "materialize", "--select", "training_data,trained_model")
                 + ["--partition", month],
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=open(log, "wb"),  # noqa: SIM115 (closed when the run exits)
             )
-            for month in BACKFILL
+            for month, log in zip(BACKFILL, logs, strict=True)
         ]
-        assert all(run.wait() == 0 for run in runs)
+        codes = [run.wait() for run in runs]
+        for code, log in zip(codes, logs, strict=True):
+            if code != 0:
+                raise RuntimeError(f"{log.name} failed: {log.read_text()[-3000:]}")
         wall = time.perf_counter() - started
     finally:
         stop(workers)
