@@ -59,6 +59,7 @@ def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
 def _month_result(
     month: str,
     result: dg.ExecuteInProcessResult,
+    value_of: Callable[[str], object],
     stages: dict[str, float],
     champion_after: str | None,
     seconds: float,
@@ -85,8 +86,8 @@ def _month_result(
             stages,
             result.run_id,
         )
-    report: VerificationReport = result.output_for_node("verification_report")
-    change: ChampionChange = result.output_for_node("champion_model")
+    report: VerificationReport = value_of("verification_report")
+    change: ChampionChange = value_of("champion_model")
     champion = report.champion
     return MonthResult(
         month=month,
@@ -104,14 +105,19 @@ def _month_result(
     )
 
 
+@contextlib.contextmanager
 def _execute(
     job: dg.JobDefinition | ReconstructableJob,
     instance: dg.DagsterInstance,
     partition_key: str,
     run_config: dict,
 ):
-    """One month's run: in this process, or (a reconstructable job) through the job's executor,
-    whose steps may run in other processes such as Celery workers."""
+    """One month's run and a loader of its assets' values.
+
+    A `JobDefinition` runs in this process; a reconstructable job runs through its executor,
+    whose steps may run in other processes (Celery workers), and its values are read back
+    through the assets' IO manager.
+    """
     tags = {"mlops_assets/replay": "true"}
     if isinstance(job, dg.JobDefinition):
         result = job.execute_in_process(
@@ -121,9 +127,17 @@ def _execute(
             raise_on_error=False,
             tags=tags,
         )
-        return contextlib.nullcontext(result)
+        yield result, result.output_for_node
+        return
+    # The workers load the job from these module-level definitions; values are read the same way.
+    from mlops_assets.definitions import defs
+
     tags["dagster/partition"] = partition_key
-    return dg.execute_job(job, instance, run_config=run_config, tags=tags, raise_on_error=False)
+    with (
+        dg.execute_job(job, instance, run_config=run_config, tags=tags) as result,
+        defs.get_asset_value_loader(instance) as loader,
+    ):
+        yield result, lambda name: loader.load_asset_value(name, partition_key=partition_key)
 
 
 def run_replay(
@@ -158,10 +172,11 @@ def run_replay(
             continue
         key = scenario.month_key(month)
         started = time.perf_counter()
-        with _execute(job, instance, key, run_config or {}) as result:
+        with _execute(job, instance, key, run_config or {}) as (result, value_of):
             outcome = _month_result(
                 key,
                 result,
+                value_of,
                 stage_seconds(instance, result.run_id),
                 champion_version(),
                 time.perf_counter() - started,
