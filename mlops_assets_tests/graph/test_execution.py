@@ -175,6 +175,9 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
         workers.kill("gpu-a", signal.SIGKILL)
         workers.start("gpu-b", env["MLOPS_CELERY_TRAINING_QUEUE"])
         _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+        # Nothing stays claimed: no step message left taken or waiting.
+        assert queue_depth(env["MLOPS_CELERY_TRAINING_QUEUE"]) == 0
+        assert queue_depth(env["MLOPS_CELERY_QUEUE"]) == 0
     assert run.returncode == 0, stderr.decode()[-4000:]
 
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
@@ -185,9 +188,6 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
             "gpu-b",
         ]
         decided = _champion_materialization(instance, dagster_run.run_id)
-        # Nothing stays claimed: no step message left taken or waiting.
-        assert queue_depth(env["MLOPS_CELERY_TRAINING_QUEUE"]) == 0
-        assert queue_depth(env["MLOPS_CELERY_QUEUE"]) == 0
     registry = factory.registry(Settings(home=home))
     assert registry.champion().version == str(decided["champion_version"])
     # Each attempt registered its own challenger; only the finished one may be the champion.
