@@ -65,7 +65,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class RunMeta:
-    """Facts about the trainer's run; `mlflow_run_id` links the asset to the trainer's MLflow run."""
+    """Facts about the trainer's run; `mlflow_run_id` links the asset to the trainer's run."""
 
     values: dict
 

@@ -150,7 +150,6 @@ def run_trainer(
     data: tuple[np.ndarray, np.ndarray],
     trainer: TrainerResource,
     registry: RegistryClient,
-    reporter: EpochReporter,
 ) -> TrainerOutcome:
     """Runs an own trainer on the training split and checks the model it leaves.
 
@@ -159,6 +158,7 @@ def run_trainer(
             nothing was registered).
     """
     x, y = data
+    reporter = EpochReporter(context)
     with tempfile.TemporaryDirectory(prefix="trainer-") as workdir:
         output_dir = Path(workdir) / "output"
         output_dir.mkdir()
@@ -190,7 +190,7 @@ def run_trainer(
             produced = check_model_file(model_file, x[:SMOKE_TEST_ROWS])
         except (TrainerOutputError, FileNotFoundError) as error:
             raise dg.Failure(f"the trainer's model is not usable: {error}") from error
-    context.log.info(f"trainer model {model_file.name} loads and answers (sha256 {produced.sha256})")
+    context.log.info(f"the trainer's {model_file.name} loads and answers; sha256 {produced.sha256}")
     metadata: dict = {
         "trainer": shlex.join(command),
         "trainer_model_sha256": produced.sha256,

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             pipes.log.info(f"epoch {progress['epoch']}/{progress['total_epochs']}")
 
         code = _train_and_save(x, y, settings, Path(args.output_dir), report)
-        pipes.report_asset_materialization(metadata={"trainer": "built-in CNN (subprocess)"})
+        pipes.report_asset_materialization(metadata={"trainer_kind": "built-in CNN (subprocess)"})
         return code
 
 

@@ -62,7 +62,7 @@ def find_model_file(output_dir: Path) -> Path:
         raise TrainerOutputError(
             f"the trainer wrote no .keras model in {output_dir} (found: {others or 'nothing'}). "
             "Save the model with model.save(os.path.join(output_dir, 'model.keras')) or report "
-            "an MLflow run id (VTM_RUN_META::{\"mlflow_run_id\": …}) whose run logged it."
+            'an MLflow run id (VTM_RUN_META::{"mlflow_run_id": …}) whose run logged it.'
         )
     raise TrainerOutputError(
         f"the trainer wrote {len(found)} .keras files in {output_dir}: "
@@ -90,7 +90,7 @@ def check_model_file(path: Path, sample: np.ndarray) -> ProducedModel:
         probabilities = predictor.predict_inputs(sample).probabilities
     except ArtifactIntegrityError as error:
         raise TrainerOutputError(str(error)) from error
-    except Exception as error:  # noqa: BLE001: any load or call error means an unusable file
+    except Exception as error:  # noqa: BLE001 (any load or call error means an unusable file)
         raise TrainerOutputError(
             f"{path.name} does not load as a Keras model taking (n, {IMAGE_SHAPE[0]}, "
             f"{IMAGE_SHAPE[1]}, 1) inputs: {type(error).__name__}: {error}"

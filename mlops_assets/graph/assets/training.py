@@ -62,13 +62,12 @@ def trained_model(
         }
     )
 
-    reporter = EpochReporter(context)
     command = config.trainer_command or trainer.command
     if command:
-        outcome = run_trainer(context, command, config, settings, (x, y), trainer, registry, reporter)
+        outcome = run_trainer(context, command, config, settings, (x, y), trainer, registry)
         result, trainer_metadata = outcome.result, outcome.metadata
     else:
-        result = train(x, y, settings, on_epoch=reporter.on_epoch(settings.epochs))
+        result = train(x, y, settings, on_epoch=EpochReporter(context).on_epoch(settings.epochs))
         trainer_metadata = {}
     run_id = mlflow.active_run().info.run_id
     started = time.perf_counter()
