@@ -14,7 +14,7 @@ from mlops_assets.contracts.trainer import (
 
 
 def test_a_seed_progress_line_reads_as_progress_with_numeric_metrics():
-    line = 'VTM_PROGRESS::{"epoch": 3, "total_epochs": 40, "val_accuracy": 0.91, "device": "cuda:0"}'
+    line = 'VTM_PROGRESS::{"epoch": 3, "total_epochs": 40, "val_accuracy": 0.91, "device": "gpu"}'
     progress = parse_line(line + "\n")
     assert progress == Progress(3, 40, {"val_accuracy": 0.91})
     assert progress.fraction == 0.075 and progress.headline == ("val_accuracy", 0.91)
