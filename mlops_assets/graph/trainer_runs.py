@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import mlflow
 import numpy as np
+from mlflow.exceptions import MlflowException
 from pydantic import Field
 
 from mlops_assets.backends.registry import RegistryClient
@@ -188,7 +189,7 @@ def run_trainer(
             else:
                 model_file = find_model_file(output_dir)
             produced = check_model_file(model_file, x[:SMOKE_TEST_ROWS])
-        except (TrainerOutputError, FileNotFoundError) as error:
+        except (TrainerOutputError, FileNotFoundError, MlflowException) as error:
             raise dg.Failure(f"the trainer's model is not usable: {error}") from error
     context.log.info(f"the trainer's {model_file.name} loads and answers; sha256 {produced.sha256}")
     metadata: dict = {
