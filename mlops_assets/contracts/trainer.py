@@ -150,14 +150,36 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def progress_record(progress: Progress, elapsed_s: float) -> dict:
+class EtaClock:
+    """Remaining time from the epochs reported so far.
+
+    From the second report on it uses the mean time per epoch since the first report, so a
+    trainer process's start (interpreter, imports, data) does not count as epoch time.
+    """
+
+    def __init__(self, started: float):
+        self.started = started
+        self._first: tuple[float, int] | None = None
+
+    def eta_s(self, progress: Progress, now: float) -> float | None:
+        if self._first is None:
+            self._first = (now, progress.epoch)
+        first_at, first_epoch = self._first
+        if not progress.total_epochs or progress.epoch <= first_epoch:
+            return progress.eta_s(now - self.started)
+        per_epoch = (now - first_at) / (progress.epoch - first_epoch)
+        return max(0.0, per_epoch * (progress.total_epochs - progress.epoch))
+
+
+def progress_record(progress: Progress, elapsed_s: float, eta_s: float | None) -> dict:
     """The facts of one progress report as the run log keeps them (and `mlops-assets runs`
     reads them back): epoch, total, percent, headline metric, elapsed and remaining seconds."""
     record: dict = {"epoch": progress.epoch, "elapsed_s": round(elapsed_s, 1)}
     if progress.total_epochs:
         record["total_epochs"] = progress.total_epochs
         record["percent"] = round(100 * progress.fraction, 1)
-        record["eta_s"] = round(progress.eta_s(elapsed_s), 1)
+    if eta_s is not None:
+        record["eta_s"] = round(eta_s, 1)
     if progress.headline is not None:
         record["metric"], record["metric_value"] = progress.headline[0], progress.headline[1]
     return record

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import TRAINED_MODEL
-from mlops_assets.contracts.trainer import DATA_FILE_NAME, Progress, progress_record
+from mlops_assets.contracts.trainer import DATA_FILE_NAME, EtaClock, Progress, progress_record
 from mlops_assets.ml.model import TrainResult, TrainSettings
 from mlops_assets.ml.trainer_files import (
     TrainerOutputError,
@@ -109,9 +109,12 @@ class EpochReporter:
     started: float = field(default_factory=time.monotonic)
     history: dict[str, list[float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.clock = EtaClock(self.started)
+
     def __call__(self, progress: Progress) -> None:
-        elapsed = time.monotonic() - self.started
-        record = progress_record(progress, elapsed)
+        now = time.monotonic()
+        record = progress_record(progress, now - self.started, self.clock.eta_s(progress, now))
         for name, value in progress.metrics.items():
             self.history.setdefault(name, []).append(value)
         if progress.metrics:

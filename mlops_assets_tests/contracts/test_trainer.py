@@ -3,6 +3,7 @@
 import pytest
 
 from mlops_assets.contracts.trainer import (
+    EtaClock,
     MalformedTrainerMessage,
     Progress,
     RunMeta,
@@ -67,9 +68,18 @@ def test_pipes_custom_messages_speak_the_same_objects_with_a_kind():
 def test_non_finite_metrics_are_dropped_and_the_record_without_a_total_has_no_eta():
     progress = parse_line('VTM_PROGRESS::{"epoch": 1, "loss": NaN, "accuracy": 0.5}')
     assert progress.metrics == {"accuracy": 0.5}
-    assert progress_record(progress, 3.0) == {
+    assert progress_record(progress, 3.0, EtaClock(0.0).eta_s(progress, 3.0)) == {
         "epoch": 1,
         "elapsed_s": 3.0,
         "metric": "accuracy",
         "metric_value": 0.5,
     }
+
+
+def test_the_eta_counts_epoch_time_from_the_first_report_not_the_process_start():
+    clock = EtaClock(started=0.0)
+    # The first epoch ends 10 s after the start, of which 8 s were the process starting.
+    assert clock.eta_s(Progress(1, 10), now=10.0) == pytest.approx(90.0)
+    assert clock.eta_s(Progress(3, 10), now=14.0) == pytest.approx(14.0)
+    assert clock.eta_s(Progress(10, 10), now=28.0) == 0.0
+    assert EtaClock(0.0).eta_s(Progress(3, None), now=5.0) is None
