@@ -1,5 +1,7 @@
 """The one wiring module: builds resources from the settings and the Definitions object."""
 
+import shlex
+
 import dagster as dg
 
 from mlops_assets.constants import CHAMPION_MODEL, REPLAY_REPORT, RETRAINING_GROUP
@@ -22,6 +24,7 @@ from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.resources.object_store import ObjectStoreResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.tracking import mlflow_run_tracking
+from mlops_assets.resources.trainer import TrainerResource
 from mlops_assets.settings import Settings
 
 
@@ -52,6 +55,10 @@ def build_resources(settings: Settings) -> dict:
             url=settings.serving_url,
             timeout_s=settings.serving_timeout_s,
             admin_token=settings.serving_admin_token,
+        ),
+        "trainer": TrainerResource(
+            command=shlex.split(settings.trainer_command),
+            timeout_s=settings.trainer_timeout_s,
         ),
         "mlflow": mlflow_run_tracking.configured(
             {

@@ -1,5 +1,5 @@
 """Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters | rollback |
-health`.
+health | runs [--watch]`.
 
 The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
 TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
@@ -90,11 +90,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["demo", "seed-demo", "publish-demo-events", "dead-letters", "rollback", "health"],
+        choices=[
+            "demo",
+            "seed-demo",
+            "publish-demo-events",
+            "dead-letters",
+            "rollback",
+            "health",
+            "runs",
+        ],
     )
     parser.add_argument(
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
     )
+    parser.add_argument(
+        "--watch", action="store_true", help="runs: redraw every --interval seconds until Ctrl-C"
+    )
+    parser.add_argument("--interval", type=float, default=1.5, help="runs --watch: seconds")
+    parser.add_argument("--limit", type=int, default=10, help="runs: how many recent runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.command == "rollback":
@@ -111,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         return check_health(Settings())
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
+    if args.command == "runs":
+        from mlops_assets.tools.runs import show
+
+        with dg.DagsterInstance.get() as instance:
+            return show(instance, watch=args.watch, interval_s=args.interval, limit=args.limit)
     settings = Settings()
     if args.command == "dead-letters":
         show_dead_letters(settings)
