@@ -76,7 +76,7 @@ def _reset_embedded_state(settings: Settings) -> None:
             path.unlink()
     shutil.rmtree(home / "mlartifacts", ignore_errors=True)
     # Events left on the embedded queue would otherwise arrive in the replay's first month.
-    if not settings.rabbitmq_url:
+    if not settings.resolved_rabbitmq_url:
         for path in home.glob("events.db*"):
             path.unlink()
 
