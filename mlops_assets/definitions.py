@@ -5,13 +5,14 @@ import os
 import dagster as dg
 
 from mlops_assets.constants import CHAMPION_MODEL, REPLAY_REPORT, RETRAINING_GROUP
-from mlops_assets.graph.assets.dataset import training_data
+from mlops_assets.graph.assets.dataset import training_data_asset
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.graph.assets.promotion import champion_model
-from mlops_assets.graph.assets.training import trained_model
+from mlops_assets.graph.assets.training import trained_model_asset
 from mlops_assets.graph.assets.verification import verification_report
 from mlops_assets.graph.checks import GATE_CHECKS, TRAINING_DATA_CHECKS
 from mlops_assets.graph.jobs import retrain_job, rollback_champion_job
+from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.schedules import nightly_retrain_schedule_for
 from mlops_assets.graph.sensors import (
     pipeline_failure_sensor,
@@ -89,10 +90,11 @@ def build_resources(settings: Settings) -> dict:
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Builds the code location for a given configuration (tests pass their own)."""
+    retries = external_step_retry_policy(settings.retry_max_retries, settings.retry_delay_s)
     return dg.Definitions(
         assets=[
-            training_data,
-            trained_model,
+            training_data_asset(retries),
+            trained_model_asset(retries),
             verification_report,
             champion_model,
             deployment,

@@ -158,6 +158,16 @@ class Settings(SharedSettings):
         validation_alias="DAGSTER_HOME",
         description="Dagster instance folder (DAGSTER_HOME), for the health check.",
     )
+    retry_max_retries: int = Field(
+        default=3,
+        ge=0,
+        description="Retries of training_data and trained_model after a failure (seed 001).",
+    )
+    retry_delay_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds before the first retry; the n-th retry waits n times as long.",
+    )
     serving_url: str | None = Field(
         default=None,
         description="Inference server the deployment step and rollback notify; unset: none.",

@@ -13,6 +13,7 @@ from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
 from mlops_assets.graph.assets.dataset import TrainingSnapshot
 from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.predictor import file_sha256
@@ -30,13 +31,7 @@ class TrainingConfig(dg.Config, TrainSettings):
     )
 
 
-@dg.asset(
-    key=TRAINED_MODEL,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    kinds={"tensorflow", "mlflow"},
-)
-def trained_model(
+def train_challenger(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     training_data: TrainingSnapshot,
@@ -95,3 +90,17 @@ def trained_model(
             "artifact_sha256": sha256,
         },
     )
+
+
+def trained_model_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
+    """`trained_model` with a retry policy (`definitions.py` passes the configured one)."""
+    return dg.asset(
+        key=TRAINED_MODEL,
+        group_name=RETRAINING_GROUP,
+        partitions_def=monthly_partitions,
+        retry_policy=retry_policy,
+        kinds={"tensorflow", "mlflow"},
+    )(train_challenger)
+
+
+trained_model = trained_model_asset(external_step_retry_policy())
