@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
+from mlflow.data.pandas_dataset import PandasDataset
 
+from mlops_assets.backends import model_contract
 from mlops_assets.backends.data_store import content_hash
 from mlops_assets.constants import RETRAINING_GROUP, TRAINING_DATA
 from mlops_assets.graph.partitions import monthly_partitions
@@ -26,6 +28,18 @@ class TrainingSnapshot:
     holdout_start: pd.Timestamp
     as_of: pd.Timestamp
     snapshot_uri: str | None = None
+
+
+def snapshot_datasets(snapshot: TrainingSnapshot) -> tuple[PandasDataset, PandasDataset]:
+    """The snapshot's training split and holdout as MLflow datasets (named by data version)."""
+    return (
+        model_contract.snapshot_dataset(
+            snapshot.train, f"train-{snapshot.data_version}", snapshot.snapshot_uri
+        ),
+        model_contract.snapshot_dataset(
+            snapshot.holdout, f"holdout-{snapshot.data_version}", snapshot.snapshot_uri
+        ),
+    )
 
 
 def snapshot_key(data_version: str) -> str:

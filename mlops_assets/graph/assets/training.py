@@ -8,10 +8,11 @@ import numpy as np
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
+from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel
 from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
-from mlops_assets.graph.assets.dataset import TrainingSnapshot
+from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.ml.data import to_arrays
@@ -44,6 +45,7 @@ def train_challenger(
     x, y = to_arrays(training_data.train)
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
+    model_contract.log_datasets(*snapshot_datasets(training_data))
     mlflow.log_params(config.model_dump())
     mlflow.log_params(
         {
@@ -67,13 +69,12 @@ def train_challenger(
         endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
         location_variable="the experiment's artifact location",
     ):
-        info = mlflow.tensorflow.log_model(
-            result.model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
-        )
+        info = model_contract.log_keras_model(result.model, x)
         with tempfile.TemporaryDirectory() as scratch:
             keras_file = registry.download_keras(info.model_uri, scratch)
             sha256 = file_sha256(keras_file)
     registered = registry.register(info.model_uri, run_id, sha256)
+    model_contract.name_run(training_data.month, registered.version)
     context.log.info(
         f"registered {registered.name} v{registered.version} (@challenger) in "
         f"{time.perf_counter() - started:.1f} s"
