@@ -10,7 +10,10 @@ CNN (default hyperparameters), logged the way `trained_model` logs them:
    (`--env-manager local`) serving the same registered version, and against a bare FastAPI
    endpoint calling the same compiled function (the floor on this machine);
 4. rollback: the rollback call, and the `mlops-assets rollback` command, to the server
-   answering with the previous version.
+   answering with the previous version;
+5. the cost of /metrics and request ids: p50/p99 with MLOPS_SERVING_METRICS on vs off, two
+   servers on the same champion, rounds alternating (`--metrics` runs only this part and merges
+   it into the results file).
 
 Writes bench/results/serving.json. Run with `make bench` or `python bench/serving.py`.
 Module-level imports stay light: the load clients are spawned processes that import this file.
@@ -136,6 +139,7 @@ def register_versions(settings, registry, count: int) -> list[str]:
     import keras
     import mlflow
 
+    from mlops_assets.backends import model_contract
     from mlops_assets.ml.model import TrainSettings, build_model
     from mlops_assets.ml.predictor import file_sha256
     from mlops_assets.resources.tracking import ensure_experiment
@@ -149,9 +153,8 @@ def register_versions(settings, registry, count: int) -> list[str]:
         keras.utils.set_random_seed(seed)
         model = build_model(TrainSettings())
         with mlflow.start_run(experiment_id=experiment_id) as run:
-            info = mlflow.tensorflow.log_model(
-                model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
-            )
+            x = np.zeros((4, 8, 8, 1), dtype=np.float32)
+            info = model_contract.log_keras_model(model, x)
         with tempfile.TemporaryDirectory() as scratch:
             digest = file_sha256(registry.download_keras(info.model_uri, scratch))
         versions.append(registry.register(info.model_uri, run.info.run_id, digest).version)
@@ -329,6 +332,84 @@ def two_workers(env: dict) -> dict:
             process.wait(30)
 
 
+def metrics_overhead(env: dict, rounds: int = 5, clients: int = 1) -> dict:
+    """p99 with /metrics and request ids on vs off: two servers on one champion, alternating.
+
+    Both servers run at once (same model, same machine state), and the rounds alternate which
+    one is loaded, so drift in the machine's load hits both; medians over the rounds.
+    """
+    body = json.dumps({"instances": [PHOTO]}).encode()
+    servers = {}
+    logs = []
+    try:
+        for mode in ("off", "on"):
+            port = free_port()
+            log_path = Path(env["MLOPS_HOME"]) / f"server-metrics-{mode}.log"
+            log = open(log_path, "wb")
+            logs.append(log)
+            server_env = {
+                **env,
+                "MLOPS_SERVING_PORT": str(port),
+                "MLOPS_SERVING_POLL_INTERVAL_S": "0",
+                "MLOPS_SERVING_PUSH": "false",
+                "MLOPS_SERVING_METRICS": "true" if mode == "on" else "false",
+            }
+            command = [sys.executable, "-m", "mlops_assets.serving"]
+            process = subprocess.Popen(command, env=server_env, stdout=log, stderr=log)
+            servers[mode] = (port, process)
+            wait_http(f"http://127.0.0.1:{port}/ready", process, log_path)
+        runs = {"off": [], "on": []}
+        for round_ in range(rounds):
+            order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
+            for mode in order:
+                runs[mode].append(run_load(servers[mode][0], "/predict", body, clients, 4.0))
+    finally:
+        for _, process in servers.values():
+            process.terminate()
+            process.wait(30)
+        for log in logs:
+            log.close()
+    p99 = {mode: float(np.median([r["p99_ms"] for r in runs[mode]])) for mode in runs}
+    p50 = {mode: float(np.median([r["p50_ms"] for r in runs[mode]])) for mode in runs}
+    rate = {mode: float(np.median([r["req_per_s"] for r in runs[mode]])) for mode in runs}
+    figures = {
+        "clients": clients,
+        "rounds": rounds,
+        "p99_ms_median": {mode: round(v, 3) for mode, v in p99.items()},
+        "p50_ms_median": {mode: round(v, 3) for mode, v in p50.items()},
+        "req_per_s_median": {mode: round(v, 1) for mode, v in rate.items()},
+        "p99_overhead_percent": round(100 * (p99["on"] / p99["off"] - 1), 1),
+        "p50_overhead_percent": round(100 * (p50["on"] / p50["off"] - 1), 1),
+        "rounds_p99_ms": {mode: [r["p99_ms"] for r in runs[mode]] for mode in runs},
+        "target_p99_overhead_percent": "<= 5",
+    }
+    print("metrics overhead", json.dumps(figures), file=sys.stderr)
+    return figures
+
+
+def metrics_only() -> None:
+    """`python bench/serving.py --metrics`: only the metrics overhead, merged into the results."""
+    from mlops_assets.backends import factory
+    from mlops_assets.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "var"
+        home.mkdir()
+        settings = Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+        registry = factory.registry(settings)
+        versions = register_versions(settings, registry, 1)
+        registry.promote(versions[0], "bench")
+        env = base_env(home, settings.resolved_tracking_uri)
+        overhead = {"1": metrics_overhead(env, clients=1), "4": metrics_overhead(env, clients=4)}
+    figures = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    figures["metrics_overhead"] = {
+        "measured_at_load_average": [round(x, 2) for x in os.getloadavg()],
+        **overhead,
+    }
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures["metrics_overhead"], indent=2))
+
+
 def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: int = 3) -> dict:
     import httpx
 
@@ -416,6 +497,7 @@ def main() -> None:
         bare = bare_fastapi(env, registry, versions[0])
         registry.promote(versions[0], "bench")
         ours_two_workers = two_workers(env)
+        overhead = {"1": metrics_overhead(env, clients=1), "4": metrics_overhead(env, clients=4)}
 
     figures = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
@@ -433,6 +515,7 @@ def main() -> None:
             },
         },
         "rollback": rollback,
+        "metrics_overhead": overhead,
         "targets": {
             "swap_hold_p99_us": "< 1000",
             "failed_requests_during_swaps": 0,
@@ -447,4 +530,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--metrics" in sys.argv[1:]:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        metrics_only()
+    else:
+        main()
