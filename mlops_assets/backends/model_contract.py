@@ -112,6 +112,8 @@ def snapshot_dataset(frame: pd.DataFrame, name: str, source: str | None) -> Pand
     with warnings.catch_warnings():
         # `file://` resolves to the same local source under two schemes; MLflow warns and picks it.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        # The grey levels are integers and never missing (the `no_missing_pixels` check).
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         return mlflow.data.from_pandas(tidy, source=source, targets="label", name=name)
 
 

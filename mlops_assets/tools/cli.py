@@ -8,6 +8,7 @@ MLflow.
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -86,6 +87,22 @@ def rollback(settings: Settings, reason: str) -> int:
     return 0 if moved.server_following is not False else 1
 
 
+@contextlib.contextmanager
+def stderr_silenced():
+    """Sends file descriptor 2 to /dev/null for the block (output of C++ code included)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     parser.add_argument(
@@ -97,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # MLflow's per-download progress bars and its store's INFO lines would bury the output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     if args.command == "rollback":
         return rollback(Settings(), args.reason)
     # Only here: every other command builds Dagster resources, and a rollback must not wait for
@@ -115,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dead-letters":
         show_dead_letters(settings)
         return 0
-    from mlops_assets.demo import commands
+    with stderr_silenced():
+        # TensorFlow's C++ prints a oneDNN banner when imported, before any log level applies
+        # (TF_CPP_MIN_LOG_LEVEL does not reach it); import errors still raise after this block.
+        from mlops_assets.demo import commands
 
     if args.command == "publish-demo-events":
         commands.publish_demo_events(settings)
