@@ -13,6 +13,7 @@
 No dagster import: the asset calls these inside the MLflow run dagster-mlflow started.
 """
 
+import contextlib
 import importlib.metadata
 import os
 import warnings
@@ -98,6 +99,18 @@ def log_keras_model(model, x: np.ndarray) -> ModelInfo:
     )
 
 
+@contextlib.contextmanager
+def _dataset_hints_silenced():
+    """MLflow's dataset warnings that do not apply to a snapshot (the schema is computed
+    lazily, so they come wherever a dataset is first used)."""
+    with warnings.catch_warnings():
+        # `file://` resolves to the same local source under two schemes; MLflow warns and picks it.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        # The grey levels are integers and never missing (the `no_missing_pixels` check).
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        yield
+
+
 def snapshot_dataset(frame: pd.DataFrame, name: str, source: str | None) -> PandasDataset:
     """An MLflow dataset of snapshot rows: one column per grey level, plus the label.
 
@@ -109,23 +122,21 @@ def snapshot_dataset(frame: pd.DataFrame, name: str, source: str | None) -> Pand
     pixels = np.stack(frame["pixels"].to_list()) if len(frame) else np.zeros((0, PIXEL_COUNT))
     tidy = pd.DataFrame(pixels.astype(np.int16), columns=[f"p{i}" for i in range(PIXEL_COUNT)])
     tidy["label"] = frame["label"].to_numpy(dtype=np.int16)
-    with warnings.catch_warnings():
-        # `file://` resolves to the same local source under two schemes; MLflow warns and picks it.
-        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-        # The grey levels are integers and never missing (the `no_missing_pixels` check).
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+    with _dataset_hints_silenced():
         return mlflow.data.from_pandas(tidy, source=source, targets="label", name=name)
 
 
 def log_datasets(train: PandasDataset, holdout: PandasDataset) -> None:
     """Records which data the run trained on and which it was judged on."""
-    mlflow.log_input(train, context="training")
-    mlflow.log_input(holdout, context="holdout")
+    with _dataset_hints_silenced():
+        mlflow.log_input(train, context="training")
+        mlflow.log_input(holdout, context="holdout")
 
 
 def log_holdout_metrics(metrics: dict[str, float], model_uri: str, holdout: PandasDataset) -> None:
     """Logs the holdout metrics in the run, linked to the logged model and the holdout dataset."""
-    mlflow.log_metrics(metrics, model_id=logged_model_id(model_uri), dataset=holdout)
+    with _dataset_hints_silenced():
+        mlflow.log_metrics(metrics, model_id=logged_model_id(model_uri), dataset=holdout)
 
 
 def name_run(month: str, version: str) -> None:

@@ -116,17 +116,16 @@ def run_replay(
     results = []
     bar = tqdm(
         total=scenario.months - first_month + 1,
-        desc="replay",
-        unit="month",
+        desc="starting",
         disable=not progress,
-        bar_format="{desc} {bar:20} {n_fmt}/{total_fmt} months [{elapsed}<{remaining}] {postfix}",
+        bar_format="replay {bar:20} {n_fmt}/{total_fmt} months [{elapsed}, ETA {remaining}] {desc}",
     )
     for month in range(1, scenario.months + 1):
         deliver(month_tasks(scenario, month))
         if month < first_month:
             continue
         key = scenario.month_key(month)
-        bar.set_postfix_str(f"{key[:7]}: training", refresh=True)
+        bar.set_description_str(f"{key[:7]}: running")
         started = time.perf_counter()
         result = job.execute_in_process(
             run_config=run_config or {},
@@ -143,7 +142,7 @@ def run_replay(
             time.perf_counter() - started,
         )
         results.append(outcome)
-        bar.set_postfix_str(f"{key[:7]}: {outcome.decision}", refresh=False)
+        bar.set_description_str(f"{key[:7]}: {outcome.decision}", refresh=False)
         bar.update()
         log.debug(
             "replay %s (%d/%d): %s, champion v%s, %.1f s",
