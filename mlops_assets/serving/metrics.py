@@ -11,8 +11,8 @@ worker that answered it, so scrape each worker (one per container) or keep one w
 """
 
 import contextvars
+import os
 import time
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
@@ -51,9 +51,19 @@ class ServingMetrics(Collector):
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Children by (route, method, status): `labels()` costs more than the observation.
+        self._latency_children: dict[tuple[str, str, str], Histogram] = {}
         self.predicted = np.zeros(len(LABELS), dtype=np.int64)
         self._model_state = model_state
         self.registry.register(self)
+
+    def observe_request(self, route: str, method: str, status: str, seconds: float) -> None:
+        """Adds one request's latency to the histogram."""
+        key = (route, method, status)
+        child = self._latency_children.get(key)
+        if child is None:
+            child = self._latency_children[key] = self.latency.labels(*key)
+        child.observe(seconds)
 
     def count_predictions(self, labels: np.ndarray) -> None:
         """Adds a response's predicted labels (called on the event loop, once per /predict)."""
@@ -96,7 +106,8 @@ def _request_id(scope: Scope) -> str:
             if 0 < len(text) <= MAX_REQUEST_ID_CHARS and text.isprintable():
                 return text
             break
-    return uuid.uuid4().hex
+    # 128 random bits as hex, like uuid4().hex without building a UUID object.
+    return os.urandom(16).hex()
 
 
 class ObservabilityMiddleware:
@@ -131,8 +142,8 @@ class ObservabilityMiddleware:
                 route = scope.get("route")
                 # Route templates, never raw paths: unknown paths must not grow the label set.
                 template = getattr(route, "path", None) or "unmatched"
-                self.metrics.latency.labels(template, scope["method"], str(status)).observe(
-                    time.perf_counter() - started
+                self.metrics.observe_request(
+                    template, scope["method"], str(status), time.perf_counter() - started
                 )
 
 
