@@ -49,6 +49,7 @@ def check_health(settings: Settings) -> int:
     from mlops_assets.tools import health
 
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.WARNING)
     results = health.check_all(settings)
     sys.stdout.write(health.render(results) + "\n")
     return 0 if all(r.ok for r in results) else 1

@@ -132,6 +132,21 @@ def event_queue(settings: Settings) -> Health:
         queue.close()
 
 
+def _not_ready(url: str, status: int) -> Health:
+    """A server without a model: healthy while it waits for a first champion, down when its
+    last load failed (GET /model says why)."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/model", timeout=TIMEOUT_S) as response:
+            last_error = json.load(response).get("last_error")
+    except (OSError, ValueError) as error:
+        return Health("inference server", "mlops_assets serving", url, False, str(error))
+    if last_error:
+        detail = f"answered {status}, no model: {last_error.get('error')}"
+        return Health("inference server", "mlops_assets serving", url, False, detail)
+    detail = "up, no model yet: it loads the first @champion when one is promoted"
+    return Health("inference server", "mlops_assets serving", url, True, detail)
+
+
 def inference_server(settings: Settings) -> Health:
     """The inference server's readiness (`GET /ready`): 200 once it serves a model."""
     url = settings.serving_url
@@ -143,8 +158,7 @@ def inference_server(settings: Settings) -> Health:
             version = json.load(response).get("model_version")
         return Health("inference server", "mlops_assets serving", url, True, f"serving v{version}")
     except urllib.error.HTTPError as error:
-        detail = f"answered {error.code}: no model loaded yet (see GET /model for the last error)"
-        return Health("inference server", "mlops_assets serving", url, False, detail)
+        return _not_ready(url, error.code)
     except OSError as error:
         return Health("inference server", "mlops_assets serving", url, False, str(error))
 

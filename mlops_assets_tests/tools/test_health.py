@@ -122,14 +122,21 @@ def test_event_queue_on_rabbitmq_up_and_down(settings):
 
 @pytest.fixture
 def serving_stub():
-    """A stand-in inference server answering GET /ready with a given status."""
+    """A stand-in inference server: GET /ready answers `status` (500 stands for "not ready
+    after a failed load": /ready answers 503 and /model names the error)."""
     servers = []
 
     def start(status: int) -> str:
         class Ready(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                body = json.dumps({"ready": status == 200, "model_version": "7"}).encode()
-                self.send_response(status)
+                if self.path == "/model":
+                    error = {"error": "v3: sha256 differs"} if status == 500 else None
+                    body = json.dumps({"model": None, "last_error": error}).encode()
+                    self.send_response(200)
+                else:
+                    code = 503 if status == 500 else status
+                    body = json.dumps({"ready": code == 200, "model_version": "7"}).encode()
+                    self.send_response(code)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
@@ -153,9 +160,12 @@ def test_inference_server_ready_not_ready_and_unset(settings, serving_stub):
     assert health.inference_server(settings).ok  # unset: nothing to check
     ready = health.inference_server(settings.model_copy(update={"serving_url": serving_stub(200)}))
     assert ready.ok and ready.detail == "serving v7"
-    waiting = serving_stub(503)
-    not_ready = health.inference_server(settings.model_copy(update={"serving_url": waiting}))
-    assert not not_ready.ok and "503" in not_ready.detail
+    waiting = serving_stub(503)  # no champion yet: up and waiting
+    first = health.inference_server(settings.model_copy(update={"serving_url": waiting}))
+    assert first.ok and "no model yet" in first.detail
+    refusing = serving_stub(500)  # its last load failed
+    broken = health.inference_server(settings.model_copy(update={"serving_url": refusing}))
+    assert not broken.ok and "503" in broken.detail and "sha256 differs" in broken.detail
     gone = health.inference_server(
         settings.model_copy(update={"serving_url": f"http://127.0.0.1:{free_port()}"})
     )
