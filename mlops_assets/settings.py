@@ -10,10 +10,20 @@ the event queue, the server's admin token), so each embedded default is written 
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
+
+
+def reveal(secret: SecretStr | str | None) -> str | None:
+    """The plain value of a secret setting (None stays None).
+
+    A plain string passes through: `model_copy(update=...)` stores values unvalidated.
+    """
+    if isinstance(secret, SecretStr):
+        secret = secret.get_secret_value()
+    return secret or None
 
 
 class SharedSettings(BaseSettings):
@@ -30,22 +40,22 @@ class SharedSettings(BaseSettings):
         validation_alias="MLOPS_HOME",
         description="Folder for the embedded defaults' files (MLOPS_HOME).",
     )
-    tracking_uri: str | None = Field(
+    tracking_uri: SecretStr | None = Field(
         default=None,
         validation_alias="MLFLOW_TRACKING_URI",
         description="MLflow tracking URI and registry (MLFLOW_TRACKING_URI); default sqlite "
-        "under MLOPS_HOME.",
+        "under MLOPS_HOME. Secret: a database URI may hold a password.",
     )
     model_name: str = Field(
         default=DEFAULT_MODEL_NAME,
         validation_alias="MLOPS_MODEL_NAME",
         description="Registered model (MLOPS_MODEL_NAME).",
     )
-    rabbitmq_url: str | None = Field(
+    rabbitmq_url: SecretStr | None = Field(
         default=None,
         validation_alias="RABBITMQ_URL",
         description="RabbitMQ broker for the event queues (RABBITMQ_URL); default the embedded "
-        "SQLite queue under MLOPS_HOME.",
+        "SQLite queue under MLOPS_HOME. Secret: it holds the broker password.",
     )
     event_queue_path: Path | None = Field(
         default=None,
@@ -59,7 +69,7 @@ class SharedSettings(BaseSettings):
         description="Prefix of every queue name (MLOPS_EVENT_QUEUE_PREFIX; separates "
         "environments).",
     )
-    serving_admin_token: str | None = Field(
+    serving_admin_token: SecretStr | None = Field(
         default=None,
         validation_alias="MLOPS_SERVING_ADMIN_TOKEN",
         description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): when set, "
@@ -72,7 +82,15 @@ class SharedSettings(BaseSettings):
 
     @property
     def resolved_tracking_uri(self) -> str:
-        return self.tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+        return reveal(self.tracking_uri) or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def resolved_rabbitmq_url(self) -> str | None:
+        return reveal(self.rabbitmq_url)
+
+    @property
+    def resolved_admin_token(self) -> str | None:
+        return reveal(self.serving_admin_token)
 
     @property
     def resolved_event_queue_path(self) -> Path:
@@ -84,9 +102,10 @@ class Settings(SharedSettings):
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore", populate_by_name=True)
 
-    data_store_url: str | None = Field(
+    data_store_url: SecretStr | None = Field(
         default=None,
-        description="Training data store as a SQLAlchemy URL; default sqlite under MLOPS_HOME.",
+        description="Training data store as a SQLAlchemy URL; default sqlite under MLOPS_HOME. "
+        "Secret: a database URL may hold a password.",
     )
     artifact_location: str | None = Field(
         default=None,
@@ -139,6 +158,16 @@ class Settings(SharedSettings):
         validation_alias="DAGSTER_HOME",
         description="Dagster instance folder (DAGSTER_HOME), for the health check.",
     )
+    retry_max_retries: int = Field(
+        default=3,
+        ge=0,
+        description="Retries of training_data and trained_model after a failure (seed 001).",
+    )
+    retry_delay_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds before the first retry; the n-th retry waits n times as long.",
+    )
     serving_url: str | None = Field(
         default=None,
         description="Inference server the deployment step and rollback notify; unset: none.",
@@ -159,7 +188,7 @@ class Settings(SharedSettings):
 
     @property
     def resolved_data_store_url(self) -> str:
-        return self.data_store_url or f"sqlite:///{self.home_dir / 'training_data.db'}"
+        return reveal(self.data_store_url) or f"sqlite:///{self.home_dir / 'training_data.db'}"
 
     @property
     def resolved_artifact_location(self) -> str | None:

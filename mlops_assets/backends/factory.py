@@ -47,7 +47,7 @@ def event_queue_for(
 def event_queue(settings: SharedSettings, connect_attempts: int | None = None) -> EventQueue:
     """The event queue the settings select (one connection; close it when done)."""
     return event_queue_for(
-        settings.rabbitmq_url,
+        settings.resolved_rabbitmq_url,
         str(settings.resolved_event_queue_path),
         settings.event_queue_prefix,
         connect_attempts,
@@ -96,5 +96,5 @@ def registry(settings: Settings) -> RegistryClient:
 def inference_client(settings: Settings) -> InferenceClient:
     """The inference server at MLOPS_SERVING_URL; unset gives a client that is not configured."""
     return InferenceClient(
-        settings.serving_url, settings.serving_timeout_s, settings.serving_admin_token
+        settings.serving_url, settings.serving_timeout_s, settings.resolved_admin_token
     )

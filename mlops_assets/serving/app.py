@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import ModelHolder
+from mlops_assets.serving.metrics import ObservabilityMiddleware, ServingMetrics, metrics_router
 from mlops_assets.serving.model_source import RegistrySource
 from mlops_assets.serving.push import push_subscription
 from mlops_assets.serving.reloader import ModelReloader, ModelSource
@@ -84,7 +85,25 @@ def create_app(
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(router)
+    app.state.metrics = None
+    if settings.metrics:
+        app.state.metrics = ServingMetrics(lambda: _model_state(app, settings))
+        app.include_router(metrics_router)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app
+
+
+def _model_state(app: FastAPI, settings: ServingSettings) -> tuple[str, str | None, int, int]:
+    """What /metrics reports of the model: name, serving version, swaps, reload failures."""
+    holder = getattr(app.state, "holder", None)
+    reloader = getattr(app.state, "reloader", None)
+    current = holder.current if holder else None
+    return (
+        current.name if current else settings.model_name,
+        current.version if current else None,
+        holder.swaps if holder else 0,
+        reloader.failures if reloader else 0,
+    )
 
 
 def serving_app() -> FastAPI:

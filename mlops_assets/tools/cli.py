@@ -8,6 +8,7 @@ MLflow.
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -48,6 +49,7 @@ def check_health(settings: Settings) -> int:
     from mlops_assets.tools import health
 
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.WARNING)
     results = health.check_all(settings)
     sys.stdout.write(health.render(results) + "\n")
     return 0 if all(r.ok for r in results) else 1
@@ -86,6 +88,22 @@ def rollback(settings: Settings, reason: str) -> int:
     return 0 if moved.server_following is not False else 1
 
 
+@contextlib.contextmanager
+def stderr_silenced():
+    """Sends file descriptor 2 to /dev/null for the block (output of C++ code included)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     parser.add_argument(
@@ -110,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=10, help="runs: how many recent runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # MLflow's per-download progress bars and its store's INFO lines would bury the output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     if args.command == "rollback":
         return rollback(Settings(), args.reason)
     # Only here: every other command builds Dagster resources, and a rollback must not wait for
@@ -133,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dead-letters":
         show_dead_letters(settings)
         return 0
-    from mlops_assets.demo import commands
+    with stderr_silenced():
+        # TensorFlow's C++ prints a oneDNN banner when imported, before any log level applies
+        # (TF_CPP_MIN_LOG_LEVEL does not reach it); import errors still raise after this block.
+        from mlops_assets.demo import commands
 
     if args.command == "publish-demo-events":
         commands.publish_demo_events(settings)

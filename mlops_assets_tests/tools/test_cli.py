@@ -17,3 +17,16 @@ def test_rollback_without_a_champion_says_so_and_fails(settings, caplog):
     with caplog.at_level("ERROR", logger="mlops_assets"):
         assert cli.rollback(settings, "test") == 1
     assert "has no @champion: nothing to roll back" in caplog.text
+
+
+def test_stderr_silenced_reaches_native_output_and_restores_it(capfd):
+    import subprocess
+    import sys
+
+    from mlops_assets.tools.cli import stderr_silenced
+
+    with stderr_silenced():
+        subprocess.run([sys.executable, "-c", "import os; os.write(2, b'banner')"], check=True)
+    subprocess.run([sys.executable, "-c", "import os; os.write(2, b'after')"], check=True)
+    err = capfd.readouterr().err
+    assert "banner" not in err and "after" in err

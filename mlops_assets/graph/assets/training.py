@@ -8,11 +8,13 @@ import numpy as np
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
+from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel
 from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
-from mlops_assets.graph.assets.dataset import TrainingSnapshot
+from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
 from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
@@ -32,13 +34,7 @@ class TrainingConfig(TrainerConfig, TrainSettings):
     )
 
 
-@dg.asset(
-    key=TRAINED_MODEL,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    kinds={"tensorflow", "mlflow"},
-)
-def trained_model(
+def train_challenger(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     training_data: TrainingSnapshot,
@@ -52,6 +48,7 @@ def trained_model(
     x, y = to_arrays(training_data.train)
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
+    model_contract.log_datasets(*snapshot_datasets(training_data))
     mlflow.log_params(config.model_dump())
     mlflow.log_params(
         {
@@ -76,13 +73,12 @@ def trained_model(
         endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
         location_variable="the experiment's artifact location",
     ):
-        info = mlflow.tensorflow.log_model(
-            result.model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
-        )
+        info = model_contract.log_keras_model(result.model, x)
         with tempfile.TemporaryDirectory() as scratch:
             keras_file = registry.download_keras(info.model_uri, scratch)
             sha256 = file_sha256(keras_file)
     registered = registry.register(info.model_uri, run_id, sha256)
+    model_contract.name_run(training_data.month, registered.version)
     context.log.info(
         f"registered {registered.name} v{registered.version} (@challenger) in "
         f"{time.perf_counter() - started:.1f} s"
@@ -100,3 +96,17 @@ def trained_model(
             **trainer_metadata,
         },
     )
+
+
+def trained_model_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
+    """`trained_model` with a retry policy (`definitions.py` passes the configured one)."""
+    return dg.asset(
+        key=TRAINED_MODEL,
+        group_name=RETRAINING_GROUP,
+        partitions_def=monthly_partitions,
+        retry_policy=retry_policy,
+        kinds={"tensorflow", "mlflow"},
+    )(train_challenger)
+
+
+trained_model = trained_model_asset(external_step_retry_policy())
