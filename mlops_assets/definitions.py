@@ -32,7 +32,11 @@ def build_resources(settings: Settings) -> dict:
     the backend from the same values.
     """
     return {
-        "data_store": DataStoreResource(url=settings.resolved_data_store_url),
+        "data_store": DataStoreResource(
+            url=settings.resolved_data_store_url,
+            earliest_confirmed_at=settings.events_earliest_confirmed_at.isoformat(),
+            max_clock_skew_s=settings.events_max_clock_skew_s,
+        ),
         "event_queue": EventQueueResource(
             rabbitmq_url=settings.rabbitmq_url,
             sqlite_path=str(settings.resolved_event_queue_path),

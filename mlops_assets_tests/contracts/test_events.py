@@ -73,7 +73,7 @@ def test_every_event_type_round_trips():
         (body({k: v for k, v in task_event().items() if k != "label"}), "label: Field required"),
         (body(task_event(pixels=[1] * 63)), "pixels: List should have at least 64 items"),
         (body(task_event(pixels=[1] * 63 + [17])), "less than or equal to 16"),
-        (body(task_event(label=10)), "label: Input should be 0"),
+        (body(task_event(label=10)), "label: Input should be less than or equal to 9"),
         (body(task_event(confirmed_at="2025-03-01T12:00:00")), "timezone"),
         (body(task_event(event_type="ModelPromoted")), "event_type 'ModelPromoted'"),
         (body(task_event(extra="field")), "Extra inputs are not permitted"),
