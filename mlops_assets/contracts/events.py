@@ -91,8 +91,8 @@ class TaskConfirmedEvent(Event):
     event_type: Literal["TaskConfirmedEvent"] = "TaskConfirmedEvent"
     task_id: PlainText
     confirmed_at: AwareDatetime = Field(
-        description="When the task was confirmed; inside the window that parse_event is given "
-        "(default: from the first partition to now plus five minutes)."
+        description="When the task was confirmed; on arrival it must lie inside the consumer's "
+        "window (default: from the first partition to now plus five minutes)."
     )
     label: Label
     pixels: list[Pixel] = Field(min_length=PIXEL_COUNT, max_length=PIXEL_COUNT)
@@ -101,8 +101,10 @@ class TaskConfirmedEvent(Event):
     @field_validator("confirmed_at")
     @classmethod
     def _plausible(cls, value: datetime, info: ValidationInfo) -> datetime:
-        window = (info.context or {}).get(WINDOW) or ConfirmedWindow()
-        problem = window.problem(value)
+        # Checked on arrival (parse_event always passes a window), not when a producer builds
+        # an event in code: the window is the consumer's configuration.
+        window = (info.context or {}).get(WINDOW)
+        problem = None if window is None else window.problem(value)
         if problem is not None:
             raise PydanticCustomError("implausible_time", "{problem}", {"problem": problem})
         return value
@@ -233,7 +235,7 @@ def parse_event(body: bytes, expected: type[E], window: ConfirmedWindow | None =
         InvalidEvent: bad JSON, not an object, another event type, an unknown schema version
             or a field that fails validation; the message says which.
     """
-    context = {WINDOW: window} if window is not None else None
+    context = {WINDOW: window or ConfirmedWindow()}
     try:
         event = expected.model_validate_json(body, strict=True, context=context)
     except ValidationError as error:
