@@ -20,13 +20,30 @@ from mlops_assets.serving.routes import router
 
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 naming each problem by place and reason, without echoing the input back.
+    """422 naming each problem by place and reason (400 when the body is not JSON at all),
+    without echoing the input back.
 
     FastAPI's default echoes every rejected value, which for a photo means 64 numbers per error
     and fails outright on NaN (not JSON).
     """
     problems = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in error.errors()]
-    return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    unparseable = any(p["type"] == "json_invalid" for p in problems)
+    code = status.HTTP_400_BAD_REQUEST if unparseable else status.HTTP_422_UNPROCESSABLE_CONTENT
+    return JSONResponse({"detail": problems}, status_code=code)
+
+
+def declare_batch_bound(app: FastAPI, max_batch: int) -> None:
+    """Shows MLOPS_SERVING_MAX_BATCH in the OpenAPI schema (`maxItems` of `instances`), so the
+    schema declares the bound the route enforces."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()
+        request = schema["components"]["schemas"]["PredictRequest"]
+        request["properties"]["instances"]["maxItems"] = max_batch
+        return schema
+
+    app.openapi = openapi
 
 
 # A push subscription: called at startup with `notify(reason)`, returns the function that closes
@@ -84,6 +101,7 @@ def create_app(
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(router)
+    declare_batch_bound(app, settings.max_batch)
     return app
 
 
