@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import ModelHolder
@@ -30,6 +32,16 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     unparseable = any(p["type"] == "json_invalid" for p in problems)
     code = status.HTTP_400_BAD_REQUEST if unparseable else status.HTTP_422_UNPROCESSABLE_CONTENT
     return JSONResponse({"detail": problems}, status_code=code)
+
+
+async def unparseable_body(request: Request, error: HTTPException) -> Response:
+    """A body FastAPI cannot even decode (not UTF-8) gets the same 400 as one that is not JSON;
+    every other HTTP error keeps FastAPI's answer. (FastAPI raises Starlette's HTTPException for
+    an undecodable body, hence the Starlette class.)"""
+    if error.status_code != status.HTTP_400_BAD_REQUEST:
+        return await http_exception_handler(request, error)
+    problem = {"loc": ["body"], "type": "json_invalid", "msg": str(error.detail)}
+    return JSONResponse({"detail": [problem]}, status_code=error.status_code)
 
 
 def declare_batch_bound(app: FastAPI, max_batch: int) -> None:
@@ -100,6 +112,7 @@ def create_app(
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, unparseable_body)
     app.include_router(router)
     declare_batch_bound(app, settings.max_batch)
     return app

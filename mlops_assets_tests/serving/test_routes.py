@@ -110,6 +110,10 @@ def test_nan_gets_a_422_and_malformed_json_a_400_not_500s(client):
         "/predict", content=b'{"instances": [', headers={"content-type": "application/json"}
     )
     assert problems(broken, status=400)[0][1] == "json_invalid"
+    not_utf8 = client.post(
+        "/predict", content=b'{"instances": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert problems(not_utf8, status=400) == [(["body"], "json_invalid")]
     assert problems(client.post("/predict", json={"pixels": PHOTO})) == [
         (["body", "instances"], "missing"),
         (["body", "pixels"], "extra_forbidden"),
