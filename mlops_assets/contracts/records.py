@@ -83,6 +83,8 @@ def text_problem(value: str) -> str | None:
         return "empty text"
     if len(value) > TEXT_MAX_LENGTH:
         return f"text of {len(value)} characters (at most {TEXT_MAX_LENGTH})"
+    if value.isprintable():  # the common case, at C speed: no control character at all
+        return None
     for position, char in enumerate(value):
         if unicodedata.category(char) in REFUSED_CATEGORIES:
             return f"control character U+{ord(char):04X} at position {position}"
