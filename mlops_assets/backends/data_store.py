@@ -30,6 +30,10 @@ CONFIRMED_TASKS = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
 )
 
+# One statement, compiled once (an expanding IN): the drain looks up every batch's event ids.
+STORED_BY_ID = sa.select(CONFIRMED_TASKS).where(
+    CONFIRMED_TASKS.c.event_id.in_(sa.bindparam("ids", expanding=True))
+)
 SQLITE_INSERT = (
     "INSERT INTO confirmed_tasks (event_id, task_id, confirmed_at, label, pixels, source) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
@@ -96,8 +100,9 @@ class TrainingDataStore:
                 content; nothing of the batch was stored.
         """
         records = list(records)
+        window = self.window.at(datetime.now(UTC))
         for record in records:
-            problems = record_problems(record, self.window)
+            problems = record_problems(record, window)
             if problems:
                 raise RecordRefused(f"event {record.event_id!r}: {'; '.join(problems)}")
         try:
@@ -157,10 +162,8 @@ class TrainingDataStore:
         with self.engine.connect() as conn:
             # Chunks keep the IN list under SQLite's bound-parameter limit.
             for start in range(0, len(ids), 500):
-                query = sa.select(CONFIRMED_TASKS).where(
-                    CONFIRMED_TASKS.c.event_id.in_(ids[start : start + 500])
-                )
-                for row in conn.execute(query).mappings():
+                rows = conn.execute(STORED_BY_ID, {"ids": ids[start : start + 500]})
+                for row in rows.mappings():
                     found[row["event_id"]] = (
                         row["seq"],
                         TaskRecord(

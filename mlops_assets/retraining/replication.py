@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mlops_assets.backends.data_store import RecordRefused, TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue, Message
@@ -53,11 +54,14 @@ class Replication:
 
 @dataclass
 class _Sorted:
-    """One batch sorted by fate."""
+    """One batch sorted by fate: `valid` (message, record) pairs, `records` (the first record of
+    each event id) for the store, `rejected` (message, reason) pairs for the dead-letter queue,
+    and after `_settle` the messages to `ack`."""
 
-    keep: list[tuple[Message, str]]
-    records: list[TaskRecord]
+    valid: list[tuple[Message, TaskRecord]]
+    records: dict[str, TaskRecord]
     rejected: list[tuple[Message, str]]
+    ack: list[Message]
     conflicts: int = 0
 
 
@@ -96,6 +100,9 @@ def replicate(
         received += len(batch)
         fates = _sort(batch, store)
         added = _insert(store, fates)
+        # Looked up only when the insert skipped an event id, so new events cost no query.
+        stored = store.stored(fates.records) if added < len(fates.records) else {}
+        _settle(fates, stored)
         if fates.rejected:
             for _, reason in fates.rejected:
                 log.warning("dead-lettering a task event: %s", reason)
@@ -103,65 +110,69 @@ def replicate(
         inserted += added
         dead += len(fates.rejected)
         conflicts += fates.conflicts
-        queue.ack(TASK_CONFIRMED_QUEUE, [message for message, _ in fates.keep])
+        queue.ack(TASK_CONFIRMED_QUEUE, fates.ack)
     return Replication(
         received, inserted, dead, batches, time.monotonic() - started, conflicts=conflicts
     )
 
 
 def _sort(batch: Sequence[Message], store: TrainingDataStore) -> _Sorted:
-    parsed: list[tuple[Message, TaskRecord]] = []
-    fates = _Sorted(keep=[], records=[], rejected=[])
+    fates = _Sorted(valid=[], records={}, rejected=[], ack=[])
+    window = store.window.at(datetime.now(UTC))
     for message in batch:
         try:
-            event = parse_event(message.body, TaskConfirmedEvent, store.window)
+            record = parse_event(message.body, TaskConfirmedEvent, window).to_record()
         except InvalidEvent as error:
             fates.rejected.append((message, error.reason))
             continue
-        parsed.append((message, event.to_record()))
-    stored = store.stored(record.event_id for _, record in parsed)
-    pending: dict[str, TaskRecord] = {}
-    for message, record in parsed:
-        known = stored.get(record.event_id)
-        earlier = pending.get(record.event_id)
-        if known is not None and known[1] != record:
-            where = f"the stored event (seq {known[0]}"
-            fates.rejected.append((message, _conflict(record, known[1], where)))
-            fates.conflicts += 1
-        elif earlier is not None and earlier != record:
-            where = "an event earlier in the same batch (stored now"
-            fates.rejected.append((message, _conflict(record, earlier, where)))
-            fates.conflicts += 1
-        else:
-            fates.keep.append((message, record.event_id))
-            if known is None and earlier is None:
-                pending[record.event_id] = record
-                fates.records.append(record)
+        fates.valid.append((message, record))
+        fates.records.setdefault(record.event_id, record)
     return fates
 
 
 def _insert(store: TrainingDataStore, fates: _Sorted) -> int:
     try:
-        return store.insert(fates.records)
+        return store.insert(fates.records.values())
     except RecordRefused:
         pass
     # The store refused something the contract let through: find it record by record, so only
     # the refused messages are dead-lettered and the rest of the batch is stored.
-    added, kept = 0, []
+    added = 0
     refused: dict[str, str] = {}
-    for record in fates.records:
+    for event_id, record in fates.records.items():
         try:
             added += store.insert([record])
         except RecordRefused as error:
-            refused[record.event_id] = str(error)[:300]
-    for message, event_id in fates.keep:
-        if event_id in refused:
-            reason = f"the training data store refused event {event_id!r}: {refused[event_id]}"
-            fates.rejected.append((message, reason))
+            refused[event_id] = str(error)[:300]
+    valid = []
+    for message, record in fates.valid:
+        if record.event_id in refused:
+            reason = f"the training data store refused event {record.event_id!r}: "
+            fates.rejected.append((message, reason + refused[record.event_id]))
         else:
-            kept.append((message, event_id))
-    fates.keep = kept
+            valid.append((message, record))
+    fates.valid = valid
+    for event_id in refused:
+        del fates.records[event_id]
     return added
+
+
+def _settle(fates: _Sorted, stored: dict[str, tuple[int, TaskRecord]]) -> None:
+    # After the insert each event id holds one record: an earlier one (`stored`, when the
+    # insert skipped the id) or this batch's first. The same content is a redelivery; other
+    # content is a conflicting duplicate, named after the record that holds the id.
+    for message, record in fates.valid:
+        seq, holder = stored.get(record.event_id, (None, fates.records[record.event_id]))
+        if holder is record or holder == record:
+            fates.ack.append(message)
+            continue
+        where = (
+            f"the stored event (seq {seq}"
+            if seq is not None
+            else "an event earlier in the same batch (stored now"
+        )
+        fates.rejected.append((message, _conflict(record, holder, where)))
+        fates.conflicts += 1
 
 
 def _conflict(record: TaskRecord, other: TaskRecord, where: str) -> str:
