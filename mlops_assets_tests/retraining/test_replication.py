@@ -418,6 +418,7 @@ def test_any_bodies_end_stored_or_dead_lettered_with_a_reason(queue_factory, pro
         RUN_COUNTS["examples"] += 1
         RUN_COUNTS["bodies"] += len(published)
         RUN_COUNTS["dead letters"] += len(letters)
+        RUN_COUNTS["conflicting duplicates"] += conflicts
 
     RUN_COUNTS.clear()
     check()
