@@ -46,6 +46,8 @@ WINDOW = "confirmed_window"
 
 
 def _plain(value: str) -> str:
+    if value.isprintable():  # the common case; text_problem says why otherwise
+        return value
     problem = text_problem(value)
     if problem is not None:
         raise PydanticCustomError("plain_text", "{problem}", {"problem": problem})

@@ -19,6 +19,8 @@ from mlops_assets.constants import (
 )
 
 TEXT_MAX_LENGTH = 64
+# Every valid grey level as a byte: deleting them from a photo's bytes leaves nothing.
+GREY_LEVELS = bytes(range(PIXEL_MAX + 1))
 # Unicode categories refused in identifiers and names: control characters (NUL, which
 # PostgreSQL refuses in text; newlines; escapes) and lone surrogates (not encodable as UTF-8).
 REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
@@ -113,7 +115,7 @@ def record_problems(record: TaskRecord, window: ConfirmedWindow) -> list[str]:
         and type(record.label) is int
         and LABELS[0] <= record.label <= LABELS[-1]
         and len(record.pixels) == PIXEL_COUNT
-        and max(record.pixels) <= PIXEL_MAX
+        and not bytes(record.pixels).translate(None, GREY_LEVELS)
         and instant.tzinfo is not None
         and window.earliest <= instant <= window.latest()
     ):
