@@ -78,8 +78,8 @@ health: install
 
 ## ruff, and the one-way import layers of pyproject.toml (the README's Layout).
 lint: install
-	$(BIN)/ruff check mlops_assets mlops_assets_tests bench
-	$(BIN)/ruff format --check mlops_assets mlops_assets_tests bench
+	$(BIN)/ruff check mlops_assets mlops_assets_tests bench examples
+	$(BIN)/ruff format --check mlops_assets mlops_assets_tests bench examples
 	$(BIN)/lint-imports
 
 clean:

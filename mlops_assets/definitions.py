@@ -1,5 +1,7 @@
 """The one wiring module: builds resources from the settings and the Definitions object."""
 
+import shlex
+
 import dagster as dg
 
 from mlops_assets.constants import CHAMPION_MODEL, REPLAY_REPORT, RETRAINING_GROUP
@@ -8,7 +10,7 @@ from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.graph.assets.promotion import champion_model
 from mlops_assets.graph.assets.training import trained_model
 from mlops_assets.graph.assets.verification import verification_report
-from mlops_assets.graph.checks import GATE_CHECKS, TRAINING_DATA_CHECKS
+from mlops_assets.graph.checks import CHAMPION_CHECKS, GATE_CHECKS, TRAINING_DATA_CHECKS
 from mlops_assets.graph.jobs import retrain_job, rollback_champion_job
 from mlops_assets.graph.schedules import nightly_retrain_schedule_for
 from mlops_assets.graph.sensors import (
@@ -22,6 +24,7 @@ from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.resources.object_store import ObjectStoreResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.tracking import mlflow_run_tracking
+from mlops_assets.resources.trainer import TrainerResource
 from mlops_assets.settings import Settings
 
 
@@ -57,6 +60,10 @@ def build_resources(settings: Settings) -> dict:
             timeout_s=settings.serving_timeout_s,
             admin_token=settings.serving_admin_token,
         ),
+        "trainer": TrainerResource(
+            command=shlex.split(settings.trainer_command),
+            timeout_s=settings.trainer_timeout_s,
+        ),
         "mlflow": mlflow_run_tracking.configured(
             {
                 "experiment_name": settings.experiment,
@@ -84,7 +91,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 "the two-year replay (`make demo`).",
             ),
         ],
-        asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS],
+        asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS, *CHAMPION_CHECKS],
         jobs=[retrain_job, rollback_champion_job],
         schedules=[nightly_retrain_schedule_for(settings.schedule_timezone)],
         sensors=[

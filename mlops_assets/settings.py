@@ -164,6 +164,16 @@ class Settings(SharedSettings):
     serving_timeout_s: float = Field(
         default=60.0, description="How long a deployment waits for the server to serve a version."
     )
+    trainer_command: str = Field(
+        default="",
+        description="Own trainer that trained_model runs through Dagster Pipes, as a command "
+        "line (e.g. 'python examples/train.py'); empty: the built-in CNN in-process.",
+    )
+    trainer_timeout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds an own trainer may run before its process group is killed.",
+    )
 
     @property
     def resolved_data_store_url(self) -> str:

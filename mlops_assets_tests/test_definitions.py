@@ -44,9 +44,12 @@ def test_check_names_and_blocking():
         ("training_data", "no_missing_pixels"): True,
         ("training_data", "labels_known"): True,
         ("training_data", "every_class_in_train"): True,
-        ("verification_report", "accuracy_gate"): True,
-        ("verification_report", "latency_gate"): True,
-        ("verification_report", "not_worse_than_champion_gate"): True,
+        # A gate saying no is a decision, not a broken run: champion_model enforces the gates.
+        ("verification_report", "accuracy_gate"): False,
+        ("verification_report", "latency_gate"): False,
+        ("verification_report", "not_worse_than_champion_gate"): False,
+        # Deployment must not push a version the registry's alias does not hold.
+        ("champion_model", "champion_alias_agrees"): True,
     }
 
 

@@ -208,6 +208,30 @@ class RegistryClient:
             raise FileNotFoundError(f"{artifact_uri} holds no .keras file")
         return files[0]
 
+    def download_run_model(self, run_id: str, destination: str | Path) -> Path:
+        """Downloads the `.keras` model an MLflow run logged (a trainer that reports its run id).
+
+        Looks at the run's logged models first (MLflow 3 keeps them apart from the run's
+        artifacts), then at the run's own artifacts.
+
+        Returns:
+            The path of its `.keras` file.
+
+        Raises:
+            FileNotFoundError: the run logged no `.keras` file.
+        """
+        client = self.client()
+        experiment_id = client.get_run(run_id).info.experiment_id
+        logged = client.search_logged_models(
+            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+        for index, model in enumerate(logged):
+            try:
+                return self.download_keras(model.model_uri, Path(destination) / f"logged-{index}")
+            except FileNotFoundError:
+                continue
+        return self.download_keras(f"runs:/{run_id}/", Path(destination) / "run")
+
     def record(self, action: str, version: str, previous: str | None, reason: str) -> None:
         """Appends a champion decision (promoted, defended, rejected, rolled_back) to the history.
 

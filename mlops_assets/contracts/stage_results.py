@@ -76,17 +76,26 @@ class VerificationReport(_Result):
 
 
 class ChampionChange(_Result):
-    """What `champion_model` did: the version now holding `@champion` and the one before."""
+    """What `champion_model` settled for a decided month: the version holding `@champion`
+    after it (the new one or the defended one), the one before, and why.
+
+    `decision` is what happened to the alias: `promoted` only when it moved to the
+    challenger; a re-run of an old month whose gates passed while a later month's champion
+    serves is `defended`.
+    """
 
     month: str
-    version: str
+    decision: Decision
+    version: str | None
     previous_version: str | None
+    challenger_version: str
     alias_moved: bool
+    reasons: list[str] = []
 
 
 class DeploymentResult(_Result):
     """What `deployment` did with the inference server."""
 
-    status: Literal["serving", "no_server", "alias_not_moved"]
+    status: Literal["serving", "no_server", "unchanged"]
     version: str | None
     previous_version: str | None = None

@@ -107,12 +107,15 @@ def run_demo(settings: Settings) -> int:
                 },
             )
             folder = report.publish_report(settings, instance, results, scenario)
+            counts = report.instance_counts(instance, results)
     finally:
         queue.close()
         store.close()
     totals = report.summary(results)
     sys.stdout.write(
         f"{report.table_markdown(results)}\n\n{totals}\n"
+        f"in the Dagster UI: runs {counts['runs']}, champion_model materialized for "
+        f"{counts['champion_model_materialized']}\n"
         f"report: {folder / 'report.md'} (plot: {folder / 'accuracy.png'})\n"
         "look at it: `make dev` -> http://127.0.0.1:3000 (Dagster), `make mlflow-ui`\n"
     )

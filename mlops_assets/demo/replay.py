@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from mlops_assets.contracts.records import TaskRecord
-from mlops_assets.contracts.stage_results import Outcome, VerificationReport
+from mlops_assets.contracts.stage_results import ChampionChange, Outcome, VerificationReport
 from mlops_assets.demo.source import Scenario, month_tasks
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class MonthResult:
     champion_after: str | None
     seconds: float
     stage_seconds: dict[str, float]
+    run_id: str = ""
 
 
 def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
@@ -60,19 +61,34 @@ def _month_result(
     champion_after: str | None,
     seconds: float,
 ) -> MonthResult:
-    failed_checks = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
-    if "verification_report" not in stages:
+    failed_checks = [
+        c.check_name for c in result.get_asset_check_evaluations() if c.blocking and not c.passed
+    ]
+    if not result.success:
+        # Gates saying no leave the run green; a failed run broke (data checks, a crash).
         reason = (
-            f"data checks failed: {', '.join(failed_checks)}" if failed_checks else "run failed"
+            f"blocking checks failed: {', '.join(failed_checks)}" if failed_checks else "run failed"
         )
         return MonthResult(
-            month, "failed", None, None, None, None, None, reason, champion_after, seconds, stages
+            month,
+            "failed",
+            None,
+            None,
+            None,
+            None,
+            None,
+            reason,
+            champion_after,
+            seconds,
+            stages,
+            result.run_id,
         )
     report: VerificationReport = result.output_for_node("verification_report")
+    change: ChampionChange = result.output_for_node("champion_model")
     champion = report.champion
     return MonthResult(
         month=month,
-        decision=report.decision,
+        decision=change.decision,
         champion_before=champion.version if champion else None,
         challenger_version=report.challenger.version,
         challenger_accuracy=report.challenger.accuracy,
@@ -82,6 +98,7 @@ def _month_result(
         champion_after=champion_after,
         seconds=seconds,
         stage_seconds={k: v for k, v in stages.items() if k in STAGES},
+        run_id=result.run_id,
     )
 
 

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from mlops_assets.constants import REPLAY_REPORT  # noqa: E402
+from mlops_assets.constants import CHAMPION_MODEL, REPLAY_REPORT  # noqa: E402
 from mlops_assets.demo.replay import MonthResult  # noqa: E402
 from mlops_assets.demo.source import Scenario  # noqa: E402
 from mlops_assets.settings import Settings  # noqa: E402
@@ -52,6 +52,22 @@ def summary(results: list[MonthResult]) -> dict:
         "months": len(results),
         "decisions": dict(counts),
         "final_champion": results[-1].champion_after if results else None,
+    }
+
+
+def instance_counts(instance: dg.DagsterInstance, results: list[MonthResult]) -> dict:
+    """What the Dagster UI shows for the replay's runs: their statuses, and the decided months
+    whose `champion_model` partition is materialized."""
+    runs = instance.get_runs(dg.RunsFilter(run_ids=[r.run_id for r in results if r.run_id]))
+    statuses: dict[str, int] = defaultdict(int)
+    for run in runs:
+        statuses[run.status.value.lower()] += 1
+    materialized = instance.get_materialized_partitions(dg.AssetKey(CHAMPION_MODEL))
+    decided = [r.month for r in results if r.decision != "failed"]
+    return {
+        "runs": dict(statuses),
+        "champion_model_materialized": f"{sum(m in materialized for m in decided)} of "
+        f"{len(decided)} decided months",
     }
 
 
@@ -156,6 +172,7 @@ def publish_report(
             asset_key=REPLAY_REPORT,
             metadata={
                 "summary": dg.MetadataValue.json(summary(results)),
+                "runs": dg.MetadataValue.json(instance_counts(instance, results)),
                 "table": dg.MetadataValue.md(table_markdown(results)),
                 "accuracy_plot": dg.MetadataValue.md(
                     f"![accuracy](data:image/png;base64,{base64.b64encode(png).decode()})"

@@ -1,9 +1,19 @@
-"""Every asset check, one property each. All block their asset's downstream at severity ERROR;
-the gate checks show the verdicts `retraining.gates` recorded in the verification report."""
+"""Every asset check, one property each.
+
+Blocking (a failure fails the run and skips what follows): the data checks on `training_data`
+(training on a broken snapshot would waste the run and judge nothing) and
+`champion_alias_agrees` on `champion_model` (deployment would push a version the registry's
+alias does not hold). The gate checks on `verification_report` only show the verdicts
+`retraining.gates` recorded: a gate saying no is a decision, not a broken run, so they do not
+block; `champion_model` enforces them through `gates.require_promotable`. A failed value gate
+shows red (ERROR), a challenger that is good but not better shows yellow (WARN).
+"""
 
 import dagster as dg
 
 from mlops_assets.constants import (
+    CHAMPION_ALIAS,
+    CHAMPION_MODEL,
     LABELS,
     MIN_HOLDOUT_ROWS,
     MIN_TRAIN_ROWS,
@@ -11,16 +21,23 @@ from mlops_assets.constants import (
     TRAINING_DATA,
     VERIFICATION_REPORT,
 )
-from mlops_assets.contracts.stage_results import VerificationReport
+from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
 from mlops_assets.graph.assets.dataset import TrainingSnapshot
 from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining import gates
 
 
-def _result(passed: bool, observed, threshold, **extra) -> dg.AssetCheckResult:
+def _result(
+    passed: bool,
+    observed,
+    threshold,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    **extra,
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=bool(passed),
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=severity,
         metadata={"observed": observed, "threshold": threshold, **extra},
     )
 
@@ -62,29 +79,48 @@ def every_class_in_train(training_data: TrainingSnapshot) -> dg.AssetCheckResult
     return _result(not missing, f"classes missing from train: {missing}", "none missing")
 
 
-def _gate_check(report: VerificationReport, name: str) -> dg.AssetCheckResult:
+def _gate_check(
+    report: VerificationReport, name: str, severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
     # The verdict `gates.evaluate` recorded in the report: the check shows it, never recomputes.
     result = report.gate(name)
-    return _result(result.passed, result.observed, result.threshold, reason=result.reason)
+    return _result(result.passed, result.observed, result.threshold, severity, reason=result.reason)
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True, partitions_def=monthly_partitions)
+@dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
 def accuracy_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
-    """Gate: challenger holdout accuracy is above 0.90."""
-    return _gate_check(verification_report, gates.ACCURACY_GATE)
+    """Gate: challenger holdout accuracy is above 0.90 (failed: the challenger is rejected)."""
+    return _gate_check(verification_report, gates.ACCURACY_GATE, dg.AssetCheckSeverity.ERROR)
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True, partitions_def=monthly_partitions)
+@dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
 def latency_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
-    """Gate: challenger p95 single-sample latency is under 3 s."""
-    return _gate_check(verification_report, gates.LATENCY_GATE)
+    """Gate: challenger p95 single-sample latency is under 3 s (failed: rejected)."""
+    return _gate_check(verification_report, gates.LATENCY_GATE, dg.AssetCheckSeverity.ERROR)
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, blocking=True, partitions_def=monthly_partitions)
+@dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
 def not_worse_than_champion_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
-    """Gate: challenger accuracy reaches the champion's plus min_improvement."""
-    return _gate_check(verification_report, gates.NOT_WORSE_GATE)
+    """Gate: challenger accuracy reaches the champion's plus min_improvement (failed: the
+    champion is defended)."""
+    return _gate_check(verification_report, gates.NOT_WORSE_GATE, dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(asset=CHAMPION_MODEL, blocking=True, partitions_def=monthly_partitions)
+def champion_alias_agrees(
+    champion_model: ChampionChange, model_registry: RegistryResource
+) -> dg.AssetCheckResult:
+    """The registry's `@champion` holds the version `champion_model` settled on, so deployment
+    serves what the registry says (another writer may not have moved it in between)."""
+    current = model_registry.get_client().champion()
+    holder = current.version if current else None
+    return _result(
+        holder == champion_model.version,
+        f"@{CHAMPION_ALIAS} = v{holder}",
+        f"v{champion_model.version}",
+    )
 
 
 TRAINING_DATA_CHECKS = [enough_rows, no_missing_pixels, labels_known, every_class_in_train]
 GATE_CHECKS = [accuracy_gate, latency_gate, not_worse_than_champion_gate]
+CHAMPION_CHECKS = [champion_alias_agrees]

@@ -10,7 +10,7 @@ import dagster as dg
 
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.constants import TRAINING_DATA
-from mlops_assets.contracts.events import Event, PipelineFailed
+from mlops_assets.contracts.events import Event
 from mlops_assets.graph.jobs import retrain_job
 from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.graph.run_log import run_facts, step_errors
@@ -117,16 +117,15 @@ def training_completed_sensor(
     # Raising here fails the tick, so the cursor stays and the next tick publishes again (with
     # the same event ids, which consumers dedupe).
     publish_all(event_queue.get_client(), events)
-    context.log.info(
-        f"run {run.run_id}: published {', '.join(type(e).__name__ for _, e in events)}"
-    )
+    names = ", ".join(type(e).__name__ for _, e in events) or "nothing (no decision in this run)"
+    context.log.info(f"run {run.run_id}: published {names}")
 
 
 @dg.run_failure_sensor(
     name="pipeline_failure_sensor",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Publishes PipelineFailed and logs an alert when a run fails; for retrain_job "
-    "also the TrainingCompletedEvent (a gate saying no is an outcome, not a pipeline failure).",
+    description="Publishes PipelineFailed and logs an alert when a run fails (it broke: a gate "
+    "saying no is a successful run); for retrain_job also the TrainingCompletedEvent (failed).",
 )
 def pipeline_failure_sensor(
     context: dg.RunFailureSensorContext,
@@ -137,11 +136,10 @@ def pipeline_failure_sensor(
     error = step_errors(
         context.get_step_failure_events(), context.failure_event.message or "run failed"
     )
-    events = _outcome_events(context.instance, run, model_registry.model_name, error)
-    publish_all(event_queue.get_client(), events)
-    if not any(isinstance(event, PipelineFailed) for _, event in events):
-        context.log.info(f"run {run.run_id}: the gates kept the champion; no pipeline failure")
-        return
+    publish_all(
+        event_queue.get_client(),
+        _outcome_events(context.instance, run, model_registry.model_name, error),
+    )
     alert = f"ALERT pipeline failed: job {run.job_name} run {run.run_id}: {error[:500]}"
     context.log.error(alert)
     log.error(alert)

@@ -10,7 +10,11 @@ from mlops_assets.contracts.stage_results import Decision, GateResult, ModelScor
 ACCURACY_GATE = "accuracy_above_minimum"
 LATENCY_GATE = "p95_latency_below_maximum"
 NOT_WORSE_GATE = "not_worse_than_champion"
-VALUE_GATES = frozenset({ACCURACY_GATE, LATENCY_GATE})
+GATE_NAMES = (ACCURACY_GATE, LATENCY_GATE, NOT_WORSE_GATE)
+
+
+class PromotionRefused(RuntimeError):
+    """A promotion was attempted although a gate failed or did not run."""
 
 
 def accuracy_gate(challenger: ModelScore) -> GateResult:
@@ -74,12 +78,38 @@ def evaluate(
     ]
 
 
+def _not_passed(results: list[GateResult]) -> set[str]:
+    # A gate that did not run counts as failed: only a complete, passing verdict promotes.
+    passed = {r.name for r in results if r.passed}
+    return {r.name for r in results if not r.passed} | (set(GATE_NAMES) - passed)
+
+
 def decide(results: list[GateResult]) -> Decision:
-    """Names the decision: `promoted` (every gate passed), `rejected` (a value gate failed) or
-    `defended` (good enough, but not better than the champion)."""
-    failed = {r.name for r in results if not r.passed}
-    if not failed:
+    """Names the decision: `promoted` (every gate ran and passed), `rejected` (a value gate
+    failed or did not run) or `defended` (good enough, but not better than the champion)."""
+    not_passed = _not_passed(results)
+    if not not_passed:
         return "promoted"
-    if failed & VALUE_GATES:
+    if not_passed - {NOT_WORSE_GATE}:
         return "rejected"
     return "defended"
+
+
+def require_promotable(results: list[GateResult]) -> None:
+    """The one door to `@champion`: returns only when every gate ran and passed.
+
+    `champion_model` calls it right before moving the alias, whatever the report's recorded
+    decision says, so no path promotes past a failed gate.
+
+    Raises:
+        PromotionRefused: naming each gate that failed (with its reason) or did not run.
+    """
+    not_passed = _not_passed(results)
+    if not_passed:
+        reasons = {r.name: r.reason for r in results}
+        details = "; ".join(
+            f"{name}: {reasons.get(name) or 'did not run'}"
+            for name in GATE_NAMES + tuple(sorted(not_passed - set(GATE_NAMES)))
+            if name in not_passed
+        )
+        raise PromotionRefused(f"promotion refused, not every gate passed: {details}")

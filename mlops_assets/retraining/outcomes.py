@@ -23,8 +23,6 @@ from mlops_assets.contracts.events import (
 )
 from mlops_assets.contracts.stage_results import GateResult
 
-# A decision without a champion_model materialization: the gates kept the champion.
-DECISION_OUTCOMES = {"rejected": "rejected", "defended": "defended"}
 METRIC_KEYS = ("challenger_accuracy", "champion_accuracy", "latency_p95_ms")
 
 
@@ -46,28 +44,27 @@ def _number(value) -> float | None:
 
 def completion_event(
     facts: RunFacts, run_id: str, job_name: str, model_name: str, error: str | None = None
-) -> TrainingCompletedEvent:
+) -> TrainingCompletedEvent | None:
     """Builds the TrainingCompletedEvent of a finished retraining run.
 
-    The outcome is `promoted` when `champion_model` moved the alias, `rejected` or `defended`
-    when the verification report decided so (or when a re-run of an old month left a later
-    champion in place), and `failed` otherwise (the run broke before a decision, or the
-    promotion itself failed).
+    A run that broke (`error` given) has the outcome `failed`, whatever it had decided before
+    breaking; a successful run has the decision `champion_model` settled (promoted, defended,
+    rejected). A successful run that decided nothing (a subset stopping before
+    `champion_model`) has nothing to announce: None.
     """
     report = facts.materializations.get(VERIFICATION_REPORT, {})
     champion = facts.materializations.get(CHAMPION_MODEL)
-    decision = report.get("decision")
-    if champion is not None and champion.get("alias_moved") is False:
-        # A re-run of an old month passed the gates, but a later month's champion stays.
-        outcome = "defended"
-        serving = previous = _version(champion.get("previous_champion_version"))
+    if error is not None:
+        outcome = "failed"
+        # After a compensated promotion the alias is back on the champion before the month.
+        before = champion.get("previous_champion_version") if champion else None
+        serving = previous = _version(before or report.get("champion_version"))
     elif champion is not None:
-        outcome = "promoted"
+        outcome = champion["decision"]
         serving = _version(champion.get("champion_version"))
         previous = _version(champion.get("previous_champion_version"))
     else:
-        outcome = DECISION_OUTCOMES.get(decision, "failed")
-        serving = previous = _version(report.get("champion_version"))
+        return None
     gates = [
         GateResult(
             name=name,
@@ -132,18 +129,18 @@ def outcome_events(
     """The events a finished run publishes, each with its queue.
 
     A retraining run (`facts` given) announces its TrainingCompletedEvent, plus ModelPromoted
-    after a promotion. A failed run (`error` given) whose failure is not a gate's verdict also
-    announces PipelineFailed.
+    after a promotion. A failed run (`error` given: it broke; a gate saying no never fails a
+    run) also announces PipelineFailed.
     """
     events: list[tuple[str, Event]] = []
-    outcome = "failed"
-    if facts is not None:
-        completed = completion_event(facts, run_id, job_name, model_name, error)
+    completed = (
+        None if facts is None else completion_event(facts, run_id, job_name, model_name, error)
+    )
+    if completed is not None:
         events.append((TRAINING_COMPLETED_QUEUE, completed))
         promoted = promotion_event(completed)
         if promoted is not None:
             events.append((MODEL_EVENTS_QUEUE, promoted))
-        outcome = completed.outcome
-    if error is not None and outcome == "failed":
+    if error is not None:
         events.append((PIPELINE_FAILED_QUEUE, failure_event(run_id, job_name, error)))
     return events

@@ -1,5 +1,5 @@
 """Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters [--requeue
-[--reason-contains TEXT]] | rollback | health`.
+[--reason-contains TEXT]] | rollback | health | runs [--watch]`.
 
 The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
 TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
@@ -97,7 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["demo", "seed-demo", "publish-demo-events", "dead-letters", "rollback", "health"],
+        choices=[
+            "demo",
+            "seed-demo",
+            "publish-demo-events",
+            "dead-letters",
+            "rollback",
+            "health",
+            "runs",
+        ],
     )
     parser.add_argument(
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
@@ -112,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="TEXT",
         help="dead-letters --requeue: only the letters whose reason contains TEXT",
     )
+    parser.add_argument(
+        "--watch", action="store_true", help="runs: redraw every --interval seconds until Ctrl-C"
+    )
+    parser.add_argument("--interval", type=float, default=1.5, help="runs --watch: seconds")
+    parser.add_argument("--limit", type=int, default=10, help="runs: how many recent runs")
     args = parser.parse_args(argv)
     if args.command != "dead-letters" and (args.requeue or args.reason_contains is not None):
         parser.error("--requeue and --reason-contains belong to the dead-letters command")
@@ -139,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         return check_health(Settings())
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
+    if args.command == "runs":
+        from mlops_assets.tools.runs import show
+
+        with dg.DagsterInstance.get() as instance:
+            return show(instance, watch=args.watch, interval_s=args.interval, limit=args.limit)
     settings = Settings()
     from mlops_assets.demo import commands
 

@@ -10,18 +10,12 @@ from mlops_assets.backends.registry import (
     PROMOTED_FOR_TAG,
     RegistryClient,
 )
+from mlops_assets_tests.support.registry import register
 
 
 @pytest.fixture
 def registry(tmp_path) -> RegistryClient:
     return RegistryClient(f"sqlite:///{tmp_path / 'mlflow.db'}", "registry-test")
-
-
-def register(registry: RegistryClient, tmp_path, count: int) -> list[str]:
-    return [
-        registry.register(f"file://{tmp_path}/model-{i}", None, f"{i:064d}").version
-        for i in range(count)
-    ]
 
 
 def test_a_new_version_is_the_challenger_with_its_hash(registry, tmp_path):

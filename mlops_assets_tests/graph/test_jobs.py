@@ -62,7 +62,7 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     assert registry.by_alias("challenger").version == "1"
 
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 7 and all(c.passed for c in checks)
+    assert len(checks) == 8 and all(c.passed for c in checks)
 
     by_key = {
         e.asset_key.to_user_string(): e.materialization.metadata
@@ -104,29 +104,39 @@ def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_stor
     assert first.success and registry.champion().version == "1"
     weak_accuracy = report_of(first).challenger.accuracy
 
+    # A gate saying no is a successful run: the champion is materialized as kept.
     shuffled = run_retraining(definitions, instance, training={"shuffle_labels": True})
-    assert report_of(shuffled).decision == "rejected"
-    assert "champion_model" not in materialized(shuffled)
-    failed = {c.check_name for c in shuffled.get_asset_check_evaluations() if not c.passed}
-    assert "accuracy_gate" in failed
+    assert shuffled.success and report_of(shuffled).decision == "rejected"
+    kept = shuffled.output_for_node("champion_model")
+    assert (kept.decision, kept.version, kept.challenger_version) == ("rejected", "1", "2")
+    failed = {
+        c.check_name: c.severity for c in shuffled.get_asset_check_evaluations() if not c.passed
+    }
+    assert failed["accuracy_gate"] == dg.AssetCheckSeverity.ERROR
     assert registry.champion().version == "1"
     assert registry.by_alias("challenger").version == "2"
+    deployed = shuffled.output_for_node("deployment")
+    assert (deployed.status, deployed.version) == ("unchanged", "1")
 
     same = run_retraining(
         definitions, instance, training=WEAK, verification={"min_improvement": 0.01}
     )
-    assert report_of(same).decision == "defended"
+    assert same.success and report_of(same).decision == "defended"
     assert report_of(same).challenger.accuracy == pytest.approx(weak_accuracy)
-    assert "champion_model" not in materialized(same)
+    assert same.output_for_node("champion_model").decision == "defended"
+    failed = [
+        (c.check_name, c.severity) for c in same.get_asset_check_evaluations() if not c.passed
+    ]
+    assert failed == [("not_worse_than_champion_gate", dg.AssetCheckSeverity.WARN)]
     assert registry.champion().version == "1"
 
     stronger = run_retraining(definitions, instance, training=STRONG)
     report = report_of(stronger)
     assert report.challenger.accuracy > report.champion.accuracy
-    assert report.decision == "promoted"
-    assert "champion_model" in materialized(stronger)
+    assert stronger.success and report.decision == "promoted"
     assert registry.champion().version == "4"
     assert stronger.output_for_node("champion_model").previous_version == "1"
+    assert stronger.output_for_node("champion_model").decision == "promoted"
 
     actions = [(e["action"], e["version"], e["previous"]) for e in registry.history()]
     assert actions == [

@@ -149,11 +149,40 @@ def test_preview_does_not_consume(instance, queue_factory, store, demo_records):
     assert queue.depth(Q) == 12
 
 
-def test_failed_run_publishes_pipeline_failed_and_alerts(
-    definitions, resources, backends, demo_records, instance, queue_factory, caplog
-):
-    # Too few rows: the blocking data checks stop the run before training.
+def training_raises(monkeypatch, *_):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the trainer crashed")
+
+    monkeypatch.setattr("mlops_assets.graph.assets.training.train", broken)
+
+
+def too_few_rows(_, backends, demo_records):
     backends.data_store.insert(demo_records[:30])
+
+
+@pytest.mark.parametrize(
+    ("breaks", "error_names"),
+    [
+        # The blocking data checks stop the run before training.
+        (too_few_rows, "enough_rows"),
+        (training_raises, "the trainer crashed"),
+    ],
+)
+def test_a_broken_run_fails_publishes_pipeline_failed_and_alerts(
+    breaks,
+    error_names,
+    monkeypatch,
+    definitions,
+    resources,
+    backends,
+    demo_records,
+    instance,
+    queue_factory,
+    caplog,
+):
+    if breaks is training_raises:
+        backends.data_store.insert(demo_records)
+    breaks(monkeypatch, backends, demo_records)
     month = month_key(backends.data_store.newest_confirmed_at())
     result = definitions.resolve_job_def("retrain_job").execute_in_process(
         instance=instance, raise_on_error=False, partition_key=month
@@ -178,10 +207,11 @@ def test_failed_run_publishes_pipeline_failed_and_alerts(
 
     [failed] = queue.fetch(PIPELINE_FAILED_QUEUE, 10, max_seconds=2)
     event = parse_event(failed.body, PipelineFailed)
-    assert event.run_id == result.run_id and "enough_rows" in event.error
+    assert event.run_id == result.run_id and error_names in event.error
     [completed] = queue.fetch(TRAINING_COMPLETED_QUEUE, 10, max_seconds=2)
     outcome = parse_event(completed.body, TrainingCompletedEvent)
     assert outcome.outcome == "failed" and outcome.champion_version is None
+    assert backends.registry.champion() is None
 
 
 def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, tmp_path):

@@ -67,3 +67,18 @@ def test_decisions_use_the_one_vocabulary():
     seen = {gates.decide(evaluate(a, c)) for a, c in [(0.95, None), (0.95, 0.99), (0.5, None)]}
     assert seen == set(get_args(Decision))
     assert set(get_args(Decision)) < set(get_args(Outcome))
+
+
+def test_promotion_needs_every_gate_run_and_passed():
+    gates.require_promotable(evaluate(0.95, 0.94))
+    with pytest.raises(gates.PromotionRefused, match="accuracy_above_minimum: challenger"):
+        gates.require_promotable(evaluate(0.5, 0.4))
+    with pytest.raises(gates.PromotionRefused, match="not_worse_than_champion: challenger"):
+        gates.require_promotable(evaluate(0.95, 0.96))
+    partial = evaluate(0.95)[:2]
+    with pytest.raises(gates.PromotionRefused, match="not_worse_than_champion: did not run"):
+        gates.require_promotable(partial)
+    assert gates.decide(partial) == "defended"
+    with pytest.raises(gates.PromotionRefused, match="did not run"):
+        gates.require_promotable([])
+    assert gates.decide([]) == "rejected"

@@ -23,21 +23,38 @@ REPORT = {
 GATE = ("verification_report", False, {"observed": 0.95, "threshold": 0.96, "reason": "short"})
 
 
+def champion(decision: str, serving: str, previous: str, moved: bool = False) -> dict:
+    return {
+        "decision": decision,
+        "champion_version": serving,
+        "previous_champion_version": previous,
+        "alias_moved": moved,
+    }
+
+
 def test_completion_event_names_each_outcome():
-    facts = RunFacts({"verification_report": REPORT}, {"not_worse_than_champion_gate": GATE})
+    facts = RunFacts(
+        {"verification_report": REPORT, "champion_model": champion("defended", "1", "1")},
+        {"not_worse_than_champion_gate": GATE},
+    )
     defended = completion_event(facts, "run-1", "retrain_job", "m")
     assert defended.outcome == "defended" and defended.champion_version == "1"
     assert defended.challenger_version == "3" and defended.metrics["champion_accuracy"] == 0.96
     assert defended.gates[0].name == "not_worse_than_champion_gate"
     assert not defended.gates[0].passed and promotion_event(defended) is None
 
-    rejected = RunFacts({"verification_report": {**REPORT, "decision": "rejected"}})
+    rejected = RunFacts(
+        {
+            "verification_report": {**REPORT, "decision": "rejected"},
+            "champion_model": champion("rejected", "1", "1"),
+        }
+    )
     assert completion_event(rejected, "run-2", "retrain_job", "m").outcome == "rejected"
 
     promoted = RunFacts(
         {
             "verification_report": {**REPORT, "decision": "promoted"},
-            "champion_model": {"champion_version": "3", "previous_champion_version": "1"},
+            "champion_model": champion("promoted", "3", "1", moved=True),
         }
     )
     event = completion_event(promoted, "run-3", "retrain_job", "m")
@@ -49,14 +66,11 @@ def test_completion_event_names_each_outcome():
     assert promotion_event(event).version == "3"
     assert promotion_event(event).event_id == promotion_event(event).event_id
 
+    # A re-run of an old month whose gates passed while a later champion serves.
     rerun = RunFacts(
         {
             "verification_report": {**REPORT, "decision": "promoted"},
-            "champion_model": {
-                "champion_version": "3",
-                "previous_champion_version": "5",
-                "alias_moved": False,
-            },
+            "champion_model": champion("defended", "5", "5"),
         }
     )
     kept = completion_event(rerun, "run-5", "retrain_job", "m")
@@ -66,23 +80,37 @@ def test_completion_event_names_each_outcome():
     broken = completion_event(RunFacts(), "run-4", "retrain_job", "m", error="boom")
     assert broken.outcome == "failed" and broken.error == "boom"
 
+    # Deployment broke after the promotion: compensated, the run failed, v1 serves again.
+    compensated = completion_event(promoted, "run-6", "retrain_job", "m", error="refused")
+    assert (compensated.outcome, compensated.champion_version) == ("failed", "1")
+
+    # A successful subset that stopped before champion_model decided nothing.
+    assert completion_event(RunFacts({"verification_report": REPORT}), "r", "j", "m") is None
+
 
 def test_outcome_events_by_kind_of_run():
     promoted = RunFacts(
         {
             "verification_report": {**REPORT, "decision": "promoted"},
-            "champion_model": {"champion_version": "3", "previous_champion_version": "1"},
+            "champion_model": champion("promoted", "3", "1", moved=True),
         }
     )
     queues = [q for q, _ in outcome_events(promoted, "run-1", "retrain_job", "m")]
     assert queues == [TRAINING_COMPLETED_QUEUE, MODEL_EVENTS_QUEUE]
 
-    defended = RunFacts({"verification_report": REPORT}, {"not_worse_than_champion_gate": GATE})
-    queues = [q for q, _ in outcome_events(defended, "run-2", "retrain_job", "m", error="gate")]
+    defended = RunFacts(
+        {"verification_report": REPORT, "champion_model": champion("defended", "1", "1")},
+        {"not_worse_than_champion_gate": GATE},
+    )
+    queues = [q for q, _ in outcome_events(defended, "run-2", "retrain_job", "m")]
     assert queues == [TRAINING_COMPLETED_QUEUE]
 
     broken = [q for q, _ in outcome_events(RunFacts(), "run-3", "retrain_job", "m", "boom")]
     assert broken == [TRAINING_COMPLETED_QUEUE, PIPELINE_FAILED_QUEUE]
+
+    # Any failed run broke (gates never fail a run), even one that had promoted first.
+    compensated = outcome_events(promoted, "run-6", "retrain_job", "m", "refused")
+    assert [q for q, _ in compensated] == [TRAINING_COMPLETED_QUEUE, PIPELINE_FAILED_QUEUE]
 
     other_job = outcome_events(None, "run-4", "rollback_champion_job", "m", "boom")
     assert [q for q, _ in other_job] == [PIPELINE_FAILED_QUEUE]

@@ -24,7 +24,7 @@ from mlops_assets.contracts.events import (
     ModelRolledBack,
     parse_event,
 )
-from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
+from mlops_assets.contracts.stage_results import DeploymentResult
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.ml.predictor import Predictor
@@ -32,7 +32,7 @@ from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.settings import Settings
 from mlops_assets.tools import cli
-from mlops_assets_tests.support.serving import log_and_register, running_server
+from mlops_assets_tests.support.serving import champion_change, log_and_register, running_server
 
 pytestmark = pytest.mark.integration
 
@@ -81,12 +81,6 @@ def served(url: str) -> dict:
     response = httpx.post(f"{url}/predict", json={"instances": PHOTOS.tolist()}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def change(version: str, previous: str) -> ChampionChange:
-    return ChampionChange(
-        month="2025-01-01", version=version, previous_version=previous, alias_moved=True
-    )
 
 
 def champion_serving(stack, version: str) -> None:
@@ -181,7 +175,7 @@ def test_deployment_serves_the_new_champion(stack, tmp_path):
     stack["registry"].promote("2", "test: gates passed")
     output = deployment(
         dg.build_asset_context(),
-        champion_model=change("2", "1"),
+        champion_model=champion_change("2", "1"),
         model_registry=stack["resources"]["model_registry"],
         serving_client=InferenceClientResource(url=stack["url"], timeout_s=60),
         event_queue=EventQueueResource(sqlite_path=str(tmp_path / "events.db")),
@@ -201,7 +195,7 @@ def test_deployment_compensates_when_the_server_refuses_the_model(stack, tmp_pat
     with pytest.raises(dg.Failure, match="did not serve") as failure:
         deployment(
             dg.build_asset_context(),
-            champion_model=change(stack["wrong_hash"], "1"),
+            champion_model=champion_change(stack["wrong_hash"], "1"),
             model_registry=resources["model_registry"],
             serving_client=InferenceClientResource(url=stack["url"], timeout_s=60),
             event_queue=EventQueueResource(sqlite_path=path),

@@ -15,6 +15,7 @@ import keras
 import mlflow
 
 from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.contracts.stage_results import ChampionChange
 from mlops_assets.ml.model import TrainSettings, build_model
 from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.resources.tracking import ensure_experiment
@@ -22,6 +23,18 @@ from mlops_assets.serving.model_source import VersionRef
 from mlops_assets.settings import Settings
 
 TINY = TrainSettings(filters=2, dense_units=4)
+
+
+def champion_change(version: str, previous: str | None, alias_moved: bool = True) -> ChampionChange:
+    """What `champion_model` hands `deployment`: a promotion, or a kept champion."""
+    return ChampionChange(
+        month="2025-01-01",
+        decision="promoted" if alias_moved else "defended",
+        version=version,
+        previous_version=previous,
+        challenger_version=version,
+        alias_moved=alias_moved,
+    )
 
 
 def tiny_model(seed: int) -> keras.Model:

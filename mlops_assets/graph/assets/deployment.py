@@ -72,10 +72,17 @@ def deployment(
     version = champion_model.version
     previous = champion_model.previous_version
     if not champion_model.alias_moved:
-        context.log.info("the alias did not move (a re-run of an earlier month): nothing to deploy")
+        serving = f"v{version}" if version else "no champion"
+        context.log.info(
+            f"{champion_model.decision}: the champion did not change ({serving} serves on); "
+            "nothing to deploy"
+        )
         return dg.Output(
-            DeploymentResult(status="alias_not_moved", version=previous),
-            metadata={"status": "alias not moved", "champion_version": previous or "none"},
+            DeploymentResult(status="unchanged", version=version),
+            metadata={
+                "status": f"unchanged ({champion_model.decision})",
+                "champion_version": version or "none",
+            },
         )
     server = serving_client.get_client()
     if not server.configured:

@@ -1,4 +1,6 @@
-"""The champion: the registry alias `@champion`, moved only when every gate passed."""
+"""The champion after each decided month: `@champion` moved to a challenger that passed every
+gate, or kept where it was (defended, rejected). It materializes for every decided month, so
+its partitions answer "who served after month m" and stay green whatever the gates said."""
 
 import dagster as dg
 
@@ -6,6 +8,7 @@ from mlops_assets.constants import CHAMPION_ALIAS, CHAMPION_MODEL, RETRAINING_GR
 from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.retraining.promotion import settle_champion
 
 
 def history_markdown(entries: list[dict], newest: int = 10) -> str:
@@ -30,30 +33,27 @@ def champion_model(
     verification_report: VerificationReport,
     model_registry: RegistryResource,
 ) -> dg.Output[ChampionChange]:
-    """The serving model: `@champion` moved to the challenger that passed every gate."""
+    """The champion serving after the month: the challenger if every gate passed (promoted),
+    else the champion kept (defended: not better; rejected: a value gate failed)."""
     registry = model_registry.get_client()
-    version = verification_report.challenger.version
-    month = verification_report.month
-    reason = "; ".join(gate.reason for gate in verification_report.gates)
-    if registry.later_month_promoted(month):
-        # Re-running an old month reproduces its decision without rewinding today's champion.
-        current = registry.champion()
-        previous = current.version if current else None
-        context.log.info(f"{month} is a re-run: a later month already promoted; alias left alone")
-        moved = False
-    else:
-        previous = registry.promote(version, f"{month}: {reason}", month)
-        moved = True
-        context.log.info(
-            f"{registry.model_name} @{CHAMPION_ALIAS} -> v{version} (previous: {previous})"
-        )
+    change = settle_champion(registry, verification_report)
+    serving = f"v{change.version}" if change.version else "no champion"
+    context.log.info(
+        f"{change.month}: {change.decision}; {registry.model_name} @{CHAMPION_ALIAS} = {serving}"
+        + (f" (previous: v{change.previous_version})" if change.alias_moved else "")
+    )
+    champion = verification_report.champion
     return dg.Output(
-        ChampionChange(month=month, version=version, previous_version=previous, alias_moved=moved),
+        change,
         metadata={
-            "champion_version": version,
-            "previous_champion_version": previous or "none",
-            "alias_moved": moved,
-            "accuracy": verification_report.challenger.accuracy,
+            "decision": change.decision,
+            "champion_version": change.version or "none",
+            "previous_champion_version": change.previous_version or "none",
+            "challenger_version": change.challenger_version,
+            "alias_moved": change.alias_moved,
+            "challenger_accuracy": verification_report.challenger.accuracy,
+            **({"champion_accuracy": champion.accuracy} if champion else {}),
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in change.reasons)),
             "decision_history": dg.MetadataValue.md(history_markdown(registry.history())),
         },
     )

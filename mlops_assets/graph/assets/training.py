@@ -13,15 +13,17 @@ from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
 from mlops_assets.graph.assets.dataset import TrainingSnapshot
 from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.resources.trainer import TrainerResource
 
 
-class TrainingConfig(dg.Config, TrainSettings):
-    """The launchpad config of `trained_model`: the hyperparameters (`TrainSettings`) and one
-    switch for demonstrating the gates."""
+class TrainingConfig(TrainerConfig, TrainSettings):
+    """The launchpad config of `trained_model`: the hyperparameters (`TrainSettings`), the
+    trainer (`TrainerConfig`) and one switch for demonstrating the gates."""
 
     shuffle_labels: bool = Field(
         default=False,
@@ -42,10 +44,11 @@ def trained_model(
     training_data: TrainingSnapshot,
     model_registry: RegistryResource,
     mlflow: dg.ResourceParam[MlFlow],
+    trainer: TrainerResource,
 ) -> dg.Output[RegisteredModel]:
     """Challenger model version, registered in MLflow with the alias `challenger`."""
     registry = model_registry.get_client()
-    settings = TrainSettings(**config.model_dump(exclude={"shuffle_labels"}))
+    settings = TrainSettings(**config.model_dump(include=set(TrainSettings.model_fields)))
     x, y = to_arrays(training_data.train)
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
@@ -59,12 +62,13 @@ def trained_model(
         }
     )
 
-    def report_epoch(epoch: int, metrics: dict[str, float]) -> None:
-        mlflow.log_metrics(metrics, step=epoch)
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-        context.log.info(f"epoch {epoch}/{settings.epochs}: {shown}")
-
-    result = train(x, y, settings, on_epoch=report_epoch)
+    command = config.trainer_command or trainer.command
+    if command:
+        outcome = run_trainer(context, command, config, settings, (x, y), trainer, registry)
+        result, trainer_metadata = outcome.result, outcome.metadata
+    else:
+        result = train(x, y, settings, on_epoch=EpochReporter(context).on_epoch(settings.epochs))
+        trainer_metadata = {}
     run_id = mlflow.active_run().info.run_id
     started = time.perf_counter()
     with storage_errors_explained(
@@ -91,7 +95,8 @@ def trained_model(
             "epochs": result.epochs_run,
             "training_seconds": round(result.seconds, 2),
             "parameters": result.model.count_params(),
-            "final_val_accuracy": result.history["val_accuracy"][-1],
+            "final_val_accuracy": result.history.get("val_accuracy", [None])[-1],
             "artifact_sha256": sha256,
+            **trainer_metadata,
         },
     )

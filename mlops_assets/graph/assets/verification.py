@@ -100,13 +100,6 @@ def verification_report(
         gates=results,
         decision=gates.decide(results),
     )
-    if report.decision != "promoted":
-        registry.record(
-            report.decision,
-            challenger.version,
-            champion.version if champion else None,
-            f"{training_data.month}: {'; '.join(report.failed_reasons)}",
-        )
     mlflow.log_dict(report.model_dump(mode="json"), "verification_report.json")
     mlflow.log_metrics(
         {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s}

@@ -7,13 +7,7 @@ from mlops_assets.backends.inference_client import DeploymentError
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.resources.inference_client import InferenceClientResource
-from mlops_assets_tests.support.serving import free_port
-
-
-def change(version: str, previous: str | None, alias_moved: bool = True) -> ChampionChange:
-    return ChampionChange(
-        month="2025-01-01", version=version, previous_version=previous, alias_moved=alias_moved
-    )
+from mlops_assets_tests.support.serving import champion_change, free_port
 
 
 def run_deployment(resources, champion_model: ChampionChange, serving_client):
@@ -27,15 +21,16 @@ def run_deployment(resources, champion_model: ChampionChange, serving_client):
 
 
 def test_no_server_configured_is_recorded_and_passes(resources):
-    output = run_deployment(resources, change("2", "1"), InferenceClientResource(url=None))
+    output = run_deployment(resources, champion_change("2", "1"), InferenceClientResource(url=None))
     assert output.value == DeploymentResult(status="no_server", version="2")
     assert output.metadata["status"].value == "no server configured"
 
 
-def test_a_rerun_that_left_the_alias_alone_deploys_nothing(resources):
+def test_an_unchanged_champion_deploys_nothing_and_says_so(resources):
     unreachable = InferenceClientResource(url=f"http://127.0.0.1:{free_port()}", timeout_s=1)
-    output = run_deployment(resources, change("5", "3", alias_moved=False), unreachable)
-    assert output.value == DeploymentResult(status="alias_not_moved", version="3")
+    output = run_deployment(resources, champion_change("3", "3", alias_moved=False), unreachable)
+    assert output.value == DeploymentResult(status="unchanged", version="3")
+    assert output.metadata["status"].value == "unchanged (defended)"
 
 
 def test_unreachable_server_is_a_deployment_error():
@@ -47,5 +42,5 @@ def test_unreachable_server_is_a_deployment_error():
 def test_first_champion_refused_fails_without_a_way_back(resources):
     unreachable = InferenceClientResource(url=f"http://127.0.0.1:{free_port()}", timeout_s=1)
     with pytest.raises(dg.Failure, match="did not serve v1") as failure:
-        run_deployment(resources, change("1", None), unreachable)
+        run_deployment(resources, champion_change("1", None), unreachable)
     assert failure.value.metadata["compensation"].value == "none possible"
