@@ -76,6 +76,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, tmp_
         capture_output=True,
         text=True,
         timeout=900,
+        cwd=tmp_path,  # Schemathesis keeps a cache folder in its working directory
     )
     # The run's figures (shown with `pytest -rP`): cases generated, failures by check.
     print(result.stdout[-3000:])
