@@ -52,7 +52,9 @@ def build_resources(settings: Settings) -> dict:
     tracking_uri = from_environment("MLFLOW_TRACKING_URI", settings.resolved_tracking_uri)
     return {
         "data_store": DataStoreResource(
-            url=from_environment("MLOPS_DATA_STORE_URL", settings.resolved_data_store_url)
+            url=from_environment("MLOPS_DATA_STORE_URL", settings.resolved_data_store_url),
+            earliest_confirmed_at=settings.events_earliest_confirmed_at.isoformat(),
+            max_clock_skew_s=settings.events_max_clock_skew_s,
         ),
         "event_queue": EventQueueResource(
             rabbitmq_url=from_environment("RABBITMQ_URL", settings.resolved_rabbitmq_url),

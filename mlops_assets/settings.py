@@ -8,12 +8,18 @@ the event queue, the server's admin token), so each embedded default is written 
 (the pipeline) and `serving.config.ServingSettings` (the server) extend it.
 """
 
+from datetime import datetime
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mlops_assets.constants import DEFAULT_EXPERIMENT, DEFAULT_MODEL_NAME
+from mlops_assets.constants import (
+    DEFAULT_EARLIEST_CONFIRMED_AT,
+    DEFAULT_EXPERIMENT,
+    DEFAULT_MAX_CLOCK_SKEW_S,
+    DEFAULT_MODEL_NAME,
+)
 
 
 def reveal(secret: SecretStr | str | None) -> str | None:
@@ -130,6 +136,18 @@ class Settings(SharedSettings):
     )
     events_max_seconds: float = Field(
         default=20.0, gt=0, description="Most seconds one sensor tick spends replicating."
+    )
+    events_earliest_confirmed_at: AwareDatetime = Field(
+        default=datetime.fromisoformat(DEFAULT_EARLIEST_CONFIRMED_AT),
+        description="Oldest confirmed_at a task event may carry (ISO 8601 with timezone); "
+        "older events are dead-lettered and the store refuses them. Default: the first "
+        "monthly partition.",
+    )
+    events_max_clock_skew_s: float = Field(
+        default=DEFAULT_MAX_CLOCK_SKEW_S,
+        ge=0,
+        description="How many seconds past this machine's clock a task event's confirmed_at "
+        "may lie (producers' clock skew); later events are dead-lettered.",
     )
     object_store_url: str | None = Field(
         default=None,

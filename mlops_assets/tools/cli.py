@@ -1,5 +1,5 @@
-"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters | rollback |
-health | runs [--watch]`.
+"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters [--requeue
+[--reason-contains TEXT]] | rollback | health | runs [--watch]`.
 
 The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
 TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
@@ -23,25 +23,32 @@ log = logging.getLogger("mlops_assets")
 def show_dead_letters(settings: Settings, limit: int = 20) -> int:
     """Logs the oldest dead-lettered task events with the reason each was set aside."""
     from mlops_assets.backends import factory
-    from mlops_assets.contracts.events import (
-        TASK_CONFIRMED_QUEUE,
-        InvalidEvent,
-        TaskConfirmedEvent,
-        parse_event,
-    )
+    from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
 
     queue = factory.event_queue(settings)
-    letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+    try:
+        letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+    finally:
+        queue.close()
     for letter in letters:
-        try:
-            parse_event(letter.body, TaskConfirmedEvent)
-            reason = letter.reason
-        except InvalidEvent as error:
-            reason = error.reason
-        log.info("dead letter (%s): %s | %r", letter.reason, reason, letter.body[:200])
+        log.info("dead letter: %s | %r", letter.reason, letter.body[:200])
     log.info("%d dead-lettered task events shown (limit %d)", len(letters), limit)
-    queue.close()
     return len(letters)
+
+
+def requeue_dead_letters(settings: Settings, reason_contains: str | None) -> int:
+    """Moves dead-lettered task events back onto `task.confirmed` (after a producer is fixed)."""
+    from mlops_assets.backends import factory
+    from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
+
+    queue = factory.event_queue(settings)
+    try:
+        moved = queue.requeue_dead_letters(TASK_CONFIRMED_QUEUE, reason_contains)
+    finally:
+        queue.close()
+    which = "" if reason_contains is None else f" whose reason contains {reason_contains!r}"
+    log.info("moved %d dead-lettered task events%s back onto the queue", moved, which)
+    return moved
 
 
 def check_health(settings: Settings) -> int:
@@ -122,17 +129,38 @@ def main(argv: list[str] | None = None) -> int:
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
     )
     parser.add_argument(
+        "--requeue",
+        action="store_true",
+        help="dead-letters: move the dead letters back onto the queue (after fixing a producer)",
+    )
+    parser.add_argument(
+        "--reason-contains",
+        metavar="TEXT",
+        help="dead-letters --requeue: only the letters whose reason contains TEXT",
+    )
+    parser.add_argument(
         "--watch", action="store_true", help="runs: redraw every --interval seconds until Ctrl-C"
     )
     parser.add_argument("--interval", type=float, default=1.5, help="runs --watch: seconds")
     parser.add_argument("--limit", type=int, default=10, help="runs: how many recent runs")
     args = parser.parse_args(argv)
+    if args.command != "dead-letters" and (args.requeue or args.reason_contains is not None):
+        parser.error("--requeue and --reason-contains belong to the dead-letters command")
+    if args.reason_contains is not None and not args.requeue:
+        parser.error("--reason-contains selects what --requeue moves: add --requeue")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # MLflow's per-download progress bars and its store's INFO lines would bury the output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     if args.command == "rollback":
         return rollback(Settings(), args.reason)
+    if args.command == "dead-letters":
+        # Neither dagster nor TensorFlow: the queue alone.
+        if args.requeue:
+            requeue_dead_letters(Settings(), args.reason_contains)
+        else:
+            show_dead_letters(Settings())
+        return 0
     # Only here: every other command builds Dagster resources, and a rollback must not wait for
     # dagster's import.
     import dagster as dg
@@ -151,9 +179,6 @@ def main(argv: list[str] | None = None) -> int:
         with dg.DagsterInstance.get() as instance:
             return show(instance, watch=args.watch, interval_s=args.interval, limit=args.limit)
     settings = Settings()
-    if args.command == "dead-letters":
-        show_dead_letters(settings)
-        return 0
     with stderr_silenced():
         # TensorFlow's C++ prints a oneDNN banner when imported, before any log level applies
         # (TF_CPP_MIN_LOG_LEVEL does not reach it); import errors still raise after this block.
