@@ -193,7 +193,10 @@ def run_trainer(
                 model_file = find_model_file(output_dir)
             produced = check_model_file(model_file, x[:SMOKE_TEST_ROWS])
         except (TrainerOutputError, FileNotFoundError, MlflowException) as error:
-            raise dg.Failure(f"the trainer's model is not usable: {error}") from error
+            # The same files would fail the same way: no retry.
+            raise dg.Failure(
+                f"the trainer's model is not usable: {error}", allow_retries=False
+            ) from error
     context.log.info(f"the trainer's {model_file.name} loads and answers; sha256 {produced.sha256}")
     metadata: dict = {
         "trainer": shlex.join(command),

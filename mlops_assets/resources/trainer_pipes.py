@@ -158,7 +158,8 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
                 raise dg.Failure(
                     f"could not start the trainer `{shlex.join(command)}`: {error}. Set the "
                     "launchpad's trainer_command (or MLOPS_TRAINER_COMMAND) to a command that "
-                    "runs here."
+                    "runs here.",
+                    allow_retries=False,
                 ) from error
             context.log.info(f"trainer started (pid {process.pid}): {shlex.join(command)}")
             pumps = [
