@@ -29,6 +29,11 @@ MIN_HOLDOUT_ROWS = 20
 # First month of the monthly "as of" partitions (the demo's data starts here).
 PARTITIONS_START = "2024-01-01"
 
+# Plausible confirmation instants of task events (MLOPS_EVENTS_EARLIEST_CONFIRMED_AT,
+# MLOPS_EVENTS_MAX_CLOCK_SKEW_S): from the first partition to now plus a small clock skew.
+DEFAULT_EARLIEST_CONFIRMED_AT = f"{PARTITIONS_START}T00:00:00+00:00"
+DEFAULT_MAX_CLOCK_SKEW_S = 300.0
+
 # Deployment: the step after `champion_model` that makes the inference server serve the champion.
 DEPLOYMENT = "deployment"
 

@@ -76,7 +76,7 @@ def _reset_embedded_state(settings: Settings) -> None:
             path.unlink()
     shutil.rmtree(home / "mlartifacts", ignore_errors=True)
     # Events left on the embedded queue would otherwise arrive in the replay's first month.
-    if not settings.rabbitmq_url:
+    if not settings.resolved_rabbitmq_url:
         for path in home.glob("events.db*"):
             path.unlink()
 
@@ -105,9 +105,10 @@ def run_demo(settings: Settings) -> int:
                 champion_version=lambda: c.version if (c := registry.champion()) else None,
                 run_config={
                     "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
-                    # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
+                    # Per-step logs stay in the Dagster UI; the terminal shows a progress bar.
                     "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
                 },
+                progress=True,
             )
             folder = report.publish_report(settings, instance, results, scenario)
             counts = report.instance_counts(instance, results)

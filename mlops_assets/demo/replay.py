@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob
+from tqdm import tqdm
 
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.contracts.stage_results import ChampionChange, Outcome, VerificationReport
@@ -148,6 +149,7 @@ def run_replay(
     champion_version: Callable[[], str | None],
     first_month: int = 12,
     run_config: dict | None = None,
+    progress: bool = False,
 ) -> list[MonthResult]:
     """Replays the scenario month by month.
 
@@ -161,16 +163,25 @@ def run_replay(
         first_month: the first month with a retraining run (1-based); earlier months only
             deliver data, so the first run trains on the first year.
         run_config: run config for every month's run.
+        progress: show one progress bar on stderr (months done, the current month and its
+            decision, ETA) instead of a log line per month.
 
     Returns:
         One result per retrained month, in order.
     """
     results = []
+    bar = tqdm(
+        total=scenario.months - first_month + 1,
+        desc="starting",
+        disable=not progress,
+        bar_format="replay {bar:20} {n_fmt}/{total_fmt} months [{elapsed}, ETA {remaining}] {desc}",
+    )
     for month in range(1, scenario.months + 1):
         deliver(month_tasks(scenario, month))
         if month < first_month:
             continue
         key = scenario.month_key(month)
+        bar.set_description_str(f"{key[:7]}: running")
         started = time.perf_counter()
         with _execute(job, instance, key, run_config or {}) as (result, value_of):
             outcome = _month_result(
@@ -182,7 +193,9 @@ def run_replay(
                 time.perf_counter() - started,
             )
         results.append(outcome)
-        log.info(
+        bar.set_description_str(f"{key[:7]}: {outcome.decision}", refresh=False)
+        bar.update()
+        log.debug(
             "replay %s (%d/%d): %s, champion v%s, %.1f s",
             key[:7],
             month - first_month + 1,
@@ -191,4 +204,5 @@ def run_replay(
             outcome.champion_after,
             outcome.seconds,
         )
+    bar.close()
     return results

@@ -9,11 +9,12 @@ import dagster as dg
 from dagster_celery import celery_executor
 
 
-def celery_config(broker: str, backend: str, queue: str) -> dict:
+def celery_config(broker: str | dict, backend: str, queue: str) -> dict:
     """The `dagster-celery` executor config, also the `execution.config` of a worker's YAML.
 
     Args:
-        broker: the Celery broker URL (RabbitMQ).
+        broker: the Celery broker URL (RabbitMQ), or `{"env": VARIABLE}` to read it at run
+            start.
         backend: the Celery result backend URL.
         queue: the queue of every step without a `dagster-celery/queue` tag.
     """
@@ -36,7 +37,9 @@ def worker_config(broker: str, backend: str, queue: str) -> dict:
     return {"execution": {"config": celery_config(broker, backend, queue)}}
 
 
-def step_executor(kind: str, broker: str | None, backend: str, queue: str) -> dg.ExecutorDefinition:
+def step_executor(
+    kind: str, broker: str | dict | None, backend: str, queue: str
+) -> dg.ExecutorDefinition:
     """The executor of every asset job: `in_process` or `celery` (each step a Celery task)."""
     if kind == "in_process":
         return dg.in_process_executor

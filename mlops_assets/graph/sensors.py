@@ -12,7 +12,7 @@ from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.constants import TRAINING_DATA
 from mlops_assets.contracts.events import Event
 from mlops_assets.graph.jobs import retrain_job
-from mlops_assets.graph.partitions import month_key
+from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.graph.run_log import run_facts, step_errors
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -72,7 +72,7 @@ def task_events_sensor_for(
             run_requests=[
                 dg.RunRequest(
                     run_key=decision.run_key,
-                    partition_key=month_key(newest),
+                    partition_key=existing_month_key(newest),
                     tags={
                         "mlops/trigger": "task_events",
                         "mlops/high_water_mark": str(decision.high_water_mark),
