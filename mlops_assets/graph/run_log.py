@@ -34,10 +34,10 @@ def run_facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
 
 
 def root_cause(error) -> str:
-    """The message at the bottom of an error's cause chain: what the step itself raised."""
-    # Dagster wraps what the step raised ("Error occurred while executing op …"); the cause
-    # at the bottom of the chain is what a person needs to read.
-    while error.cause is not None:
+    """What a person needs to read of a step's error: the first `dg.Failure` in its cause chain
+    (a message written for them), else the error at the bottom of the chain (what the step
+    raised, under Dagster's "Error occurred while executing op …" and retry wrappers)."""
+    while error.cls_name != "Failure" and error.cause is not None:
         error = error.cause
     return error.message.strip()
 
