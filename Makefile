@@ -1,7 +1,10 @@
 # Everything runs from the project root; the embedded defaults live under ./var.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# Exact versions of every dependency (the set CI passes with); `make lock` regenerates it.
+LOCK := requirements.lock
+UV := $(shell command -v uv 2>/dev/null)
 # While `make stack` runs, every command reads its variables from var/stack.env.
 STACK_ENV := var/stack.env
 ifneq ($(wildcard $(STACK_ENV)),)
@@ -12,20 +15,39 @@ export MLOPS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo dev test test-fast bench mlflow-ui lint clean stack stack-down health \
+.PHONY: install lock demo dev test test-fast bench mlflow-ui lint clean stack stack-down health \
 	serve rollback
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+$(BIN)/.installed: pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' \
+		2>/dev/null || { echo "mlops_assets needs Python 3.11 or 3.12 but '$(PYTHON)' is \
+	$$($(PYTHON) --version 2>&1 || echo missing): install one and run \
+	make PYTHON=python3.11 (or python3.12)" >&2; exit 1; }
+	@echo "Installing mlops_assets with TensorFlow, Dagster and MLflow (about 2.6 GB) into \
+	$(VENV) from $(LOCK) with $(if $(UV),uv,pip)$(if $(UV),, (install uv to make this faster))..."
+	@start=$$(date +%s); set -e; \
+	$(PYTHON) -m venv $(VENV); \
+	$(if $(UV),$(UV) pip install --quiet --python $(BIN)/python,\
+		$(BIN)/pip install --quiet --upgrade pip; $(BIN)/pip install --quiet) \
+		-c $(LOCK) -e '.[dev]'; \
+	echo "Installed in $$(( $$(date +%s) - start )) s."
+	@touch $@
 
 install: $(BIN)/.installed
 
+## Regenerates requirements.lock from pyproject.toml, keeping the versions already pinned
+## (uv pip compile; `uv pip compile --upgrade` moves every pin). Fetches uv into .venv if missing.
+lock:
+	@uv="$(or $(UV),$(BIN)/uv)"; \
+	if [ ! -x "$$uv" ]; then $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; fi; \
+	"$$uv" pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--quiet -o $(LOCK)
+
+# The registry pool's limit is stored in the instance: one promoting run at a time from the start.
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)
 	cp deploy/dagster-local.yaml $@
+	$(BIN)/dagster instance concurrency set mlops_registry 1
 
 ## Replay two years of confirmed tasks month by month; prints the table, writes var/replay.
 demo: install | $(DAGSTER_HOME)/dagster.yaml
@@ -78,8 +100,8 @@ health: install
 
 ## ruff, and the one-way import layers of pyproject.toml (the README's Layout).
 lint: install
-	$(BIN)/ruff check mlops_assets mlops_assets_tests bench
-	$(BIN)/ruff format --check mlops_assets mlops_assets_tests bench
+	$(BIN)/ruff check mlops_assets mlops_assets_tests bench examples
+	$(BIN)/ruff format --check mlops_assets mlops_assets_tests bench examples
 	$(BIN)/lint-imports
 
 clean:

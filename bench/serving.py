@@ -13,6 +13,9 @@ CNN (default hyperparameters), logged the way `trained_model` logs them:
    answering with the previous version;
 5. the prediction recorder's overhead: p99 and requests/s of 3. with recording (the default)
    against a server with MLOPS_SERVING_RECORD_PREDICTIONS=false.
+6. the cost of /metrics and request ids: p50/p99 with MLOPS_SERVING_METRICS on vs off, two
+   servers on the same champion, rounds alternating (`--metrics` runs only this part and merges
+   it into the results file).
 
 Writes bench/results/serving.json. Run with `make bench` or `python bench/serving.py`.
 Module-level imports stay light: the load clients are spawned processes that import this file.
@@ -138,6 +141,7 @@ def register_versions(settings, registry, count: int) -> list[str]:
     import keras
     import mlflow
 
+    from mlops_assets.backends import model_contract
     from mlops_assets.ml.model import TrainSettings, build_model
     from mlops_assets.ml.predictor import file_sha256
     from mlops_assets.resources.tracking import ensure_experiment
@@ -151,9 +155,8 @@ def register_versions(settings, registry, count: int) -> list[str]:
         keras.utils.set_random_seed(seed)
         model = build_model(TrainSettings())
         with mlflow.start_run(experiment_id=experiment_id) as run:
-            info = mlflow.tensorflow.log_model(
-                model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
-            )
+            x = np.zeros((4, 8, 8, 1), dtype=np.float32)
+            info = model_contract.log_keras_model(model, x)
         with tempfile.TemporaryDirectory() as scratch:
             digest = file_sha256(registry.download_keras(info.model_uri, scratch))
         versions.append(registry.register(info.model_uri, run.info.run_id, digest).version)
@@ -367,6 +370,133 @@ def two_workers(env: dict) -> dict:
             process.wait(30)
 
 
+def metrics_overhead(env: dict, rounds: int = 5, clients: int = 1) -> dict:
+    """p99 with /metrics and request ids on vs off: two servers on one champion, alternating.
+
+    Both servers run at once (same model, same machine state), and the rounds alternate which
+    one is loaded, so drift in the machine's load hits both; medians over the rounds.
+    """
+    body = json.dumps({"instances": [PHOTO]}).encode()
+    servers = {}
+    logs = []
+    try:
+        for mode in ("off", "on"):
+            port = free_port()
+            log_path = Path(env["MLOPS_HOME"]) / f"server-metrics-{mode}.log"
+            log = open(log_path, "wb")
+            logs.append(log)
+            server_env = {
+                **env,
+                "MLOPS_SERVING_PORT": str(port),
+                "MLOPS_SERVING_POLL_INTERVAL_S": "0",
+                "MLOPS_SERVING_PUSH": "false",
+                "MLOPS_SERVING_METRICS": "true" if mode == "on" else "false",
+            }
+            command = [sys.executable, "-m", "mlops_assets.serving"]
+            process = subprocess.Popen(command, env=server_env, stdout=log, stderr=log)
+            servers[mode] = (port, process)
+            wait_http(f"http://127.0.0.1:{port}/ready", process, log_path)
+        runs = {"off": [], "on": []}
+        for round_ in range(rounds):
+            order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
+            for mode in order:
+                runs[mode].append(run_load(servers[mode][0], "/predict", body, clients, 4.0))
+    finally:
+        for _, process in servers.values():
+            process.terminate()
+            process.wait(30)
+        for log in logs:
+            log.close()
+    p99 = {mode: float(np.median([r["p99_ms"] for r in runs[mode]])) for mode in runs}
+    p50 = {mode: float(np.median([r["p50_ms"] for r in runs[mode]])) for mode in runs}
+    rate = {mode: float(np.median([r["req_per_s"] for r in runs[mode]])) for mode in runs}
+    figures = {
+        "clients": clients,
+        "rounds": rounds,
+        "p99_ms_median": {mode: round(v, 3) for mode, v in p99.items()},
+        "p50_ms_median": {mode: round(v, 3) for mode, v in p50.items()},
+        "req_per_s_median": {mode: round(v, 1) for mode, v in rate.items()},
+        "p99_overhead_percent": round(100 * (p99["on"] / p99["off"] - 1), 1),
+        "p50_overhead_percent": round(100 * (p50["on"] / p50["off"] - 1), 1),
+        "rounds_p99_ms": {mode: [r["p99_ms"] for r in runs[mode]] for mode in runs},
+        "target_p99_overhead_percent": "<= 5",
+    }
+    print("metrics overhead", json.dumps(figures), file=sys.stderr)
+    return figures
+
+
+def middleware_cost_us(calls: int = 20000, rounds: int = 5) -> dict:
+    """The work the middleware adds per request, in process: a no-op ASGI app called with and
+    without `ObservabilityMiddleware` (request id, header, histogram), best of `rounds`."""
+    import asyncio
+
+    from mlops_assets.serving.metrics import ObservabilityMiddleware, ServingMetrics
+
+    async def bare(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    metrics = ServingMetrics(lambda: ("m", "1", 1, 0))
+    wrapped = ObservabilityMiddleware(bare, metrics)
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        return None
+
+    async def timed(app) -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            await app(dict(scope), receive, send)
+        return (time.perf_counter() - started) / calls * 1e6
+
+    best = {"bare": float("inf"), "with_middleware": float("inf")}
+    for _ in range(rounds):
+        best["bare"] = min(best["bare"], asyncio.run(timed(bare)))
+        best["with_middleware"] = min(best["with_middleware"], asyncio.run(timed(wrapped)))
+    counting = np.zeros(10, dtype=np.int64)
+    labels = np.array([3])
+    started = time.perf_counter()
+    for _ in range(calls):
+        counting += np.bincount(labels, minlength=10)[:10]
+    count_us = (time.perf_counter() - started) / calls * 1e6
+    return {
+        "bare_app_us": round(best["bare"], 2),
+        "with_middleware_us": round(best["with_middleware"], 2),
+        "added_us_per_request": round(best["with_middleware"] - best["bare"] + count_us, 2),
+        "of_which_prediction_count_us": round(count_us, 2),
+    }
+
+
+def metrics_only() -> None:
+    """`python bench/serving.py --metrics`: only the metrics overhead, merged into the results."""
+    from mlops_assets.backends import factory
+    from mlops_assets.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "var"
+        home.mkdir()
+        settings = Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+        registry = factory.registry(settings)
+        versions = register_versions(settings, registry, 1)
+        registry.promote(versions[0], "bench")
+        env = base_env(home, settings.resolved_tracking_uri)
+        overhead = {
+            "in_process": middleware_cost_us(),
+            "1": metrics_overhead(env, clients=1),
+            "4": metrics_overhead(env, clients=4),
+        }
+    figures = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    figures["metrics_overhead"] = {
+        "measured_at_load_average": [round(x, 2) for x in os.getloadavg()],
+        **overhead,
+    }
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures["metrics_overhead"], indent=2))
+
+
 def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: int = 3) -> dict:
     import httpx
 
@@ -458,6 +588,11 @@ def main() -> None:
         bare = bare_fastapi(env, registry, versions[0])
         registry.promote(versions[0], "bench")
         ours_two_workers = two_workers(env)
+        overhead = {
+            "in_process": middleware_cost_us(),
+            "1": metrics_overhead(env, clients=1),
+            "4": metrics_overhead(env, clients=4),
+        }
 
     figures = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
@@ -479,6 +614,7 @@ def main() -> None:
             "counters_after_load": recorded,
         },
         "rollback": rollback,
+        "metrics_overhead": overhead,
         "targets": {
             "swap_hold_p99_us": "< 1000",
             "failed_requests_during_swaps": 0,
@@ -494,4 +630,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--metrics" in sys.argv[1:]:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        metrics_only()
+    else:
+        main()

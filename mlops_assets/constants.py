@@ -31,6 +31,11 @@ MIN_HOLDOUT_ROWS = 20
 # First month of the monthly "as of" partitions (the demo's data starts here).
 PARTITIONS_START = "2024-01-01"
 
+# Plausible confirmation instants of task events (MLOPS_EVENTS_EARLIEST_CONFIRMED_AT,
+# MLOPS_EVENTS_MAX_CLOCK_SKEW_S): from the first partition to now plus a small clock skew.
+DEFAULT_EARLIEST_CONFIRMED_AT = f"{PARTITIONS_START}T00:00:00+00:00"
+DEFAULT_MAX_CLOCK_SKEW_S = 300.0
+
 # Deployment: the step after `champion_model` that makes the inference server serve the champion.
 DEPLOYMENT = "deployment"
 
@@ -44,3 +49,12 @@ MONITOR_WINDOW_DAYS = 7
 INPUT_DRIFT_THRESHOLD = 0.3
 PREDICTION_DRIFT_THRESHOLD = 0.2
 DRIFT_ALPHA = 0.01
+
+# Every step that writes the registry alias or the inference server is in this Dagster
+# concurrency pool; the instance (deploy/*.yaml) lets one run holding it go at a time.
+REGISTRY_POOL = "mlops_registry"
+
+# Celery queues of the step executor (MLOPS_EXECUTOR=celery): training goes to its own queue, which
+# a GPU worker serves; every other step to the default queue.
+TRAINING_QUEUE = "training"
+DEFAULT_STEP_QUEUE = "dagster"

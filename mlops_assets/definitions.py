@@ -1,15 +1,17 @@
 """The one wiring module: builds resources from the settings and the Definitions object."""
 
+import os
+import shlex
 from datetime import timedelta
 
 import dagster as dg
 
 from mlops_assets.constants import CHAMPION_MODEL, MIN_ACCURACY, REPLAY_REPORT, RETRAINING_GROUP
-from mlops_assets.graph.assets.dataset import training_data
+from mlops_assets.graph.assets.dataset import training_data_asset
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.graph.assets.monitoring import champion_monitor
 from mlops_assets.graph.assets.promotion import champion_model
-from mlops_assets.graph.assets.training import trained_model
+from mlops_assets.graph.assets.training import trained_model_asset
 from mlops_assets.graph.assets.verification import verification_report
 from mlops_assets.graph.checks import (
     CHAMPION_CHECKS,
@@ -17,7 +19,9 @@ from mlops_assets.graph.checks import (
     MONITOR_CHECKS,
     TRAINING_DATA_CHECKS,
 )
+from mlops_assets.graph.execution import step_executor
 from mlops_assets.graph.jobs import monitor_job, retrain_job, rollback_champion_job
+from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.schedules import (
     champion_monitor_schedule_for,
     nightly_retrain_schedule_for,
@@ -35,6 +39,7 @@ from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.resources.object_store import ObjectStoreResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.tracking import mlflow_run_tracking
+from mlops_assets.resources.trainer import TrainerResource
 from mlops_assets.retraining.health import HealthPolicy
 from mlops_assets.settings import Settings
 
@@ -63,16 +68,34 @@ def health_policy(settings: Settings) -> HealthPolicy:
     )
 
 
+def from_environment(variable: str, value: str | None) -> str | dg.EnvVar | None:
+    """A secret-bearing value as resource config: `dg.EnvVar` when it came from `variable`.
+
+    Dagster then reads it when a run starts, and its UI (and every stored snapshot of the code
+    location) shows the variable's name, never the value. An embedded default (no variable set)
+    holds no secret and is passed as it is.
+    """
+    if value is not None and os.environ.get(variable) == value:
+        return dg.EnvVar(variable)
+    return value
+
+
 def build_resources(settings: Settings) -> dict:
     """Builds every resource the assets, sensors and schedules ask for from one Settings object.
 
     Each resource hands out its backend through `get_client()`; `backends.factory` chooses
-    the backend from the same values.
+    the backend from the same values. Fields that may hold a password or token (the broker,
+    database and tracking URLs, the admin token) are `dg.EnvVar`s when set in the environment.
     """
+    tracking_uri = from_environment("MLFLOW_TRACKING_URI", settings.resolved_tracking_uri)
     return {
-        "data_store": DataStoreResource(url=settings.resolved_data_store_url),
+        "data_store": DataStoreResource(
+            url=from_environment("MLOPS_DATA_STORE_URL", settings.resolved_data_store_url),
+            earliest_confirmed_at=settings.events_earliest_confirmed_at.isoformat(),
+            max_clock_skew_s=settings.events_max_clock_skew_s,
+        ),
         "event_queue": EventQueueResource(
-            rabbitmq_url=settings.rabbitmq_url,
+            rabbitmq_url=from_environment("RABBITMQ_URL", settings.resolved_rabbitmq_url),
             sqlite_path=str(settings.resolved_event_queue_path),
             prefix=settings.event_queue_prefix,
         ),
@@ -82,14 +105,20 @@ def build_resources(settings: Settings) -> dict:
             region=settings.s3_region,
         ),
         "model_registry": RegistryResource(
-            tracking_uri=settings.resolved_tracking_uri,
+            tracking_uri=tracking_uri,
             model_name=settings.model_name,
             ui_url=settings.mlflow_ui_url,
         ),
         "serving_client": InferenceClientResource(
             url=settings.serving_url,
             timeout_s=settings.serving_timeout_s,
-            admin_token=settings.serving_admin_token,
+            admin_token=from_environment(
+                "MLOPS_SERVING_ADMIN_TOKEN", settings.resolved_admin_token
+            ),
+        ),
+        "trainer": TrainerResource(
+            command=shlex.split(settings.trainer_command),
+            timeout_s=settings.trainer_timeout_s,
         ),
         "alerts": AlertsResource(
             sent_path=str(settings.resolved_alerts_path),
@@ -105,7 +134,11 @@ def build_resources(settings: Settings) -> dict:
         "mlflow": mlflow_run_tracking.configured(
             {
                 "experiment_name": settings.experiment,
-                "mlflow_tracking_uri": settings.resolved_tracking_uri,
+                "mlflow_tracking_uri": (
+                    {"env": tracking_uri.env_var_name}
+                    if isinstance(tracking_uri, dg.EnvVar)
+                    else tracking_uri
+                ),
                 "artifact_location": settings.resolved_artifact_location,
             }
         ),
@@ -114,10 +147,11 @@ def build_resources(settings: Settings) -> dict:
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Builds the code location for a given configuration (tests pass their own)."""
+    retries = external_step_retry_policy(settings.retry_max_retries, settings.retry_delay_s)
     return dg.Definitions(
         assets=[
-            training_data,
-            trained_model,
+            training_data_asset(retries),
+            trained_model_asset(retries, settings.celery_training_queue),
             verification_report,
             champion_model,
             deployment,
@@ -150,8 +184,30 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             champion_health_sensor_for(health_policy(settings), settings.health_sensor_interval_s),
         ],
         resources=build_resources(settings),
-        executor=dg.in_process_executor,
+        executor=build_executor(settings),
+    )
+
+
+def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """The executor of retrain_job and of asset materializations (MLOPS_EXECUTOR)."""
+    broker: str | dict | None = None
+    if settings.executor == "celery":
+        broker = settings.resolved_celery_broker_url
+        # Like the resources' secrets: a broker URL from the environment is read when the run
+        # starts, so the executor config the UI shows names the variable, not the password.
+        for variable in ("MLOPS_CELERY_BROKER_URL", "RABBITMQ_URL"):
+            if os.environ.get(variable) == broker:
+                broker = {"env": variable}
+                break
+    return step_executor(
+        settings.executor, broker, settings.celery_backend_url, settings.celery_queue
     )
 
 
 defs = build_definitions(Settings())
+
+
+def retrain_job_for_workers() -> dg.JobDefinition:
+    """`retrain_job` of `defs`, for `dg.reconstructable`: runs whose steps go to other
+    processes (Celery workers) name the job by this function, and each worker loads it."""
+    return defs.resolve_job_def("retrain_job")

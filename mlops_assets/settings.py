@@ -8,19 +8,35 @@ the event queue, the server's admin token), so each embedded default is written 
 (the pipeline) and `serving.config.ServingSettings` (the server) extend it.
 """
 
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mlops_assets.constants import (
+    DEFAULT_EARLIEST_CONFIRMED_AT,
     DEFAULT_EXPERIMENT,
+    DEFAULT_MAX_CLOCK_SKEW_S,
     DEFAULT_MODEL_NAME,
+    DEFAULT_STEP_QUEUE,
     DRIFT_ALPHA,
     INPUT_DRIFT_THRESHOLD,
     MONITOR_WINDOW_DAYS,
     PREDICTION_DRIFT_THRESHOLD,
+    TRAINING_QUEUE,
 )
+
+
+def reveal(secret: SecretStr | str | None) -> str | None:
+    """The plain value of a secret setting (None stays None).
+
+    A plain string passes through: `model_copy(update=...)` stores values unvalidated.
+    """
+    if isinstance(secret, SecretStr):
+        secret = secret.get_secret_value()
+    return secret or None
 
 
 class SharedSettings(BaseSettings):
@@ -37,22 +53,22 @@ class SharedSettings(BaseSettings):
         validation_alias="MLOPS_HOME",
         description="Folder for the embedded defaults' files (MLOPS_HOME).",
     )
-    tracking_uri: str | None = Field(
+    tracking_uri: SecretStr | None = Field(
         default=None,
         validation_alias="MLFLOW_TRACKING_URI",
         description="MLflow tracking URI and registry (MLFLOW_TRACKING_URI); default sqlite "
-        "under MLOPS_HOME.",
+        "under MLOPS_HOME. Secret: a database URI may hold a password.",
     )
     model_name: str = Field(
         default=DEFAULT_MODEL_NAME,
         validation_alias="MLOPS_MODEL_NAME",
         description="Registered model (MLOPS_MODEL_NAME).",
     )
-    rabbitmq_url: str | None = Field(
+    rabbitmq_url: SecretStr | None = Field(
         default=None,
         validation_alias="RABBITMQ_URL",
         description="RabbitMQ broker for the event queues (RABBITMQ_URL); default the embedded "
-        "SQLite queue under MLOPS_HOME.",
+        "SQLite queue under MLOPS_HOME. Secret: it holds the broker password.",
     )
     event_queue_path: Path | None = Field(
         default=None,
@@ -66,7 +82,7 @@ class SharedSettings(BaseSettings):
         description="Prefix of every queue name (MLOPS_EVENT_QUEUE_PREFIX; separates "
         "environments).",
     )
-    serving_admin_token: str | None = Field(
+    serving_admin_token: SecretStr | None = Field(
         default=None,
         validation_alias="MLOPS_SERVING_ADMIN_TOKEN",
         description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): when set, "
@@ -97,7 +113,15 @@ class SharedSettings(BaseSettings):
 
     @property
     def resolved_tracking_uri(self) -> str:
-        return self.tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+        return reveal(self.tracking_uri) or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def resolved_rabbitmq_url(self) -> str | None:
+        return reveal(self.rabbitmq_url)
+
+    @property
+    def resolved_admin_token(self) -> str | None:
+        return reveal(self.serving_admin_token)
 
     @property
     def resolved_event_queue_path(self) -> Path:
@@ -113,9 +137,10 @@ class Settings(SharedSettings):
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore", populate_by_name=True)
 
-    data_store_url: str | None = Field(
+    data_store_url: SecretStr | None = Field(
         default=None,
-        description="Training data store as a SQLAlchemy URL; default sqlite under MLOPS_HOME.",
+        description="Training data store as a SQLAlchemy URL; default sqlite under MLOPS_HOME. "
+        "Secret: a database URL may hold a password.",
     )
     artifact_location: str | None = Field(
         default=None,
@@ -141,6 +166,18 @@ class Settings(SharedSettings):
     events_max_seconds: float = Field(
         default=20.0, gt=0, description="Most seconds one sensor tick spends replicating."
     )
+    events_earliest_confirmed_at: AwareDatetime = Field(
+        default=datetime.fromisoformat(DEFAULT_EARLIEST_CONFIRMED_AT),
+        description="Oldest confirmed_at a task event may carry (ISO 8601 with timezone); "
+        "older events are dead-lettered and the store refuses them. Default: the first "
+        "monthly partition.",
+    )
+    events_max_clock_skew_s: float = Field(
+        default=DEFAULT_MAX_CLOCK_SKEW_S,
+        ge=0,
+        description="How many seconds past this machine's clock a task event's confirmed_at "
+        "may lie (producers' clock skew); later events are dead-lettered.",
+    )
     mlflow_s3_endpoint_url: str | None = Field(
         default=None,
         validation_alias="MLFLOW_S3_ENDPOINT_URL",
@@ -152,12 +189,64 @@ class Settings(SharedSettings):
         validation_alias="DAGSTER_HOME",
         description="Dagster instance folder (DAGSTER_HOME), for the health check.",
     )
+    retry_max_retries: int = Field(
+        default=3,
+        ge=0,
+        description="Retries of training_data and trained_model after a failure (seed 001).",
+    )
+    retry_delay_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds before the first retry; the n-th retry waits n times as long.",
+    )
     serving_url: str | None = Field(
         default=None,
         description="Inference server the deployment step and rollback notify; unset: none.",
     )
     serving_timeout_s: float = Field(
         default=60.0, description="How long a deployment waits for the server to serve a version."
+    )
+    executor: Literal["in_process", "celery"] = Field(
+        default="in_process",
+        description="Where a run's steps execute: in the run's own process (embedded default) "
+        "or on Celery workers (`dagster-celery`) over the broker.",
+    )
+    celery_broker_url: str | None = Field(
+        default=None,
+        description="Celery broker for the step executor; default RABBITMQ_URL.",
+    )
+    celery_backend_url: str = Field(
+        default="rpc://",
+        description="Celery result backend (rpc:// replies over the broker; redis://… keeps "
+        "results in Redis).",
+    )
+    celery_queue: str = Field(
+        default=DEFAULT_STEP_QUEUE, description="Celery queue of every step but training."
+    )
+    celery_training_queue: str = Field(
+        default=TRAINING_QUEUE,
+        description="Celery queue of the `trained_model` step; serve it with a GPU worker.",
+    )
+
+    @property
+    def resolved_celery_broker_url(self) -> str:
+        broker = self.celery_broker_url or self.resolved_rabbitmq_url
+        if broker is None:
+            raise ValueError(
+                "MLOPS_EXECUTOR=celery needs a broker: set RABBITMQ_URL (or "
+                "MLOPS_CELERY_BROKER_URL), e.g. amqp://guest:guest@127.0.0.1:5672/%2F"
+            )
+        return broker
+
+    trainer_command: str = Field(
+        default="",
+        description="Own trainer that trained_model runs through Dagster Pipes, as a command "
+        "line (e.g. 'python examples/train.py'); empty: the built-in CNN in-process.",
+    )
+    trainer_timeout_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds an own trainer may run before its process group is killed.",
     )
 
     monitor_cron: str = Field(
@@ -228,7 +317,7 @@ class Settings(SharedSettings):
 
     @property
     def resolved_data_store_url(self) -> str:
-        return self.data_store_url or f"sqlite:///{self.home_dir / 'training_data.db'}"
+        return reveal(self.data_store_url) or f"sqlite:///{self.home_dir / 'training_data.db'}"
 
     @property
     def resolved_artifact_location(self) -> str | None:

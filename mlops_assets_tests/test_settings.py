@@ -9,9 +9,9 @@ SHARED = {
     "MLOPS_HOME": ("home_dir", "/srv/mlops"),
     "MLFLOW_TRACKING_URI": ("resolved_tracking_uri", "http://127.0.0.1:5000"),
     "MLOPS_MODEL_NAME": ("model_name", "digits"),
-    "RABBITMQ_URL": ("rabbitmq_url", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+    "RABBITMQ_URL": ("resolved_rabbitmq_url", "amqp://guest:guest@127.0.0.1:5672/%2F"),
     "MLOPS_EVENT_QUEUE_PREFIX": ("event_queue_prefix", "staging."),
-    "MLOPS_SERVING_ADMIN_TOKEN": ("serving_admin_token", "s3cret"),
+    "MLOPS_SERVING_ADMIN_TOKEN": ("resolved_admin_token", "s3cret"),
 }
 
 

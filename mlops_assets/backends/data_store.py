@@ -6,7 +6,7 @@ high-water mark. No dagster import: the Dagster resource hands out this object.
 """
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mlops_assets.contracts.records import TaskRecord
+from mlops_assets.contracts.records import ConfirmedWindow, TaskRecord, record_problems
 
 METADATA = sa.MetaData()
 CONFIRMED_TASKS = sa.Table(
@@ -30,10 +30,18 @@ CONFIRMED_TASKS = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
 )
 
+# One statement, compiled once (an expanding IN): the drain looks up every batch's event ids.
+STORED_BY_ID = sa.select(CONFIRMED_TASKS).where(
+    CONFIRMED_TASKS.c.event_id.in_(sa.bindparam("ids", expanding=True))
+)
 SQLITE_INSERT = (
     "INSERT INTO confirmed_tasks (event_id, task_id, confirmed_at, label, pixels, source) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
 )
+
+
+class RecordRefused(ValueError):
+    """The store refused a record for its content (not because the store is down)."""
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -45,12 +53,18 @@ def _as_utc(value: datetime) -> datetime:
 class TrainingDataStore:
     """Append-only store of confirmed task photos, idempotent on `event_id`.
 
+    It refuses what the event contract refuses (`contracts.records.record_problems`), and its
+    reads skip rows whose `confirmed_at` lies outside `window` (rows stored before the rule
+    existed), so no row can push a snapshot, the sensor or the schedule out of range.
+
     Args:
         url: SQLAlchemy URL: sqlite:///path/to/file.db or postgresql+psycopg2://...
+        window: the plausible `confirmed_at` instants (default `ConfirmedWindow()`).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, window: ConfirmedWindow | None = None) -> None:
         self.url = url
+        self.window = window or ConfirmedWindow()
         self._engine: sa.Engine | None = None
 
     @property
@@ -80,9 +94,27 @@ class TrainingDataStore:
 
         Returns:
             How many records were new.
+
+        Raises:
+            RecordRefused: a record breaks the contract's rules, or the database refused its
+                content; nothing of the batch was stored.
         """
-        if self.engine.dialect.name == "sqlite":
-            return self._insert_sqlite(records)
+        records = list(records)
+        window = self.window.at(datetime.now(UTC))
+        for record in records:
+            problems = record_problems(record, window)
+            if problems:
+                raise RecordRefused(f"event {record.event_id!r}: {'; '.join(problems)}")
+        try:
+            if self.engine.dialect.name == "sqlite":
+                return self._insert_sqlite(records)
+            return self._insert_rows(records)
+        except (sa.exc.DataError, UnicodeError) as error:
+            # Content the database cannot hold (PostgreSQL's class 22, "data exception"), as
+            # opposed to an unreachable or failing server, which propagates as it is.
+            raise RecordRefused(f"the database refused the batch: {error}") from error
+
+    def _insert_rows(self, records: Sequence[TaskRecord]) -> int:
         rows = [
             {
                 "event_id": r.event_id,
@@ -123,14 +155,43 @@ class TrainingDataStore:
             result = conn.exec_driver_sql(SQLITE_INSERT, rows)
         return max(result.rowcount, 0)
 
+    def stored(self, event_ids: Iterable[str]) -> dict[str, tuple[int, TaskRecord]]:
+        """Returns the stored `(seq, record)` of each of `event_ids` that the store holds."""
+        ids = sorted(set(event_ids))
+        found: dict[str, tuple[int, TaskRecord]] = {}
+        with self.engine.connect() as conn:
+            # Chunks keep the IN list under SQLite's bound-parameter limit.
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(STORED_BY_ID, {"ids": ids[start : start + 500]})
+                for row in rows.mappings():
+                    found[row["event_id"]] = (
+                        row["seq"],
+                        TaskRecord(
+                            event_id=row["event_id"],
+                            task_id=row["task_id"],
+                            confirmed_at=_as_utc(row["confirmed_at"]),
+                            label=row["label"],
+                            pixels=bytes(row["pixels"]),
+                            source=row["source"],
+                        ),
+                    )
+        return found
+
+    def _plausible(self) -> sa.ColumnElement[bool]:
+        confirmed_at = CONFIRMED_TASKS.c.confirmed_at
+        return sa.and_(
+            confirmed_at >= _as_utc(self.window.earliest),
+            confirmed_at <= _as_utc(self.window.latest()),
+        )
+
     def high_water_mark(self) -> int:
         """Returns the newest `seq` in the store (0 when empty)."""
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(CONFIRMED_TASKS.c.seq))).scalar() or 0)
 
     def newest_confirmed_at(self) -> datetime | None:
-        """Returns when the newest stored task was confirmed (UTC), or None when empty."""
-        query = sa.select(sa.func.max(CONFIRMED_TASKS.c.confirmed_at))
+        """Returns when the newest plausible task was confirmed (UTC), or None when empty."""
+        query = sa.select(sa.func.max(CONFIRMED_TASKS.c.confirmed_at)).where(self._plausible())
         with self.engine.connect() as conn:
             newest = conn.execute(query).scalar()
         return None if newest is None else _as_utc(newest)
@@ -156,9 +217,9 @@ class TrainingDataStore:
 
         Returns:
             One row per record ordered by `seq`, with `pixels` as uint8 numpy arrays and
-            `confirmed_at` as UTC timestamps.
+            `confirmed_at` as UTC timestamps; rows outside the store's window are left out.
         """
-        query = sa.select(CONFIRMED_TASKS).order_by(CONFIRMED_TASKS.c.seq)
+        query = sa.select(CONFIRMED_TASKS).where(self._plausible()).order_by(CONFIRMED_TASKS.c.seq)
         if up_to_seq is not None:
             query = query.where(CONFIRMED_TASKS.c.seq <= up_to_seq)
         if until is not None:

@@ -7,6 +7,7 @@ Each `*_for` function takes the plain values (what a resource's fields hold); th
 after the backend reads them from the settings. No dagster import.
 """
 
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -16,6 +17,7 @@ from mlops_assets.backends.inference_client import InferenceClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.contracts.records import ConfirmedWindow
 from mlops_assets.settings import Settings, SharedSettings
 
 
@@ -48,7 +50,7 @@ def event_queue_for(
 def event_queue(settings: SharedSettings, connect_attempts: int | None = None) -> EventQueue:
     """The event queue the settings select (one connection; close it when done)."""
     return event_queue_for(
-        settings.rabbitmq_url,
+        settings.resolved_rabbitmq_url,
         str(settings.resolved_event_queue_path),
         settings.event_queue_prefix,
         connect_attempts,
@@ -82,9 +84,25 @@ def object_store(settings: SharedSettings) -> ObjectStore:
     )
 
 
+def data_store_for(
+    url: str, earliest_confirmed_at: str, max_clock_skew_s: float
+) -> TrainingDataStore:
+    """The training data store at `url`, accepting `confirmed_at` from `earliest_confirmed_at`
+    (ISO 8601 with timezone) to now plus `max_clock_skew_s`."""
+    window = ConfirmedWindow(
+        earliest=datetime.fromisoformat(earliest_confirmed_at),
+        max_skew=timedelta(seconds=max_clock_skew_s),
+    )
+    return TrainingDataStore(url, window)
+
+
 def data_store(settings: Settings) -> TrainingDataStore:
     """The training data store at MLOPS_DATA_STORE_URL (default SQLite under MLOPS_HOME)."""
-    return TrainingDataStore(settings.resolved_data_store_url)
+    return data_store_for(
+        settings.resolved_data_store_url,
+        settings.events_earliest_confirmed_at.isoformat(),
+        settings.events_max_clock_skew_s,
+    )
 
 
 def registry(settings: Settings) -> RegistryClient:
@@ -97,7 +115,7 @@ def registry(settings: Settings) -> RegistryClient:
 def inference_client(settings: Settings) -> InferenceClient:
     """The inference server at MLOPS_SERVING_URL; unset gives a client that is not configured."""
     return InferenceClient(
-        settings.serving_url, settings.serving_timeout_s, settings.serving_admin_token
+        settings.serving_url, settings.serving_timeout_s, settings.resolved_admin_token
     )
 
 

@@ -21,7 +21,15 @@ from mlops_assets.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS
 SHA256_TAG = "artifact_sha256"
 PREVIOUS_CHAMPION_TAG = "previous_champion"
 PROMOTED_FOR_TAG = "promoted_for_month"
-HISTORY_TAG = "champion_history"
+DECISION_TAG = "decision"
+DECISION_TAG_PREFIX = "decision/"
+# MLflow limits a tag value to 5,000 characters; a reason is a sentence per gate.
+MAX_REASON_CHARS = 4000
+
+
+def logged_model_id(model_uri: str) -> str | None:
+    """The MLflow 3 logged model id of `models:/m-…`, else None (an older `runs:/` URI)."""
+    return model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
 
 
 @dataclass(frozen=True)
@@ -78,15 +86,12 @@ class RegistryClient:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         # A tracking server accepts a `models:/m-…` source only with the logged model's id.
-        model_id = (
-            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
-        )
         version = client.create_model_version(
             self.model_name,
             source=model_uri,
             run_id=run_id,
             tags={SHA256_TAG: sha256},
-            model_id=model_id,
+            model_id=logged_model_id(model_uri),
         )
         client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, version.version)
         return self._describe(version)
@@ -189,12 +194,30 @@ class RegistryClient:
         return current.version, previous
 
     def history(self) -> list[dict]:
-        """Returns the champion decisions recorded so far, oldest first."""
+        """Returns every champion decision recorded so far, oldest first.
+
+        Each decision is a tag on the version it is about (`decision/<UTC time>`, see `record`),
+        so the history has no size limit and a version's page shows its own decisions.
+        """
         try:
-            model = self.client().get_registered_model(self.model_name)
+            versions = self.client().search_model_versions(f"name='{self.model_name}'")
         except MlflowException:
             return []
-        return json.loads(model.tags.get(HISTORY_TAG, "[]"))
+        entries = []
+        for version in versions:
+            for key, value in (version.tags or {}).items():
+                if key.startswith(DECISION_TAG_PREFIX):
+                    entry = json.loads(value)
+                    entries.append(
+                        {
+                            "at": entry["at"],
+                            "action": entry["action"],
+                            "version": str(version.version),
+                            "previous": entry["previous"],
+                            "reason": entry["reason"],
+                        }
+                    )
+        return sorted(entries, key=lambda e: (e["at"], int(e["version"])))
 
     def download_version(self, version: str, destination: str | Path) -> Path:
         """Downloads a registered version and returns the path of its `.keras` file."""
@@ -217,8 +240,36 @@ class RegistryClient:
             raise FileNotFoundError(f"{artifact_uri} holds no .keras file")
         return files[0]
 
+    def download_run_model(self, run_id: str, destination: str | Path) -> Path:
+        """Downloads the `.keras` model an MLflow run logged (a trainer that reports its run id).
+
+        Looks at the run's logged models first (MLflow 3 keeps them apart from the run's
+        artifacts), then at the run's own artifacts.
+
+        Returns:
+            The path of its `.keras` file.
+
+        Raises:
+            FileNotFoundError: the run logged no `.keras` file.
+        """
+        client = self.client()
+        experiment_id = client.get_run(run_id).info.experiment_id
+        logged = client.search_logged_models(
+            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+        for index, model in enumerate(logged):
+            try:
+                return self.download_keras(model.model_uri, Path(destination) / f"logged-{index}")
+            except FileNotFoundError:
+                continue
+        return self.download_keras(f"runs:/{run_id}/", Path(destination) / "run")
+
     def record(self, action: str, version: str, previous: str | None, reason: str) -> None:
-        """Appends a champion decision (promoted, defended, rejected, rolled_back) to the history.
+        """Records a champion decision (promoted, defended, rejected, rolled_back) on its version.
+
+        Two tags on the model version: `decision/<UTC time>` holds the decision as JSON (one tag
+        per decision, so none is ever dropped), and `decision` the latest action, for filtering
+        in the MLflow UI (`tags.decision = 'rejected'`).
 
         Args:
             action: what happened.
@@ -226,20 +277,17 @@ class RegistryClient:
             previous: the champion before it, if any.
             reason: why, in words.
         """
-        entries = self.history()
-        entries.append(
-            {
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "action": action,
-                "version": version,
-                "previous": previous,
-                "reason": reason,
-            }
-        )
-        # MLflow tag values are limited in size; the newest decisions matter most.
-        while len(json.dumps(entries)) > 4500:
-            entries.pop(0)
-        self.client().set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(entries))
+        at = datetime.now(UTC)
+        entry = {
+            "at": at.isoformat(timespec="microseconds"),
+            "action": action,
+            "previous": previous,
+            "reason": reason[:MAX_REASON_CHARS],
+        }
+        client = self.client()
+        key = f"{DECISION_TAG_PREFIX}{at:%Y-%m-%dT%H:%M:%S.%fZ}"
+        client.set_model_version_tag(self.model_name, version, key, json.dumps(entry))
+        client.set_model_version_tag(self.model_name, version, DECISION_TAG, action)
 
     def _promoted_months(self) -> dict[str, str]:
         """Maps each month that promoted a champion to the version it promoted (the latest)."""

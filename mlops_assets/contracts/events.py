@@ -5,15 +5,29 @@ Every event carries `event_id` (the idempotency key: consumers tolerate duplicat
 pipeline: the consumer dead-letters it with the reason `InvalidEvent` carries.
 """
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError, from_json
 
 from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
-from mlops_assets.contracts.records import TaskRecord
+from mlops_assets.contracts.records import (
+    TEXT_MAX_LENGTH,
+    ConfirmedWindow,
+    TaskRecord,
+    text_problem,
+)
 from mlops_assets.contracts.stage_results import GateResult, Outcome
 
 SCHEMA_VERSION = 1
@@ -24,7 +38,26 @@ TRAINING_COMPLETED_QUEUE = "training.completed"
 MODEL_EVENTS_QUEUE = "model.events"
 PIPELINE_FAILED_QUEUE = "pipeline.failed"
 
-Pixel = Annotated[int, Field(ge=0, le=PIXEL_MAX)]
+# Strict: a grey level or label is a JSON integer, never "1", true or 7.0.
+Pixel = Annotated[int, Field(strict=True, ge=0, le=PIXEL_MAX)]
+Label = Annotated[int, Field(strict=True, ge=LABELS[0], le=LABELS[-1])]
+# The validation context key that carries the `ConfirmedWindow` (parse_event's `window`).
+WINDOW = "confirmed_window"
+
+
+def _plain(value: str) -> str:
+    if value.isprintable():  # the common case; text_problem says why otherwise
+        return value
+    problem = text_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("plain_text", "{problem}", {"problem": problem})
+    return value
+
+
+# Identifiers and names: 1..64 characters, no control characters (PostgreSQL refuses NUL).
+PlainText = Annotated[
+    str, Field(strict=True, min_length=1, max_length=TEXT_MAX_LENGTH), AfterValidator(_plain)
+]
 
 
 def new_event_id() -> str:
@@ -46,7 +79,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    event_id: PlainText = Field(default_factory=new_event_id)
     schema_version: Literal[1] = SCHEMA_VERSION
 
     def to_json(self) -> bytes:
@@ -58,11 +91,25 @@ class TaskConfirmedEvent(Event):
     """A person confirmed a task's label; the photo travels inline as grey levels."""
 
     event_type: Literal["TaskConfirmedEvent"] = "TaskConfirmedEvent"
-    task_id: str = Field(min_length=1, max_length=64)
-    confirmed_at: AwareDatetime
-    label: Literal[LABELS]  # type: ignore[valid-type]
+    task_id: PlainText
+    confirmed_at: AwareDatetime = Field(
+        description="When the task was confirmed; on arrival it must lie inside the consumer's "
+        "window (default: from the first partition to now plus five minutes)."
+    )
+    label: Label
     pixels: list[Pixel] = Field(min_length=PIXEL_COUNT, max_length=PIXEL_COUNT)
-    source: str = Field(min_length=1, max_length=64)
+    source: PlainText
+
+    @field_validator("confirmed_at")
+    @classmethod
+    def _plausible(cls, value: datetime, info: ValidationInfo) -> datetime:
+        # Checked on arrival (parse_event always passes a window), not when a producer builds
+        # an event in code: the window is the consumer's configuration.
+        window = (info.context or {}).get(WINDOW)
+        problem = None if window is None else window.problem(value)
+        if problem is not None:
+            raise PydanticCustomError("implausible_time", "{problem}", {"problem": problem})
+        return value
 
     @classmethod
     def from_record(cls, record: TaskRecord) -> "TaskConfirmedEvent":
@@ -167,12 +214,21 @@ class InvalidEvent(ValueError):
         self.reason = reason
 
 
-def parse_event(body: bytes, expected: type[E]) -> E:
-    """Validates a message body as one event type.
+REASON_MAX_CHARS = 500
+
+
+def parse_event(body: bytes, expected: type[E], window: ConfirmedWindow | None = None) -> E:
+    """Validates a message body as one event type, strictly.
+
+    Never raises anything but `InvalidEvent` for any byte string: a reason for every body that
+    is not a valid event, bounded in length, whatever the body holds (deep nesting, huge keys,
+    bytes that are not UTF-8).
 
     Args:
         body: the raw message (UTF-8 JSON).
         expected: the event class this queue carries.
+        window: the plausible `confirmed_at` instants of task events; default
+            `ConfirmedWindow()` (the first partition to now plus five minutes).
 
     Returns:
         The validated event.
@@ -181,38 +237,51 @@ def parse_event(body: bytes, expected: type[E]) -> E:
         InvalidEvent: bad JSON, not an object, another event type, an unknown schema version
             or a field that fails validation; the message says which.
     """
+    context = {WINDOW: window or ConfirmedWindow()}
     try:
-        event = expected.model_validate_json(body)
-    except ValidationError:
-        raise _diagnose(body, expected) from None
+        event = expected.model_validate_json(body, strict=True, context=context)
+    except ValidationError as error:
+        raise _diagnose(body, expected, error) from None
     missing = WIRE_REQUIRED - event.model_fields_set
     if missing:
         raise InvalidEvent(f"invalid {expected.__name__}: missing {', '.join(sorted(missing))}")
     return event
 
 
-def _diagnose(body: bytes, expected: type[Event]) -> InvalidEvent:
-    # The slow path, taken only for bad messages: says which rule the body broke.
+def _diagnose(body: bytes, expected: type[Event], error: ValidationError) -> InvalidEvent:
+    # The slow path, taken only for bad messages: says which rule the body broke. pydantic's
+    # own JSON parser bounds nesting depth, so a hostile body cannot exhaust the stack here.
+    errors = error.errors(include_url=False, include_input=False)
+    if errors and errors[0]["type"] == "json_invalid":
+        return _invalid(f"not JSON: {errors[0]['msg']}")
     try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return InvalidEvent(f"not JSON: {error}")
+        raw = from_json(body)
+    except ValueError as parse_error:
+        return _invalid(f"not JSON: {parse_error}")
     if not isinstance(raw, dict):
-        return InvalidEvent(f"not a JSON object: {type(raw).__name__}")
+        return _invalid(f"not a JSON object: {type(raw).__name__}")
     event_type = raw.get("event_type", expected.__name__)
     if event_type != expected.__name__:
-        return InvalidEvent(f"event_type {event_type!r} where {expected.__name__} was expected")
-    if raw.get("schema_version") != SCHEMA_VERSION:
-        return InvalidEvent(
-            f"unknown schema_version {raw.get('schema_version')!r} of {expected.__name__} "
-            f"(this consumer reads {SCHEMA_VERSION})"
+        return _invalid(
+            f"event_type {_short(repr(event_type))} where {expected.__name__} was expected"
         )
-    try:
-        expected.model_validate(raw)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in error.errors(include_url=False)[:5]
+    if raw.get("schema_version") != SCHEMA_VERSION or type(raw["schema_version"]) is not int:
+        return _invalid(
+            f"unknown schema_version {_short(repr(raw.get('schema_version')))} of "
+            f"{expected.__name__} (this consumer reads {SCHEMA_VERSION})"
         )
-        return InvalidEvent(f"invalid {expected.__name__}: {problems}")
-    return InvalidEvent(f"invalid {expected.__name__}: JSON that pydantic's parser rejects")
+    problems = "; ".join(
+        f"{'.'.join(_short(str(part), 40) for part in e['loc']) or 'body'}: {e['msg']}"
+        for e in errors[:5]
+    )
+    return _invalid(f"invalid {expected.__name__}: {problems}")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _invalid(reason: str) -> InvalidEvent:
+    if len(reason) > REASON_MAX_CHARS:
+        reason = reason[: REASON_MAX_CHARS - 3] + "..."
+    return InvalidEvent(reason)

@@ -16,7 +16,7 @@ from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.contracts.records import TaskRecord
-from mlops_assets.definitions import build_definitions
+from mlops_assets.definitions import build_definitions, retrain_job_for_workers
 from mlops_assets.demo import policies, policy_report, replay, report
 from mlops_assets.demo.source import Scenario, demo_tasks
 from mlops_assets.retraining.replication import replicate
@@ -77,7 +77,7 @@ def _reset_embedded_state(settings: Settings) -> None:
     shutil.rmtree(home / "mlartifacts", ignore_errors=True)
     shutil.rmtree(home / "replay" / "policies", ignore_errors=True)
     # Events left on the embedded queue would otherwise arrive in the replay's first month.
-    if not settings.rabbitmq_url:
+    if not settings.resolved_rabbitmq_url:
         for path in home.glob("events.db*"):
             path.unlink()
 
@@ -98,6 +98,9 @@ def run_demo(settings: Settings) -> int:
         # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
+    if settings.executor != "in_process":
+        # Steps in other processes: each loads the job from the definitions module by name.
+        job = dg.reconstructable(retrain_job_for_workers)
     try:
         with dg.DagsterInstance.get() as instance:
             results = replay.run_replay(
@@ -107,6 +110,7 @@ def run_demo(settings: Settings) -> int:
                 deliver=lambda records: deliver_through_events(queue, store, records),
                 champion_version=lambda: c.version if (c := registry.champion()) else None,
                 run_config=run_config,
+                progress=True,
             )
             log.info("the same stream under the volume and evidence retraining policies")
             policy_runs = policies.compare_policies(

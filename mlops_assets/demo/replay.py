@@ -5,6 +5,7 @@ Month after month the scenario's confirmed tasks arrive; from `first_month` on, 
 decision is collected. The first decided month makes the first champion (value gates only).
 """
 
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableJob
+from tqdm import tqdm
 
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.contracts.stage_results import ChampionChange, Outcome, VerificationReport
@@ -57,6 +60,7 @@ def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
 def _month_result(
     month: str,
     result: dg.ExecuteInProcessResult,
+    value_of: Callable[[str], object],
     stages: dict[str, float],
     champion_after: str | None,
     seconds: float,
@@ -83,8 +87,8 @@ def _month_result(
             stages,
             result.run_id,
         )
-    report: VerificationReport = result.output_for_node("verification_report")
-    change: ChampionChange = result.output_for_node("champion_model")
+    report: VerificationReport = value_of("verification_report")
+    change: ChampionChange = value_of("champion_model")
     champion = report.champion
     return MonthResult(
         month=month,
@@ -102,19 +106,56 @@ def _month_result(
     )
 
 
+@contextlib.contextmanager
+def _execute(
+    job: dg.JobDefinition | ReconstructableJob,
+    instance: dg.DagsterInstance,
+    partition_key: str,
+    run_config: dict,
+):
+    """One month's run and a loader of its assets' values.
+
+    A `JobDefinition` runs in this process; a reconstructable job runs through its executor,
+    whose steps may run in other processes (Celery workers), and its values are read back
+    through the assets' IO manager.
+    """
+    tags = {"mlops_assets/replay": "true"}
+    if isinstance(job, dg.JobDefinition):
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            partition_key=partition_key,
+            raise_on_error=False,
+            tags=tags,
+        )
+        yield result, result.output_for_node
+        return
+    # The workers load the job from these module-level definitions; values are read the same way.
+    from mlops_assets.definitions import defs
+
+    tags["dagster/partition"] = partition_key
+    with (
+        dg.execute_job(job, instance, run_config=run_config, tags=tags) as result,
+        defs.get_asset_value_loader(instance) as loader,
+    ):
+        yield result, lambda name: loader.load_asset_value(name, partition_key=partition_key)
+
+
 def run_replay(
-    job: dg.JobDefinition,
+    job: dg.JobDefinition | ReconstructableJob,
     instance: dg.DagsterInstance,
     scenario: Scenario,
     deliver: Callable[[list[TaskRecord]], None],
     champion_version: Callable[[], str | None],
     first_month: int = 12,
     run_config: dict | None = None,
+    progress: bool = False,
 ) -> list[MonthResult]:
     """Replays the scenario month by month.
 
     Args:
-        job: `retrain_job`.
+        job: `retrain_job`, or a reconstructable `retrain_job` for an executor that runs steps
+            in other processes (MLOPS_EXECUTOR=celery).
         instance: where the runs are recorded.
         scenario: the replayed period.
         deliver: hands a month's confirmed tasks to the system (the event path).
@@ -122,33 +163,39 @@ def run_replay(
         first_month: the first month with a retraining run (1-based); earlier months only
             deliver data, so the first run trains on the first year.
         run_config: run config for every month's run.
+        progress: show one progress bar on stderr (months done, the current month and its
+            decision, ETA) instead of a log line per month.
 
     Returns:
         One result per retrained month, in order.
     """
     results = []
+    bar = tqdm(
+        total=scenario.months - first_month + 1,
+        desc="starting",
+        disable=not progress,
+        bar_format="replay {bar:20} {n_fmt}/{total_fmt} months [{elapsed}, ETA {remaining}] {desc}",
+    )
     for month in range(1, scenario.months + 1):
         deliver(month_tasks(scenario, month))
         if month < first_month:
             continue
         key = scenario.month_key(month)
+        bar.set_description_str(f"{key[:7]}: running")
         started = time.perf_counter()
-        result = job.execute_in_process(
-            run_config=run_config or {},
-            instance=instance,
-            partition_key=key,
-            raise_on_error=False,
-            tags={"mlops_assets/replay": "true"},
-        )
-        outcome = _month_result(
-            key,
-            result,
-            stage_seconds(instance, result.run_id),
-            champion_version(),
-            time.perf_counter() - started,
-        )
+        with _execute(job, instance, key, run_config or {}) as (result, value_of):
+            outcome = _month_result(
+                key,
+                result,
+                value_of,
+                stage_seconds(instance, result.run_id),
+                champion_version(),
+                time.perf_counter() - started,
+            )
         results.append(outcome)
-        log.info(
+        bar.set_description_str(f"{key[:7]}: {outcome.decision}", refresh=False)
+        bar.update()
+        log.debug(
             "replay %s (%d/%d): %s, champion v%s, %.1f s",
             key[:7],
             month - first_month + 1,
@@ -157,4 +204,5 @@ def run_replay(
             outcome.champion_after,
             outcome.seconds,
         )
+    bar.close()
     return results

@@ -11,6 +11,7 @@ from mlops_assets.constants import (
     CHAMPION_MODEL,
     CHAMPION_MONITOR,
     DEPLOYMENT,
+    REGISTRY_POOL,
     TRAINED_MODEL,
     TRAINING_DATA,
     VERIFICATION_REPORT,
@@ -21,11 +22,9 @@ from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining.rollback import roll_back_champion
 
-# Runs that move @champion carry this tag; the instance's dagster.yaml (deploy/) lets one such
-# run go at a time, because alias moves are last-writer-wins.
-REGISTRY_WRITER_TAGS = {"mlops_assets/registry": "writer"}
-
-# The stages run one after another, so one process avoids importing TensorFlow once per step.
+# The executor comes from the Definitions (MLOPS_EXECUTOR): in-process by default, Celery
+# workers when scaled out. One registry writer at a time comes from the steps' pool
+# (REGISTRY_POOL), not from job tags, so asset materializations and backfills get it too.
 retrain_job = dg.define_asset_job(
     name="retrain_job",
     selection=dg.AssetSelection.assets(
@@ -33,8 +32,6 @@ retrain_job = dg.define_asset_job(
     ),
     description="Snapshot the data, train a challenger, verify it against the champion, promote, "
     "deploy.",
-    executor_def=dg.in_process_executor,
-    tags=REGISTRY_WRITER_TAGS,
 )
 
 
@@ -53,7 +50,10 @@ class RollbackConfig(dg.Config):
     )
 
 
-@dg.op(description="Moves @champion back to the version it replaced; the server follows.")
+@dg.op(
+    description="Moves @champion back to the version it replaced; the server follows.",
+    pool=REGISTRY_POOL,
+)
 def rollback_champion(
     context: dg.OpExecutionContext,
     config: RollbackConfig,
@@ -77,8 +77,8 @@ def rollback_champion(
 
 @dg.job(
     description="Move @champion back to the version it replaced; the inference server follows.",
+    # One quick op: a worker round trip would only add latency.
     executor_def=dg.in_process_executor,
-    tags=REGISTRY_WRITER_TAGS,
 )
 def rollback_champion_job():
     rollback_champion()

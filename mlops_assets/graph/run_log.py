@@ -33,10 +33,11 @@ def run_facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
     return facts
 
 
-def _root_cause(error) -> str:
-    # Dagster wraps what the step raised ("Error occurred while executing op …"); the cause
-    # at the bottom of the chain is what a person needs to read.
-    while error.cause is not None:
+def root_cause(error) -> str:
+    """What a person needs to read of a step's error: the first `dg.Failure` in its cause chain
+    (a message written for them), else the error at the bottom of the chain (what the step
+    raised, under Dagster's "Error occurred while executing op …" and retry wrappers)."""
+    while error.cls_name != "Failure" and error.cause is not None:
         error = error.cause
     return error.message.strip()
 
@@ -44,7 +45,7 @@ def _root_cause(error) -> str:
 def step_errors(step_failures: list[dg.DagsterEvent], fallback: str) -> str:
     """Summarises a failed run's step failures as one line per step, each with its root cause."""
     steps = [
-        f"{e.step_key}: {_root_cause(e.event_specific_data.error)}"
+        f"{e.step_key}: {root_cause(e.event_specific_data.error)}"
         for e in step_failures
         if e.event_specific_data is not None and e.event_specific_data.error is not None
     ]

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from mlops_assets.graph.jobs import monitor_job, retrain_job
-from mlops_assets.graph.partitions import month_key
+from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.resources.data_store import DataStoreResource
 
 
@@ -28,7 +28,8 @@ def nightly_retrain_schedule_for(timezone: str) -> dg.ScheduleDefinition:
         if newest is None:
             return dg.SkipReason("the training data store is empty: nothing to train on")
         night = context.scheduled_execution_time.strftime("%Y-%m-%d")
-        return dg.RunRequest(run_key=f"nightly-{night}", partition_key=month_key(newest))
+        month = existing_month_key(newest, context.scheduled_execution_time)
+        return dg.RunRequest(run_key=f"nightly-{night}", partition_key=month)
 
     return nightly_retrain_schedule
 

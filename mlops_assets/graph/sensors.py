@@ -17,7 +17,7 @@ from mlops_assets.constants import TRAINING_DATA
 from mlops_assets.contracts.events import Event
 from mlops_assets.graph.assets.monitoring import latest_report
 from mlops_assets.graph.jobs import retrain_job
-from mlops_assets.graph.partitions import month_key
+from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.graph.run_log import run_facts, step_errors
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
@@ -80,7 +80,7 @@ def task_events_sensor_for(
             run_requests=[
                 dg.RunRequest(
                     run_key=decision.run_key,
-                    partition_key=month_key(newest),
+                    partition_key=existing_month_key(newest),
                     tags={
                         "mlops/trigger": "task_events",
                         "mlops/high_water_mark": str(decision.high_water_mark),
@@ -149,7 +149,7 @@ def champion_health_sensor_for(policy: HealthPolicy, interval_s: int) -> dg.Sens
             run_requests=[
                 dg.RunRequest(
                     run_key=verdict.run_key,
-                    partition_key=month_key(newest),
+                    partition_key=existing_month_key(newest),
                     tags={
                         "mlops/trigger": verdict.trigger,
                         "mlops/champion_version": report.champion_version,

@@ -120,8 +120,15 @@ def train(
         callbacks.append(_EpochReporter(on_epoch))
     model = build_model(settings)
     started = time.perf_counter()
+    # The dataset shuffles itself (seeded, every epoch); Keras ignores `shuffle` for a tf.data
+    # input and warns when it is left at its default True.
     history = model.fit(
-        train_ds, validation_data=val_ds, epochs=settings.epochs, callbacks=callbacks, verbose=0
+        train_ds,
+        validation_data=val_ds,
+        epochs=settings.epochs,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
     )
     seconds = time.perf_counter() - started
     return TrainResult(

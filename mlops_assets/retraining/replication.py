@@ -1,35 +1,44 @@
 """Event-based replication: task events from the queue into the training data store.
 
-Order per batch: fetch (unacknowledged) -> dead-letter the unreadable -> insert the valid ones,
-ignoring event ids already stored, in one committed transaction -> ack. A crash anywhere before
-the ack leaves the batch on the queue; its redelivery inserts nothing twice.
+Order per batch: fetch (unacknowledged) -> validate each body -> look up the event ids the store
+already holds -> dead-letter the unreadable and the conflicting duplicates -> insert the new ones
+in one committed transaction -> ack. A crash anywhere before the ack leaves the batch on the
+queue; its redelivery inserts nothing twice.
+
+No message can stop the drain: whatever its bytes, a message ends stored, acknowledged as an
+identical duplicate, or dead-lettered with its reason. Only a failure that is not about a
+message (the store or the queue unreachable) raises, and then nothing of the batch is acked.
 """
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from mlops_assets.backends.data_store import TrainingDataStore
-from mlops_assets.backends.event_queue.base import EventQueue
+from mlops_assets.backends.data_store import RecordRefused, TrainingDataStore
+from mlops_assets.backends.event_queue.base import EventQueue, Message
 from mlops_assets.contracts.events import (
     TASK_CONFIRMED_QUEUE,
     InvalidEvent,
     TaskConfirmedEvent,
     parse_event,
 )
+from mlops_assets.contracts.records import TaskRecord
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Replication:
-    """What one bounded drain did."""
+    """What one bounded drain did; `conflicts` are counted in `dead_lettered` too."""
 
     received: int
     inserted: int
     dead_lettered: int
     batches: int
     seconds: float
+    conflicts: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -39,8 +48,21 @@ class Replication:
         return (
             f"replicated {self.received} task events in {self.batches} batches "
             f"({self.seconds:.2f} s): {self.inserted} new, {self.duplicates} duplicate, "
-            f"{self.dead_lettered} dead-lettered"
+            f"{self.dead_lettered} dead-lettered ({self.conflicts} conflicting duplicates)"
         )
+
+
+@dataclass
+class _Sorted:
+    """One batch sorted by fate: `valid` (message, record) pairs, `records` (the first record of
+    each event id) for the store, `rejected` (message, reason) pairs for the dead-letter queue,
+    and after `_settle` the messages to `ack`."""
+
+    valid: list[tuple[Message, TaskRecord]]
+    records: dict[str, TaskRecord]
+    rejected: list[tuple[Message, str]]
+    ack: list[Message]
+    conflicts: int = 0
 
 
 def replicate(
@@ -54,16 +76,17 @@ def replicate(
 
     Args:
         queue: where the Helper service publishes `TaskConfirmedEvent`s.
-        store: the training data store (idempotent on `event_id`).
+        store: the training data store (idempotent on `event_id`); its `window` bounds the
+            accepted `confirmed_at`.
         max_messages: stop after about this many messages.
         max_seconds: stop starting new batches after this long.
         batch_size: messages per fetch / commit / ack round.
 
     Returns:
-        Counts of what was received, stored and dead-lettered.
+        Counts of what was received, stored, dead-lettered and found conflicting.
     """
     started = time.monotonic()
-    received = inserted = dead = batches = 0
+    received = inserted = dead = conflicts = batches = 0
     while received < max_messages:
         remaining = max_seconds - (time.monotonic() - started)
         if remaining <= 0:
@@ -75,22 +98,92 @@ def replicate(
             break
         batches += 1
         received += len(batch)
-        valid, records, rejected, seen = [], [], [], set()
-        for message in batch:
-            try:
-                event = parse_event(message.body, TaskConfirmedEvent)
-            except InvalidEvent as error:
-                rejected.append((message, error.reason))
-                continue
-            valid.append(message)
-            if event.event_id not in seen:
-                seen.add(event.event_id)
-                records.append(event.to_record())
-        if rejected:
-            for _, reason in rejected:
+        fates = _sort(batch, store)
+        added = _insert(store, fates)
+        # Looked up only when the insert skipped an event id, so new events cost no query.
+        stored = store.stored(fates.records) if added < len(fates.records) else {}
+        _settle(fates, stored)
+        if fates.rejected:
+            for _, reason in fates.rejected:
                 log.warning("dead-lettering a task event: %s", reason)
-            queue.dead_letter(TASK_CONFIRMED_QUEUE, rejected)
-            dead += len(rejected)
-        inserted += store.insert(records)
-        queue.ack(TASK_CONFIRMED_QUEUE, valid)
-    return Replication(received, inserted, dead, batches, time.monotonic() - started)
+            queue.dead_letter(TASK_CONFIRMED_QUEUE, fates.rejected)
+        inserted += added
+        dead += len(fates.rejected)
+        conflicts += fates.conflicts
+        queue.ack(TASK_CONFIRMED_QUEUE, fates.ack)
+    return Replication(
+        received, inserted, dead, batches, time.monotonic() - started, conflicts=conflicts
+    )
+
+
+def _sort(batch: Sequence[Message], store: TrainingDataStore) -> _Sorted:
+    fates = _Sorted(valid=[], records={}, rejected=[], ack=[])
+    window = store.window.at(datetime.now(UTC))
+    for message in batch:
+        try:
+            record = parse_event(message.body, TaskConfirmedEvent, window).to_record()
+        except InvalidEvent as error:
+            fates.rejected.append((message, error.reason))
+            continue
+        fates.valid.append((message, record))
+        fates.records.setdefault(record.event_id, record)
+    return fates
+
+
+def _insert(store: TrainingDataStore, fates: _Sorted) -> int:
+    try:
+        return store.insert(fates.records.values())
+    except RecordRefused:
+        pass
+    # The store refused something the contract let through: find it record by record, so only
+    # the refused messages are dead-lettered and the rest of the batch is stored.
+    added = 0
+    refused: dict[str, str] = {}
+    for event_id, record in fates.records.items():
+        try:
+            added += store.insert([record])
+        except RecordRefused as error:
+            refused[event_id] = str(error)[:300]
+    valid = []
+    for message, record in fates.valid:
+        if record.event_id in refused:
+            reason = f"the training data store refused event {record.event_id!r}: "
+            fates.rejected.append((message, reason + refused[record.event_id]))
+        else:
+            valid.append((message, record))
+    fates.valid = valid
+    for event_id in refused:
+        del fates.records[event_id]
+    return added
+
+
+def _settle(fates: _Sorted, stored: dict[str, tuple[int, TaskRecord]]) -> None:
+    # After the insert each event id holds one record: an earlier one (`stored`, when the
+    # insert skipped the id) or this batch's first. The same content is a redelivery; other
+    # content is a conflicting duplicate, named after the record that holds the id.
+    for message, record in fates.valid:
+        seq, holder = stored.get(record.event_id, (None, fates.records[record.event_id]))
+        if holder is record or holder == record:
+            fates.ack.append(message)
+            continue
+        where = (
+            f"the stored event (seq {seq}"
+            if seq is not None
+            else "an event earlier in the same batch (stored now"
+        )
+        fates.rejected.append((message, _conflict(record, holder, where)))
+        fates.conflicts += 1
+
+
+def _conflict(record: TaskRecord, other: TaskRecord, where: str) -> str:
+    differs = [
+        f"{name} ({getattr(record, name)})" if name == "label" else name
+        for name in ("task_id", "confirmed_at", "label", "pixels", "source")
+        if getattr(record, name) != getattr(other, name)
+    ]
+    return (
+        f"conflicting duplicate: event_id {record.event_id!r} is already taken by {where}: "
+        f"task {other.task_id!r}, confirmed_at {other.confirmed_at.isoformat()}, "
+        f"label {other.label}, source {other.source!r}); this message differs in "
+        f"{', '.join(differs)}"
+    )

@@ -1,18 +1,20 @@
 """`python -m mlops_assets.serving` (what `make serve` runs): uvicorn with the server's settings."""
 
-import logging
+import logging.config
 import os
 
 import uvicorn
 
 from mlops_assets.serving.config import ServingSettings
+from mlops_assets.serving.logs import log_config
 
 
 def main() -> None:
     settings = ServingSettings()
     # A download progress bar per reload is noise in a server log (workers inherit this).
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = log_config(settings.log_format)
+    logging.config.dictConfig(config)
     uvicorn.run(
         "mlops_assets.serving.app:serving_app",
         factory=True,
@@ -20,6 +22,7 @@ def main() -> None:
         port=settings.port,
         workers=settings.workers,
         access_log=settings.access_log,
+        log_config=config,
     )
 
 

@@ -9,13 +9,16 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 import pandas as pd
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from mlops_assets.backends import factory
 from mlops_assets.backends.prediction_log import PredictionLog
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import ModelHolder
+from mlops_assets.serving.metrics import ObservabilityMiddleware, ServingMetrics, metrics_router
 from mlops_assets.serving.model_source import RegistrySource
 from mlops_assets.serving.push import push_subscription
 from mlops_assets.serving.recorder import PredictionRecorder
@@ -24,13 +27,40 @@ from mlops_assets.serving.routes import router
 
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 naming each problem by place and reason, without echoing the input back.
+    """422 naming each problem by place and reason (400 when the body is not JSON at all),
+    without echoing the input back.
 
     FastAPI's default echoes every rejected value, which for a photo means 64 numbers per error
     and fails outright on NaN (not JSON).
     """
     problems = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in error.errors()]
-    return JSONResponse({"detail": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    unparseable = any(p["type"] == "json_invalid" for p in problems)
+    code = status.HTTP_400_BAD_REQUEST if unparseable else status.HTTP_422_UNPROCESSABLE_CONTENT
+    return JSONResponse({"detail": problems}, status_code=code)
+
+
+async def unparseable_body(request: Request, error: HTTPException) -> Response:
+    """A body FastAPI cannot even decode (not UTF-8) gets the same 400 as one that is not JSON;
+    every other HTTP error keeps FastAPI's answer. (FastAPI raises Starlette's HTTPException for
+    an undecodable body, hence the Starlette class.)"""
+    if error.status_code != status.HTTP_400_BAD_REQUEST:
+        return await http_exception_handler(request, error)
+    problem = {"loc": ["body"], "type": "json_invalid", "msg": str(error.detail)}
+    return JSONResponse({"detail": [problem]}, status_code=error.status_code)
+
+
+def declare_batch_bound(app: FastAPI, max_batch: int) -> None:
+    """Shows MLOPS_SERVING_MAX_BATCH in the OpenAPI schema (`maxItems` of `instances`), so the
+    schema declares the bound the route enforces."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()
+        request = schema["components"]["schemas"]["PredictRequest"]
+        request["properties"]["instances"]["maxItems"] = max_batch
+        return schema
+
+    app.openapi = openapi
 
 
 # A push subscription: called at startup with `notify(reason)`, returns the function that closes
@@ -107,8 +137,28 @@ def create_app(
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, unparseable_body)
     app.include_router(router)
+    declare_batch_bound(app, settings.max_batch)
+    app.state.metrics = None
+    if settings.metrics:
+        app.state.metrics = ServingMetrics(lambda: _model_state(app, settings))
+        app.include_router(metrics_router)
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app
+
+
+def _model_state(app: FastAPI, settings: ServingSettings) -> tuple[str, str | None, int, int]:
+    """What /metrics reports of the model: name, serving version, swaps, reload failures."""
+    holder = getattr(app.state, "holder", None)
+    reloader = getattr(app.state, "reloader", None)
+    current = holder.current if holder else None
+    return (
+        current.name if current else settings.model_name,
+        current.version if current else None,
+        holder.swaps if holder else 0,
+        reloader.failures if reloader else 0,
+    )
 
 
 def serving_app() -> FastAPI:

@@ -7,6 +7,7 @@ MLOPS_EVENT_QUEUE_PATH and MLOPS_EVENT_QUEUE_PREFIX, MLOPS_SERVING_ADMIN_TOKEN) 
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -45,6 +46,16 @@ class ServingSettings(SharedSettings):
     download_dir: Path | None = Field(
         default=None,
         description="Where model versions are downloaded; default a temporary folder.",
+    )
+    metrics: bool = Field(
+        default=True,
+        description="Prometheus metrics at GET /metrics (latency by route and status, serving "
+        "version, swaps, reload failures, predictions by label).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per log line, with the request id of the request "
+        "that logged it.",
     )
     push: bool = Field(
         default=True,

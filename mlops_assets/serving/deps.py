@@ -60,9 +60,8 @@ async def require_admin(
     x_admin_token: Annotated[str | None, Header()] = None,
 ) -> None:
     """Guards admin endpoints when MLOPS_SERVING_ADMIN_TOKEN is set."""
-    if settings.serving_admin_token and not hmac.compare_digest(
-        (x_admin_token or "").encode(), settings.serving_admin_token.encode()
-    ):
+    token = settings.resolved_admin_token
+    if token and not hmac.compare_digest((x_admin_token or "").encode(), token.encode()):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing or wrong X-Admin-Token")
 
 

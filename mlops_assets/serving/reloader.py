@@ -81,6 +81,7 @@ class ModelReloader:
         self.download_dir = download_dir
         self.last_outcome: ReloadOutcome | None = None
         self.last_error: ReloadOutcome | None = None
+        self.failures = 0
         self._lock = threading.Lock()
         self._refused: tuple[str, str | None] | None = None
         self._wake = threading.Event()
@@ -104,6 +105,7 @@ class ModelReloader:
         self.last_outcome = outcome
         if outcome.status == "failed":
             self.last_error = outcome
+            self.failures += 1
             log.error("reload (%s) failed, still serving v%s: %s", *self._fields(outcome))
         elif outcome.status == "swapped":
             log.info(

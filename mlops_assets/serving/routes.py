@@ -5,7 +5,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -21,12 +21,14 @@ from mlops_assets.serving.holder import LoadedModel
 from mlops_assets.serving.recorder import ServedBatch
 from mlops_assets.serving.reloader import ReloadOutcome
 from mlops_assets.serving.schemas import (
+    ErrorDetail,
     Health,
     ModelInfo,
     ModelStatus,
     Prediction,
     PredictRequest,
     PredictResponse,
+    Problems,
     Readiness,
     RecorderStatus,
     ReloadReport,
@@ -57,12 +59,27 @@ def _report(outcome: ReloadOutcome | None) -> ReloadReport | None:
     "/predict",
     response_model=PredictResponse,
     responses={
-        413: {"description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES"},
-        503: {"description": "No model loaded yet"},
+        400: {"model": Problems, "description": "The body is not JSON"},
+        413: {
+            "description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES (refused unread)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        422: {
+            "model": Problems,
+            "description": "Not a valid request: each problem by place and reason (a photo "
+            "that is not 64 values, a grey level outside 0..16, a batch over "
+            "MLOPS_SERVING_MAX_BATCH, text or booleans for numbers)",
+        },
+        503: {"model": ErrorDetail, "description": "No model loaded yet"},
     },
 )
 async def predict(
-    body: PredictRequest, model: ModelDep, settings: SettingsDep, recorder: RecorderDep
+    body: PredictRequest,
+    model: ModelDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+    recorder: RecorderDep,
 ) -> PredictResponse:
     """Labels each photo with the serving model; the response names the version that answered."""
     # On the event loop, not the thread pool: a single-sample call is well under a millisecond,
@@ -81,6 +98,9 @@ async def predict(
         )
     pixels = np.asarray(body.instances, dtype=np.float32)
     prediction = model.predict(pixels)
+    response.headers["X-Model-Version"] = model.version
+    if request.app.state.metrics is not None:
+        request.app.state.metrics.count_predictions(prediction.labels)
     if recorder is not None:
         recorder.record(
             ServedBatch(
@@ -111,7 +131,9 @@ async def health() -> Health:
 
 
 @router.get(
-    "/ready", response_model=Readiness, responses={503: {"description": "No model loaded yet"}}
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "No model loaded yet"}},
 )
 async def ready(holder: HolderDep):
     """Readiness: a model is loaded (503 until then, so a load balancer waits)."""
@@ -146,7 +168,11 @@ async def model_status(
     "/admin/reload",
     response_model=ReloadReport,
     dependencies=[Depends(require_admin)],
-    responses={500: {"model": ReloadReport, "description": "Load failed; old model serving"}},
+    responses={
+        401: {"model": ErrorDetail, "description": "Missing or wrong X-Admin-Token"},
+        422: {"model": Problems, "description": "Invalid query parameter"},
+        500: {"model": ReloadReport, "description": "Load failed; old model serving"},
+    },
 )
 def reload(
     reloader: ReloaderDep,

@@ -46,7 +46,13 @@ def _is_batch(value: object) -> object:
 
 # Strict: "3" or true is not a grey level; ints and floats are.
 GreyLevel = Annotated[float, Field(strict=True, ge=0, le=PIXEL_MAX, allow_inf_nan=False)]
-Photo = Annotated[list[GreyLevel], BeforeValidator(_is_one_photo)]
+# The length bounds are what the schema shows (minItems/maxItems); `_is_one_photo` enforces them
+# first, with one message per photo.
+Photo = Annotated[
+    list[GreyLevel],
+    BeforeValidator(_is_one_photo),
+    Field(min_length=PIXEL_COUNT, max_length=PIXEL_COUNT),
+]
 
 _EXAMPLE_PHOTO = [0, 0, 5, 13, 9, 1, 0, 0] + [0] * 8 * 7
 
@@ -79,6 +85,26 @@ class PredictRequest(BaseModel):
                 {"got": len(self.task_ids), "expected": len(self.instances)},
             )
         return self
+
+
+class Problem(BaseModel):
+    """One reason a request was refused, at its place in the request."""
+
+    loc: list[str | int] = Field(description='Where, e.g. ["body", "instances", 0, 5].')
+    type: str = Field(description="A stable code, e.g. wrong_shape, less_than_equal.")
+    msg: str = Field(description="What is wrong, in words.")
+
+
+class Problems(BaseModel):
+    """400 (a body that is not JSON) and 422 (JSON that is not a valid request)."""
+
+    detail: list[Problem]
+
+
+class ErrorDetail(BaseModel):
+    """413 (body too large), 401 (admin token), 503 (no model yet)."""
+
+    detail: str
 
 
 class Prediction(BaseModel):

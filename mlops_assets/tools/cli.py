@@ -1,5 +1,5 @@
-"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters | rollback |
-health`.
+"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters [--requeue
+[--reason-contains TEXT]] | rollback | health | runs [--watch]`.
 
 The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
 TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
@@ -8,6 +8,7 @@ MLflow.
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -22,25 +23,32 @@ log = logging.getLogger("mlops_assets")
 def show_dead_letters(settings: Settings, limit: int = 20) -> int:
     """Logs the oldest dead-lettered task events with the reason each was set aside."""
     from mlops_assets.backends import factory
-    from mlops_assets.contracts.events import (
-        TASK_CONFIRMED_QUEUE,
-        InvalidEvent,
-        TaskConfirmedEvent,
-        parse_event,
-    )
+    from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
 
     queue = factory.event_queue(settings)
-    letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+    try:
+        letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+    finally:
+        queue.close()
     for letter in letters:
-        try:
-            parse_event(letter.body, TaskConfirmedEvent)
-            reason = letter.reason
-        except InvalidEvent as error:
-            reason = error.reason
-        log.info("dead letter (%s): %s | %r", letter.reason, reason, letter.body[:200])
+        log.info("dead letter: %s | %r", letter.reason, letter.body[:200])
     log.info("%d dead-lettered task events shown (limit %d)", len(letters), limit)
-    queue.close()
     return len(letters)
+
+
+def requeue_dead_letters(settings: Settings, reason_contains: str | None) -> int:
+    """Moves dead-lettered task events back onto `task.confirmed` (after a producer is fixed)."""
+    from mlops_assets.backends import factory
+    from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
+
+    queue = factory.event_queue(settings)
+    try:
+        moved = queue.requeue_dead_letters(TASK_CONFIRMED_QUEUE, reason_contains)
+    finally:
+        queue.close()
+    which = "" if reason_contains is None else f" whose reason contains {reason_contains!r}"
+    log.info("moved %d dead-lettered task events%s back onto the queue", moved, which)
+    return moved
 
 
 def check_health(settings: Settings) -> int:
@@ -48,6 +56,7 @@ def check_health(settings: Settings) -> int:
     from mlops_assets.tools import health
 
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.WARNING)
     results = health.check_all(settings)
     sys.stdout.write(health.render(results) + "\n")
     return 0 if all(r.ok for r in results) else 1
@@ -91,19 +100,72 @@ def rollback(settings: Settings, reason: str) -> int:
     return 0 if moved.server_following is not False else 1
 
 
+@contextlib.contextmanager
+def stderr_silenced():
+    """Sends file descriptor 2 to /dev/null for the block (output of C++ code included)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-assets", description=__doc__)
     parser.add_argument(
         "command",
-        choices=["demo", "seed-demo", "publish-demo-events", "dead-letters", "rollback", "health"],
+        choices=[
+            "demo",
+            "seed-demo",
+            "publish-demo-events",
+            "dead-letters",
+            "rollback",
+            "health",
+            "runs",
+        ],
     )
     parser.add_argument(
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
     )
+    parser.add_argument(
+        "--requeue",
+        action="store_true",
+        help="dead-letters: move the dead letters back onto the queue (after fixing a producer)",
+    )
+    parser.add_argument(
+        "--reason-contains",
+        metavar="TEXT",
+        help="dead-letters --requeue: only the letters whose reason contains TEXT",
+    )
+    parser.add_argument(
+        "--watch", action="store_true", help="runs: redraw every --interval seconds until Ctrl-C"
+    )
+    parser.add_argument("--interval", type=float, default=1.5, help="runs --watch: seconds")
+    parser.add_argument("--limit", type=int, default=10, help="runs: how many recent runs")
     args = parser.parse_args(argv)
+    if args.command != "dead-letters" and (args.requeue or args.reason_contains is not None):
+        parser.error("--requeue and --reason-contains belong to the dead-letters command")
+    if args.reason_contains is not None and not args.requeue:
+        parser.error("--reason-contains selects what --requeue moves: add --requeue")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # MLflow's per-download progress bars and its store's INFO lines would bury the output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     if args.command == "rollback":
         return rollback(Settings(), args.reason)
+    if args.command == "dead-letters":
+        # Neither dagster nor TensorFlow: the queue alone.
+        if args.requeue:
+            requeue_dead_letters(Settings(), args.reason_contains)
+        else:
+            show_dead_letters(Settings())
+        return 0
     # Only here: every other command builds Dagster resources, and a rollback must not wait for
     # dagster's import.
     import dagster as dg
@@ -116,11 +178,16 @@ def main(argv: list[str] | None = None) -> int:
         return check_health(Settings())
     if "DAGSTER_HOME" not in os.environ:
         parser.error("DAGSTER_HOME is not set: run through `make demo` or export DAGSTER_HOME")
+    if args.command == "runs":
+        from mlops_assets.tools.runs import show
+
+        with dg.DagsterInstance.get() as instance:
+            return show(instance, watch=args.watch, interval_s=args.interval, limit=args.limit)
     settings = Settings()
-    if args.command == "dead-letters":
-        show_dead_letters(settings)
-        return 0
-    from mlops_assets.demo import commands
+    with stderr_silenced():
+        # TensorFlow's C++ prints a oneDNN banner when imported, before any log level applies
+        # (TF_CPP_MIN_LOG_LEVEL does not reach it); import errors still raise after this block.
+        from mlops_assets.demo import commands
 
     if args.command == "publish-demo-events":
         commands.publish_demo_events(settings)

@@ -6,6 +6,7 @@ configured backend does not answer. Each check makes one cheap request with a sh
 
 import json
 import os
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -89,16 +90,77 @@ def _resolve(value) -> str | None:
     return value
 
 
+def without_password(url: str) -> str:
+    """A URL as it may be shown: any password in it replaced by ***."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{netloc}").geturl()
+
+
 def tracking(settings: Settings) -> Health:
     uri = settings.resolved_tracking_uri
     if not uri.startswith(("http://", "https://")):
         return _database("MLflow tracking + registry", uri)
+    shown = without_password(uri)
     try:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_S) as response:
             body = response.read().decode().strip()
-        return Health("MLflow tracking + registry", "MLflow server", uri, True, body)
+        return Health("MLflow tracking + registry", "MLflow server", shown, True, body)
     except OSError as error:
-        return Health("MLflow tracking + registry", "MLflow server", uri, False, str(error))
+        return Health("MLflow tracking + registry", "MLflow server", shown, False, str(error))
+
+
+def event_queue(settings: Settings) -> Health:
+    """The event queues: the embedded SQLite file, or RabbitMQ (one connection, one attempt)."""
+    url = settings.resolved_rabbitmq_url
+    if url is None:
+        path = settings.resolved_event_queue_path
+        detail = "file exists" if path.exists() else "created on first use"
+        return Health("event queues", "SQLite (embedded)", str(path), _writable(path), detail)
+    from pika.exceptions import AMQPError  # only with a broker configured
+
+    queue = factory.event_queue(settings, connect_attempts=1)
+    try:
+        queue.open()
+        return Health("event queues", "RabbitMQ", without_password(url), True, "answers")
+    except (AMQPError, OSError) as error:
+        detail = str(error) or type(error).__name__
+        return Health("event queues", "RabbitMQ", without_password(url), False, detail)
+    finally:
+        queue.close()
+
+
+def _not_ready(url: str, status: int) -> Health:
+    """A server without a model: healthy while it waits for a first champion, down when its
+    last load failed (GET /model says why)."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/model", timeout=TIMEOUT_S) as response:
+            last_error = json.load(response).get("last_error")
+    except (OSError, ValueError) as error:
+        return Health("inference server", "mlops_assets serving", url, False, str(error))
+    if last_error:
+        detail = f"answered {status}, no model: {last_error.get('error')}"
+        return Health("inference server", "mlops_assets serving", url, False, detail)
+    detail = "up, no model yet: it loads the first @champion when one is promoted"
+    return Health("inference server", "mlops_assets serving", url, True, detail)
+
+
+def inference_server(settings: Settings) -> Health:
+    """The inference server's readiness (`GET /ready`): 200 once it serves a model."""
+    url = settings.serving_url
+    if not url:
+        detail = "MLOPS_SERVING_URL unset: deployments record that no server is configured"
+        return Health("inference server", "none", "-", True, detail)
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/ready", timeout=TIMEOUT_S) as response:
+            version = json.load(response).get("model_version")
+        return Health("inference server", "mlops_assets serving", url, True, f"serving v{version}")
+    except urllib.error.HTTPError as error:
+        return _not_ready(url, error.code)
+    except OSError as error:
+        return Health("inference server", "mlops_assets serving", url, False, str(error))
 
 
 def artifacts(settings: Settings) -> Health:
@@ -148,13 +210,44 @@ def _object_store(concern: str, store, target: str) -> Health:
         return Health(concern, backend, target, False, str(error))
 
 
-# Other concerns (event queue, inference server) add their check here.
+def step_workers(settings: Settings) -> Health:
+    """With MLOPS_EXECUTOR=celery, whether each step queue has a worker consuming it."""
+    if settings.executor != "celery":
+        detail = "steps run in the run's process (MLOPS_EXECUTOR=celery: on workers)"
+        return Health("step executor", "in-process", "-", True, detail)
+    from celery import Celery
+    from kombu.exceptions import OperationalError
+
+    try:
+        broker = settings.resolved_celery_broker_url
+    except ValueError as error:
+        return Health("step executor", "Celery workers", "-", False, str(error))
+    shown = without_password(broker)
+    app = Celery(broker=broker, broker_connection_timeout=TIMEOUT_S)
+    app.conf.broker_transport_options = {"max_retries": 1}
+    try:
+        replies = app.control.inspect(timeout=TIMEOUT_S).active_queues() or {}
+    except (OSError, OperationalError) as error:
+        return Health("step executor", "Celery workers", shown, False, str(error))
+    finally:
+        app.close()
+    serving = {
+        queue: sorted(w for w, queues in replies.items() if queue in {q["name"] for q in queues})
+        for queue in (settings.celery_queue, settings.celery_training_queue)
+    }
+    detail = "; ".join(f"{q}: {', '.join(w) or 'no worker'}" for q, w in serving.items())
+    return Health("step executor", "Celery workers", shown, all(serving.values()), detail)
+
+
 CHECKS: list[Callable[[Settings], Health]] = [
     dagster_instance,
     data_store,
     tracking,
     artifacts,
     object_store,
+    event_queue,
+    inference_server,
+    step_workers,
 ]
 
 

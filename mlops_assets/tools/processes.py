@@ -14,6 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from mlops_assets.constants import REGISTRY_POOL
+
 POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -203,3 +205,40 @@ def drop_database(database_url_: str) -> None:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
     finally:
         engine.dispose()
+
+
+def celery_worker_command(config_yaml: Path, queues: Iterable[str], name: str) -> list[str]:
+    """A `dagster-celery` worker, one step at a time.
+
+    Args:
+        config_yaml: the `execution.config` the executor uses (`graph.execution.worker_config`).
+        queues: the Celery queues it consumes (at most four).
+        name: the worker's node name (unique per host; `@%h` is appended).
+
+    `dagster-celery` runs `celery` from PATH: put the virtual environment's bin folder on it.
+    """
+    return [
+        str(venv_binary("dagster-celery")),
+        "worker",
+        "start",
+        "-A",
+        "dagster_celery.app",
+        "-y",
+        str(config_yaml),
+        # One comma-separated -q: celery keeps only the last of several -Q options.
+        "-q",
+        ",".join(queues),
+        "-n",
+        name,
+        "--",
+        "--concurrency=1",
+    ]
+
+
+def registry_pool_command() -> list[str]:
+    """Stores the registry pool's limit (1) in the Dagster instance of DAGSTER_HOME.
+
+    The instance's `default_limit` reaches a pool only after the run queue first sees it, so two
+    runs queued together on a fresh instance could both start; a stored limit holds from the first.
+    """
+    return [str(venv_binary("dagster")), "instance", "concurrency", "set", REGISTRY_POOL, "1"]

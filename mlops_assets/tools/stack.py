@@ -1,9 +1,10 @@
 """`make stack` / `make stack-down`: the production stack as local processes on 127.0.0.1.
 
-Starts SeaweedFS (S3), the MLflow tracking server on PostgreSQL or MySQL and `dagster dev` with
-its instance on PostgreSQL, against the PostgreSQL, MySQL and RabbitMQ servers already running.
-Writes var/stack.env, which the Makefile reads, so `make demo`, `make health` and the rest use
-the stack until `make stack-down` stops what was started (by the pids in var/stack/pids).
+Starts SeaweedFS (S3), the MLflow tracking server on PostgreSQL or MySQL, the inference server,
+one Celery worker per step queue and `dagster dev` with its instance on PostgreSQL, against the
+PostgreSQL, MySQL and RabbitMQ servers already running. Writes var/stack.env, which the
+Makefile reads, so `make demo`, `make health` and the rest use the stack until `make stack-down`
+stops what was started (by the pids in var/stack/pids).
 
 Usage: python -m mlops_assets.tools.stack up | down
 """
@@ -20,9 +21,12 @@ import urllib.request
 from pathlib import Path
 
 import sqlalchemy as sa
+import yaml
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlops_assets.graph.execution import worker_config
+from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
 
 log = logging.getLogger("mlops_assets.tools.stack")
@@ -32,7 +36,7 @@ ENV_FILE = ROOT / "var" / "stack.env"
 PIDS = STATE / "pids"
 LOGS = STATE / "logs"
 # Stopped in the reverse of this order.
-PROCESSES = ("seaweedfs", "mlflow", "serving", "dagster")
+PROCESSES = ("seaweedfs", "mlflow", "serving", "worker-steps", "worker-training", "dagster")
 
 
 class PreflightError(RuntimeError):
@@ -186,6 +190,12 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "MLOPS_SERVING_URL": f"http://{processes.HOST}:{settings.serving_port}",
     }
     write_env_file(variables)
+    subprocess.run(
+        processes.registry_pool_command(),
+        env={**os.environ, **variables},
+        check=True,
+        capture_output=True,
+    )
 
     # The inference server follows @champion on the stack; the deployment step calls it.
     serving = variables["MLOPS_SERVING_URL"]
@@ -193,6 +203,7 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     pid = _start("serving", [sys.executable, "-m", "mlops_assets.serving"], serving_env)
     _wait("inference server", lambda: _http_ok(f"{serving}/health"), 180, pid)
     log.info("inference server: %s (OpenAPI at /docs)", serving)
+    start_workers(Settings(), settings.rabbitmq_url, variables)
 
     if with_dagster:
         dagster = f"http://{processes.HOST}:{settings.dagster_port}"
@@ -212,6 +223,32 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     log.info("MLflow UI: %s; S3: %s (bucket %s)", tracking, endpoint, settings.bucket)
     log.info("wrote %s; `make demo`, `make health` now use the stack", ENV_FILE)
     return variables
+
+
+def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) -> None:
+    """One Celery worker per step queue (MLOPS_EXECUTOR=celery sends steps to them), one step
+    at a time each; on a GPU machine the training worker is the one to give the GPU."""
+    config = STATE / "celery.yaml"
+    broker = pipeline.celery_broker_url or broker
+    document = worker_config(broker, pipeline.celery_backend_url, pipeline.celery_queue)
+    config.write_text(yaml.safe_dump(document))
+    # dagster-celery runs `celery` from PATH.
+    path = f"{processes.venv_binary('celery').parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    for name, queue in (
+        ("worker-steps", pipeline.celery_queue),
+        ("worker-training", pipeline.celery_training_queue),
+    ):
+        log_file = LOGS / f"{name}.log"
+        offset = log_file.stat().st_size if log_file.exists() else 0
+        command = processes.celery_worker_command(config, [queue], name)
+        pid = _start(name, command, {**variables, "PATH": path})
+        _wait(
+            f"Celery worker {name}",
+            lambda log_file=log_file, offset=offset: b" ready." in log_file.read_bytes()[offset:],
+            180,
+            pid,
+        )
+        log.info("Celery worker %s consumes queue %s", name, queue)
 
 
 def write_env_file(variables: dict[str, str]) -> None:

@@ -1,10 +1,14 @@
 """The factory: the one place where settings choose each backend."""
 
+from datetime import UTC, datetime, timedelta
+
 from mlops_assets.backends import factory
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.rabbitmq_queue import RabbitMQQueue
 from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
 from mlops_assets.backends.object_store import LocalObjectStore, S3ObjectStore
+from mlops_assets.contracts.records import ConfirmedWindow
+from mlops_assets.definitions import build_resources
 from mlops_assets.settings import Settings
 
 
@@ -59,3 +63,16 @@ def test_no_serving_url_gives_an_unconfigured_client(tmp_path):
         Settings(home=tmp_path, serving_url="http://127.0.0.1:8000", serving_admin_token="t")
     )
     assert client.configured and client.admin_token == "t"
+
+
+def test_settings_give_the_data_store_its_confirmed_at_window(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_EVENTS_EARLIEST_CONFIRMED_AT", "2020-01-01T00:00:00Z")
+    monkeypatch.setenv("MLOPS_EVENTS_MAX_CLOCK_SKEW_S", "60")
+    settings = Settings(home=tmp_path)
+    expected = ConfirmedWindow(datetime(2020, 1, 1, tzinfo=UTC), timedelta(seconds=60))
+    assert factory.data_store(settings).window == expected
+    resource = build_resources(settings)["data_store"]
+    assert resource.get_client().window == expected
+    monkeypatch.delenv("MLOPS_EVENTS_EARLIEST_CONFIRMED_AT")
+    monkeypatch.delenv("MLOPS_EVENTS_MAX_CLOCK_SKEW_S")
+    assert factory.data_store(Settings(home=tmp_path)).window == ConfirmedWindow()

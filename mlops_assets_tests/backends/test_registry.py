@@ -5,7 +5,8 @@ import json
 import pytest
 
 from mlops_assets.backends.registry import (
-    HISTORY_TAG,
+    DECISION_TAG,
+    DECISION_TAG_PREFIX,
     PREVIOUS_CHAMPION_TAG,
     PROMOTED_FOR_TAG,
     RegistryClient,
@@ -54,15 +55,29 @@ def test_a_rerun_month_is_judged_against_the_champion_of_its_time(registry, tmp_
     assert v2 == "2"
 
 
-def test_history_keeps_the_newest_decisions_within_the_tag_limit(registry, tmp_path):
-    [version] = register(registry, tmp_path, 1)
+def test_every_decision_is_kept_as_tags_on_its_version(registry, tmp_path):
+    v1, v2 = register(registry, tmp_path, 2)
     for i in range(60):
-        registry.record("defended", version, None, f"month {i}: " + "x" * 40)
-    stored = registry.client().get_registered_model(registry.model_name).tags[HISTORY_TAG]
-    assert len(stored) <= 4500
-    entries = json.loads(stored)
-    assert entries[-1]["reason"].startswith("month 59:")
-    assert len(entries) < 60
+        registry.record("defended", v1, None, f"month {i}: " + "x" * 40)
+    registry.record("rejected", v2, v1, "accuracy 0.87 is not above 0.90")
+    entries = registry.history()
+    assert len(entries) == 61
+    assert [e["reason"][:8] for e in entries[:2]] == ["month 0:", "month 1:"]
+    assert entries[-1] | {"at": None} == {
+        "at": None,
+        "action": "rejected",
+        "version": v2,
+        "previous": v1,
+        "reason": "accuracy 0.87 is not above 0.90",
+    }
+    tags = registry.client().get_model_version(registry.model_name, v2).tags
+    assert tags[DECISION_TAG] == "rejected"
+    [key] = [k for k in tags if k.startswith(DECISION_TAG_PREFIX)]
+    assert json.loads(tags[key])["action"] == "rejected"
+    found = registry.client().search_model_versions(
+        f"name='{registry.model_name}' and tags.{DECISION_TAG} = 'rejected'"
+    )
+    assert [str(v.version) for v in found] == [v2]
 
 
 def test_rollback_needs_a_champion_with_a_predecessor(registry, tmp_path):

@@ -140,3 +140,26 @@ def test_rerunning_a_month_reproduces_its_decision(drifting):
     assert (kept.version, kept.alias_moved) == (champion, False)
     assert kept.decision == ("defended" if month.decision == "promoted" else month.decision)
     assert registry.champion().version == champion
+
+
+class _StoppingJob:
+    """Stands in for retrain_job: the replay's first run ends it."""
+
+    def execute_in_process(self, **kwargs):
+        raise KeyboardInterrupt
+
+
+def test_the_replay_shows_one_progress_bar_with_month_and_eta(capsys):
+    with pytest.raises(KeyboardInterrupt):
+        replay.run_replay(
+            _StoppingJob(),
+            None,
+            SHORT,
+            deliver=lambda records: None,
+            champion_version=lambda: None,
+            first_month=3,
+            progress=True,
+        )
+    err = capsys.readouterr().err
+    assert "replay" in err and "0/4 months" in err and "ETA" in err
+    assert f"{SHORT.month_key(3)[:7]}: running" in err

@@ -3,6 +3,7 @@
 import json
 
 import dagster as dg
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -96,6 +97,25 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     logged = client.download_artifacts(champion.run_id, "verification_report.json")
     assert json.load(open(logged))["decision"] == "promoted"
     assert len(client.get_metric_history(champion.run_id, "loss")) >= 2
+
+    # The MLflow model contract of the registered version.
+    assert run.info.run_name == "2024-12 challenger v1"
+    info = mlflow.models.get_model_info(f"models:/{registry.model_name}/1")
+    assert "keras" in info.flavors
+    assert info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == (-1, 8, 8, 1)
+    assert info.signature.outputs.to_dict()[0]["tensor-spec"]["shape"] == (-1, 10)
+    assert info.saved_input_example_info is not None
+    requirements = open(mlflow.pyfunc.get_model_dependencies(info.model_uri)).read().split()
+    assert {r.split("==")[0] for r in requirements} >= {"tensorflow-cpu", "keras", "numpy"}
+    assert all("==" in r for r in requirements)
+    contexts = {i.tags[0].value: i.dataset.name for i in run.inputs.dataset_inputs if i.tags}
+    assert contexts == {
+        "training": f"train-{report.data_version}",
+        "holdout": f"holdout-{report.data_version}",
+    }
+    logged = client.get_logged_model(info.model_id)
+    linked = {m.key: m.dataset_name for m in logged.metrics}
+    assert linked["holdout_accuracy"] == f"holdout-{report.data_version}"
 
 
 def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_store, instance):

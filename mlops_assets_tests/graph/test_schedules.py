@@ -2,6 +2,8 @@ import datetime as dt
 
 import dagster as dg
 
+from mlops_assets.backends.data_store import CONFIRMED_TASKS
+from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.graph.schedules import nightly_retrain_schedule_for
 
 
@@ -33,3 +35,25 @@ def test_nightly_schedule_skips_an_empty_store(resources, definitions):
         result = nightly_retrain_schedule_for("UTC").evaluate_tick(tick)
     assert not result.run_requests
     assert "empty" in result.skip_message
+
+
+def test_a_far_future_row_in_the_store_never_picks_a_missing_partition(
+    resources, definitions, seeded_store, demo_records
+):
+    # Written past the store's rules, as a bug or an older version could have.
+    with seeded_store.engine.begin() as conn:
+        conn.execute(
+            CONFIRMED_TASKS.insert().values(
+                event_id="legacy-2100",
+                task_id="legacy",
+                confirmed_at=dt.datetime(2100, 1, 1, tzinfo=dt.UTC),
+                label=1,
+                pixels=bytes(64),
+                source="legacy",
+            )
+        )
+    with context(resources, definitions) as tick:
+        (request,) = nightly_retrain_schedule_for("UTC").evaluate_tick(tick).run_requests
+    newest = max(r.confirmed_at for r in demo_records)
+    assert request.partition_key == newest.strftime("%Y-%m-01")
+    assert monthly_partitions.has_partition_key(request.partition_key)

@@ -1,9 +1,11 @@
 """Sensors: task events -> store -> retrain requests; run outcomes -> events on the queues."""
 
+import json
 import logging
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from mlops_assets.contracts.events import (
     TrainingCompletedEvent,
     parse_event,
 )
-from mlops_assets.graph.partitions import month_key
+from mlops_assets.graph.partitions import month_key, monthly_partitions
 from mlops_assets.graph.sensors import (
     champion_health_sensor_for,
     pipeline_failure_sensor,
@@ -55,11 +57,11 @@ def publish(queue, records) -> None:
     queue.publish(Q, [TaskConfirmedEvent.from_record(r) for r in records])
 
 
-def tick(instance, queue_factory, store, cursor=None, **context):
+def tick(instance, queue_factory, store, cursor=None, data_store=None, **context):
     """One tick of the sensor with resources over the test's queues and store."""
     resources = {
         "event_queue": queue_factory.resource(),
-        "data_store": DataStoreResource(url=store.url),
+        "data_store": data_store or DataStoreResource(url=store.url),
     }
     with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources=resources, **context
@@ -111,6 +113,32 @@ def test_new_labels_count_from_the_last_training_snapshot(
     result = tick(instance, queue_factory, store)
     assert not result.run_requests
     assert "3 new confirmed labels beyond high-water mark 12" in result.skip_reason.skip_message
+
+
+def test_hostile_events_never_lead_to_a_missing_partition(
+    instance, queue_factory, store, demo_records
+):
+    """Events before the first partition (allowed by a configured earliest date), in 2100 and
+    in 9999: the drain goes on, and the run asks for a partition that exists."""
+    queue = queue_factory()
+    old = [replace(r, confirmed_at=r.confirmed_at.replace(year=2021)) for r in demo_records[:10]]
+    hostile = [
+        json.dumps(
+            {**json.loads(TaskConfirmedEvent.from_record(old[0]).to_json()), **change}
+        ).encode()
+        for change in (
+            {"event_id": "future", "confirmed_at": "2100-01-01T00:00:00+00:00"},
+            {"event_id": "year-9999", "confirmed_at": "9999-12-31T23:59:59+00:00"},
+        )
+    ]
+    queue.publish_bodies(Q, [TaskConfirmedEvent.from_record(r).to_json() for r in old])
+    queue.publish_bodies(Q, hostile + [b"[" * 100_000 + b"]" * 100_000])
+    since_2020 = DataStoreResource(url=store.url, earliest_confirmed_at="2020-01-01T00:00:00Z")
+    result = tick(instance, queue_factory, store, data_store=since_2020)
+    (request,) = result.run_requests
+    assert request.partition_key == "2024-01-01"
+    assert monthly_partitions.has_partition_key(request.partition_key)
+    assert len(queue.dead_letters(Q)) == 3
 
 
 def test_preview_does_not_consume(instance, queue_factory, store, demo_records):

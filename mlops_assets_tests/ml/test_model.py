@@ -1,5 +1,7 @@
 """The classifier: its hyperparameters are validated, its shape fixed, its training seeded."""
 
+import warnings
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -33,3 +35,13 @@ def test_training_reports_each_epoch_and_is_repeatable():
     assert first.epochs_run == 2
     second = train(x, y, settings)
     assert first.history["loss"] == second.history["loss"]
+
+
+def test_training_warns_nothing():
+    rng = np.random.default_rng(1)
+    x = rng.random((40, 8, 8, 1)).astype(np.float32)
+    y = np.arange(40) % 10
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(x, y, TrainSettings(epochs=1, filters=2, dense_units=4, batch_size=16))
+    assert [str(w.message) for w in caught if "shuffle" in str(w.message)] == []

@@ -5,15 +5,24 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.backends.data_store import CONFIRMED_TASKS, RecordRefused, TrainingDataStore
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.retraining.replication import replicate
+from mlops_assets_tests.support import hostile
 
 Q = TASK_CONFIRMED_QUEUE
+# Examples run by the property test per backend, and the dead letters they produced.
+RUN_COUNTS: Counter = Counter()
 ROOT = Path(__file__).resolve().parents[2]
 MALFORMED = [
     b"{broken",
@@ -157,3 +166,261 @@ def test_consumer_killed_mid_batch_loses_and_duplicates_nothing(
     assert len(ids) == len(set(ids)) == len(valid)
     assert set(ids) == {f"event-{i}" for i in range(len(valid))}
     assert sorted(d.body for d in queue_factory().dead_letters(Q, 10**4)) == sorted(malformed)
+
+
+# Hostile input: one message must never stop the drain (the six cases that once did, then a
+# property-based search over arbitrary bodies on every queue and store backend).
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def any_store(request, tmp_path):
+    """The training data store on SQLite, and on PostgreSQL in the integration tier."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("data_store_database")
+    store = TrainingDataStore(url)
+    yield store
+    store.close()
+
+
+def event_dict(i: int, **overrides) -> dict:
+    event = json.loads(good(i))
+    event.update(overrides)
+    return event
+
+
+def encode(event: dict) -> bytes:
+    return json.dumps(event).encode()
+
+
+def drain(queue, store, published: int):
+    """Replicates until every published message was received (a broker delivers
+    asynchronously), then once more to show nothing is left; returns the summed counts."""
+    received = inserted = dead = conflicts = 0
+    for _ in range(50):
+        result = replicate(queue, store, max_messages=10**6, max_seconds=5, batch_size=64)
+        received += result.received
+        inserted += result.inserted
+        dead += result.dead_lettered
+        conflicts += result.conflicts
+        if received >= published:
+            break
+    assert replicate(queue, store, max_messages=10**6, max_seconds=0.5).received == 0
+    return received, inserted, dead, conflicts
+
+
+def reasons(queue) -> dict[bytes, str]:
+    return {letter.body: letter.reason for letter in queue.dead_letters(Q, 10**4)}
+
+
+def test_case1_deeply_nested_json_is_dead_lettered_and_the_drain_goes_on(queue_factory, store):
+    nested = b"[" * 100_000 + b"]" * 100_000  # 200 kB
+    queue = queue_factory()
+    queue.publish_bodies(Q, [nested, good(1), good(2)])
+    received, inserted, dead, _ = drain(queue, store, 3)
+    assert (received, inserted, dead) == (3, 2, 1)
+    assert "not JSON" in reasons(queue)[nested] and "recursion limit" in reasons(queue)[nested]
+
+
+def test_case2_year_9999_is_dead_lettered_and_cannot_break_a_snapshot(queue_factory, store):
+    far = encode(event_dict(9, confirmed_at="9999-12-31T23:59:59+00:00"))
+    queue = queue_factory()
+    queue.publish_bodies(Q, [far, good(1)])
+    assert drain(queue, store, 2)[:3] == (2, 1, 1)
+    assert "is in the future" in reasons(queue)[far]
+    # The store refuses it too, and a row written before the rule existed is never read.
+    record = TaskConfirmedEvent.model_validate_json(good(3)).to_record()
+    with pytest.raises(RecordRefused, match="confirmed_at"):
+        store.insert([replace(record, confirmed_at=datetime(9999, 12, 31, tzinfo=UTC))])
+    write_raw_row(store, "legacy-9999", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    frame = store.snapshot()
+    assert list(frame["event_id"]) == ["event-1"]
+    assert store.newest_confirmed_at() == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_case3_far_future_is_dead_lettered_and_reads_stay_in_range(queue_factory, store):
+    future = encode(event_dict(8, confirmed_at="2100-01-01T00:00:00+00:00"))
+    queue = queue_factory()
+    queue.publish_bodies(Q, [future])
+    assert drain(queue, store, 1)[:3] == (1, 0, 1)
+    assert "MLOPS_EVENTS_MAX_CLOCK_SKEW_S" in reasons(queue)[future]
+    # A 2100 row already in the store is not "the newest": the sensor and the schedule ask for
+    # a partition that exists (graph/test_schedules.py, graph/test_sensors.py).
+    write_raw_row(store, "legacy-2100", datetime(2100, 1, 1, tzinfo=UTC))
+    assert store.newest_confirmed_at() is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"pixels": ["1"] * 64},
+        {"pixels": [True] + [0] * 63},
+        {"pixels": [1.0] * 64},
+        {"label": 7.0},
+        {"label": "7"},
+        {"label": True},
+    ],
+    ids=[
+        "pixels-as-strings",
+        "pixel-as-bool",
+        "pixels-as-floats",
+        "label-7.0",
+        "label-str",
+        "label-bool",
+    ],
+)
+def test_case4_strings_booleans_and_floats_are_not_coerced(queue_factory, store, overrides):
+    lax = encode(event_dict(4, **overrides))
+    queue = queue_factory()
+    queue.publish_bodies(Q, [lax])
+    assert drain(queue, store, 1)[:3] == (1, 0, 1)
+    assert "Input should be a valid integer" in reasons(queue)[lax]
+    assert store.count() == 0
+
+
+def test_case5_nul_in_text_is_dead_lettered_and_the_batch_is_stored(queue_factory, any_store):
+    nul_task = encode(event_dict(5, task_id="task\x00-5"))
+    nul_source = encode(event_dict(6, source="help\x00er"))
+    queue = queue_factory()
+    queue.publish_bodies(Q, [good(1), nul_task, nul_source, good(2)])
+    assert drain(queue, any_store, 4)[:3] == (4, 2, 2)
+    assert "task_id: control character U+0000" in reasons(queue)[nul_task]
+    assert "source: control character U+0000" in reasons(queue)[nul_source]
+    assert sorted(any_store.snapshot()["event_id"]) == ["event-1", "event-2"]
+    record = TaskConfirmedEvent.model_validate_json(good(7)).to_record()
+    with pytest.raises(RecordRefused, match="U\\+0000"):
+        any_store.insert([replace(record, task_id="t\x00")])
+
+
+def test_case6_conflicting_duplicate_is_dead_lettered_naming_the_stored_event(queue_factory, store):
+    queue = queue_factory()
+    queue.publish_bodies(Q, [good(1)])
+    drain(queue, store, 1)
+    other_label = encode(event_dict(1, label=9))
+    other_pixels = encode(event_dict(1, pixels=[0] * 64))
+    queue.publish_bodies(Q, [good(1), other_label, other_pixels])
+    received, inserted, dead, conflicts = drain(queue, store, 3)
+    assert (received, inserted, dead, conflicts) == (3, 0, 2, 2)
+    reason = reasons(queue)[other_label]
+    assert "conflicting duplicate: event_id 'event-1'" in reason
+    assert "the stored event (seq 1: task 'task-1'" in reason and "label 1" in reason
+    assert "differs in label (9)" in reason
+    assert "differs in pixels" in reasons(queue)[other_pixels]
+    assert store.count() == 1
+
+
+def test_conflicts_within_one_batch_count_in_the_summary(queue_factory, store):
+    queue = queue_factory()
+    queue.publish_bodies(Q, [good(1), encode(event_dict(1, task_id="task-x")), good(1)])
+    assert drain(queue, store, 3) == (3, 1, 1, 1)
+    (reason,) = reasons(queue).values()
+    assert "conflicting duplicate: event_id 'event-1'" in reason
+    if queue_factory.backend == "sqlite":  # one fetch holds all three
+        assert "an event earlier in the same batch" in reason
+    result = replicate(queue, store, max_messages=10, max_seconds=0.1)
+    assert "dead-lettered (0 conflicting duplicates)" in result.summary()
+
+
+def test_a_store_that_is_down_leaves_the_batch_unacknowledged(queue_factory, tmp_path):
+    down = TrainingDataStore("postgresql+psycopg2://nobody@127.0.0.1:9/none?connect_timeout=1")
+    queue = queue_factory()
+    queue.publish_bodies(Q, [good(1), b"{broken"])
+    with pytest.raises(sa.exc.OperationalError):
+        replicate(queue, down, max_messages=10, max_seconds=5)
+    queue.close()
+    store = TrainingDataStore(f"sqlite:///{tmp_path / 'store.db'}")
+    assert drain(queue_factory(), store, 2)[:3] == (2, 1, 1)
+
+
+def test_the_store_refusing_a_record_dead_letters_only_that_message(queue_factory, tmp_path):
+    class Picky(TrainingDataStore):
+        """Refuses task 'task-2' as a database would refuse content it cannot hold."""
+
+        def insert(self, records):
+            records = list(records)
+            if any(r.task_id == "task-2" for r in records):
+                raise RecordRefused("the database refused the batch: invalid byte sequence")
+            return super().insert(records)
+
+    store = Picky(f"sqlite:///{tmp_path / 'store.db'}")
+    queue = queue_factory()
+    queue.publish_bodies(Q, [good(1), good(2), good(3)])
+    assert drain(queue, store, 3)[:3] == (3, 2, 1)
+    assert "refused event 'event-2'" in reasons(queue)[good(2)]
+
+
+def write_raw_row(store: TrainingDataStore, event_id: str, confirmed_at: datetime) -> None:
+    """Writes a row past the store's rules, as a bug or an older version could have."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            CONFIRMED_TASKS.insert().values(
+                event_id=event_id,
+                task_id="legacy",
+                confirmed_at=confirmed_at,
+                label=1,
+                pixels=bytes(64),
+                source="legacy",
+            )
+        )
+
+
+@pytest.fixture(
+    params=[
+        "sqlite-store",
+        pytest.param("postgresql-store", marks=pytest.mark.integration),
+    ]
+)
+def property_store(request, tmp_path):
+    if request.param == "sqlite-store":
+        url = f"sqlite:///{tmp_path / 'property.db'}"
+    else:
+        url = request.getfixturevalue("data_store_database")
+    store = TrainingDataStore(url)
+    yield store
+    store.close()
+
+
+PROPERTY_EXAMPLES = {"sqlite": 150, "rabbitmq": 40}
+
+
+def test_any_bodies_end_stored_or_dead_lettered_with_a_reason(queue_factory, property_store):
+    """Property: for any list of bodies (arbitrary bytes, arbitrary JSON, nesting, valid events
+    with repeated ids, mutations of valid events), `replicate` does not raise; every valid
+    event's first occurrence is stored once, identical duplicates vanish, every other body is
+    dead-lettered with a reason, and nothing is left on the queue."""
+    window = property_store.window
+
+    @settings(
+        max_examples=PROPERTY_EXAMPLES[queue_factory.backend],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(st.lists(hostile.bodies, min_size=1, max_size=12))
+    def check(published):
+        expected = hostile.expected_outcome(published, window)
+        queue = queue_factory()
+        property_store.clear()
+        queue.remove(Q)
+        queue.publish_bodies(Q, published)
+        received, inserted, dead, conflicts = drain(queue, property_store, len(published))
+        assert received == len(published)
+        assert (inserted, dead, conflicts) == (
+            len(expected.stored),
+            len(expected.dead),
+            expected.conflicts,
+        )
+        stored = property_store.stored(expected.stored)
+        assert {event_id: record for event_id, (_, record) in stored.items()} == expected.stored
+        letters = queue.dead_letters(Q, 10**4)
+        assert sorted(letter.body for letter in letters) == sorted(expected.dead)
+        assert all(letter.reason for letter in letters)
+        RUN_COUNTS["examples"] += 1
+        RUN_COUNTS["bodies"] += len(published)
+        RUN_COUNTS["dead letters"] += len(letters)
+        RUN_COUNTS["conflicting duplicates"] += conflicts
+
+    RUN_COUNTS.clear()
+    check()
+    # Shown with `pytest -rP`: the figures of the run (examples include shrinking).
+    print(f"{queue_factory.backend} queue: {dict(RUN_COUNTS)}")

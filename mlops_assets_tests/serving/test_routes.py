@@ -53,8 +53,8 @@ def test_predict_a_batch_up_to_the_maximum(client):
     assert predictions[0] == predictions[3]
 
 
-def problems(response) -> list[tuple[list, str]]:
-    assert response.status_code == 422, response.text
+def problems(response, status: int = 422) -> list[tuple[list, str]]:
+    assert response.status_code == status, response.text
     return [(p["loc"], p["type"]) for p in response.json()["detail"]]
 
 
@@ -102,14 +102,18 @@ def test_422_messages_say_what_is_wrong(client):
     assert value["msg"] == "Input should be less than or equal to 16"
 
 
-def test_nan_and_malformed_json_get_422s_not_500s(client):
+def test_nan_gets_a_422_and_malformed_json_a_400_not_500s(client):
     nan = json.dumps({"instances": [[float("nan")] + PHOTO[1:]]})
     response = client.post("/predict", content=nan, headers={"content-type": "application/json"})
     assert problems(response) == [(["body", "instances", 0, 0], "finite_number")]
     broken = client.post(
         "/predict", content=b'{"instances": [', headers={"content-type": "application/json"}
     )
-    assert problems(broken)[0][1] == "json_invalid"
+    assert problems(broken, status=400)[0][1] == "json_invalid"
+    not_utf8 = client.post(
+        "/predict", content=b'{"instances": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert problems(not_utf8, status=400) == [(["body"], "json_invalid")]
     assert problems(client.post("/predict", json={"pixels": PHOTO})) == [
         (["body", "instances"], "missing"),
         (["body", "pixels"], "extra_forbidden"),
@@ -185,6 +189,23 @@ def test_openapi_documents_the_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/predict", "/health", "/ready", "/model", "/admin/reload"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def test_openapi_declares_what_predict_enforces(client):
+    schema = client.get("/openapi.json").json()
+    instances = schema["components"]["schemas"]["PredictRequest"]["properties"]["instances"]
+    assert (instances["minItems"], instances["maxItems"]) == (1, MAX_BATCH)
+    photo = instances["items"]
+    assert (photo["minItems"], photo["maxItems"]) == (64, 64)
+    assert (photo["items"]["minimum"], photo["items"]["maximum"]) == (0, 16)
+    responses = schema["paths"]["/predict"]["post"]["responses"]
+    assert set(responses) == {"200", "400", "413", "422", "503"}
+    assert set(schema["paths"]["/admin/reload"]["post"]["responses"]) == {
+        "200",
+        "401",
+        "422",
+        "500",
+    }
 
 
 def test_a_push_subscription_triggers_reloads(source):

@@ -5,7 +5,6 @@ RegistryClient.register with the `.keras` file's sha256). One server and one reg
 whole module; each test first puts @champion where it needs it.
 """
 
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -13,14 +12,12 @@ from urllib.parse import urlparse
 
 import dagster as dg
 import httpx
-import mlflow
 import numpy as np
 import pytest
 
 from mlops_assets.backends import factory
 from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
 from mlops_assets.backends.inference_client import deploy
-from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.events import (
     MODEL_EVENTS_QUEUE,
     ModelPromoted,
@@ -30,36 +27,22 @@ from mlops_assets.contracts.events import (
 from mlops_assets.contracts.stage_results import DeploymentResult
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.graph.assets.deployment import deployment
-from mlops_assets.ml.predictor import Predictor, file_sha256
+from mlops_assets.ml.predictor import Predictor
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.inference_client import InferenceClientResource
-from mlops_assets.resources.tracking import ensure_experiment
 from mlops_assets.settings import Settings
 from mlops_assets.tools import cli
 from mlops_assets_tests.support.receiver import http_receiver
-from mlops_assets_tests.support.serving import champion_change, running_server, tiny_model
+from mlops_assets_tests.support.serving import (
+    champion_change,
+    log_and_register,
+    running_server,
+)
 
 pytestmark = pytest.mark.integration
 
 PHOTOS = np.random.default_rng(7).integers(0, 17, size=(3, 64)).astype(float)
-
-
-def log_and_register(settings: Settings, registry: RegistryClient, seed: int, sha256=None):
-    """Logs a tiny model as `trained_model` does and registers it; returns (version, model)."""
-    model = tiny_model(seed)
-    experiment_id = ensure_experiment(
-        settings.resolved_tracking_uri, settings.experiment, settings.resolved_artifact_location
-    )
-    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        info = mlflow.tensorflow.log_model(
-            model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
-        )
-    with tempfile.TemporaryDirectory() as scratch:
-        digest = file_sha256(registry.download_keras(info.model_uri, scratch))
-    registered = registry.register(info.model_uri, run.info.run_id, sha256 or digest)
-    return registered.version, model
 
 
 @pytest.fixture(scope="module")

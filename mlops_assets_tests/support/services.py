@@ -27,4 +27,5 @@ def embedded_settings(home, monkeypatch: pytest.MonkeyPatch) -> Settings:
         if name.startswith("MLOPS_") or name.startswith("MLFLOW_"):
             monkeypatch.delenv(name)
     monkeypatch.delenv("RABBITMQ_URL", raising=False)
-    return Settings(home=home)
+    # Same retries as production, without the five-minute waits.
+    return Settings(home=home, retry_delay_s=0)

@@ -6,16 +6,21 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import keras
+import mlflow
 
+from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.stage_results import ChampionChange
 from mlops_assets.ml.model import TrainSettings, build_model
 from mlops_assets.ml.predictor import file_sha256
+from mlops_assets.resources.tracking import ensure_experiment
 from mlops_assets.serving.model_source import VersionRef
+from mlops_assets.settings import Settings
 
 TINY = TrainSettings(filters=2, dense_units=4)
 
@@ -116,3 +121,20 @@ def running_server(env: dict[str, str], log_path: Path, startup_s: float = 120.0
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def log_and_register(settings: Settings, registry: RegistryClient, seed: int, sha256=None):
+    """Logs a tiny model as `trained_model` does and registers it; returns (version, model)."""
+    model = tiny_model(seed)
+    experiment_id = ensure_experiment(
+        settings.resolved_tracking_uri, settings.experiment, settings.resolved_artifact_location
+    )
+    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        info = mlflow.tensorflow.log_model(
+            model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
+        )
+    with tempfile.TemporaryDirectory() as scratch:
+        digest = file_sha256(registry.download_keras(info.model_uri, scratch))
+    registered = registry.register(info.model_uri, run.info.run_id, sha256 or digest)
+    return registered.version, model

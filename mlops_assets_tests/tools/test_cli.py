@@ -1,19 +1,105 @@
-"""The command line: dead letters are listed with their reasons."""
+"""The command line: dead letters are listed with their reasons and re-driven on request."""
 
-from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mlops_assets.backends.data_store import TrainingDataStore
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.contracts.records import ConfirmedWindow
+from mlops_assets.retraining.replication import replicate
 from mlops_assets.tools import cli
 
+Q = TASK_CONFIRMED_QUEUE
 
-def test_dead_letters_are_shown_with_their_reason(settings, backends, caplog):
-    backends.event_queue.publish_bodies(TASK_CONFIRMED_QUEUE, [b"not json", b"[]"])
-    messages = backends.event_queue.fetch(TASK_CONFIRMED_QUEUE, 10, max_seconds=1)
-    backends.event_queue.dead_letter(TASK_CONFIRMED_QUEUE, [(m, "unreadable") for m in messages])
+
+@pytest.fixture
+def environment(queue_factory, settings, monkeypatch):
+    """Points the command line's settings at the test's queues (either backend)."""
+    monkeypatch.setenv("MLOPS_HOME", str(settings.home))
+    monkeypatch.setenv("MLOPS_EVENT_QUEUE_PREFIX", queue_factory.prefix)
+    if queue_factory.backend == "rabbitmq":
+        monkeypatch.setenv("RABBITMQ_URL", queue_factory.location)
+    else:
+        monkeypatch.setenv("MLOPS_EVENT_QUEUE_PATH", queue_factory.location)
+    return queue_factory
+
+
+def january_event(i: int) -> bytes:
+    return TaskConfirmedEvent(
+        event_id=f"january-{i}",
+        task_id=f"task-{i}",
+        confirmed_at=datetime(2025, 1, 2, tzinfo=UTC),
+        label=i % 10,
+        pixels=[i % 17] * 64,
+        source="helper",
+    ).to_json()
+
+
+def test_dead_letters_are_shown_with_their_reason(environment, tmp_path, caplog):
+    queue = environment()
+    queue.publish_bodies(Q, [b"not json", b"[]"])
+    replicate(queue, TrainingDataStore(f"sqlite:///{tmp_path / 's.db'}"), 10, max_seconds=5)
     with caplog.at_level("INFO", logger="mlops_assets"):
-        assert cli.show_dead_letters(settings) == 2
+        assert cli.main(["dead-letters"]) == 0
     assert "not JSON" in caplog.text and "not a JSON object: list" in caplog.text
+    assert "2 dead-lettered task events shown" in caplog.text
+
+
+def test_requeue_moves_the_chosen_letters_back_once(environment, tmp_path, caplog):
+    """A misconfigured earliest date dead-letters January; after the fix, a re-drive stores it."""
+    queue = environment()
+    queue.publish_bodies(Q, [january_event(i) for i in range(3)] + [b"not json"])
+    too_late = ConfirmedWindow(earliest=datetime(2025, 6, 1, tzinfo=UTC))
+    misconfigured = TrainingDataStore(f"sqlite:///{tmp_path / 's.db'}", too_late)
+    drained = replicate(queue, misconfigured, 100, max_seconds=5)
+    assert (drained.inserted, drained.dead_lettered) == (0, 4)
+
+    with caplog.at_level("INFO", logger="mlops_assets"):
+        assert cli.main(["dead-letters", "--requeue", "--reason-contains", "earliest"]) == 0
+        assert cli.main(["dead-letters", "--requeue", "--reason-contains", "earliest"]) == 0
+    assert "moved 3 dead-lettered task events whose reason contains 'earliest'" in caplog.text
+    assert "moved 0 dead-lettered" in caplog.text
+
+    fixed = TrainingDataStore(misconfigured.url, ConfirmedWindow())
+    for _ in range(20):  # RabbitMQ hands re-driven messages over asynchronously
+        replicate(queue, fixed, 100, max_seconds=2)
+        if fixed.count() == 3:
+            break
+    assert sorted(fixed.snapshot()["event_id"]) == [f"january-{i}" for i in range(3)]
+    assert [letter.body for letter in queue.dead_letters(Q)] == [b"not json"]
+
+
+def test_requeue_without_a_filter_moves_every_letter(environment, tmp_path):
+    queue = environment()
+    future = json.loads(january_event(0))
+    future["confirmed_at"] = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    queue.publish_bodies(Q, [b"{", json.dumps(future).encode()])
+    replicate(queue, TrainingDataStore(f"sqlite:///{tmp_path / 's.db'}"), 10, max_seconds=5)
+    assert cli.main(["dead-letters", "--requeue"]) == 0
+    assert queue.dead_letters(Q) == [] and queue.depth(Q) == 2
+
+
+def test_reason_contains_needs_requeue():
+    with pytest.raises(SystemExit):
+        cli.main(["dead-letters", "--reason-contains", "earliest"])
 
 
 def test_rollback_without_a_champion_says_so_and_fails(settings, caplog):
     with caplog.at_level("ERROR", logger="mlops_assets"):
         assert cli.rollback(settings, "test") == 1
     assert "has no @champion: nothing to roll back" in caplog.text
+
+
+def test_stderr_silenced_reaches_native_output_and_restores_it(capfd):
+    import subprocess
+    import sys
+
+    from mlops_assets.tools.cli import stderr_silenced
+
+    with stderr_silenced():
+        subprocess.run([sys.executable, "-c", "import os; os.write(2, b'banner')"], check=True)
+    subprocess.run([sys.executable, "-c", "import os; os.write(2, b'after')"], check=True)
+    err = capfd.readouterr().err
+    assert "banner" not in err and "after" in err

@@ -13,8 +13,10 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from mlops_assets.constants import REGISTRY_POOL
 from mlops_assets.definitions import defs
 from mlops_assets.tools import processes
+from mlops_assets_tests.support.celery_workers import delete_queues
 from mlops_assets_tests.support.stack_fixtures import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +89,9 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         "MLOPS_STACK_DAGSTER_PORT": str(processes.free_port()),
         "MLOPS_STACK_SERVING_PORT": str(processes.free_port()),
         "MLOPS_STACK_DATABASE_PREFIX": prefix,
+        # The stack's workers consume queues of this test only (the broker is shared).
+        "MLOPS_CELERY_QUEUE": f"{prefix}_steps",
+        "MLOPS_CELERY_TRAINING_QUEUE": f"{prefix}_training",
     }
     env = {**_clean_environment(), **ports, "POSTGRES_URL": POSTGRES_URL, "PYTHONPATH": str(ROOT)}
     stack = [sys.executable, "-m", "mlops_assets.tools.stack"]
@@ -103,7 +108,13 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         assert variables["MLFLOW_TRACKING_URI"].endswith(ports["MLOPS_STACK_MLFLOW_PORT"])
         assert variables["MLOPS_DATA_STORE_URL"].endswith(f"/{prefix}_data")
         pids = sorted(p.name for p in (tmp_path / "var" / "stack" / "pids").iterdir())
-        assert pids == ["mlflow.pid", "seaweedfs.pid", "serving.pid"]
+        assert pids == [
+            "mlflow.pid",
+            "seaweedfs.pid",
+            "serving.pid",
+            "worker-steps.pid",
+            "worker-training.pid",
+        ]
         serving = variables["MLOPS_SERVING_URL"]
         assert serving.endswith(ports["MLOPS_STACK_SERVING_PORT"])
         # No champion yet: alive, not ready.
@@ -116,6 +127,16 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
             text=True,
         )
         assert health.returncode == 0, health.stdout + health.stderr
+        health = subprocess.run(
+            [sys.executable, "-m", "mlops_assets.tools.cli", "health"],
+            env={**env, **variables, "MLOPS_EXECUTOR": "celery"},
+            capture_output=True,
+            text=True,
+        )
+        assert health.returncode == 0, health.stdout + health.stderr
+        workers = next(line for line in health.stdout.splitlines() if "step executor" in line)
+        assert f"{prefix}_steps: worker-steps@" in workers
+        assert f"{prefix}_training: worker-training@" in workers
 
         again = subprocess.run(
             [*stack, "up", "--no-dagster"], cwd=tmp_path, env=env, capture_output=True, text=True
@@ -123,6 +144,7 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         assert again.returncode == 1 and "already running" in again.stderr
     finally:
         down = subprocess.run([*stack, "down"], cwd=tmp_path, env=env, capture_output=True)
+        delete_queues(ports["MLOPS_CELERY_QUEUE"], ports["MLOPS_CELERY_TRAINING_QUEUE"])
         for suffix in ("mlflow", "data", "dagster"):
             processes.drop_database(processes.database_url(POSTGRES_URL, f"{prefix}_{suffix}"))
     assert down.returncode == 0
@@ -140,11 +162,27 @@ def _clean_environment() -> dict[str, str]:
     }
 
 
-def test_local_instance_lets_one_registry_writer_run_at_a_time(tmp_path, monkeypatch):
+@pytest.mark.parametrize("config", ["dagster-local.yaml", "dagster.yaml"])
+def test_instances_let_one_registry_writer_run_at_a_time(tmp_path, monkeypatch, config):
+    settings = yaml.safe_load((DEPLOY / config).read_text())
+    assert settings["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert settings["concurrency"]["pools"] == {"granularity": "run", "default_limit": 1}
     shutil.copy(DEPLOY / "dagster-local.yaml", tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
-        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-    assert limits == [{"key": "mlops_assets/registry", "limit": 1}]
-    for job in ("retrain_job", "rollback_champion_job"):
-        assert defs.resolve_job_def(job).tags["mlops_assets/registry"] == "writer"
+        pools = instance.get_concurrency_config().pool_config
+    assert pools.pool_granularity.value == "run" and pools.default_pool_limit == 1
+
+
+def test_every_registry_writer_is_in_the_pool():
+    writers = {
+        node.name: node.definition.pool
+        for job in ("retrain_job", "rollback_champion_job")
+        for node in defs.resolve_job_def(job).graph.nodes
+        if node.definition.pool
+    }
+    assert writers == {
+        "champion_model": REGISTRY_POOL,
+        "deployment": REGISTRY_POOL,
+        "rollback_champion": REGISTRY_POOL,
+    }

@@ -91,6 +91,23 @@ class EventQueue(ABC):
         """Returns up to `limit` dead-lettered messages of a queue, oldest first, leaving them."""
 
     @abstractmethod
+    def requeue_dead_letters(self, queue: str, reason_contains: str | None = None) -> int:
+        """Moves dead letters back onto their queue, oldest first (after a producer is fixed).
+
+        Each letter is moved at most once per call and is gone from the dead-letter queue once
+        it is back on the queue; a letter moved twice (a crash between the two steps) is a
+        duplicate, which consumers absorb by `event_id`. A letter that is still invalid simply
+        comes back to the dead-letter queue on the next drain.
+
+        Args:
+            queue: logical queue name.
+            reason_contains: move only the letters whose reason contains this text.
+
+        Returns:
+            How many letters were moved.
+        """
+
+    @abstractmethod
     def depth(self, queue: str) -> int:
         """Returns how many messages wait in a queue (not counting unacknowledged ones)."""
 

@@ -36,6 +36,9 @@ CONNECTION_ERRORS = (
 
 
 NACK_RETRIES = 5
+# Header of a dead letter that says why it was set aside (AMQP's reject carries no reason).
+REASON_HEADER = "x-mlops-reason"
+REASON_MAX_CHARS = 1000
 
 
 class RabbitMQQueue(EventQueue):
@@ -217,12 +220,24 @@ class RabbitMQQueue(EventQueue):
         self._unsettled -= tags
 
     def dead_letter(self, queue: str, rejected: Sequence[tuple[Message, str]]) -> None:
+        if not rejected:
+            return
+        name = self.declare(queue)
         for message, reason in rejected:
-            # The broker moves the message to `q.dead` itself (at-least-once strategy), so it
-            # lands there exactly once; AMQP 0-9-1 cannot attach our reason to a reject, hence
-            # the log line and `dead_letters`, which says why by validating again.
-            log.warning("dead-lettering a message of %s: %s", self.queue_name(queue), reason)
-            self._consumer.basic_nack(message.tag, multiple=False, requeue=False)
+            # Published to `q.dlx` with the reason in a header, confirmed, and only then acked
+            # (AMQP 0-9-1 cannot attach a reason to a reject). A crash between the two leaves
+            # the message on `q` and may leave a copy in `q.dead`; consumers dedupe by event_id.
+            log.warning("dead-lettering a message of %s: %s", name, reason)
+            properties = pika.BasicProperties(
+                delivery_mode=pika.DeliveryMode.Persistent.value,
+                content_type="application/json",
+                headers={REASON_HEADER: reason[:REASON_MAX_CHARS]},
+            )
+            self._publisher.basic_publish(
+                f"{name}.dlx", name, message.body, properties=properties, mandatory=True
+            )
+        for message, _ in rejected:
+            self._consumer.basic_ack(message.tag)
             self._unsettled.discard(message.tag)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[DeadLetter]:
@@ -234,11 +249,33 @@ class RabbitMQQueue(EventQueue):
                 method, properties, body = channel.basic_get(f"{name}.dead", auto_ack=False)
                 if method is None:
                     break
-                letters.append(DeadLetter(body=body, reason=_death_reason(properties)))
+                letters.append(DeadLetter(body=body, reason=_reason(properties)))
         finally:
             # Closing the channel returns the peeked messages to the dead-letter queue.
             channel.close()
         return letters
+
+    def requeue_dead_letters(self, queue: str, reason_contains: str | None = None) -> int:
+        name = self.declare(queue)
+        channel = self._connection.channel()
+        channel.confirm_delivery()
+        moved = 0
+        try:
+            # Only the letters waiting now: a bounded walk, even if new ones arrive meanwhile.
+            waiting = channel.queue_declare(f"{name}.dead", passive=True).method.message_count
+            for _ in range(waiting):
+                method, properties, body = channel.basic_get(f"{name}.dead", auto_ack=False)
+                if method is None:
+                    break
+                if reason_contains is not None and reason_contains not in _reason(properties):
+                    continue  # stays unacked on this channel until it closes
+                channel.basic_publish("", name, body, properties=PERSISTENT, mandatory=True)
+                channel.basic_ack(method.delivery_tag)
+                moved += 1
+        finally:
+            # Closing the channel returns the letters it skipped to the dead-letter queue.
+            channel.close()
+        return moved
 
     def depth(self, queue: str) -> int:
         name = self.declare(queue)
@@ -273,8 +310,11 @@ class RabbitMQQueue(EventQueue):
         raise AssertionError("unreachable")
 
 
-def _death_reason(properties: pika.BasicProperties) -> str:
-    deaths = (properties.headers or {}).get("x-death") or []
+def _reason(properties: pika.BasicProperties) -> str:
+    headers = properties.headers or {}
+    if REASON_HEADER in headers:
+        return _text(headers[REASON_HEADER])
+    deaths = headers.get("x-death") or []
     if not deaths:
         return "dead-lettered"
     death = deaths[0]

@@ -140,6 +140,28 @@ class SqliteQueue(EventQueue):
         ).fetchall()
         return [DeadLetter(body=row[0], reason=row[1]) for row in rows]
 
+    def requeue_dead_letters(self, queue: str, reason_contains: str | None = None) -> int:
+        name = self.queue_name(queue)
+        now = time.time()
+        # One transaction: each letter is moved exactly once, even if the command is killed.
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, body, reason FROM dead_letters WHERE queue = ? ORDER BY id", (name,)
+            ).fetchall()
+            chosen = [
+                (letter_id, body)
+                for letter_id, body, reason in rows
+                if reason_contains is None or reason_contains in reason
+            ]
+            conn.executemany(
+                "DELETE FROM dead_letters WHERE id = ?", [(letter_id,) for letter_id, _ in chosen]
+            )
+            conn.executemany(
+                "INSERT INTO messages (queue, body, enqueued_at) VALUES (?, ?, ?)",
+                [(name, body, now) for _, body in chosen],
+            )
+        return len(chosen)
+
     def depth(self, queue: str) -> int:
         return self.conn.execute(
             "SELECT count(*) FROM messages WHERE queue = ? AND lease_owner IS NULL",

@@ -4,10 +4,13 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
+from mlflow.data.pandas_dataset import PandasDataset
 
+from mlops_assets.backends import model_contract
 from mlops_assets.backends.data_store import content_hash
 from mlops_assets.constants import RETRAINING_GROUP, TRAINING_DATA
 from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.ml.data import split_as_of
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.object_store import ObjectStoreResource
@@ -27,6 +30,18 @@ class TrainingSnapshot:
     snapshot_uri: str | None = None
 
 
+def snapshot_datasets(snapshot: TrainingSnapshot) -> tuple[PandasDataset, PandasDataset]:
+    """The snapshot's training split and holdout as MLflow datasets (named by data version)."""
+    return (
+        model_contract.snapshot_dataset(
+            snapshot.train, f"train-{snapshot.data_version}", snapshot.snapshot_uri
+        ),
+        model_contract.snapshot_dataset(
+            snapshot.holdout, f"holdout-{snapshot.data_version}", snapshot.snapshot_uri
+        ),
+    )
+
+
 def snapshot_key(data_version: str) -> str:
     """Object key of a snapshot: the data version names it, so a run can be reproduced."""
     return f"{TRAINING_DATA}/{data_version}.parquet"
@@ -36,14 +51,7 @@ def _class_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame["label"].value_counts().sort_index().items()}
 
 
-@dg.asset(
-    key=TRAINING_DATA,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL),
-    kinds={"pandas"},
-)
-def training_data(
+def snapshot_training_data(
     context: dg.AssetExecutionContext,
     data_store: DataStoreResource,
     object_store: ObjectStoreResource,
@@ -88,3 +96,17 @@ def training_data(
             "holdout_rows_per_class": dg.MetadataValue.json(_class_counts(split.holdout)),
         },
     )
+
+
+def training_data_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
+    """`training_data` with a retry policy (`definitions.py` passes the configured one)."""
+    return dg.asset(
+        key=TRAINING_DATA,
+        group_name=RETRAINING_GROUP,
+        partitions_def=monthly_partitions,
+        retry_policy=retry_policy,
+        kinds={"pandas"},
+    )(snapshot_training_data)
+
+
+training_data = training_data_asset(external_step_retry_policy())

@@ -14,7 +14,7 @@ from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, RETRAINING_GROUP
+from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, REGISTRY_POOL, RETRAINING_GROUP
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.alerts import AlertsResource
@@ -61,6 +61,8 @@ def compensate(
 
 @dg.asset(
     key=DEPLOYMENT,
+    # One run that moves @champion or the server at a time, whatever launched it.
+    pool=REGISTRY_POOL,
     group_name=RETRAINING_GROUP,
     partitions_def=monthly_partitions,
     kinds={"fastapi"},

@@ -4,7 +4,7 @@ its partitions answer "who served after month m" and stay green whatever the gat
 
 import dagster as dg
 
-from mlops_assets.constants import CHAMPION_ALIAS, CHAMPION_MODEL, RETRAINING_GROUP
+from mlops_assets.constants import CHAMPION_ALIAS, CHAMPION_MODEL, REGISTRY_POOL, RETRAINING_GROUP
 from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.registry import RegistryResource
@@ -24,6 +24,8 @@ def history_markdown(entries: list[dict], newest: int = 10) -> str:
 
 @dg.asset(
     key=CHAMPION_MODEL,
+    # One run that moves @champion or the server at a time, whatever launched it.
+    pool=REGISTRY_POOL,
     group_name=RETRAINING_GROUP,
     partitions_def=monthly_partitions,
     kinds={"mlflow"},

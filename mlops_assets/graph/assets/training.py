@@ -5,23 +5,28 @@ import time
 
 import dagster as dg
 import numpy as np
+from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
+from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel
 from mlops_assets.backends.storage_errors import storage_errors_explained
-from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL
-from mlops_assets.graph.assets.dataset import TrainingSnapshot
+from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL, TRAINING_QUEUE
+from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
 from mlops_assets.graph.partitions import monthly_partitions
+from mlops_assets.graph.retries import external_step_retry_policy
+from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.resources.trainer import TrainerResource
 
 
-class TrainingConfig(dg.Config, TrainSettings):
-    """The launchpad config of `trained_model`: the hyperparameters (`TrainSettings`) and one
-    switch for demonstrating the gates."""
+class TrainingConfig(TrainerConfig, TrainSettings):
+    """The launchpad config of `trained_model`: the hyperparameters (`TrainSettings`), the
+    trainer (`TrainerConfig`) and one switch for demonstrating the gates."""
 
     shuffle_labels: bool = Field(
         default=False,
@@ -30,25 +35,21 @@ class TrainingConfig(dg.Config, TrainSettings):
     )
 
 
-@dg.asset(
-    key=TRAINED_MODEL,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    kinds={"tensorflow", "mlflow"},
-)
-def trained_model(
+def train_challenger(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     training_data: TrainingSnapshot,
     model_registry: RegistryResource,
     mlflow: dg.ResourceParam[MlFlow],
+    trainer: TrainerResource,
 ) -> dg.Output[RegisteredModel]:
     """Challenger model version, registered in MLflow with the alias `challenger`."""
     registry = model_registry.get_client()
-    settings = TrainSettings(**config.model_dump(exclude={"shuffle_labels"}))
+    settings = TrainSettings(**config.model_dump(include=set(TrainSettings.model_fields)))
     x, y = to_arrays(training_data.train)
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
+    model_contract.log_datasets(*snapshot_datasets(training_data))
     mlflow.log_params(config.model_dump())
     mlflow.log_params(
         {
@@ -59,12 +60,13 @@ def trained_model(
         }
     )
 
-    def report_epoch(epoch: int, metrics: dict[str, float]) -> None:
-        mlflow.log_metrics(metrics, step=epoch)
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-        context.log.info(f"epoch {epoch}/{settings.epochs}: {shown}")
-
-    result = train(x, y, settings, on_epoch=report_epoch)
+    command = config.trainer_command or trainer.command
+    if command:
+        outcome = run_trainer(context, command, config, settings, (x, y), trainer, registry)
+        result, trainer_metadata = outcome.result, outcome.metadata
+    else:
+        result = train(x, y, settings, on_epoch=EpochReporter(context).on_epoch(settings.epochs))
+        trainer_metadata = {}
     run_id = mlflow.active_run().info.run_id
     started = time.perf_counter()
     with storage_errors_explained(
@@ -72,13 +74,12 @@ def trained_model(
         endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
         location_variable="the experiment's artifact location",
     ):
-        info = mlflow.tensorflow.log_model(
-            result.model, name="model", pip_requirements=["tensorflow-cpu", "keras"]
-        )
+        info = model_contract.log_keras_model(result.model, x)
         with tempfile.TemporaryDirectory() as scratch:
             keras_file = registry.download_keras(info.model_uri, scratch)
             sha256 = file_sha256(keras_file)
     registered = registry.register(info.model_uri, run_id, sha256)
+    model_contract.name_run(training_data.month, registered.version)
     context.log.info(
         f"registered {registered.name} v{registered.version} (@challenger) in "
         f"{time.perf_counter() - started:.1f} s"
@@ -91,7 +92,27 @@ def trained_model(
             "epochs": result.epochs_run,
             "training_seconds": round(result.seconds, 2),
             "parameters": result.model.count_params(),
-            "final_val_accuracy": result.history["val_accuracy"][-1],
+            "final_val_accuracy": result.history.get("val_accuracy", [None])[-1],
             "artifact_sha256": sha256,
+            **trainer_metadata,
         },
     )
+
+
+def trained_model_asset(
+    retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
+) -> dg.AssetsDefinition:
+    """`trained_model` with a retry policy (`definitions.py` passes the configured one) and its
+    step routed to the Celery queue `queue` (a GPU worker serves it; the in-process executor
+    ignores the route)."""
+    return dg.asset(
+        key=TRAINED_MODEL,
+        group_name=RETRAINING_GROUP,
+        partitions_def=monthly_partitions,
+        retry_policy=retry_policy,
+        kinds={"tensorflow", "mlflow"},
+        op_tags={DAGSTER_CELERY_QUEUE_TAG: queue},
+    )(train_challenger)
+
+
+trained_model = trained_model_asset(external_step_retry_policy())

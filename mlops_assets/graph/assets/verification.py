@@ -8,10 +8,11 @@ import numpy as np
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
+from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.constants import RETRAINING_GROUP, VERIFICATION_REPORT
 from mlops_assets.contracts.stage_results import ModelScore, VerificationReport
-from mlops_assets.graph.assets.dataset import TrainingSnapshot
+from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.ml import metrics
 from mlops_assets.ml.data import to_arrays
@@ -101,8 +102,10 @@ def verification_report(
         decision=gates.decide(results),
     )
     mlflow.log_dict(report.model_dump(mode="json"), "verification_report.json")
-    mlflow.log_metrics(
-        {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s}
+    model_contract.log_holdout_metrics(
+        {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s},
+        trained_model.source,
+        snapshot_datasets(training_data)[1],
     )
     matrix = np.asarray(challenger.confusion)
     context.log.info(

@@ -98,10 +98,23 @@ def test_dead_lettered_messages_leave_the_queue_with_a_reason(queue_factory):
     again = queue_factory()
     assert drain(again) == []
     letters = again.dead_letters(Q)
-    assert [letter.body for letter in letters] == [b"not json"]
-    assert letters[0].reason
+    assert [(letter.body, letter.reason) for letter in letters] == [(b"not json", "not JSON")]
     # Inspecting leaves the dead letters where they are.
     assert [letter.body for letter in again.dead_letters(Q)] == [b"not json"]
+
+
+def test_requeue_moves_the_chosen_dead_letters_back_once(queue_factory):
+    queue = queue_factory()
+    queue.publish_bodies(Q, [b"a", b"b", b"c"])
+    batch = sorted(drain(queue), key=lambda m: m.body)
+    reasons = {b"a": "too early", b"b": "not JSON", b"c": "too early, again"}
+    queue.dead_letter(Q, [(m, reasons[m.body]) for m in batch])
+    assert queue.requeue_dead_letters(Q, reason_contains="too early") == 2
+    assert queue.requeue_dead_letters(Q, reason_contains="too early") == 0
+    assert [letter.body for letter in queue.dead_letters(Q)] == [b"b"]
+    assert sorted(m.body for m in receive(queue, 2)) == [b"a", b"c"]
+    assert queue.requeue_dead_letters(Q) == 1
+    assert queue.dead_letters(Q) == []
 
 
 def test_duplicates_are_delivered_not_swallowed(queue_factory):

@@ -1,0 +1,86 @@
+"""The server's contract is the documented one: Schemathesis generates requests from
+`/openapi.json` (valid and invalid ones) against a real uvicorn server serving a registered
+model, and checks that none gets a 5xx and that every answer conforms to the schema."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mlops_assets.backends import factory
+from mlops_assets.settings import Settings
+from mlops_assets_tests.support.serving import log_and_register, running_server
+
+pytestmark = pytest.mark.integration
+
+# not_a_server_error: no 5xx; status_code / content_type / response_schema conformance: every
+# answer is one the schema declares; positive_data_acceptance / negative_data_rejection: the
+# schema is exactly as strict as the validation.
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "positive_data_acceptance",
+    "negative_data_rejection",
+]
+MAX_EXAMPLES = 200
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("api-contract") / "var"
+    home.mkdir()
+    settings = Settings(
+        home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}", artifact_location=None
+    )
+    registry = factory.registry(settings)
+    version, _ = log_and_register(settings, registry, seed=1)
+    registry.promote(version, "the model under contract test")
+    env = {
+        "MLOPS_HOME": str(home),
+        "MLFLOW_TRACKING_URI": settings.resolved_tracking_uri,
+        "MLOPS_SERVING_PUSH": "false",
+        "MLOPS_SERVING_POLL_INTERVAL_S": "0",
+        "MLOPS_SERVING_MAX_BATCH": "8",
+        "MLOPS_SERVING_MAX_BODY_BYTES": "65536",
+    }
+    with running_server(env, home / "server.log") as url:
+        assert httpx.get(f"{url}/ready", timeout=30).json()["model_version"] == version
+        yield url
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, tmp_path):
+    report = tmp_path / "schemathesis.json"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "run",
+            f"{server}/openapi.json",
+            "--checks",
+            ",".join(CHECKS),
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            "10",
+            "--workers",
+            "2",
+            "--report",
+            "json",
+            "--report-json-path",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,  # Schemathesis keeps a cache folder in its working directory
+    )
+    # The run's figures (shown with `pytest -rP`): cases generated, failures by check.
+    print(result.stdout[-3000:])
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    cases = json.loads(report.read_text())["test_cases"]
+    print(f"schemathesis: {cases}")
+    assert cases["generated"] > 0 and cases["with_failures"] == cases["errored"] == 0
