@@ -202,7 +202,7 @@ def run_policy(
                     drifted=[t.name for t in report.drift if t.drifted] if report else [],
                 )
             )
-            log.info(
+            log.debug(
                 "policy %s %s: served v%s, trigger %s, %s",
                 name,
                 scenario.month_key(month)[:7],
