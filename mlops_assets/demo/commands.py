@@ -112,7 +112,7 @@ def run_demo(settings: Settings) -> int:
                 run_config=run_config,
                 progress=True,
             )
-            log.info("the same stream under the volume and evidence retraining policies (about a minute)")
+            log.info("the same stream under the volume and evidence policies (about a minute)")
             policy_runs = policies.compare_policies(
                 results,
                 settings.home_dir / "replay" / "policies",
