@@ -21,6 +21,9 @@ from mlops_assets.settings import Settings
 from mlops_assets_tests.support.services import RABBITMQ_URL, embedded_settings, service_missing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# A step that fails in a test is retried at once, not after the production 5, 10, 15 minutes;
+# test processes and the runs and workers they start read the same variable.
+os.environ.setdefault("MLOPS_RETRY_DELAY_S", "0")
 
 # Fixtures that start SeaweedFS and the MLflow server for the integration tier.
 pytest_plugins = ["mlops_assets_tests.support.stack_fixtures"]

@@ -248,4 +248,5 @@ def stack_settings(
         s3_endpoint_url=weed.endpoint_url,
         experiment=f"stack-{tag}",
         model_name=f"stack-model-{tag}",
+        retry_delay_s=0,
     )
