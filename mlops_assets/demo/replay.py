@@ -120,7 +120,7 @@ def _execute(
     through the assets' IO manager.
     """
     tags = {"mlops_assets/replay": "true"}
-    if isinstance(job, dg.JobDefinition):
+    if not isinstance(job, ReconstructableJob):
         result = job.execute_in_process(
             run_config=run_config,
             instance=instance,

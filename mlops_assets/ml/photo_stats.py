@@ -13,10 +13,10 @@ def photo_features(pixels: np.ndarray) -> dict[str, np.ndarray]:
         One float array of length n per name in `PHOTO_FEATURES`, each in 0..1.
     """
     array = np.asarray(pixels, dtype=np.float64)
+    if array.size == 0:
+        # No photos (an empty window) or photos without pixels: summaries of the right length.
+        return dict.fromkeys(PHOTO_FEATURES, np.zeros(len(array)))
     grey = array.reshape(len(array), -1) / PIXEL_MAX
-    if grey.shape[1] == 0:
-        empty = np.zeros(len(array))
-        return dict.fromkeys(PHOTO_FEATURES, empty)
     return {
         "mean_grey": grey.mean(axis=1),
         "grey_spread": grey.std(axis=1),

@@ -149,6 +149,9 @@ def test_retrain_on_two_workers_decides_as_in_process(
 def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_records):
     broker_or_skip()
     home, env, config = _scaled_out_home(tmp_path, demo_records)
+    # What is tested is the broker handing the step back (acks late), so the step's own
+    # RetryPolicy is off here: with it, a retried attempt and the redelivered task both train.
+    env["MLOPS_RETRY_MAX_RETRIES"] = "0"
     # Longer training, so the kill lands in the middle of it.
     config.write_text(
         yaml.safe_dump({"ops": {**RUN_CONFIG["ops"], "trained_model": {"config": {"epochs": 60}}}})
