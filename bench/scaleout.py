@@ -43,22 +43,13 @@ STEPS_QUEUE, TRAINING_QUEUE = f"mlops-bench-{TAG}-steps", f"mlops-bench-{TAG}-tr
 
 
 def environment(home: Path, executor: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MLOPS_", "MLFLOW_", "DAGSTER_")) and k != "RABBITMQ_URL"
-    }
-    env.update(
-        MLOPS_HOME=str(home),
-        DAGSTER_HOME=str(home / "dagster"),
+    return processes.embedded_environment(
+        home,
         MLOPS_EXECUTOR=executor,
         MLOPS_CELERY_BROKER_URL=BROKER,
         MLOPS_CELERY_QUEUE=STEPS_QUEUE,
         MLOPS_CELERY_TRAINING_QUEUE=TRAINING_QUEUE,
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        TF_CPP_MIN_LOG_LEVEL="2",
     )
-    return env
 
 
 def fresh_home(parent: Path, name: str) -> Path:
@@ -75,7 +66,8 @@ def fresh_home(parent: Path, name: str) -> Path:
 
 def start_worker(env: dict[str, str], folder: Path, name: str, queues: list[str]):
     config = folder / "celery.yaml"
-    config.write_text(yaml.safe_dump(worker_config(BROKER, "rpc://", STEPS_QUEUE)))
+    backend = Settings(home=Path(env["MLOPS_HOME"])).resolved_celery_backend_url
+    config.write_text(yaml.safe_dump(worker_config(BROKER, backend, STEPS_QUEUE)))
     log_path = folder / f"{name}.log"
     with open(log_path, "ab") as log:
         worker = subprocess.Popen(
@@ -202,6 +194,9 @@ def delete_queues() -> None:
 
 
 def main() -> None:
+    # This process reads the stores with the runs' settings: embedded, under each home.
+    for name in [n for n in os.environ if n.startswith(processes.CONFIGURATION_PREFIXES)]:
+        del os.environ[name]
     with tempfile.TemporaryDirectory() as parent:
         try:
             in_process = one_retrain(Path(parent), "in_process")

@@ -191,17 +191,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     """The executor of retrain_job and of asset materializations (MLOPS_EXECUTOR)."""
     broker: str | dict | None = None
+    backend: str | dict = settings.resolved_celery_backend_url
     if settings.executor == "celery":
         broker = settings.resolved_celery_broker_url
-        # Like the resources' secrets: a broker URL from the environment is read when the run
-        # starts, so the executor config the UI shows names the variable, not the password.
+        # Like the resources' secrets: a URL from the environment is read when the run starts,
+        # so the executor config the UI shows names the variable, not the password.
         for variable in ("MLOPS_CELERY_BROKER_URL", "RABBITMQ_URL"):
             if os.environ.get(variable) == broker:
                 broker = {"env": variable}
                 break
-    return step_executor(
-        settings.executor, broker, settings.celery_backend_url, settings.celery_queue
-    )
+        if os.environ.get("MLOPS_CELERY_BACKEND_URL") == backend:
+            backend = {"env": "MLOPS_CELERY_BACKEND_URL"}
+    return step_executor(settings.executor, broker, backend, settings.celery_queue)
 
 
 defs = build_definitions(Settings())

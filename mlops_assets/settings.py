@@ -215,10 +215,12 @@ class Settings(SharedSettings):
         default=None,
         description="Celery broker for the step executor; default RABBITMQ_URL.",
     )
-    celery_backend_url: str = Field(
-        default="rpc://",
-        description="Celery result backend (rpc:// replies over the broker; redis://… keeps "
-        "results in Redis).",
+    celery_backend_url: str | None = Field(
+        default=None,
+        description="Celery result backend, where workers leave each step's events for the "
+        "run: default a SQLite file in MLOPS_HOME (one machine); workers on other machines "
+        "need a shared one (db+postgresql://…, redis://…). Not rpc://: its replies die with "
+        "a broker restart, and the run with them.",
     )
     celery_queue: str = Field(
         default=DEFAULT_STEP_QUEUE, description="Celery queue of every step but training."
@@ -227,6 +229,10 @@ class Settings(SharedSettings):
         default=TRAINING_QUEUE,
         description="Celery queue of the `trained_model` step; serve it with a GPU worker.",
     )
+
+    @property
+    def resolved_celery_backend_url(self) -> str:
+        return self.celery_backend_url or f"db+sqlite:///{self.home_dir / 'celery-results.db'}"
 
     @property
     def resolved_celery_broker_url(self) -> str:

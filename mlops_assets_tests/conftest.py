@@ -29,6 +29,14 @@ os.environ.setdefault("MLOPS_RETRY_DELAY_S", "0")
 pytest_plugins = ["mlops_assets_tests.support.stack_fixtures"]
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri(monkeypatch):
+    """MLflow's `set_tracking_uri` (called by dagster-mlflow in every in-process run) exports
+    MLFLOW_TRACKING_URI: without this, the next test's settings would read the previous test's
+    registry."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     """Embedded defaults under a temporary MLOPS_HOME, ignoring the caller's environment."""

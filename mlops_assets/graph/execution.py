@@ -2,20 +2,30 @@
 
 `definitions.py` picks one with MLOPS_EXECUTOR; `make stack` starts the workers with the same
 Celery configuration (`worker_config`), so the executor and the workers agree on broker, backend
-and queues.
+and queues. The workers run the app in `celery_worker.py`.
 """
 
 import dagster as dg
 from dagster_celery import celery_executor
 
+# How long a run keeps trying to hand a step to a broker that is away (a RabbitMQ restart):
+# 60 tries, one to five seconds apart, about four minutes.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 60,
+    "interval_start": 1,
+    "interval_step": 1,
+    "interval_max": 5,
+}
 
-def celery_config(broker: str | dict, backend: str, queue: str) -> dict:
+
+def celery_config(broker: str | dict, backend: str | dict, queue: str) -> dict:
     """The `dagster-celery` executor config, also the `execution.config` of a worker's YAML.
 
     Args:
         broker: the Celery broker URL (RabbitMQ), or `{"env": VARIABLE}` to read it at run
             start.
-        backend: the Celery result backend URL.
+        backend: the Celery result backend URL (or `{"env": VARIABLE}`); one that outlives a
+            broker restart (a database, Redis), not rpc://.
         queue: the queue of every step without a `dagster-celery/queue` tag.
     """
     return {
@@ -27,7 +37,12 @@ def celery_config(broker: str | dict, backend: str, queue: str) -> dict:
             # a worker that dies mid-step hands the step back to the queue for another worker.
             "task_acks_late": True,
             "task_reject_on_worker_lost": True,
+            # A broker restart does the same for a step in progress: the worker stops it (its
+            # acknowledgement could not arrive any more) and takes it again from the queue.
+            "worker_cancel_long_running_tasks_on_connection_loss": True,
             "broker_connection_retry_on_startup": True,
+            "task_publish_retry_policy": PUBLISH_RETRY_POLICY,
+            "database_short_lived_sessions": True,
         },
     }
 
@@ -38,7 +53,7 @@ def worker_config(broker: str, backend: str, queue: str) -> dict:
 
 
 def step_executor(
-    kind: str, broker: str | dict | None, backend: str, queue: str
+    kind: str, broker: str | dict | None, backend: str | dict, queue: str
 ) -> dg.ExecutorDefinition:
     """The executor of every asset job: `in_process` or `celery` (each step a Celery task)."""
     if kind == "in_process":

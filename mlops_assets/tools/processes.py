@@ -5,6 +5,7 @@ server from these same functions, so what is tested is what users run. Everythin
 127.0.0.1 and every port is set explicitly: `weed mini` silently moves a busy port otherwise.
 """
 
+import os
 import socket
 import sys
 import uuid
@@ -41,6 +42,32 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
 def venv_binary(name: str) -> Path:
     """A console script installed next to this interpreter (`weed`, `mlflow`, `dagster`)."""
     return Path(sys.executable).parent / name
+
+
+CONFIGURATION_PREFIXES = ("MLOPS_", "MLFLOW_", "DAGSTER_")
+
+
+def embedded_environment(home: Path, **variables: str) -> dict[str, str]:
+    """The environment of a run, a worker or a daemon on embedded stores under `home`.
+
+    This process's environment without any MLOPS_*, MLFLOW_*, DAGSTER_* or RABBITMQ_URL
+    setting (a tracking URI exported by an earlier MLflow call must not leak into it), with
+    DAGSTER_HOME at `home/dagster`, this virtual environment's bin folder first on PATH
+    (`dagster-celery` runs `celery` from it) and `variables` on top.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(CONFIGURATION_PREFIXES) and name != "RABBITMQ_URL"
+    }
+    env.update(
+        MLOPS_HOME=str(home),
+        DAGSTER_HOME=str(home / "dagster"),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    env.update(variables)
+    return env
 
 
 @dataclass(frozen=True)
@@ -222,7 +249,7 @@ def celery_worker_command(config_yaml: Path, queues: Iterable[str], name: str) -
         "worker",
         "start",
         "-A",
-        "dagster_celery.app",
+        "mlops_assets.graph.celery_worker",
         "-y",
         str(config_yaml),
         # One comma-separated -q: celery keeps only the last of several -Q options.

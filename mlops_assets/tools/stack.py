@@ -64,7 +64,7 @@ class StackSettings(BaseSettings):
     database_prefix: str = Field(
         default="mlops",
         alias="MLOPS_STACK_DATABASE_PREFIX",
-        description="Databases <prefix>_mlflow, _data and _dagster are created if absent.",
+        description="Databases <prefix>_mlflow, _data, _dagster and _celery are created if absent.",
     )
     # Development defaults; SeaweedFS enforces whatever keys it is started with.
     access_key: str = Field(default="mlops", validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"))
@@ -152,6 +152,8 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     dagster_db = processes.create_database(
         settings.postgres_url, f"{prefix}_dagster", exist_ok=True
     )
+    # Where Celery workers leave step results: a database outlives a broker restart.
+    celery_db = processes.create_database(settings.postgres_url, f"{prefix}_celery", exist_ok=True)
 
     endpoint = f"http://{processes.HOST}:{settings.s3_port}"
     s3_env = processes.s3_client_environment(endpoint, settings.access_key, settings.secret_key)
@@ -187,6 +189,7 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "MLOPS_OBJECT_STORE_URL": f"s3://{settings.bucket}/datasets",
         **s3_env,
         "RABBITMQ_URL": settings.rabbitmq_url,
+        "MLOPS_CELERY_BACKEND_URL": os.environ.get("MLOPS_CELERY_BACKEND_URL", f"db+{celery_db}"),
         "MLOPS_SERVING_URL": f"http://{processes.HOST}:{settings.serving_port}",
     }
     write_env_file(variables)
@@ -203,7 +206,10 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     pid = _start("serving", [sys.executable, "-m", "mlops_assets.serving"], serving_env)
     _wait("inference server", lambda: _http_ok(f"{serving}/health"), 180, pid)
     log.info("inference server: %s (OpenAPI at /docs)", serving)
-    start_workers(Settings(), settings.rabbitmq_url, variables)
+    pipeline = Settings().model_copy(
+        update={"celery_backend_url": variables["MLOPS_CELERY_BACKEND_URL"]}
+    )
+    start_workers(pipeline, settings.rabbitmq_url, variables)
 
     if with_dagster:
         dagster = f"http://{processes.HOST}:{settings.dagster_port}"
@@ -230,7 +236,7 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
     at a time each; on a GPU machine the training worker is the one to give the GPU."""
     config = STATE / "celery.yaml"
     broker = pipeline.celery_broker_url or broker
-    document = worker_config(broker, pipeline.celery_backend_url, pipeline.celery_queue)
+    document = worker_config(broker, pipeline.resolved_celery_backend_url, pipeline.celery_queue)
     config.write_text(yaml.safe_dump(document))
     # dagster-celery runs `celery` from PATH.
     path = f"{processes.venv_binary('celery').parent}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -16,7 +16,6 @@ from dagster_celery.make_app import make_app
 from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.graph.execution import celery_config, step_executor
-from mlops_assets.settings import Settings
 from mlops_assets.tools.processes import registry_pool_command
 from mlops_assets_tests.support.celery_workers import (
     broker_or_skip,
@@ -27,6 +26,8 @@ from mlops_assets_tests.support.celery_workers import (
     queue_depth,
     scaled_out_environment,
 )
+from mlops_assets_tests.support.private_broker import private_broker
+from mlops_assets_tests.support.services import embedded_settings
 
 MONTH = "2024-12-01"
 RUN_CONFIG = {"ops": {"verification_report": {"config": {"min_improvement": 0.005}}}}
@@ -93,10 +94,46 @@ def _worker_of_steps(instance: dg.DagsterInstance, run_id: str) -> dict[str, lis
     return taken
 
 
-def _scaled_out_home(tmp_path, demo_records):
+def _long_training(env: dict[str, str], config: Path, epochs: int) -> None:
+    """Training long enough for a fault to land in the middle of it. What the fault tests test
+    is the broker handing the step back, so the step's own RetryPolicy is off: with it, a
+    retried attempt and the redelivered task would both train."""
+    env["MLOPS_RETRY_MAX_RETRIES"] = "0"
+    config.write_text(
+        yaml.safe_dump(
+            {"ops": {**RUN_CONFIG["ops"], "trained_model": {"config": {"epochs": epochs}}}}
+        )
+    )
+
+
+def _start_run(env: dict[str, str], config: Path) -> subprocess.Popen:
+    """`retrain_job` for MONTH in a process of its own, its stderr kept for the failure text."""
+    return subprocess.Popen(
+        execute_command(MONTH, config), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def _wait_until_executing(home: Path, run: subprocess.Popen, step: str) -> list[str]:
+    """Waits until a worker executes `step` of the only run; returns the workers that took it."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        while time.monotonic() < deadline:
+            if run.poll() is not None:
+                raise AssertionError(f"the run ended first: {run.stderr.read().decode()[-4000:]}")
+            runs = instance.get_runs()
+            taken = runs and _worker_of_steps(instance, runs[0].run_id).get(step)
+            if taken:
+                return taken
+            time.sleep(0.2)
+    raise AssertionError(f"no worker took {step} in {RUN_TIMEOUT_S} s")
+
+
+def _scaled_out_home(tmp_path, demo_records, monkeypatch):
+    """The runs' home, their environment and run config. This process reads the same stores:
+    embedded under `home`, whatever an earlier test exported (MLflow exports its tracking URI)."""
     home = tmp_path / "scaled"
     env = scaled_out_environment(home)
-    store = factory.data_store(Settings(home=home))
+    store = factory.data_store(embedded_settings(home, monkeypatch))
     store.insert(demo_records)
     store.close()
     config = tmp_path / "run.yaml"
@@ -113,7 +150,7 @@ def _only_run(home) -> dg.DagsterRun:
 @pytest.mark.integration
 @pytest.mark.model
 def test_retrain_on_two_workers_decides_as_in_process(
-    tmp_path, settings, definitions, seeded_store, demo_records
+    tmp_path, settings, definitions, seeded_store, demo_records, monkeypatch
 ):
     broker_or_skip()
     with dg.DagsterInstance.ephemeral() as instance:
@@ -123,7 +160,7 @@ def test_retrain_on_two_workers_decides_as_in_process(
         )
         expected = _champion_materialization(instance, local.run_id)
 
-    home, env, config = _scaled_out_home(tmp_path, demo_records)
+    home, env, config = _scaled_out_home(tmp_path, demo_records, monkeypatch)
     with celery_workers(env, tmp_path / "workers") as workers:
         workers.start("steps", env["MLOPS_CELERY_QUEUE"])
         workers.start("gpu", env["MLOPS_CELERY_TRAINING_QUEUE"])
@@ -146,39 +183,16 @@ def test_retrain_on_two_workers_decides_as_in_process(
 
 @pytest.mark.integration
 @pytest.mark.model
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug (issue 13): after a redelivered trained_model, @champion can end on another "
-    "challenger than the one champion_model recorded",
-)
-def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_records):
+def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_records, monkeypatch):
     broker_or_skip()
-    home, env, config = _scaled_out_home(tmp_path, demo_records)
-    # What is tested is the broker handing the step back (acks late), so the step's own
-    # RetryPolicy is off here: with it, a retried attempt and the redelivered task both train.
-    env["MLOPS_RETRY_MAX_RETRIES"] = "0"
-    # Longer training, so the kill lands in the middle of it.
-    config.write_text(
-        yaml.safe_dump({"ops": {**RUN_CONFIG["ops"], "trained_model": {"config": {"epochs": 60}}}})
-    )
+    home, env, config = _scaled_out_home(tmp_path, demo_records, monkeypatch)
+    _long_training(env, config, epochs=60)
     with celery_workers(env, tmp_path / "workers") as workers:
         workers.start("steps", env["MLOPS_CELERY_QUEUE"])
         workers.start("gpu-a", env["MLOPS_CELERY_TRAINING_QUEUE"])
-        run = subprocess.Popen(
-            execute_command(MONTH, config),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        victim = None
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-            while victim is None and time.monotonic() < deadline and run.poll() is None:
-                runs = instance.get_runs()
-                if runs:
-                    victim = _worker_of_steps(instance, runs[0].run_id).get("trained_model")
-                time.sleep(0.2)
-        assert victim == ["gpu-a"], run.stderr.read().decode()[-4000:] if run.poll() else victim
+        run = _start_run(env, config)
+        victim = _wait_until_executing(home, run, "trained_model")
+        assert victim == ["gpu-a"], victim
         # The second training worker joins only now: the step can go nowhere else.
         workers.kill("gpu-a", signal.SIGKILL)
         workers.start("gpu-b", env["MLOPS_CELERY_TRAINING_QUEUE"])
@@ -196,7 +210,7 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
             "gpu-b",
         ]
         decided = _champion_materialization(instance, dagster_run.run_id)
-    registry = factory.registry(Settings(home=home))
+    registry = factory.registry(embedded_settings(home, monkeypatch))
     assert registry.champion().version == str(decided["champion_version"])
     # Each attempt registered its own challenger; only the finished one may be the champion.
     assert decided["challenger_version"] == decided["champion_version"]
@@ -204,7 +218,9 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
 
 @pytest.mark.integration
 @pytest.mark.model
-def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(tmp_path, demo_records):
+def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(
+    tmp_path, demo_records, monkeypatch
+):
     """retrain_job launched as sensors, schedules and the CLI do, and the implicit asset job the
     UI's asset page and backfills launch (without retrain_job's tags), submitted at once: the
     registry pool lets the second start only after the first ended."""
@@ -212,7 +228,7 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(tmp_pa
     env = scaled_out_environment(home, executor="in_process")
     # The daemon also runs the sensors: keep task_events_sensor from launching a third run.
     env["MLOPS_MIN_NEW_LABELS"] = "1000000"
-    store = factory.data_store(Settings(home=home))
+    store = factory.data_store(embedded_settings(home, monkeypatch))
     store.insert(demo_records)
     store.close()
     root = Path(__file__).resolve().parents[2]
@@ -246,3 +262,44 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(tmp_pa
     }
     # Both were waiting before the first ended, and the second started only after it ended.
     assert second.create_timestamp.timestamp() < first.end_time <= second.start_time
+
+
+@pytest.mark.integration
+@pytest.mark.model
+def test_a_broker_restart_mid_training_loses_no_run(tmp_path, demo_records, monkeypatch):
+    """RabbitMQ stopped and started again while `trained_model` runs (a private node: the shared
+    broker serves everyone else): the run still ends green with one consistent champion."""
+    home, env, config = _scaled_out_home(tmp_path, demo_records, monkeypatch)
+    _long_training(env, config, epochs=300)
+    with private_broker() as broker:
+        env["MLOPS_CELERY_BROKER_URL"] = broker.url
+        with celery_workers(env, tmp_path / "workers") as workers:
+            workers.start("steps", env["MLOPS_CELERY_QUEUE"])
+            workers.start("gpu", env["MLOPS_CELERY_TRAINING_QUEUE"])
+            run = _start_run(env, config)
+            assert _wait_until_executing(home, run, "trained_model") == ["gpu"]
+            broker.stop()
+            time.sleep(2)
+            broker.start()
+            _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+            depths = [
+                queue_depth(env[name], broker.url)
+                for name in ("MLOPS_CELERY_QUEUE", "MLOPS_CELERY_TRAINING_QUEUE")
+            ]
+            logs = workers.log("gpu")
+    assert run.returncode == 0, stderr.decode()[-4000:] + logs
+    assert depths == [0, 0]
+
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        (dagster_run,) = instance.get_runs()
+        assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
+        taken = _worker_of_steps(instance, dagster_run.run_id)["trained_model"]
+        decided = _champion_materialization(instance, dagster_run.run_id)
+    # The step stopped with the broker connection and ran again once it was back (or, when the
+    # stop signal came at a moment the step could not be interrupted, it finished, and its
+    # message, redelivered because the acknowledgement was lost, was dropped): either way one
+    # challenger, and it is the champion.
+    assert taken in (["gpu", "gpu"], ["gpu"]), taken
+    registry = factory.registry(embedded_settings(home, monkeypatch))
+    assert registry.champion().version == str(decided["champion_version"])
+    assert str(decided["challenger_version"]) == str(decided["champion_version"]) == "1"

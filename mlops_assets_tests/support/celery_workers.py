@@ -4,7 +4,6 @@ RabbitMQ, each on queues of its own test so that parallel sessions on one broker
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import pika
 import yaml
 
 from mlops_assets.graph.execution import worker_config
+from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
 from mlops_assets_tests.support.services import RABBITMQ_URL, service_missing
 
@@ -31,20 +31,14 @@ def scaled_out_environment(
     """The environment of a run and its workers: embedded stores under `home`, steps on Celery
     queues named for this test only."""
     tag = tag or uuid.uuid4().hex[:8]
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MLOPS_", "MLFLOW_", "DAGSTER_")) and k != "RABBITMQ_URL"
-    }
-    env.update(
-        MLOPS_HOME=str(home),
-        DAGSTER_HOME=str(home / "dagster"),
+    env = processes.embedded_environment(
+        home,
         MLOPS_EXECUTOR=executor,
         MLOPS_CELERY_BROKER_URL=RABBITMQ_URL,
         MLOPS_CELERY_QUEUE=f"mlops-test-{tag}-steps",
         MLOPS_CELERY_TRAINING_QUEUE=f"mlops-test-{tag}-training",
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        TF_CPP_MIN_LOG_LEVEL="2",
+        # Same retries as production, without the five-minute waits (as in conftest).
+        MLOPS_RETRY_DELAY_S="0",
     )
     (home / "dagster").mkdir(parents=True, exist_ok=True)
     deploy = Path(__file__).resolve().parents[2] / "deploy" / "dagster-local.yaml"
@@ -60,8 +54,14 @@ class Workers:
         self.processes: dict[str, subprocess.Popen] = {}
         self.config = folder / "celery.yaml"
         folder.mkdir(parents=True, exist_ok=True)
+        # The result backend the run reads: the default under MLOPS_HOME unless the env sets one.
+        run_settings = Settings(
+            home=Path(env["MLOPS_HOME"]), celery_backend_url=env.get("MLOPS_CELERY_BACKEND_URL")
+        )
         document = worker_config(
-            env["MLOPS_CELERY_BROKER_URL"], "rpc://", env["MLOPS_CELERY_QUEUE"]
+            env["MLOPS_CELERY_BROKER_URL"],
+            run_settings.resolved_celery_backend_url,
+            env["MLOPS_CELERY_QUEUE"],
         )
         self.config.write_text(yaml.safe_dump(document))
 
@@ -103,11 +103,15 @@ def celery_workers(env: dict[str, str], folder: Path):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=60)
-        delete_queues(env["MLOPS_CELERY_QUEUE"], env["MLOPS_CELERY_TRAINING_QUEUE"])
+        delete_queues(
+            env["MLOPS_CELERY_BROKER_URL"],
+            env["MLOPS_CELERY_QUEUE"],
+            env["MLOPS_CELERY_TRAINING_QUEUE"],
+        )
 
 
-def delete_queues(*names: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+def delete_queues(broker_url: str, *names: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     try:
         channel = connection.channel()
         for name in names:
@@ -134,9 +138,9 @@ def execute_command(month: str, config_file: Path) -> list[str]:
     ]
 
 
-def queue_depth(name: str) -> int:
+def queue_depth(name: str, broker_url: str = RABBITMQ_URL) -> int:
     """Messages in a queue, ready or taken and not yet acknowledged."""
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     try:
         return connection.channel().queue_declare(queue=name, passive=True).method.message_count
     finally:

@@ -17,6 +17,7 @@ from mlops_assets.constants import REGISTRY_POOL
 from mlops_assets.definitions import defs
 from mlops_assets.tools import processes
 from mlops_assets_tests.support.celery_workers import delete_queues
+from mlops_assets_tests.support.services import RABBITMQ_URL
 from mlops_assets_tests.support.stack_fixtures import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,8 +145,10 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         assert again.returncode == 1 and "already running" in again.stderr
     finally:
         down = subprocess.run([*stack, "down"], cwd=tmp_path, env=env, capture_output=True)
-        delete_queues(ports["MLOPS_CELERY_QUEUE"], ports["MLOPS_CELERY_TRAINING_QUEUE"])
-        for suffix in ("mlflow", "data", "dagster"):
+        delete_queues(
+            RABBITMQ_URL, ports["MLOPS_CELERY_QUEUE"], ports["MLOPS_CELERY_TRAINING_QUEUE"]
+        )
+        for suffix in ("mlflow", "data", "dagster", "celery"):
             processes.drop_database(processes.database_url(POSTGRES_URL, f"{prefix}_{suffix}"))
     assert down.returncode == 0
     assert not (tmp_path / "var" / "stack.env").exists()
