@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -231,6 +232,21 @@ def _retrain(
     return change.decision
 
 
+def policy_settings(home: Path) -> Settings:
+    """A policy's own embedded configuration under `home`, whatever the environment says (the
+    stack, Celery workers): each policy starts empty and runs in this process."""
+    return Settings(
+        home=home,
+        tracking_uri=None,
+        data_store_url=None,
+        object_store_url=None,
+        artifact_location=None,
+        rabbitmq_url=None,
+        serving_url=None,
+        executor="in_process",
+    )
+
+
 def compare_policies(
     monthly: list[MonthResult],
     home,
@@ -263,16 +279,7 @@ def compare_policies(
             ("volume", volume_policy(volume_labels, scenario.per_month)),
             ("evidence", evidence_policy(health)),
         ):
-            # Embedded backends whatever the environment says: each policy starts empty.
-            settings = Settings(
-                home=home / name,
-                tracking_uri=None,
-                data_store_url=None,
-                object_store_url=None,
-                artifact_location=None,
-                rabbitmq_url=None,
-                serving_url=None,
-            )
+            settings = policy_settings(home / name)
             runs.append(
                 run_policy(
                     name, decide, settings, instance, scenario, first_month, run_config, thresholds

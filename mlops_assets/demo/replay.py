@@ -6,6 +6,7 @@ decision is collected. The first decided month makes the first champion (value g
 """
 
 import contextlib
+import io
 import logging
 import time
 from collections import defaultdict
@@ -138,7 +139,14 @@ def _execute(
         dg.execute_job(job, instance, run_config=run_config, tags=tags) as result,
         defs.get_asset_value_loader(instance) as loader,
     ):
-        yield result, lambda name: loader.load_asset_value(name, partition_key=partition_key)
+
+        def load(name: str):
+            # The loader logs every load at DEBUG on a console logger of its own; the
+            # terminal shows one line a month.
+            with contextlib.redirect_stderr(io.StringIO()):
+                return loader.load_asset_value(name, partition_key=partition_key)
+
+        yield result, load
 
 
 def run_replay(

@@ -5,8 +5,15 @@ Celery configuration (`worker_config`), so the executor and the workers agree on
 and queues. The workers run the app in `celery_worker.py`.
 """
 
+import warnings
+
 import dagster as dg
+from celery.exceptions import DuplicateTaskNameWarning
 from dagster_celery import celery_executor
+
+# dagster-celery registers its step task again for every step it submits (the same function);
+# Celery warns about each one, several times a run.
+warnings.filterwarnings("ignore", category=DuplicateTaskNameWarning)
 
 # How long a run keeps trying to hand a step to a broker that is away (a RabbitMQ restart):
 # 60 tries, one to five seconds apart, about four minutes.

@@ -55,8 +55,6 @@ def check_health(settings: Settings) -> int:
     """Prints each configured backend and whether it answers; 1 if any does not."""
     from mlops_assets.tools import health
 
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    logging.getLogger("pika").setLevel(logging.WARNING)
     results = health.check_all(settings)
     sys.stdout.write(health.render(results) + "\n")
     return 0 if all(r.ok for r in results) else 1
@@ -157,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     # MLflow's per-download progress bars and its store's INFO lines would bury the output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # A run on an MLflow server prints its run's URL; the report links every run instead.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # Connection chatter of the broker and S3 clients (pika logs each consumer at DEBUG).
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("pika").setLevel(logging.WARNING)
     if args.command == "rollback":
         return rollback(Settings(), args.reason)
     if args.command == "dead-letters":

@@ -20,6 +20,23 @@ HEALTH = HealthPolicy(0.90, min_samples=100, cooldown=timedelta(days=7))
 NOW = pd.Timestamp("2025-05-01", tz="UTC")
 
 
+def test_each_policy_runs_embedded_in_this_process_whatever_the_environment(tmp_path, monkeypatch):
+    """`make demo` on the stack with MLOPS_EXECUTOR=celery: the policies still start empty."""
+    for name, value in {
+        "MLOPS_EXECUTOR": "celery",
+        "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
+        "MLOPS_DATA_STORE_URL": "postgresql+psycopg2://postgres@127.0.0.1:5432/mlops_data",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = policies.policy_settings(tmp_path / "volume")
+    job = build_definitions(settings).resolve_job_def("retrain_job")
+    assert job.executor_def is dg.in_process_executor
+    assert settings.resolved_tracking_uri == f"sqlite:///{tmp_path / 'volume' / 'mlflow.db'}"
+    assert settings.resolved_rabbitmq_url is None
+    assert str(tmp_path / "volume") in settings.resolved_data_store_url
+
+
 def test_volume_policy_fires_every_n_labels():
     decide = policies.volume_policy(450, per_month=150)
     assert [decide(None, m, NOW) for m in range(6)] == [None, None, "volume"] * 2
