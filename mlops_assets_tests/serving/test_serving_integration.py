@@ -5,6 +5,7 @@ RegistryClient.register with the `.keras` file's sha256). One server and one reg
 whole module; each test first puts @champion where it needs it.
 """
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -68,6 +69,9 @@ def stack(tmp_path_factory):
         "MLFLOW_TRACKING_URI": settings.resolved_tracking_uri,
         "MLOPS_SERVING_POLL_INTERVAL_S": "1",
     }
+    # Registering exported MLflow's tracking URI into this process's environment; resources built
+    # while it is there would read it from a variable each test's start removes (conftest).
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
     with running_server(env, home / "server.log") as url:
         expected = {v: Predictor(m).predict_pixels(PHOTOS).probabilities for v, m in models.items()}
         assert not np.allclose(expected["1"], expected["2"], atol=1e-4)
