@@ -99,6 +99,10 @@ def deploy(
         time.sleep(poll_s)
         try:
             serving = serving_version(url, max(0.1, deadline - time.monotonic()))
+        except httpx.TimeoutException:
+            # The poll had only what was left of the wait: the deadline, not an unreachable
+            # server (the check above says which version it served last).
+            continue
         except httpx.HTTPError as error:
             raise DeploymentError(f"inference server {url} unreachable: {error!r}") from error
     return report

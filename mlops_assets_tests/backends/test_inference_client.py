@@ -6,6 +6,7 @@ handle is played on purpose: a swap, a refused model, a wrong token, a server th
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,6 +21,7 @@ class FakeServer:
         self.reload_status = 200
         self.reload_body: dict = {}
         self.serving = "1"
+        self.model_delay_s = 0.0
         self.tokens: list[str | None] = []
         owner = self
 
@@ -33,13 +35,17 @@ class FakeServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped waiting (a deadline test)
 
             def do_POST(self) -> None:
                 owner.tokens.append(self.headers.get("X-Admin-Token"))
                 self._answer(owner.reload_status, owner.reload_body)
 
             def do_GET(self) -> None:
+                time.sleep(owner.model_delay_s)
                 self._answer(200, {"model": {"version": owner.serving}})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -93,6 +99,15 @@ def test_a_server_that_answered_with_another_version_is_waited_for(server):
     server.serving = "1"
     with pytest.raises(DeploymentError, match="still serves v1, not v2"):
         InferenceClient(server.url, timeout_s=0.5).deploy("2", "test")
+
+
+def test_a_server_too_slow_to_answer_before_the_deadline_still_serves_the_old_version(server):
+    """The last poll has only what is left of the wait: its timeout is the deadline passing,
+    not an unreachable server."""
+    server.reload_body = {"status": "unchanged", "serving_version": "1", "target_version": "1"}
+    server.model_delay_s = 1.0
+    with pytest.raises(DeploymentError, match="still serves v1, not v2"):
+        InferenceClient(server.url, timeout_s=0.3).deploy("2", "test")
 
 
 def test_no_url_is_not_configured_and_refuses_to_deploy():
