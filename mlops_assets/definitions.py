@@ -193,16 +193,23 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     broker: str | dict | None = None
     backend: str | dict = settings.resolved_celery_backend_url
     if settings.executor == "celery":
-        broker = settings.resolved_celery_broker_url
-        # Like the resources' secrets: a URL from the environment is read when the run starts,
-        # so the executor config the UI shows names the variable, not the password.
-        for variable in ("MLOPS_CELERY_BROKER_URL", "RABBITMQ_URL"):
-            if os.environ.get(variable) == broker:
-                broker = {"env": variable}
-                break
-        if os.environ.get("MLOPS_CELERY_BACKEND_URL") == backend:
-            backend = {"env": "MLOPS_CELERY_BACKEND_URL"}
+        broker = _env_config(
+            settings.resolved_celery_broker_url, "MLOPS_CELERY_BROKER_URL", "RABBITMQ_URL"
+        )
+        backend = _env_config(backend, "MLOPS_CELERY_BACKEND_URL")
     return step_executor(settings.executor, broker, backend, settings.celery_queue)
+
+
+def _env_config(value: str, *variables: str) -> str | dict:
+    """`value` as executor config: `{"env": VARIABLE}` when it came from one of `variables`.
+
+    Like the resources' secrets (`from_environment`): a URL from the environment is read when
+    the run starts, so the executor config the UI shows names the variable, not the password.
+    """
+    for variable in variables:
+        if os.environ.get(variable) == value:
+            return {"env": variable}
+    return value
 
 
 defs = build_definitions(Settings())

@@ -44,6 +44,12 @@ def venv_binary(name: str) -> Path:
     return Path(sys.executable).parent / name
 
 
+def path_with_venv() -> str:
+    """PATH with this virtual environment's bin folder first (`dagster-celery` runs `celery`
+    from PATH)."""
+    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 CONFIGURATION_PREFIXES = ("MLOPS_", "MLFLOW_", "DAGSTER_")
 
 
@@ -52,8 +58,7 @@ def embedded_environment(home: Path, **variables: str) -> dict[str, str]:
 
     This process's environment without any MLOPS_*, MLFLOW_*, DAGSTER_* or RABBITMQ_URL
     setting (a tracking URI exported by an earlier MLflow call must not leak into it), with
-    DAGSTER_HOME at `home/dagster`, this virtual environment's bin folder first on PATH
-    (`dagster-celery` runs `celery` from it) and `variables` on top.
+    DAGSTER_HOME at `home/dagster`, `path_with_venv()` and `variables` on top.
     """
     env = {
         name: value
@@ -63,7 +68,7 @@ def embedded_environment(home: Path, **variables: str) -> dict[str, str]:
     env.update(
         MLOPS_HOME=str(home),
         DAGSTER_HOME=str(home / "dagster"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        PATH=path_with_venv(),
         TF_CPP_MIN_LOG_LEVEL="2",
     )
     env.update(variables)

@@ -238,8 +238,7 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
     broker = pipeline.celery_broker_url or broker
     document = worker_config(broker, pipeline.resolved_celery_backend_url, pipeline.celery_queue)
     config.write_text(yaml.safe_dump(document))
-    # dagster-celery runs `celery` from PATH.
-    path = f"{processes.venv_binary('celery').parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    path = processes.path_with_venv()
     for name, queue in (
         ("worker-steps", pipeline.celery_queue),
         ("worker-training", pipeline.celery_training_queue),

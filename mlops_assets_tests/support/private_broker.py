@@ -49,8 +49,8 @@ class PrivateBroker:
             shutil.chown(folder, RABBITMQ_USER)
             shutil.chown(folder / "enabled_plugins", RABBITMQ_USER)
 
-    def start(self) -> float:
-        """Starts the node; returns the seconds until it accepted connections."""
+    def start(self) -> None:
+        """Starts the node and waits until it accepts connections."""
         started = time.monotonic()
         subprocess.run(
             ["rabbitmq-server", "-detached"], env=self.env, check=True, capture_output=True
@@ -59,7 +59,6 @@ class PrivateBroker:
             if time.monotonic() - started > START_TIMEOUT_S:
                 raise RuntimeError(f"RabbitMQ node {self.node} did not start: {self.log()}")
             time.sleep(0.2)
-        return time.monotonic() - started
 
     def stop(self) -> None:
         """Stops the node as `rabbitmqctl stop` does (what a service restart does)."""
