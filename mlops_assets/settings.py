@@ -106,6 +106,12 @@ class SharedSettings(BaseSettings):
         validation_alias=AliasChoices("MLOPS_S3_REGION", "AWS_DEFAULT_REGION"),
         description="Region for S3 request signing (MLOPS_S3_REGION, else AWS_DEFAULT_REGION).",
     )
+    models_file: Path | None = Field(
+        default=None,
+        validation_alias="MLOPS_MODELS_FILE",
+        description="The fleet file declaring every model (MLOPS_MODELS_FILE); default the one "
+        "shipped in the package, mlops_assets/contracts/fleet.yaml.",
+    )
 
     @property
     def home_dir(self) -> Path:

@@ -1,0 +1,327 @@
+"""The model spec: one model of the fleet declared as data (source, trainer, gates, cadence, …).
+
+A fleet file (`contracts/fleet.yaml`, or the file MLOPS_MODELS_FILE names) lists these specs;
+`contracts.fleet` loads and cross-checks them. Every field has a description, and every model
+declares its own values: the spec is the one place a model's gate thresholds, cadence and
+registry name are written.
+"""
+
+from typing import Annotated, Literal
+
+from croniter import croniter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+# A model's name prefixes its asset keys and names its group, so it obeys Dagster's name rule.
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,47}$"
+# MLflow registered model names: no slashes or spaces (they end up in `models:/<name>@alias`).
+REGISTRY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+ROUTE_PATTERN = r"^(/[a-z0-9_\-]+)+$"
+
+Task = Literal["classification", "verification"]
+SourceKind = Literal["task_photos", "face_vectors", "upstream_models"]
+BuiltinTrainer = Literal["photo_cnn", "face_projection"]
+Comparison = Literal[">", ">=", "<", "<="]
+Severity = Literal["ERROR", "WARN"]
+
+# Each metric a gate or the monitor may name: which task's evaluation reports it, and whether
+# higher is better. A gate on a metric the model's task does not report fails the load.
+METRICS: dict[str, tuple[Task, bool]] = {
+    "accuracy": ("classification", True),
+    "latency_p95_s": ("classification", False),
+    "tar_at_far": ("verification", True),
+    "eer": ("verification", False),
+    "rank1_accuracy": ("verification", True),
+    "verify_latency_p95_s": ("verification", False),
+}
+# The task each data source feeds, and the built-in trainer that fits it.
+SOURCE_TASKS: dict[SourceKind, Task] = {
+    "task_photos": "classification",
+    "face_vectors": "verification",
+    "upstream_models": "classification",
+}
+BUILTIN_TASKS: dict[BuiltinTrainer, Task] = {
+    "photo_cnn": "classification",
+    "face_projection": "verification",
+}
+
+
+def cron_problem(cron: str) -> str | None:
+    """Why `cron` is not a schedule Dagster accepts, or None when it is.
+
+    The same rules as Dagster's own check (`croniter`, five fields, no 30th or 31st of
+    February), so a spec that loads also builds its schedule.
+    """
+    if not croniter.is_valid(cron):
+        return f"{cron!r} is not a cron expression"
+    expanded, *_ = croniter.expand(cron)
+    if len(expanded) != 5:
+        return f"{cron!r} has {len(expanded)} fields; Dagster schedules take 5 (no seconds)"
+    if expanded[3] == [2] and len(expanded[2]) == 1 and expanded[2][0] in (30, 31):
+        return f"{cron!r} names a day February never has"
+    return None
+
+
+def _valid_cron(cron: str) -> str:
+    problem = cron_problem(cron)
+    if problem is not None:
+        raise PydanticCustomError("cron", "invalid cron: {problem}", {"problem": problem})
+    return cron
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """An error about one field of a spec, for rules that look at several fields at once; the
+    fleet loader names `field` in its message."""
+    return PydanticCustomError(
+        "spec_field", "{field}: {message}", {"field": field, "message": message}
+    )
+
+
+def _known_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise PydanticCustomError(
+            "metric",
+            "unknown metric {metric} (known: {known})",
+            {"metric": repr(metric), "known": ", ".join(METRICS)},
+        )
+    return metric
+
+
+Cron = Annotated[str, AfterValidator(_valid_cron)]
+Metric = Annotated[str, AfterValidator(_known_metric)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Spec):
+    """Where a model's training data comes from."""
+
+    kind: SourceKind = Field(
+        description="task_photos: TaskConfirmedEvents from the Helper service; face_vectors: "
+        "FaceVectorRegisteredEvents from the Auth service; upstream_models: features made "
+        "from the upstream models' champions."
+    )
+    queue: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Logical queue the events arrive on (the event queue may prefix it); "
+        "required for event sources, absent for upstream_models.",
+    )
+
+    @model_validator(mode="after")
+    def _queue_fits_kind(self) -> "SourceSpec":
+        if self.kind == "upstream_models" and self.queue is not None:
+            raise ValueError("an upstream_models source reads no queue: remove queue")
+        if self.kind != "upstream_models" and self.queue is None:
+            raise ValueError(f"a {self.kind} source needs the queue its events arrive on")
+        return self
+
+
+class TrainerSpec(_Spec):
+    """What trains the challenger: a built-in trainer or an own command (through Pipes)."""
+
+    builtin: BuiltinTrainer | None = Field(
+        default=None, description="Name of a built-in trainer that runs in-process."
+    )
+    command: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Own trainer as a command line run through Dagster Pipes "
+        "(e.g. 'python examples/train.py'; contracts.trainer says what it is given).",
+    )
+    timeout_s: float = Field(
+        default=3600.0, gt=0, description="Seconds an own trainer may run before it is killed."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "TrainerSpec":
+        if (self.builtin is None) == (self.command is None):
+            raise ValueError("give exactly one of builtin or command")
+        return self
+
+
+class GateSpec(_Spec):
+    """One promotion gate: `metric` of the challenger compared with a fixed threshold or with
+    the champion's value."""
+
+    name: Name = Field(
+        description="The gate's one name: in the report, MLflow tags, the check, the events."
+    )
+    metric: Metric = Field(description=f"The compared metric, one of {', '.join(METRICS)}.")
+    comparison: Comparison = Field(
+        description="How the challenger's value must compare with the bound ('>', '>=', '<', "
+        "'<='); '>'/'>=' means higher is better."
+    )
+    against: Literal["threshold", "champion"] = Field(
+        default="threshold",
+        description="threshold: compare with `threshold`; champion: with the champion's value "
+        "moved by min_improvement (or by `tolerance`), passing when there is no champion.",
+    )
+    threshold: float | None = Field(
+        default=None, description="The fixed bound; required with against=threshold."
+    )
+    tolerance: float | None = Field(
+        default=None,
+        ge=0,
+        description="Against the champion only: how much worse than the champion the "
+        "challenger may be (a non-inferiority margin); unset: it must be better by the "
+        "model's min_improvement.",
+    )
+    severity: Severity = Field(
+        description="ERROR: failing rejects the challenger (a value gate); WARN: failing "
+        "defends the champion (a change gate)."
+    )
+
+    @model_validator(mode="after")
+    def _bound_declared(self) -> "GateSpec":
+        if self.against == "threshold" and self.threshold is None:
+            raise ValueError("a gate against a threshold needs threshold")
+        if self.against == "champion" and self.threshold is not None:
+            raise ValueError("a gate against the champion takes no threshold (use tolerance)")
+        if self.against == "threshold" and self.tolerance is not None:
+            raise ValueError("tolerance applies only to a gate against the champion")
+        higher_better = METRICS[self.metric][1]
+        if higher_better != (self.comparison in (">", ">=")):
+            better = "higher" if higher_better else "lower"
+            raise ValueError(
+                f"{self.metric} is better {better}: comparison {self.comparison!r} points the "
+                "other way"
+            )
+        return self
+
+    def bound(self, champion_value: float | None, min_improvement: float) -> float | None:
+        """The value the challenger is compared with (None: against a missing champion)."""
+        if self.against == "threshold":
+            return self.threshold
+        if champion_value is None:
+            return None
+        better = 1.0 if self.comparison in (">", ">=") else -1.0
+        shift = -self.tolerance if self.tolerance is not None else min_improvement
+        return champion_value + better * shift
+
+    def passes(self, observed: float, bound: float | None) -> bool:
+        """Whether `observed` satisfies the comparison with `bound` (None always passes)."""
+        if bound is None:
+            return True
+        return {
+            ">": observed > bound,
+            ">=": observed >= bound,
+            "<": observed < bound,
+            "<=": observed <= bound,
+        }[self.comparison]
+
+
+class PairedTestSpec(_Spec):
+    """How champion and challenger are compared on the same holdout (a paired test)."""
+
+    alpha: float = Field(
+        default=0.05, gt=0, lt=1, description="Significance level of 'the challenger is better'."
+    )
+    non_inferiority_margin: float = Field(
+        default=0.01,
+        ge=0,
+        description="How far below the champion the interval's lower bound may reach when the "
+        "champion itself fails a value gate.",
+    )
+    bootstrap_resamples: int = Field(
+        default=1000, ge=1000, description="Paired bootstrap resamples (over identities)."
+    )
+    seed: int = Field(default=0, description="Seed of the bootstrap resampling.")
+
+
+class MonitorSpec(_Spec):
+    """How the serving champion is watched (champion_monitor, champion_health_sensor)."""
+
+    cron: Cron = Field(default="0 * * * *", description="When the champion is evaluated.")
+    window_days: float = Field(default=7.0, gt=0, description="Days each evaluation judges.")
+    target_metric: Metric = Field(description="The live metric the champion should keep.")
+    target_value: float = Field(description="The value of target_metric it should reach.")
+    input_drift_threshold: float = Field(
+        default=0.3, gt=0, le=1, description="KS statistic of an input summary that is drift."
+    )
+    prediction_drift_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Distance of the output distribution (labels or scores) that is drift.",
+    )
+    drift_alpha: float = Field(
+        default=0.01, gt=0, lt=1, description="p-value a drift test must also reach."
+    )
+    min_samples: int = Field(
+        default=100, ge=1, description="Samples below which the health sensor does not act."
+    )
+    cooldown_hours: float = Field(
+        default=168.0, ge=0, description="Hours after a health-triggered run before the next."
+    )
+
+
+class ModelSpec(_Spec):
+    """One model of the fleet and everything its retraining loop needs to know."""
+
+    name: Name = Field(description="Key prefix and asset group of the model's graph.")
+    description: str = Field(default="", description="One line for the UI.")
+    source: SourceSpec = Field(description="Where the training data comes from.")
+    trainer: TrainerSpec = Field(description="What trains a challenger.")
+    gates: list[GateSpec] = Field(min_length=1, description="Every promotion gate.")
+    min_improvement: float = Field(
+        ge=0,
+        description="How much better than the champion a challenger must be on each gate "
+        "against the champion without a tolerance (0: not worse).",
+    )
+    paired_test: PairedTestSpec = Field(
+        default_factory=PairedTestSpec, description="The paired champion/challenger test."
+    )
+    target_far: float | None = Field(
+        default=None,
+        gt=0,
+        lt=0.5,
+        description="Verification models: the false-accept rate the threshold is fitted for.",
+    )
+    cadence: Cron = Field(description="When the model retrains regardless of new data (cron).")
+    registry_name: str = Field(
+        pattern=REGISTRY_NAME_PATTERN, description="MLflow registered model name."
+    )
+    serving_route: str = Field(
+        pattern=ROUTE_PATTERN, description="Path prefix the inference server serves it under."
+    )
+    monitor: MonitorSpec = Field(description="How the serving champion is watched.")
+    upstream: list[Name] = Field(
+        default_factory=list,
+        description="Models whose champions this one's features come from; a new upstream "
+        "champion retrains it.",
+    )
+
+    @property
+    def task(self) -> Task:
+        """classification or verification, from the data source."""
+        return SOURCE_TASKS[self.source.kind]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelSpec":
+        task = self.task
+        builtin = self.trainer.builtin
+        if builtin is not None and BUILTIN_TASKS[builtin] != task:
+            trains = BUILTIN_TASKS[builtin]
+            raise field_error("trainer.builtin", f"{builtin} trains {trains}, not {task}")
+        for i, gate in enumerate(self.gates):
+            if METRICS[gate.metric][0] != task:
+                raise field_error(
+                    f"gates[{i}].metric", f"a {task} model does not report {gate.metric!r}"
+                )
+        if METRICS[self.monitor.target_metric][0] != task:
+            raise field_error(
+                "monitor.target_metric",
+                f"a {task} model does not report {self.monitor.target_metric!r}",
+            )
+        names = [gate.name for gate in self.gates]
+        if len(set(names)) != len(names):
+            raise field_error("gates", f"a gate name appears twice in {names}")
+        if (task == "verification") != (self.target_far is not None):
+            raise field_error("target_far", "required for verification models, only for them")
+        if (self.source.kind == "upstream_models") != bool(self.upstream):
+            raise field_error("upstream", "an upstream_models source needs upstream, only it")
+        return self
