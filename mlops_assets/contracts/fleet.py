@@ -6,6 +6,7 @@ and for each problem the model and the field.
 """
 
 import graphlib
+import io
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -125,10 +126,15 @@ def parse_fleet(text: str, origin: str = "<text>") -> FleetSpec:
         FleetFileError: not YAML, or not a valid fleet; the message names `origin`, and for
             each problem (at most five) the model and the field.
     """
+    stream = io.StringIO(text)
+    stream.name = origin  # PyYAML names it in the positions of its errors
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+        raw = yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as error:
         raise FleetFileError(f"fleet file {origin}: not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        kind = "nothing" if raw is None else f"a {type(raw).__name__}"
+        raise FleetFileError(f"fleet file {origin}: expected a mapping with 'models', got {kind}")
     try:
         return FleetSpec.model_validate(raw)
     except ValidationError as error:

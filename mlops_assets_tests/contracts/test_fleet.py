@@ -218,9 +218,18 @@ def test_a_key_written_twice_fails_instead_of_the_last_one_winning(tmp_path):
         parse_fleet(text, "fleet.yaml")
 
 
-@pytest.mark.parametrize("text", ["models: [", "- just a list", "42", ""])
-def test_not_a_fleet_at_all(text):
-    with pytest.raises(FleetFileError, match=r"^fleet file here\.yaml: "):
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("models: [", '(?s)not valid YAML: .*in "here.yaml", line 1'),
+        ("- just a list", "expected a mapping with 'models', got a list"),
+        ("42", "expected a mapping with 'models', got a int"),
+        ("", "expected a mapping with 'models', got nothing"),
+        ("models: []", "field models: List should have at least 1 item"),
+    ],
+)
+def test_not_a_fleet_at_all(text, reason):
+    with pytest.raises(FleetFileError, match=r"^fleet file here\.yaml: " + reason):
         parse_fleet(text, "here.yaml")
 
 
