@@ -6,7 +6,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE
+from mlops_assets.contracts import gate_spec, model_spec
+from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, FleetSpec
 from mlops_assets.contracts.model_spec import ModelSpec, cron_problem
 
 MODELS = yaml.safe_load(SHIPPED_FLEET_FILE.read_text())["models"]
@@ -85,3 +86,22 @@ def test_an_own_trainer_command_replaces_the_builtin():
 def test_cron_problems_say_why(cron, expected):
     found = cron_problem(cron)
     assert found is None if expected is None else expected in found
+
+
+def test_every_field_of_every_spec_is_documented():
+    specs = [FleetSpec] + [
+        value
+        for module in (gate_spec, model_spec)
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, gate_spec.Spec)
+        and value is not gate_spec.Spec
+    ]
+    assert len(specs) >= 7
+    undocumented = [
+        f"{spec.__name__}.{name}"
+        for spec in specs
+        for name, field in spec.model_fields.items()
+        if not field.description
+    ]
+    assert undocumented == []
