@@ -1,9 +1,10 @@
 """Request and response bodies of the inference API (they make the OpenAPI page at /docs)."""
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 from pydantic_core import PydanticCustomError
 
 from mlops_assets.constants import IMAGE_SHAPE, PIXEL_COUNT, PIXEL_MAX
@@ -40,6 +41,18 @@ def _is_batch(value: object) -> object:
             "instances is a list of photos; got a flat list of numbers "
             "(send one photo as [[...{expected} grey levels...]])",
             {"expected": PIXEL_COUNT},
+        )
+    return value
+
+
+def _within(max_batch: int, value: object) -> object:
+    """The batch bound, checked before a single photo is validated: a huge batch of bad photos
+    costs one error, not one per value (FIELD-NOTES, FastAPI, 2026-12-06)."""
+    if isinstance(value, list) and len(value) > max_batch:
+        raise PydanticCustomError(
+            "too_long",
+            "a batch holds at most {max_batch} photos (MLOPS_SERVING_MAX_BATCH), got {got}",
+            {"max_batch": max_batch, "got": len(value)},
         )
     return value
 
@@ -87,6 +100,29 @@ class PredictRequest(BaseModel):
         return self
 
 
+def bounded_request(max_batch: int) -> type[PredictRequest]:
+    """`PredictRequest` whose `instances` holds at most `max_batch` photos, checked first (and
+    shown as `maxItems` in the schema)."""
+    instances = Annotated[
+        list[Photo],
+        # Before-validators run last-listed first: a flat photo is named before it is counted.
+        BeforeValidator(partial(_within, max_batch)),
+        BeforeValidator(_is_batch),
+        Field(min_length=1, max_length=max_batch),
+    ]
+    field = PredictRequest.model_fields["instances"]
+    return create_model(
+        "PredictRequest",
+        __base__=PredictRequest,
+        __doc__=PredictRequest.__doc__,
+        instances=(instances, Field(description=field.description)),
+    )
+
+
+# The most problems a 422 lists; `total` counts them all.
+MAX_PROBLEMS = 20
+
+
 class Problem(BaseModel):
     """One reason a request was refused, at its place in the request."""
 
@@ -98,7 +134,8 @@ class Problem(BaseModel):
 class Problems(BaseModel):
     """400 (a body that is not JSON) and 422 (JSON that is not a valid request)."""
 
-    detail: list[Problem]
+    detail: list[Problem] = Field(description=f"The first {MAX_PROBLEMS} problems.")
+    total: int = Field(description="How many problems the request has.")
 
 
 class ErrorDetail(BaseModel):

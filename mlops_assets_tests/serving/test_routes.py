@@ -131,6 +131,48 @@ def test_oversized_bodies_get_a_413(client):
     assert streamed.status_code == 413
 
 
+def test_predict_huge_invalid_batch_is_refused_before_validation(source):
+    """Issue 26, item 1: 5,403 photos of -1 (1 MB) cost 345,792 errors, a 40 MB 422 and 4 s on
+    the event loop; the batch bound now answers first, with one small error."""
+    source.alias = "1"
+    hostile = json.dumps({"instances": [[-1] * 64] * 5403}).encode()
+    settings = ServingSettings(poll_interval_s=0, max_batch=256, max_body_bytes=2 << 20)
+    with TestClient(create_app(settings, source)) as client:
+        response = client.post(
+            "/predict", content=hostile, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert len(response.content) < 1000
+        body = response.json()
+        assert body["total"] == 1
+        assert [(p["loc"], p["type"]) for p in body["detail"]] == [
+            (["body", "instances"], "too_long")
+        ]
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_predict_422_lists_the_first_20_problems_and_counts_all(client):
+    """Issue 26, item 1: a batch within the bound still answers a bounded error list."""
+    response = client.post("/predict", json={"instances": [[-1] * 64] * MAX_BATCH})
+    body = response.json()
+    assert response.status_code == 422
+    assert (len(body["detail"]), body["total"]) == (20, 64 * MAX_BATCH)
+
+
+def test_predict_body_bound_follows_the_batch_bound(source):
+    """Issue 26, item 1: without MLOPS_SERVING_MAX_BODY_BYTES the 413 bound is what a full
+    batch of valid photos with task ids can weigh, not a fixed megabyte."""
+    source.alias = "1"
+    settings = ServingSettings(poll_interval_s=0, max_batch=4)
+    longest = [1.2345678901234567e-05] * 64
+    full = {"instances": [longest] * 4, "task_ids": ["t" * 200] * 4}
+    hostile = {"instances": [[-1] * 64] * 5403}
+    with TestClient(create_app(settings, source)) as client:
+        assert client.post("/predict", json=full).status_code == 200
+        assert client.post("/predict", json=hostile).status_code == 413
+    assert settings.body_limit < 32 * 1024
+
+
 def test_before_any_model_503_with_a_clear_message(empty_client):
     response = empty_client.post("/predict", json={"instances": [PHOTO]})
     assert response.status_code == 503
