@@ -18,11 +18,13 @@ from mlops_assets.contracts.events import Event
 
 
 class Message(NamedTuple):
-    """One delivery: `tag` identifies it to `ack` and `dead_letter` on the same queue object."""
+    """One delivery: `tag` identifies it to `ack` and `dead_letter` on the same queue object;
+    `deliveries` counts this one and every earlier delivery left unsettled."""
 
     tag: int
     body: bytes
     redelivered: bool
+    deliveries: int = 1
 
 
 @dataclass(frozen=True)

@@ -180,10 +180,11 @@ class RabbitMQQueue(EventQueue):
             batch: list[Message] = []
             unsettled = self._unsettled
             idle = min(0.1, max_seconds)
-            for method, _, body in channel.consume(name, inactivity_timeout=idle):
+            for method, properties, body in channel.consume(name, inactivity_timeout=idle):
                 if method is None:
                     break
-                batch.append(Message(method.delivery_tag, body, method.redelivered))
+                deliveries = _deliveries(method.redelivered, properties)
+                batch.append(Message(method.delivery_tag, body, method.redelivered, deliveries))
                 unsettled.add(method.delivery_tag)
                 if len(batch) >= limit or time.monotonic() >= deadline:
                     break
@@ -308,6 +309,15 @@ class RabbitMQQueue(EventQueue):
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
         raise AssertionError("unreachable")
+
+
+def _deliveries(redelivered: bool, properties: pika.BasicProperties) -> int:
+    # Quorum queues count earlier deliveries in `x-delivery-count` (set from the first
+    # redelivery on); without it a redelivery says only "at least twice".
+    count = (properties.headers or {}).get("x-delivery-count")
+    if isinstance(count, int):
+        return count + 1
+    return 2 if redelivered else 1
 
 
 def _reason(properties: pika.BasicProperties) -> str:

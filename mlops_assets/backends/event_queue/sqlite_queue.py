@@ -108,7 +108,7 @@ class SqliteQueue(EventQueue):
                 (self._owner, now + self.lease_seconds, name, max_messages),
             ).fetchall()
         rows.sort()
-        return [Message(tag, body, deliveries > 1) for tag, body, deliveries in rows]
+        return [Message(tag, body, deliveries > 1, deliveries) for tag, body, deliveries in rows]
 
     def ack(self, queue: str, messages: Sequence[Message]) -> None:
         owner = self._owner

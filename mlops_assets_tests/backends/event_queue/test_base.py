@@ -56,6 +56,9 @@ def test_unacked_messages_are_redelivered_after_the_consumer_dies(queue_factory)
     again = receive(second, 3)
     assert sorted(m.body for m in again) == sorted(m.body for m in batch[1:])
     assert all(m.redelivered for m in again)
+    # Issue 26, item 3: consumers cap redeliveries by this count.
+    assert [m.deliveries for m in batch] == [1] * 4
+    assert [m.deliveries for m in again] == [2] * 3
     second.ack(Q, again)
     assert drain(second) == []
 
