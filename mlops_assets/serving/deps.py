@@ -46,7 +46,9 @@ async def serving_model(request: Request) -> LoadedModel:
             "in the registry"
         )
         if reloader.last_error is not None:
-            detail += f"; last load failed: {reloader.last_error.error}"
+            # The kind only: a prediction caller is not an operator, and the text may name
+            # the registry's address.
+            detail += f"; last load failed: {reloader.last_error.error_kind or 'error'}"
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail=detail,
@@ -65,8 +67,21 @@ async def require_admin(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing or wrong X-Admin-Token")
 
 
+async def caller_is_admin(
+    settings: Annotated[ServingSettings, Depends(get_settings)],
+    x_admin_token: Annotated[str | None, Header()] = None,
+) -> bool:
+    """Whether this request passes the admin guard (it may read error texts)."""
+    try:
+        await require_admin(settings, x_admin_token)
+    except HTTPException:
+        return False
+    return True
+
+
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ReloaderDep = Annotated[ModelReloader, Depends(get_reloader)]
 ModelDep = Annotated[LoadedModel, Depends(serving_model)]
 RecorderDep = Annotated[PredictionRecorder | None, Depends(get_recorder)]
+AdminDep = Annotated[bool, Depends(caller_is_admin)]

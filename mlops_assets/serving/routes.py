@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mlops_assets.serving.deps import (
+    AdminDep,
     HolderDep,
     ModelDep,
     RecorderDep,
@@ -50,8 +51,16 @@ def _model_info(model: LoadedModel | None) -> ModelInfo | None:
     )
 
 
-def _report(outcome: ReloadOutcome | None) -> ReloadReport | None:
-    return None if outcome is None else ReloadReport(**outcome.__dict__)
+def _report(outcome: ReloadOutcome | None, admin: bool = True) -> ReloadReport | None:
+    """The outcome as answered; a caller without the admin token gets an error's kind only."""
+    if outcome is None:
+        return None
+    report = ReloadReport(**outcome.__dict__)
+    if admin or report.error is None:
+        return report
+    return report.model_copy(
+        update={"error": f"{report.error_kind or 'error'} (the text needs X-Admin-Token)"}
+    )
 
 
 def predict_router(max_batch: int) -> APIRouter:
@@ -141,7 +150,11 @@ async def ready(holder: HolderDep):
 
 @router.get("/model", response_model=ModelStatus)
 async def model_status(
-    holder: HolderDep, reloader: ReloaderDep, settings: SettingsDep, recorder: RecorderDep
+    holder: HolderDep,
+    reloader: ReloaderDep,
+    settings: SettingsDep,
+    recorder: RecorderDep,
+    admin: AdminDep,
 ) -> ModelStatus:
     """The serving version (loaded since, source run), the standby and the last reloads."""
     standby = holder.standby
@@ -151,8 +164,8 @@ async def model_status(
         alias=f"{settings.model_name}@{settings.alias}",
         swaps=holder.swaps,
         swap_hold_max_us=max(holder.swap_hold_ns, default=0) / 1000 if holder.swaps else None,
-        last_reload=_report(reloader.last_outcome),
-        last_error=_report(reloader.last_error),
+        last_reload=_report(reloader.last_outcome, admin),
+        last_error=_report(reloader.last_error, admin),
         recorder=RecorderStatus(**asdict(recorder.stats())) if recorder is not None else None,
     )
 

@@ -175,7 +175,12 @@ class ReloadReport(BaseModel):
     previous_version: str | None = Field(description="The version answering before it.")
     seconds: float
     at: datetime
-    error: str | None = None
+    error: str | None = Field(
+        default=None,
+        description="Why it failed, secrets redacted; without X-Admin-Token (when one is set) "
+        "only the kind.",
+    )
+    error_kind: str | None = Field(default=None, description="The failure's kind (its class).")
 
 
 class RecorderStatus(BaseModel):

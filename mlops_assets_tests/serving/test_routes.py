@@ -1,6 +1,7 @@
 """The inference API through FastAPI's TestClient: validation, error bodies, reload, status."""
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -276,3 +277,39 @@ def test_the_server_deploys_without_dagster():
         "sys.exit('dagster' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_tracking_password_never_reaches_responses_or_logs_item4(monkeypatch):
+    """Issue 26, item 4: a password in MLFLOW_TRACKING_URI appeared in GET /model, in every
+    503 of /predict and in the server log. Now: redacted, and the kind only without the token."""
+    from mlops_assets.serving.logs import TextFormatter
+    from mlops_assets.tools.processes import free_port
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    uri = f"http://mlops:s3cretpass@127.0.0.1:{free_port()}"
+    settings = ServingSettings(
+        poll_interval_s=0, MLFLOW_TRACKING_URI=uri, serving_admin_token="adm1n"
+    )
+    lines = []
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            lines.append(TextFormatter("%(message)s").format(record))
+
+    handler = Capture()
+    logging.getLogger("mlops_assets.serving").addHandler(handler)
+    try:
+        with TestClient(create_app(settings)) as client:
+            refused = client.post("/predict", json={"instances": [PHOTO]})
+            anonymous = client.get("/model").text
+            admin = client.get("/model", headers={"X-Admin-Token": "adm1n"}).json()
+    finally:
+        logging.getLogger("mlops_assets.serving").removeHandler(handler)
+    assert refused.status_code == 503
+    assert "s3cretpass" not in refused.text and "127.0.0.1" not in refused.text
+    assert "s3cretpass" not in anonymous and "127.0.0.1" not in anonymous
+    error = admin["last_error"]
+    assert error["error_kind"] and "mlops:***@" in error["error"]
+    assert "s3cretpass" not in error["error"]
+    assert lines and not any("s3cretpass" in line for line in lines)
