@@ -9,7 +9,7 @@ MLOPS_EVENT_QUEUE_PATH and MLOPS_EVENT_QUEUE_PREFIX, MLOPS_SERVING_ADMIN_TOKEN) 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from mlops_assets.constants import CHAMPION_ALIAS
@@ -90,6 +90,12 @@ class ServingSettings(SharedSettings):
     )
     record_batch: int = Field(
         default=5_000, ge=1, description="Most predictions the recorder writes as one file."
+    )
+    task_ids_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /predict accepts task_ids only with this value in "
+        "X-Task-Ids-Token (the service whose tasks they are), so no other caller can attach "
+        "predictions to a task. Secret.",
     )
     record_flush_s: float = Field(
         default=5.0, gt=0, description="Most seconds a recorded prediction waits to be written."

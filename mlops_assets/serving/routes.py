@@ -5,7 +5,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mlops_assets.serving.deps import (
@@ -15,6 +15,7 @@ from mlops_assets.serving.deps import (
     RecorderDep,
     ReloaderDep,
     SettingsDep,
+    TaskIdsCallerDep,
     require_admin,
 )
 from mlops_assets.serving.holder import LoadedModel
@@ -73,6 +74,10 @@ def predict_router(max_batch: int) -> APIRouter:
         response_model=PredictResponse,
         responses={
             400: {"model": Problems, "description": "The body is not JSON"},
+            401: {
+                "model": ErrorDetail,
+                "description": "task_ids without the X-Task-Ids-Token the server requires",
+            },
             413: {
                 "description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES (refused unread)",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
@@ -92,10 +97,15 @@ def predict_router(max_batch: int) -> APIRouter:
         request: Request,
         response: Response,
         recorder: RecorderDep,
+        may_send_task_ids: TaskIdsCallerDep,
     ) -> PredictResponse:
         """Labels each photo with the serving model; the answer names the version that made it."""
         # On the event loop, not the thread pool: a single-sample call is well under a
         # millisecond, and skipping the thread hand-off measured faster here (FIELD-NOTES).
+        if body.task_ids is not None and not may_send_task_ids:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, detail="task_ids need a valid X-Task-Ids-Token"
+            )
         pixels = np.asarray(body.instances, dtype=np.float32)
         prediction = model.predict(pixels)
         response.headers["X-Model-Version"] = model.version

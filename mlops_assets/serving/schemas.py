@@ -4,7 +4,15 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from mlops_assets.constants import IMAGE_SHAPE, PIXEL_COUNT, PIXEL_MAX
@@ -67,6 +75,18 @@ Photo = Annotated[
     Field(min_length=PIXEL_COUNT, max_length=PIXEL_COUNT),
 ]
 
+
+def _printable_task_id(value: str) -> str:
+    if not value.isprintable():
+        raise PydanticCustomError(
+            "plain_text", "a task id is printable text (no control characters)"
+        )
+    return value
+
+
+# Task ids reach the prediction log, the monitor and logs: printable, bounded.
+TaskId = Annotated[str, Field(max_length=200), AfterValidator(_printable_task_id)]
+
 _EXAMPLE_PHOTO = [0, 0, 5, 13, 9, 1, 0, 0] + [0] * 8 * 7
 
 
@@ -82,11 +102,12 @@ class PredictRequest(BaseModel):
         description=f"Photos, each {PIXEL_COUNT} grey levels (0..{PIXEL_MAX}) row by row; "
         "one photo is a batch of one. The server's MLOPS_SERVING_MAX_BATCH bounds the count.",
     )
-    task_ids: list[Annotated[str, Field(max_length=200)] | None] | None = Field(
+    task_ids: list[TaskId | None] | None = Field(
         default=None,
         description="Optional: the task each photo belongs to, in the same order (null for a "
-        "photo without one). Recorded with the prediction, so the label a person confirms "
-        "later is joined to what was served.",
+        "photo without one). Recorded with the first prediction of each task, so the label a "
+        "person confirms later is joined to what was served. Needs X-Task-Ids-Token when the "
+        "server sets MLOPS_SERVING_TASK_IDS_TOKEN.",
     )
 
     @model_validator(mode="after")
@@ -192,6 +213,11 @@ class RecorderStatus(BaseModel):
     failed: int
     pending: int
     capacity: int
+    repeated_task_ids: int = Field(
+        default=0,
+        description="Predictions whose task id an earlier prediction had taken (recorded "
+        "without it: the first prediction of a task is the one the monitor judges).",
+    )
 
 
 class ModelStatus(BaseModel):

@@ -242,7 +242,7 @@ def test_openapi_declares_what_predict_enforces(client):
     assert (photo["minItems"], photo["maxItems"]) == (64, 64)
     assert (photo["items"]["minimum"], photo["items"]["maximum"]) == (0, 16)
     responses = schema["paths"]["/predict"]["post"]["responses"]
-    assert set(responses) == {"200", "400", "413", "422", "503"}
+    assert set(responses) == {"200", "400", "401", "413", "422", "503"}
     assert set(schema["paths"]["/admin/reload"]["post"]["responses"]) == {
         "200",
         "401",
