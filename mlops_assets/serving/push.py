@@ -6,7 +6,9 @@ MLOPS_HOME, with the same queue prefix). For each `ModelPromoted` / `ModelRolled
 served model it calls `notify`, which wakes the reloader, and then acks: the message is only a
 wake-up (the reloader resolves the alias itself), so a server that dies after the ack loses
 nothing, it loads the alias's version when it starts. Events of other models are acked and
-dropped; bodies that are not a model event go to the dead-letter queue with the reason.
+dropped; bodies that are not a model event go to the dead-letter queue with the reason. Each
+message is settled on its own, parsed by the depth- and size-bounded `parse_event`, and one
+delivered more than `MAX_DELIVERIES` times goes to the dead-letter queue unread.
 
 Known limitation: one durable queue means several server processes (uvicorn workers, replicas)
 compete for each message. One of them reloads at once; the others follow at their next alias
