@@ -9,12 +9,14 @@ No dagster import: the rollback command sends alerts too.
 import logging
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import httpx
+
+from mlops_assets.contracts.safe_text import redact
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,8 @@ class Notifier:
             AlertDeliveryError: channels are configured and none accepted it (the key is not
                 remembered, so the next attempt sends again).
         """
+        # The one door every alert leaves by: whatever built it, no secret goes out.
+        alert = replace(alert, summary=redact(alert.summary))
         log.warning("ALERT %s [%s]: %s", alert.kind, alert.key, alert.summary)
         if not self.channels or self.already_sent(alert.key):
             return []

@@ -32,6 +32,20 @@ def logged_model_id(model_uri: str) -> str | None:
     return model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
 
 
+def filter_value(value: str) -> str:
+    """`value` as a quoted string of an MLflow search filter, which has no escape character:
+    quoted with the quote it does not contain.
+
+    Raises:
+        ValueError: the value holds both quotes (it cannot be written as one filter string).
+    """
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise ValueError(f"{value!r:.80} cannot be quoted in an MLflow filter")
+
+
 @dataclass(frozen=True)
 class RegisteredModel:
     """A model version as the pipeline and the server need it."""
@@ -200,7 +214,7 @@ class RegistryClient:
         so the history has no size limit and a version's page shows its own decisions.
         """
         try:
-            versions = self.client().search_model_versions(f"name='{self.model_name}'")
+            versions = self.client().search_model_versions(f"name={filter_value(self.model_name)}")
         except MlflowException:
             return []
         entries = []
@@ -255,7 +269,7 @@ class RegistryClient:
         client = self.client()
         experiment_id = client.get_run(run_id).info.experiment_id
         logged = client.search_logged_models(
-            experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+            experiment_ids=[experiment_id], filter_string=f"source_run_id = {filter_value(run_id)}"
         )
         for index, model in enumerate(logged):
             try:
@@ -292,7 +306,7 @@ class RegistryClient:
     def _promoted_months(self) -> dict[str, str]:
         """Maps each month that promoted a champion to the version it promoted (the latest)."""
         months: dict[str, str] = {}
-        versions = self.client().search_model_versions(f"name='{self.model_name}'")
+        versions = self.client().search_model_versions(f"name={filter_value(self.model_name)}")
         for version in sorted(versions, key=lambda v: int(v.version)):
             month = (version.tags or {}).get(PROMOTED_FOR_TAG)
             if month is not None:

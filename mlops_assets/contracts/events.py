@@ -28,6 +28,7 @@ from mlops_assets.contracts.records import (
     TaskRecord,
     text_problem,
 )
+from mlops_assets.contracts.safe_text import PrintableText
 from mlops_assets.contracts.stage_results import GateResult, Outcome
 
 SCHEMA_VERSION = 1
@@ -58,6 +59,26 @@ def _plain(value: str) -> str:
 PlainText = Annotated[
     str, Field(strict=True, min_length=1, max_length=TEXT_MAX_LENGTH), AfterValidator(_plain)
 ]
+
+
+def _printable_name(value: str) -> str:
+    if not value.isprintable():
+        char = next(c for c in value if not c.isprintable())
+        raise PydanticCustomError(
+            "plain_text", "non-printable character U+{code}", {"code": f"{ord(char):04X}"}
+        )
+    return value
+
+
+# Registry names and versions: 1..256 printable characters (they reach logs as they are).
+Name = Annotated[
+    str, Field(strict=True, min_length=1, max_length=256), AfterValidator(_printable_name)
+]
+
+# The most bytes an event body may have. A valid TaskConfirmedEvent weighs about 400 bytes
+# (64 grey levels inline); the bound leaves room for pretty-printed JSON and larger photos while
+# a hostile body is refused before a byte of it is parsed.
+EVENT_MAX_BYTES = 64 * 1024
 
 
 def new_event_id() -> str:
@@ -159,10 +180,10 @@ class ModelPromoted(Event):
     """The `champion` alias moved to a new version."""
 
     event_type: Literal["ModelPromoted"] = "ModelPromoted"
-    model_name: str
-    version: str
-    previous_version: str | None = None
-    reason: str = ""
+    model_name: Name
+    version: Name
+    previous_version: Name | None = None
+    reason: PrintableText = ""
     run_id: str | None = None
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
 
@@ -171,10 +192,10 @@ class ModelRolledBack(Event):
     """The `champion` alias moved back to the version it replaced."""
 
     event_type: Literal["ModelRolledBack"] = "ModelRolledBack"
-    model_name: str
-    version: str = Field(description="The version serving again.")
-    previous_version: str | None = Field(default=None, description="The version rolled back.")
-    reason: str = ""
+    model_name: Name
+    version: Name = Field(description="The version serving again.")
+    previous_version: Name | None = Field(default=None, description="The version rolled back.")
+    reason: PrintableText = ""
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
 
 
@@ -222,7 +243,7 @@ def parse_event(body: bytes, expected: type[E], window: ConfirmedWindow | None =
 
     Never raises anything but `InvalidEvent` for any byte string: a reason for every body that
     is not a valid event, bounded in length, whatever the body holds (deep nesting, huge keys,
-    bytes that are not UTF-8).
+    bytes that are not UTF-8). A body over `EVENT_MAX_BYTES` is refused unparsed.
 
     Args:
         body: the raw message (UTF-8 JSON).
@@ -237,6 +258,11 @@ def parse_event(body: bytes, expected: type[E], window: ConfirmedWindow | None =
         InvalidEvent: bad JSON, not an object, another event type, an unknown schema version
             or a field that fails validation; the message says which.
     """
+    if len(body) > EVENT_MAX_BYTES:
+        raise InvalidEvent(
+            f"body of {len(body):,} bytes is over the {EVENT_MAX_BYTES:,}-byte bound of an "
+            "event; not parsed"
+        )
     context = {WINDOW: window or ConfirmedWindow()}
     try:
         event = expected.model_validate_json(body, strict=True, context=context)

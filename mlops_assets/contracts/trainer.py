@@ -14,6 +14,7 @@ process and the asset share these definitions.
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 PROGRESS_PREFIX = "VTM_PROGRESS::"
@@ -63,6 +64,11 @@ class Progress:
         return max(0.0, elapsed_s / self.epoch * (self.total_epochs - self.epoch))
 
 
+# MLflow's run ids are uuid4 hex strings; nothing else is formatted into a registry query.
+MLFLOW_RUN_ID = re.compile(r"[0-9a-f]{32}")
+METRIC_NAME_MAX_CHARS = 250
+
+
 @dataclass(frozen=True)
 class RunMeta:
     """Facts about the trainer's run; `mlflow_run_id` links the asset to the trainer's run."""
@@ -88,10 +94,15 @@ def progress_from(payload: object) -> Progress:
         raise MalformedTrainerMessage(f"progress needs a whole 'epoch' >= 0, got {epoch!r:.40}")
     if total is not None and not (_is_count(total) and total > 0):
         raise MalformedTrainerMessage(f"'total_epochs' must be a whole number > 0, got {total!r}")
+    # Metric names reach logs, the UI and `mlops-assets runs`: printable ones only, and no
+    # longer than MLflow keeps.
     metrics = {
-        str(k): float(v)
+        k: float(v)
         for k, v in payload.items()
         if k not in ("epoch", "total_epochs", "kind")
+        and isinstance(k, str)
+        and k.isprintable()
+        and len(k) <= METRIC_NAME_MAX_CHARS
         and isinstance(v, int | float)
         and not isinstance(v, bool)
         and math.isfinite(v)
@@ -107,6 +118,11 @@ def run_meta_from(payload: object) -> RunMeta:
     """
     if not isinstance(payload, dict):
         raise MalformedTrainerMessage(f"run meta must be a JSON object, got {payload!r:.80}")
+    run_id = payload.get("mlflow_run_id")
+    if run_id is not None and not (isinstance(run_id, str) and MLFLOW_RUN_ID.fullmatch(run_id)):
+        raise MalformedTrainerMessage(
+            f"mlflow_run_id must be an MLflow run id (32 hex digits), got {run_id!r:.80}"
+        )
     return RunMeta({k: v for k, v in payload.items() if k != "kind"})
 
 

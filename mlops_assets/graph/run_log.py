@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from mlops_assets.contracts.safe_text import redact
 from mlops_assets.retraining.outcomes import RunFacts
 
 
@@ -43,10 +44,11 @@ def root_cause(error) -> str:
 
 
 def step_errors(step_failures: list[dg.DagsterEvent], fallback: str) -> str:
-    """Summarises a failed run's step failures as one line per step, each with its root cause."""
+    """Summarises a failed run's step failures as one line per step, each with its root cause,
+    secrets redacted (the text goes to the event, the alert and the logs)."""
     steps = [
         f"{e.step_key}: {root_cause(e.event_specific_data.error)}"
         for e in step_failures
         if e.event_specific_data is not None and e.event_specific_data.error is not None
     ]
-    return "; ".join(steps) or fallback
+    return redact("; ".join(steps) or fallback)

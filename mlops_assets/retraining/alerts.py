@@ -8,6 +8,7 @@ from datetime import datetime
 
 from mlops_assets.backends.notifier import Alert
 from mlops_assets.contracts.monitoring import MonitorReport
+from mlops_assets.contracts.safe_text import printable, redact
 from mlops_assets.retraining.health import HealthPolicy, describe_accuracy, describe_drift
 
 MAX_RETRIES_TAG = "dagster/max_retries"
@@ -26,7 +27,8 @@ def will_be_retried(tags: Mapping[str, str], default_max_retries: int) -> bool:
 
 
 def run_failed(job_name: str, run_id: str, error: str, attempt: int) -> Alert:
-    """A run that broke, after its last retry."""
+    """A run that broke, after its last retry (its error redacted)."""
+    error = redact(error)
     return Alert(
         key=f"run-failed-{run_id}",
         summary=f"{job_name} failed (run {run_id[:8]}, attempt {attempt + 1}): {error[:300]}",
@@ -78,7 +80,8 @@ def rolled_back(
     """@champion moved back to an older version (at `at`: the same move may happen again)."""
     return Alert(
         key=f"rollback-{model_name}-v{previous_version}-to-v{version}-{at:%Y%m%dT%H%M%S.%f}",
-        summary=f"{model_name} rolled back from v{previous_version} to v{version}: {reason}",
+        summary=f"{model_name} rolled back from v{previous_version} to v{version}: "
+        f"{printable(redact(reason))}",
         severity="error",
         kind="rollback",
         details={"model": model_name, "version": version, "previous": previous_version},

@@ -199,11 +199,16 @@ def gather_inputs(
 
     Returns:
         The samples: a confirmed task with a served prediction by the champion (same task id)
-        counts that served label; the rest are scored now. Input and prediction drift use the
+        counts the first served label; the rest are scored now. Input and prediction drift use the
         served rows when there are any, else the confirmed photos.
     """
     mine = served[served["model_version"].astype(str) == champion_version]
-    served_label = mine.dropna(subset=["task_id"]).drop_duplicates("task_id", keep="last")
+    # The first prediction of a task is the one served to it; a later one (anyone may send a
+    # task id) must not replace it.
+    tagged = mine.dropna(subset=["task_id"])
+    if "served_at" in tagged:
+        tagged = tagged.sort_values("served_at", kind="stable")
+    served_label = tagged.drop_duplicates("task_id", keep="first")
     served_label = served_label.set_index("task_id")["label"]
     joined = confirmed["task_id"].map(served_label) if len(confirmed) else pd.Series(dtype=float)
     missing = joined.isna().to_numpy()

@@ -21,6 +21,7 @@ from mlops_assets.contracts.events import (
     TrainingCompletedEvent,
     stable_event_id,
 )
+from mlops_assets.contracts.safe_text import redact
 from mlops_assets.contracts.stage_results import GateResult
 
 METRIC_KEYS = ("challenger_accuracy", "champion_accuracy", "latency_p95_ms")
@@ -91,7 +92,7 @@ def completion_event(
         data_version=facts.materializations.get(TRAINING_DATA, {}).get("data_version"),
         metrics={k: float(report[k]) for k in METRIC_KEYS if _number(report.get(k)) is not None},
         gates=gates,
-        error=error if outcome == "failed" else None,
+        error=redact(error) if outcome == "failed" and error is not None else None,
     )
 
 
@@ -115,7 +116,7 @@ def failure_event(run_id: str, job_name: str, error: str) -> PipelineFailed:
         event_id=stable_event_id("pipeline-failed", run_id),
         run_id=run_id,
         job_name=job_name,
-        error=error,
+        error=redact(error),
     )
 
 

@@ -23,7 +23,8 @@ from mlops_assets.serving.model_source import RegistrySource
 from mlops_assets.serving.push import push_subscription
 from mlops_assets.serving.recorder import PredictionRecorder
 from mlops_assets.serving.reloader import ModelReloader, ModelSource
-from mlops_assets.serving.routes import router
+from mlops_assets.serving.routes import predict_router, router
+from mlops_assets.serving.schemas import MAX_PROBLEMS
 
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -33,10 +34,14 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     FastAPI's default echoes every rejected value, which for a photo means 64 numbers per error
     and fails outright on NaN (not JSON).
     """
-    problems = [{"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in error.errors()]
+    errors = error.errors()
+    # A bounded answer whatever the request: the first problems and how many there are.
+    problems = [
+        {"loc": list(e["loc"]), "type": e["type"], "msg": e["msg"]} for e in errors[:MAX_PROBLEMS]
+    ]
     unparseable = any(p["type"] == "json_invalid" for p in problems)
     code = status.HTTP_400_BAD_REQUEST if unparseable else status.HTTP_422_UNPROCESSABLE_CONTENT
-    return JSONResponse({"detail": problems}, status_code=code)
+    return JSONResponse({"detail": problems, "total": len(errors)}, status_code=code)
 
 
 async def unparseable_body(request: Request, error: HTTPException) -> Response:
@@ -46,21 +51,7 @@ async def unparseable_body(request: Request, error: HTTPException) -> Response:
     if error.status_code != status.HTTP_400_BAD_REQUEST:
         return await http_exception_handler(request, error)
     problem = {"loc": ["body"], "type": "json_invalid", "msg": str(error.detail)}
-    return JSONResponse({"detail": [problem]}, status_code=error.status_code)
-
-
-def declare_batch_bound(app: FastAPI, max_batch: int) -> None:
-    """Shows MLOPS_SERVING_MAX_BATCH in the OpenAPI schema (`maxItems` of `instances`), so the
-    schema declares the bound the route enforces."""
-    build = app.openapi
-
-    def openapi() -> dict:
-        schema = build()
-        request = schema["components"]["schemas"]["PredictRequest"]
-        request["properties"]["instances"]["maxItems"] = max_batch
-        return schema
-
-    app.openapi = openapi
+    return JSONResponse({"detail": [problem], "total": 1}, status_code=error.status_code)
 
 
 # A push subscription: called at startup with `notify(reason)`, returns the function that closes
@@ -133,13 +124,13 @@ def create_app(
         version="1",
         lifespan=lifespan,
         # FastAPI's body-limit middleware: larger bodies get a 413 before they are parsed.
-        max_body_size=settings.max_body_bytes,
+        max_body_size=settings.body_limit,
     )
     app.state.settings = settings
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, unparseable_body)
+    app.include_router(predict_router(settings.max_batch))
     app.include_router(router)
-    declare_batch_bound(app, settings.max_batch)
     app.state.metrics = None
     if settings.metrics:
         app.state.metrics = ServingMetrics(lambda: _model_state(app, settings))

@@ -9,11 +9,17 @@ MLOPS_EVENT_QUEUE_PATH and MLOPS_EVENT_QUEUE_PREFIX, MLOPS_SERVING_ADMIN_TOKEN) 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from mlops_assets.constants import CHAMPION_ALIAS
 from mlops_assets.settings import SharedSettings
+
+# A photo's 64 grey levels as JSON, each as long as a float can print ("1.2345678901234567e-05"
+# plus a comma and a space); a task id of 200 characters, quoted; the braces and key names.
+PHOTO_JSON_BYTES = 64 * 25 + 2
+TASK_ID_JSON_BYTES = 200 + 4
+BODY_OVERHEAD_BYTES = 4096
 
 
 class ServingSettings(SharedSettings):
@@ -40,8 +46,11 @@ class ServingSettings(SharedSettings):
         description="Seconds between alias polls (the fallback to push); 0 turns polling off.",
     )
     max_batch: int = Field(default=256, ge=1, description="Most photos one /predict may carry.")
-    max_body_bytes: int = Field(
-        default=1 << 20, ge=1024, description="Larger request bodies get a 413."
+    max_body_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="Larger request bodies get a 413; default: what MLOPS_SERVING_MAX_BATCH "
+        "photos with their task ids can take (about 2.3 kB a photo).",
     )
     download_dir: Path | None = Field(
         default=None,
@@ -82,6 +91,19 @@ class ServingSettings(SharedSettings):
     record_batch: int = Field(
         default=5_000, ge=1, description="Most predictions the recorder writes as one file."
     )
+    task_ids_token: SecretStr | None = Field(
+        default=None,
+        description="When set, /predict accepts task_ids only with this value in "
+        "X-Task-Ids-Token (the service whose tasks they are), so no other caller can attach "
+        "predictions to a task. Secret.",
+    )
     record_flush_s: float = Field(
         default=5.0, gt=0, description="Most seconds a recorded prediction waits to be written."
     )
+
+    @property
+    def body_limit(self) -> int:
+        """MLOPS_SERVING_MAX_BODY_BYTES, or the size a full batch of valid photos can reach."""
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return BODY_OVERHEAD_BYTES + self.max_batch * (PHOTO_JSON_BYTES + TASK_ID_JSON_BYTES)

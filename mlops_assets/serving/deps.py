@@ -13,6 +13,7 @@ from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import LoadedModel, ModelHolder
 from mlops_assets.serving.recorder import PredictionRecorder
 from mlops_assets.serving.reloader import ModelReloader
+from mlops_assets.settings import reveal
 
 
 async def get_settings(request: Request) -> ServingSettings:
@@ -46,7 +47,9 @@ async def serving_model(request: Request) -> LoadedModel:
             "in the registry"
         )
         if reloader.last_error is not None:
-            detail += f"; last load failed: {reloader.last_error.error}"
+            # The kind only: a prediction caller is not an operator, and the text may name
+            # the registry's address.
+            detail += f"; last load failed: {reloader.last_error.error_kind or 'error'}"
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail=detail,
@@ -65,8 +68,32 @@ async def require_admin(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing or wrong X-Admin-Token")
 
 
+async def task_ids_caller(
+    settings: Annotated[ServingSettings, Depends(get_settings)],
+    x_task_ids_token: Annotated[str | None, Header()] = None,
+) -> bool:
+    """Whether this request may attach task ids (always, unless MLOPS_SERVING_TASK_IDS_TOKEN
+    is set)."""
+    token = reveal(settings.task_ids_token)
+    return not token or hmac.compare_digest((x_task_ids_token or "").encode(), token.encode())
+
+
+async def caller_is_admin(
+    settings: Annotated[ServingSettings, Depends(get_settings)],
+    x_admin_token: Annotated[str | None, Header()] = None,
+) -> bool:
+    """Whether this request passes the admin guard (it may read error texts)."""
+    try:
+        await require_admin(settings, x_admin_token)
+    except HTTPException:
+        return False
+    return True
+
+
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 ReloaderDep = Annotated[ModelReloader, Depends(get_reloader)]
 ModelDep = Annotated[LoadedModel, Depends(serving_model)]
 RecorderDep = Annotated[PredictionRecorder | None, Depends(get_recorder)]
+AdminDep = Annotated[bool, Depends(caller_is_admin)]
+TaskIdsCallerDep = Annotated[bool, Depends(task_ids_caller)]

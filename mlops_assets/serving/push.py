@@ -6,7 +6,9 @@ MLOPS_HOME, with the same queue prefix). For each `ModelPromoted` / `ModelRolled
 served model it calls `notify`, which wakes the reloader, and then acks: the message is only a
 wake-up (the reloader resolves the alias itself), so a server that dies after the ack loses
 nothing, it loads the alias's version when it starts. Events of other models are acked and
-dropped; bodies that are not a model event go to the dead-letter queue with the reason.
+dropped; bodies that are not a model event go to the dead-letter queue with the reason. Each
+message is settled on its own, parsed by the depth- and size-bounded `parse_event`, and one
+delivered more than `MAX_DELIVERIES` times goes to the dead-letter queue unread.
 
 Known limitation: one durable queue means several server processes (uvicorn workers, replicas)
 compete for each message. One of them reloads at once; the others follow at their next alias
@@ -15,14 +17,16 @@ Servers of different models on one queue would drop each other's events: give th
 queue prefixes. A fan-out exchange with a queue per server would lift both limits.
 """
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 
+from pydantic_core import from_json
+
 from mlops_assets.backends import factory
 from mlops_assets.backends.event_queue.base import EventQueue, Message
 from mlops_assets.contracts.events import (
+    EVENT_MAX_BYTES,
     MODEL_EVENTS_QUEUE,
     InvalidEvent,
     ModelPromoted,
@@ -37,6 +41,9 @@ MODEL_EVENTS: dict[str, type[ModelPromoted | ModelRolledBack]] = {
     cls.__name__: cls for cls in (ModelPromoted, ModelRolledBack)
 }
 BATCH = 10
+# A message delivered this often without being settled took its consumer down each time (or
+# was never settled for another reason): it is dead-lettered unread.
+MAX_DELIVERIES = 5
 
 
 def parse_model_event(body: bytes) -> ModelPromoted | ModelRolledBack:
@@ -45,10 +52,15 @@ def parse_model_event(body: bytes) -> ModelPromoted | ModelRolledBack:
     Raises:
         InvalidEvent: not one of the two model events, or not valid; the message says why.
     """
-    try:
-        named = json.loads(body).get("event_type")
-    except (ValueError, AttributeError):
-        named = None
+    named = None
+    if len(body) <= EVENT_MAX_BYTES:
+        try:
+            # pydantic's parser bounds nesting depth (json.loads would raise RecursionError).
+            raw = from_json(body)
+        except ValueError:
+            raw = None
+        if isinstance(raw, dict) and isinstance(raw.get("event_type"), str):
+            named = raw["event_type"]
     # Anything else is validated as ModelPromoted, whose diagnosis names what is wrong.
     return parse_event(body, MODEL_EVENTS.get(named, ModelPromoted))
 
@@ -101,21 +113,39 @@ class ModelEventSubscriber:
             self._thread = None
 
     def handle(self, queue: EventQueue, messages: list[Message]) -> None:
-        """Notifies for the served model's events, then acks them or dead-letters bad bodies."""
+        """Notifies for the served model's events, then acks them or dead-letters bad bodies.
+
+        Each message is settled on its own: no body, however hostile, holds back the others.
+        """
         settled, rejected = [], []
         for message in messages:
             try:
-                event = parse_model_event(message.body)
-            except InvalidEvent as error:
-                rejected.append((message, error.reason))
-                continue
-            if event.model_name == self.model_name:
-                self.notify(f"{event.event_type} v{event.version}")
-            settled.append(message)
+                reason = self._settle(message)
+            except Exception as error:
+                # A bug, not the message's fault, but it must not hold the queue: the message
+                # is only a wake-up, and polling still finds the alias's version.
+                log.exception("push: handling a model event failed")
+                reason = f"handling failed: {type(error).__name__}"
+            if reason is None:
+                settled.append(message)
+            else:
+                rejected.append((message, reason))
         if rejected:
             queue.dead_letter(MODEL_EVENTS_QUEUE, rejected)
         if settled:
             queue.ack(MODEL_EVENTS_QUEUE, settled)
+
+    def _settle(self, message: Message) -> str | None:
+        """Handles one message; returns why it goes to the dead-letter queue, or None."""
+        if message.deliveries > MAX_DELIVERIES:
+            return f"delivered {message.deliveries} times without being settled; not read again"
+        try:
+            event = parse_model_event(message.body)
+        except InvalidEvent as error:
+            return error.reason
+        if event.model_name == self.model_name:
+            self.notify(f"{event.event_type} v{event.version}")
+        return None
 
     def _run(self) -> None:
         queue: EventQueue | None = None

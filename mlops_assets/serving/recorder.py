@@ -4,14 +4,19 @@
 thread writes batches to the prediction log. When the buffer is full the new predictions are
 dropped and counted, so a slow or broken sink never blocks or fails a request. The counters
 show in `GET /model` (`recorder`).
+
+A task id is recorded with its first prediction only: a later prediction for the same task id
+(another caller's, or a retry) is recorded without it, so nobody can replace the served label
+that `champion_monitor` joins to the confirmed one. The recorder remembers the last
+`task_id_memory` task ids; the monitor keeps the first prediction per task id besides.
 """
 
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -62,6 +67,7 @@ class RecorderStats:
     failed: int
     pending: int
     capacity: int
+    repeated_task_ids: int = 0
 
 
 class PredictionRecorder:
@@ -73,6 +79,7 @@ class PredictionRecorder:
         capacity: most predictions held; more are dropped and counted.
         batch_size: most predictions per write.
         flush_interval_s: most seconds a prediction waits for its write.
+        task_id_memory: how many recent task ids are remembered as taken.
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class PredictionRecorder:
         capacity: int = 50_000,
         batch_size: int = 5_000,
         flush_interval_s: float = 5.0,
+        task_id_memory: int = 1_000_000,
     ) -> None:
         self._write = write
         self.capacity = capacity
@@ -92,6 +100,9 @@ class PredictionRecorder:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.recorded = self.dropped = self.written = self.failed = 0
+        self.task_id_memory = task_id_memory
+        self._taken: OrderedDict[str, None] = OrderedDict()
+        self.repeated_task_ids = 0
 
     def record(self, batch: ServedBatch) -> bool:
         """Queues a request's predictions; never blocks on the sink, never raises.
@@ -103,17 +114,39 @@ class PredictionRecorder:
             if self._pending + len(batch) > self.capacity:
                 self.dropped += len(batch)
                 return False
-            self._buffer.append(batch)
+            self._buffer.append(self._first_claims(batch))
             self._pending += len(batch)
             self.recorded += len(batch)
             if self._pending >= self.batch_size:
                 self._lock.notify()
         return True
 
+    def _first_claims(self, batch: ServedBatch) -> ServedBatch:
+        """The batch with every task id already taken (by an earlier prediction) removed."""
+        if not any(batch.task_ids):
+            return batch
+        taken, kept = self._taken, []
+        for task_id in batch.task_ids:
+            if task_id is not None and task_id in taken:
+                self.repeated_task_ids += 1
+                task_id = None
+            elif task_id is not None:
+                taken[task_id] = None
+                if len(taken) > self.task_id_memory:
+                    taken.popitem(last=False)
+            kept.append(task_id)
+        return replace(batch, task_ids=kept)
+
     def stats(self) -> RecorderStats:
         with self._lock:
             return RecorderStats(
-                self.recorded, self.dropped, self.written, self.failed, self._pending, self.capacity
+                self.recorded,
+                self.dropped,
+                self.written,
+                self.failed,
+                self._pending,
+                self.capacity,
+                self.repeated_task_ids,
             )
 
     def start(self) -> None:

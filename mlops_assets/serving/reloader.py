@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
+from mlops_assets.contracts.safe_text import error_kind, redact
 from mlops_assets.ml.predictor import ArtifactIntegrityError, Predictor
 from mlops_assets.serving.holder import LoadedModel, ModelHolder
 from mlops_assets.serving.model_source import VersionRef
@@ -51,6 +52,7 @@ class ReloadOutcome:
     seconds: float
     at: datetime
     error: str | None = None
+    error_kind: str | None = None
 
 
 def smoke_test(predictor: Predictor) -> None:
@@ -156,7 +158,9 @@ class ModelReloader:
         current = self.holder.current
         current_version = current.version if current else None
 
-        def outcome(status, target=None, serving=current_version, error=None) -> ReloadOutcome:
+        def outcome(
+            status, target=None, serving=current_version, error=None, kind=None
+        ) -> ReloadOutcome:
             return ReloadOutcome(
                 status=status,
                 reason=reason,
@@ -165,7 +169,9 @@ class ModelReloader:
                 previous_version=current_version,
                 seconds=round(time.perf_counter() - started, 6),
                 at=datetime.now(UTC),
-                error=error,
+                # A registry client's error may quote its URL, password included.
+                error=None if error is None else redact(error),
+                error_kind=kind,
             )
 
         # Any failure below (registry down, missing or tampered artifact, a model Keras cannot
@@ -174,13 +180,17 @@ class ModelReloader:
         try:
             ref = self.source.resolve()
         except Exception as error:
-            return outcome("failed", error=f"registry lookup failed: {error}")
+            return outcome(
+                "failed", error=f"registry lookup failed: {error}", kind=error_kind(error)
+            )
         if ref is None:
             return outcome("no_model" if current is None else "unchanged")
         if current is not None and (current.version, current.sha256) == (ref.version, ref.sha256):
             return outcome("unchanged", ref.version)
         if not retry_refused and self._refused == (ref.version, ref.sha256):
-            return self.last_error or outcome("failed", ref.version, error="refused before")
+            return self.last_error or outcome(
+                "failed", ref.version, error="refused before", kind="Refused"
+            )
         standby = self.holder.standby
         if standby is not None and (standby.version, standby.sha256) == (ref.version, ref.sha256):
             model = standby
@@ -189,7 +199,9 @@ class ModelReloader:
                 model = self._load(ref)
             except Exception as error:
                 self._refused = (ref.version, ref.sha256)
-                return outcome("failed", ref.version, error=f"v{ref.version}: {error}")
+                return outcome(
+                    "failed", ref.version, error=f"v{ref.version}: {error}", kind=error_kind(error)
+                )
         self._refused = None
         self.holder.swap(model)
         return outcome("swapped", ref.version, serving=model.version)

@@ -5,16 +5,17 @@ from dataclasses import asdict
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mlops_assets.serving.deps import (
+    AdminDep,
     HolderDep,
     ModelDep,
     RecorderDep,
     ReloaderDep,
     SettingsDep,
+    TaskIdsCallerDep,
     require_admin,
 )
 from mlops_assets.serving.holder import LoadedModel
@@ -26,12 +27,12 @@ from mlops_assets.serving.schemas import (
     ModelInfo,
     ModelStatus,
     Prediction,
-    PredictRequest,
     PredictResponse,
     Problems,
     Readiness,
     RecorderStatus,
     ReloadReport,
+    bounded_request,
 )
 
 router = APIRouter()
@@ -51,77 +52,88 @@ def _model_info(model: LoadedModel | None) -> ModelInfo | None:
     )
 
 
-def _report(outcome: ReloadOutcome | None) -> ReloadReport | None:
-    return None if outcome is None else ReloadReport(**outcome.__dict__)
-
-
-@router.post(
-    "/predict",
-    response_model=PredictResponse,
-    responses={
-        400: {"model": Problems, "description": "The body is not JSON"},
-        413: {
-            "description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES (refused unread)",
-            "content": {"text/plain": {"schema": {"type": "string"}}},
-        },
-        422: {
-            "model": Problems,
-            "description": "Not a valid request: each problem by place and reason (a photo "
-            "that is not 64 values, a grey level outside 0..16, a batch over "
-            "MLOPS_SERVING_MAX_BATCH, text or booleans for numbers)",
-        },
-        503: {"model": ErrorDetail, "description": "No model loaded yet"},
-    },
-)
-async def predict(
-    body: PredictRequest,
-    model: ModelDep,
-    settings: SettingsDep,
-    request: Request,
-    response: Response,
-    recorder: RecorderDep,
-) -> PredictResponse:
-    """Labels each photo with the serving model; the response names the version that answered."""
-    # On the event loop, not the thread pool: a single-sample call is well under a millisecond,
-    # and skipping the thread hand-off measured faster here (FIELD-NOTES: measure first).
-    if len(body.instances) > settings.max_batch:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "too_long",
-                    "loc": ("body", "instances"),
-                    "msg": f"a batch holds at most {settings.max_batch} photos "
-                    f"(MLOPS_SERVING_MAX_BATCH), got {len(body.instances)}",
-                    "input": None,
-                }
-            ]
-        )
-    pixels = np.asarray(body.instances, dtype=np.float32)
-    prediction = model.predict(pixels)
-    response.headers["X-Model-Version"] = model.version
-    if request.app.state.metrics is not None:
-        request.app.state.metrics.count_predictions(prediction.labels)
-    if recorder is not None:
-        recorder.record(
-            ServedBatch(
-                time.time(),
-                model.version,
-                prediction.labels,
-                prediction.probabilities.max(axis=1),
-                body.task_ids or [None] * len(pixels),
-                pixels,
-            )
-        )
-    return PredictResponse(
-        model_name=model.name,
-        model_version=model.version,
-        predictions=[
-            Prediction(label=label, probabilities=row)
-            for label, row in zip(
-                prediction.labels.tolist(), prediction.probabilities.tolist(), strict=True
-            )
-        ],
+def _report(outcome: ReloadOutcome | None, admin: bool = True) -> ReloadReport | None:
+    """The outcome as answered; a caller without the admin token gets an error's kind only."""
+    if outcome is None:
+        return None
+    report = ReloadReport(**outcome.__dict__)
+    if admin or report.error is None:
+        return report
+    return report.model_copy(
+        update={"error": f"{report.error_kind or 'error'} (the text needs X-Admin-Token)"}
     )
+
+
+def predict_router(max_batch: int) -> APIRouter:
+    """The /predict route, its body bounded to `max_batch` photos before any photo is checked."""
+    routes = APIRouter()
+    request_type = bounded_request(max_batch)
+
+    @routes.post(
+        "/predict",
+        response_model=PredictResponse,
+        responses={
+            400: {"model": Problems, "description": "The body is not JSON"},
+            401: {
+                "model": ErrorDetail,
+                "description": "task_ids without the X-Task-Ids-Token the server requires",
+            },
+            413: {
+                "description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES (refused unread)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            422: {
+                "model": Problems,
+                "description": "Not a valid request: each problem by place and reason (a photo "
+                "that is not 64 values, a grey level outside 0..16, a batch over "
+                "MLOPS_SERVING_MAX_BATCH, text or booleans for numbers)",
+            },
+            503: {"model": ErrorDetail, "description": "No model loaded yet"},
+        },
+    )
+    async def predict(
+        body: request_type,
+        model: ModelDep,
+        request: Request,
+        response: Response,
+        recorder: RecorderDep,
+        may_send_task_ids: TaskIdsCallerDep,
+    ) -> PredictResponse:
+        """Labels each photo with the serving model; the answer names the version that made it."""
+        # On the event loop, not the thread pool: a single-sample call is well under a
+        # millisecond, and skipping the thread hand-off measured faster here (FIELD-NOTES).
+        if body.task_ids is not None and not may_send_task_ids:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, detail="task_ids need a valid X-Task-Ids-Token"
+            )
+        pixels = np.asarray(body.instances, dtype=np.float32)
+        prediction = model.predict(pixels)
+        response.headers["X-Model-Version"] = model.version
+        if request.app.state.metrics is not None:
+            request.app.state.metrics.count_predictions(prediction.labels)
+        if recorder is not None:
+            recorder.record(
+                ServedBatch(
+                    time.time(),
+                    model.version,
+                    prediction.labels,
+                    prediction.probabilities.max(axis=1),
+                    body.task_ids or [None] * len(pixels),
+                    pixels,
+                )
+            )
+        return PredictResponse(
+            model_name=model.name,
+            model_version=model.version,
+            predictions=[
+                Prediction(label=label, probabilities=row)
+                for label, row in zip(
+                    prediction.labels.tolist(), prediction.probabilities.tolist(), strict=True
+                )
+            ],
+        )
+
+    return routes
 
 
 @router.get("/health", response_model=Health)
@@ -148,7 +160,11 @@ async def ready(holder: HolderDep):
 
 @router.get("/model", response_model=ModelStatus)
 async def model_status(
-    holder: HolderDep, reloader: ReloaderDep, settings: SettingsDep, recorder: RecorderDep
+    holder: HolderDep,
+    reloader: ReloaderDep,
+    settings: SettingsDep,
+    recorder: RecorderDep,
+    admin: AdminDep,
 ) -> ModelStatus:
     """The serving version (loaded since, source run), the standby and the last reloads."""
     standby = holder.standby
@@ -158,8 +174,8 @@ async def model_status(
         alias=f"{settings.model_name}@{settings.alias}",
         swaps=holder.swaps,
         swap_hold_max_us=max(holder.swap_hold_ns, default=0) / 1000 if holder.swaps else None,
-        last_reload=_report(reloader.last_outcome),
-        last_error=_report(reloader.last_error),
+        last_reload=_report(reloader.last_outcome, admin),
+        last_error=_report(reloader.last_error, admin),
         recorder=RecorderStatus(**asdict(recorder.stats())) if recorder is not None else None,
     )
 

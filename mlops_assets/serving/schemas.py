@@ -1,9 +1,18 @@
 """Request and response bodies of the inference API (they make the OpenAPI page at /docs)."""
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from mlops_assets.constants import IMAGE_SHAPE, PIXEL_COUNT, PIXEL_MAX
@@ -44,6 +53,18 @@ def _is_batch(value: object) -> object:
     return value
 
 
+def _within(max_batch: int, value: object) -> object:
+    """The batch bound, checked before a single photo is validated: a huge batch of bad photos
+    costs one error, not one per value (FIELD-NOTES, FastAPI, 2026-12-06)."""
+    if isinstance(value, list) and len(value) > max_batch:
+        raise PydanticCustomError(
+            "too_long",
+            "a batch holds at most {max_batch} photos (MLOPS_SERVING_MAX_BATCH), got {got}",
+            {"max_batch": max_batch, "got": len(value)},
+        )
+    return value
+
+
 # Strict: "3" or true is not a grey level; ints and floats are.
 GreyLevel = Annotated[float, Field(strict=True, ge=0, le=PIXEL_MAX, allow_inf_nan=False)]
 # The length bounds are what the schema shows (minItems/maxItems); `_is_one_photo` enforces them
@@ -53,6 +74,18 @@ Photo = Annotated[
     BeforeValidator(_is_one_photo),
     Field(min_length=PIXEL_COUNT, max_length=PIXEL_COUNT),
 ]
+
+
+def _printable_task_id(value: str) -> str:
+    if not value.isprintable():
+        raise PydanticCustomError(
+            "plain_text", "a task id is printable text (no control characters)"
+        )
+    return value
+
+
+# Task ids reach the prediction log, the monitor and logs: printable, bounded.
+TaskId = Annotated[str, Field(max_length=200), AfterValidator(_printable_task_id)]
 
 _EXAMPLE_PHOTO = [0, 0, 5, 13, 9, 1, 0, 0] + [0] * 8 * 7
 
@@ -69,11 +102,12 @@ class PredictRequest(BaseModel):
         description=f"Photos, each {PIXEL_COUNT} grey levels (0..{PIXEL_MAX}) row by row; "
         "one photo is a batch of one. The server's MLOPS_SERVING_MAX_BATCH bounds the count.",
     )
-    task_ids: list[Annotated[str, Field(max_length=200)] | None] | None = Field(
+    task_ids: list[TaskId | None] | None = Field(
         default=None,
         description="Optional: the task each photo belongs to, in the same order (null for a "
-        "photo without one). Recorded with the prediction, so the label a person confirms "
-        "later is joined to what was served.",
+        "photo without one). Recorded with the first prediction of each task, so the label a "
+        "person confirms later is joined to what was served. Needs X-Task-Ids-Token when the "
+        "server sets MLOPS_SERVING_TASK_IDS_TOKEN.",
     )
 
     @model_validator(mode="after")
@@ -87,6 +121,29 @@ class PredictRequest(BaseModel):
         return self
 
 
+def bounded_request(max_batch: int) -> type[PredictRequest]:
+    """`PredictRequest` whose `instances` holds at most `max_batch` photos, checked first (and
+    shown as `maxItems` in the schema)."""
+    instances = Annotated[
+        list[Photo],
+        # Before-validators run last-listed first: a flat photo is named before it is counted.
+        BeforeValidator(partial(_within, max_batch)),
+        BeforeValidator(_is_batch),
+        Field(min_length=1, max_length=max_batch),
+    ]
+    field = PredictRequest.model_fields["instances"]
+    return create_model(
+        "PredictRequest",
+        __base__=PredictRequest,
+        __doc__=PredictRequest.__doc__,
+        instances=(instances, Field(description=field.description)),
+    )
+
+
+# The most problems a 422 lists; `total` counts them all.
+MAX_PROBLEMS = 20
+
+
 class Problem(BaseModel):
     """One reason a request was refused, at its place in the request."""
 
@@ -98,7 +155,8 @@ class Problem(BaseModel):
 class Problems(BaseModel):
     """400 (a body that is not JSON) and 422 (JSON that is not a valid request)."""
 
-    detail: list[Problem]
+    detail: list[Problem] = Field(description=f"The first {MAX_PROBLEMS} problems.")
+    total: int = Field(description="How many problems the request has.")
 
 
 class ErrorDetail(BaseModel):
@@ -138,7 +196,12 @@ class ReloadReport(BaseModel):
     previous_version: str | None = Field(description="The version answering before it.")
     seconds: float
     at: datetime
-    error: str | None = None
+    error: str | None = Field(
+        default=None,
+        description="Why it failed, secrets redacted; without X-Admin-Token (when one is set) "
+        "only the kind.",
+    )
+    error_kind: str | None = Field(default=None, description="The failure's kind (its class).")
 
 
 class RecorderStatus(BaseModel):
@@ -150,6 +213,11 @@ class RecorderStatus(BaseModel):
     failed: int
     pending: int
     capacity: int
+    repeated_task_ids: int = Field(
+        default=0,
+        description="Predictions whose task id an earlier prediction had taken (recorded "
+        "without it: the first prediction of a task is the one the monitor judges).",
+    )
 
 
 class ModelStatus(BaseModel):

@@ -4,6 +4,7 @@
 configured backend does not answer. Each check makes one cheap request with a short timeout.
 """
 
+import base64
 import json
 import os
 import urllib.error
@@ -99,13 +100,28 @@ def without_password(url: str) -> str:
     return parts._replace(netloc=f"{parts.username}:***@{netloc}").geturl()
 
 
+def http_get(url: str, headers: dict[str, str] | None = None) -> urllib.request.Request:
+    """A GET of `url` whose userinfo (user:password@) travels as a basic-auth header, never
+    as part of the host name that is looked up."""
+    parts = urllib.parse.urlsplit(url)
+    headers = dict(headers or {})
+    if "@" in parts.netloc:
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+        url = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+    return urllib.request.Request(url, headers=headers)
+
+
 def tracking(settings: Settings) -> Health:
     uri = settings.resolved_tracking_uri
     if not uri.startswith(("http://", "https://")):
         return _database("MLflow tracking + registry", uri)
     shown = without_password(uri)
+    request = http_get(f"{uri.rstrip('/')}/health")
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             body = response.read().decode().strip()
         return Health("MLflow tracking + registry", "MLflow server", shown, True, body)
     except OSError as error:
@@ -132,11 +148,13 @@ def event_queue(settings: Settings) -> Health:
         queue.close()
 
 
-def _not_ready(url: str, status: int) -> Health:
+def _not_ready(url: str, status: int, admin_token: str | None) -> Health:
     """A server without a model: healthy while it waits for a first champion, down when its
-    last load failed (GET /model says why)."""
+    last load failed (GET /model says why; with the admin token, in words)."""
+    headers = {"X-Admin-Token": admin_token} if admin_token else {}
+    request = http_get(f"{url.rstrip('/')}/model", headers)
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/model", timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             last_error = json.load(response).get("last_error")
     except (OSError, ValueError) as error:
         return Health("inference server", "mlops_assets serving", url, False, str(error))
@@ -158,7 +176,7 @@ def inference_server(settings: Settings) -> Health:
             version = json.load(response).get("model_version")
         return Health("inference server", "mlops_assets serving", url, True, f"serving v{version}")
     except urllib.error.HTTPError as error:
-        return _not_ready(url, error.code)
+        return _not_ready(url, error.code, settings.resolved_admin_token)
     except OSError as error:
         return Health("inference server", "mlops_assets serving", url, False, str(error))
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL, VERIFICATION_REPORT
+from mlops_assets.contracts.safe_text import printable
 from mlops_assets.graph.run_log import run_facts
 
 RETRAIN_JOB = "retrain_job"
@@ -139,9 +140,13 @@ def render(views: list[RunView], now: float | None = None) -> str:
         started = f"{datetime.fromtimestamp(v.started, UTC):%H:%M:%S}" if v.started else "–"
         took = None if v.started is None else (v.ended or now) - v.started
         month = (v.partition or "–")[:7]
+        # What a trainer reported (metric names) or a launch set (the partition) is shown on
+        # one line, its control characters escaped: no escape sequence reaches the terminal.
         lines.append(
-            f"{v.run_id[:8]}  {v.status:9} {month:7}  {started:8}  {_clock(took):>7}  "
-            f"{describe_training(v)}".rstrip()
+            printable(
+                f"{v.run_id[:8]}  {v.status:9} {month:7}  {started:8}  {_clock(took):>7}  "
+                f"{describe_training(v)}".rstrip()
+            )
         )
     if not views:
         lines.append("(no retraining runs yet: `make demo`, or Materialize in the Dagster UI)")

@@ -10,6 +10,7 @@ from mlops_assets.backends.registry import (
     PREVIOUS_CHAMPION_TAG,
     PROMOTED_FOR_TAG,
     RegistryClient,
+    filter_value,
 )
 from mlops_assets_tests.support.registry import register
 
@@ -87,3 +88,15 @@ def test_rollback_needs_a_champion_with_a_predecessor(registry, tmp_path):
     registry.promote(version, "first")
     with pytest.raises(ValueError, match="first champion"):
         registry.rollback("nowhere to go")
+
+
+def test_filter_values_are_quoted_so_a_name_cannot_change_the_query_item11(tmp_path):
+    """Issue 26, item 11: names and run ids were formatted into MLflow filters unescaped."""
+    assert filter_value("plain") == "'plain'"
+    assert filter_value("x' OR name LIKE '%") == "\"x' OR name LIKE '%\""
+    with pytest.raises(ValueError, match="cannot be quoted"):
+        filter_value("both ' and \"")
+    quoted = RegistryClient(f"sqlite:///{tmp_path / 'mlflow.db'}", "task's photos")
+    [version] = register(quoted, tmp_path, 1)
+    quoted.record("promoted", version, None, "first champion")
+    assert [entry["version"] for entry in quoted.history()] == [version]

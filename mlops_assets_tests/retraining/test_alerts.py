@@ -39,3 +39,10 @@ def test_each_rollback_has_its_own_key():
     first = alerts.rolled_back("m", "1", "2", "bad", at)
     later = alerts.rolled_back("m", "1", "2", "bad", at + timedelta(hours=1))
     assert first.key != later.key and first.kind == "rollback"
+
+
+def test_alerts_carry_errors_redacted_item4():
+    """Issue 26, item 4: a run failure's text reached Slack and PagerDuty with the password."""
+    alert = alerts.run_failed("retrain_job", "0123456789", "db postgresql://u:pw9@db/x down", 0)
+    assert "pw9" not in alert.summary and "pw9" not in alert.details["error"]
+    assert "u:***@db" in alert.summary

@@ -102,3 +102,24 @@ def test_confirmed_tasks_join_the_champions_served_predictions_by_task_id():
     assert inputs.window_predicted.tolist() == [1, 5]  # the champion's served labels
     assert inputs.window_features["mean_grey"].tolist() == [0.25, 0.5, 0.75]
     assert scored == [2, 3]  # the two unjoined tasks, then the holdout
+
+
+def test_a_later_prediction_cannot_replace_the_served_label_of_a_task_item10():
+    """Issue 26, item 10: the monitor joined the last prediction per task id, so any caller
+    could overwrite what was served; it joins the first one served now."""
+    confirmed = pd.DataFrame({"task_id": ["a"], "label": [1], "pixels": [np.full(64, 4, np.uint8)]})
+    served = pd.DataFrame(
+        {
+            "served_at": pd.to_datetime([20, 10], unit="s", utc=True),
+            "model_version": ["3", "3"],
+            "task_id": ["a", "a"],
+            "label": [7, 1],  # the later row, listed first, claims the task with another label
+            "mean_grey": [0.25, 0.25],
+            "grey_spread": [0.0, 0.0],
+            "ink_share": [0.0, 0.0],
+        }
+    )
+    inputs = gather_inputs(
+        lambda b: np.full(len(b), 9), "3", confirmed, confirmed, confirmed, served
+    )
+    assert inputs.confirmed_predicted.tolist() == [1]

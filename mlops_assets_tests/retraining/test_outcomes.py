@@ -115,3 +115,12 @@ def test_outcome_events_by_kind_of_run():
     other_job = outcome_events(None, "run-4", "rollback_champion_job", "m", "boom")
     assert [q for q, _ in other_job] == [PIPELINE_FAILED_QUEUE]
     assert outcome_events(None, "run-5", "rollback_champion_job", "m") == []
+
+
+def test_failure_events_carry_the_error_redacted_item4():
+    """Issue 26, item 4: a tracking URI's password in a step error reached PipelineFailed."""
+    error = "trained_model: MlflowException: API request to http://mlops:s3cret@mlflow:5000 failed"
+    events = dict(outcome_events(RunFacts(), "run-4", "retrain_job", "m", error))
+    failed, completed = events[PIPELINE_FAILED_QUEUE], events[TRAINING_COMPLETED_QUEUE]
+    assert "s3cret" not in failed.error and "mlops:***@mlflow" in failed.error
+    assert "s3cret" not in completed.error

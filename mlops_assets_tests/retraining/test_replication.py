@@ -16,7 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlops_assets.backends.data_store import CONFIRMED_TASKS, RecordRefused, TrainingDataStore
-from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.contracts.events import (
+    EVENT_MAX_BYTES,
+    TASK_CONFIRMED_QUEUE,
+    TaskConfirmedEvent,
+)
 from mlops_assets.retraining.replication import replicate
 from mlops_assets_tests.support import hostile
 
@@ -215,12 +219,38 @@ def reasons(queue) -> dict[bytes, str]:
 
 
 def test_case1_deeply_nested_json_is_dead_lettered_and_the_drain_goes_on(queue_factory, store):
-    nested = b"[" * 100_000 + b"]" * 100_000  # 200 kB
+    nested = b"[" * 5_000 + b"]" * 5_000  # under the size bound, past the depth bound
     queue = queue_factory()
     queue.publish_bodies(Q, [nested, good(1), good(2)])
     received, inserted, dead, _ = drain(queue, store, 3)
     assert (received, inserted, dead) == (3, 2, 1)
     assert "not JSON" in reasons(queue)[nested] and "recursion limit" in reasons(queue)[nested]
+
+
+def test_task_event_over_the_size_bound_is_dead_lettered_unparsed(queue_factory, store):
+    """Issue 26, item 2: a 20 MB event cost 2.6 s and 587 MB to parse; a body over
+    EVENT_MAX_BYTES is now refused by its length, with the reason, and the drain goes on."""
+    event = json.loads(good(7))
+    event["source"] = "x" * (EVENT_MAX_BYTES + 1)
+    huge = json.dumps(event).encode()
+    queue = queue_factory()
+    queue.publish_bodies(Q, [huge, good(1)])
+    received, inserted, dead, _ = drain(queue, store, 2)
+    assert (received, inserted, dead) == (2, 1, 1)
+    assert f"over the {EVENT_MAX_BYTES:,}-byte bound" in reasons(queue)[huge]
+
+
+def test_a_valid_task_event_is_far_under_the_size_bound():
+    """Issue 26, item 2: the bound leaves a valid event (64 grey levels inline) a wide margin."""
+    longest = TaskConfirmedEvent(
+        event_id="e" * 64,
+        task_id="t" * 64,
+        confirmed_at="2025-01-01T00:00:00Z",
+        label=9,
+        pixels=[16] * 64,
+        source="s" * 64,
+    ).to_json()
+    assert len(longest) * 64 < EVENT_MAX_BYTES
 
 
 def test_case2_year_9999_is_dead_lettered_and_cannot_break_a_snapshot(queue_factory, store):

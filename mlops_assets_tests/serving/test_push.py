@@ -1,5 +1,6 @@
 """Push: the subscriber turns model events on the real queue backends into reloader wake-ups."""
 
+import json
 import subprocess
 import sys
 import threading
@@ -7,8 +8,11 @@ import time
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pika.exceptions import AMQPConnectionError
 
+from mlops_assets.backends.event_queue.base import Message
 from mlops_assets.backends.event_queue.rabbitmq_queue import RabbitMQQueue
 from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
 from mlops_assets.contracts.events import (
@@ -20,6 +24,7 @@ from mlops_assets.contracts.events import (
 )
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.push import (
+    MAX_DELIVERIES,
     ModelEventSubscriber,
     model_event_queue,
     parse_model_event,
@@ -158,6 +163,82 @@ def test_an_invalid_body_is_dead_lettered_with_its_reason(make_queue, subscribed
     assert letter.body == b"not json"
     assert letter.reason.startswith("not JSON")
     assert publisher.depth(MODEL_EVENTS_QUEUE) == 0
+
+
+def test_push_keeps_consuming_after_a_deeply_nested_model_event(make_queue, subscribed):
+    """Issue 26, item 3: b"[" * 100_000 raised RecursionError out of `json.loads`, the batch was
+    never acked and came back first for ever; now it is dead-lettered and the rest handled."""
+    subscriber, notifications = subscribed
+    publisher = make_queue.publisher
+    nested = b"[" * 100_000
+    publisher.publish_bodies(MODEL_EVENTS_QUEUE, [nested, promoted("4").to_json()])
+
+    assert notifications.wait_for(1) == ["ModelPromoted v4"]
+    subscriber.close()
+    [letter] = dead_letters(publisher, 1)
+    assert letter.body == nested
+    assert publisher.depth(MODEL_EVENTS_QUEUE) == 0
+
+
+class SettledQueue:
+    """Records what `handle` acks and dead-letters (a unit test of the per-message logic)."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+        self.rejected: list[tuple[int, str]] = []
+
+    def ack(self, queue, messages) -> None:
+        self.acked += [m.tag for m in messages]
+
+    def dead_letter(self, queue, rejected) -> None:
+        self.rejected += [(m.tag, reason) for m, reason in rejected]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+hostile_bodies = st.one_of(
+    st.binary(max_size=200),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.integers(1, 5000).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.fixed_dictionaries(
+        {"event_type": st.sampled_from(["ModelPromoted", "ModelRolledBack", "x"])},
+        optional={"model_name": st.text(max_size=10), "version": json_values},
+    ).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies=st.lists(hostile_bodies, max_size=8))
+def test_push_settles_every_model_event_body_each_on_its_own(bodies):
+    """Issue 26, item 3: whatever the bodies, each message is acked or dead-lettered once, and
+    a valid promotion among them still notifies."""
+    notified = []
+    subscriber = ModelEventSubscriber(lambda: None, MODEL, notified.append)
+    queue = SettledQueue()
+    valid = promoted("9").to_json()
+    messages = [Message(tag, body, False) for tag, body in enumerate([*bodies, valid])]
+    subscriber.handle(queue, messages)
+    assert sorted(queue.acked + [tag for tag, _ in queue.rejected]) == list(range(len(messages)))
+    assert len(messages) - 1 in queue.acked
+    assert "ModelPromoted v9" in notified
+
+
+def test_push_dead_letters_a_model_event_redelivered_too_often():
+    """Issue 26, item 3: a message that keeps coming back unsettled is set aside unread."""
+    notified = []
+    queue = SettledQueue()
+    subscriber = ModelEventSubscriber(lambda: None, MODEL, notified.append)
+    body = promoted("5").to_json()
+    subscriber.handle(queue, [Message(1, body, True, MAX_DELIVERIES + 1)])
+    assert notified == [] and queue.acked == []
+    assert queue.rejected == [
+        (1, f"delivered {MAX_DELIVERIES + 1} times without being settled; not read again")
+    ]
 
 
 def test_the_subscriber_outlives_a_queue_that_fails(tmp_path):

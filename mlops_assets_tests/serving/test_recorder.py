@@ -100,3 +100,44 @@ def test_served_predictions_reach_the_prediction_log_with_their_task_ids(source,
     assert rows["model_version"].tolist() == ["1", "1"]
     assert rows["label"].tolist() == [p["label"] for p in answer["predictions"]]
     assert rows["mean_grey"].iloc[1] == 0.0
+
+
+def test_a_task_id_is_recorded_with_its_first_prediction_only_item10(source):
+    """Issue 26, item 10: a second caller sending the same task id no longer replaces the
+    prediction the monitor judges; it is recorded without the task id, and counted."""
+    source.alias = "1"
+    sink = CollectingSink()
+    settings = ServingSettings(poll_interval_s=0, record_flush_s=0.05)
+    with TestClient(create_app(settings, source, prediction_sink=sink)) as client:
+        for photo in (PHOTO, [0] * 64, [16] * 64):
+            body = {"instances": [photo], "task_ids": ["task-7"]}
+            assert client.post("/predict", json=body).status_code == 200
+        recorder = client.get("/model").json()["recorder"]
+    assert sink.rows["task_id"].tolist() == ["task-7", None, None]
+    assert recorder["repeated_task_ids"] == 2
+
+
+def test_task_ids_need_the_configured_token_item10(source):
+    """Issue 26, item 10: with MLOPS_SERVING_TASK_IDS_TOKEN set, only its holder attaches task
+    ids; predictions without task ids stay open."""
+    source.alias = "1"
+    settings = ServingSettings(poll_interval_s=0, task_ids_token="helper-secret")
+    body = {"instances": [PHOTO], "task_ids": ["task-8"]}
+    with TestClient(create_app(settings, source, prediction_sink=CollectingSink())) as client:
+        assert client.post("/predict", json=body).status_code == 401
+        wrong = client.post("/predict", json=body, headers={"X-Task-Ids-Token": "guess"})
+        assert wrong.status_code == 401
+        assert client.post("/predict", json={"instances": [PHOTO]}).status_code == 200
+        good = client.post("/predict", json=body, headers={"X-Task-Ids-Token": "helper-secret"})
+        assert good.status_code == 200
+
+
+def test_task_ids_with_control_characters_are_refused_item11(source):
+    """Issue 26, item 11: a task id reaches logs and the prediction log: printable only."""
+    source.alias = "1"
+    settings = ServingSettings(poll_interval_s=0)
+    body = {"instances": [PHOTO], "task_ids": ["ok\n2026-12-06 FAKE LINE\x1b[2J"]}
+    with TestClient(create_app(settings, source, prediction_sink=CollectingSink())) as client:
+        response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "plain_text"

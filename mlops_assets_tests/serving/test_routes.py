@@ -1,6 +1,7 @@
 """The inference API through FastAPI's TestClient: validation, error bodies, reload, status."""
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -131,6 +132,48 @@ def test_oversized_bodies_get_a_413(client):
     assert streamed.status_code == 413
 
 
+def test_predict_huge_invalid_batch_is_refused_before_validation(source):
+    """Issue 26, item 1: 5,403 photos of -1 (1 MB) cost 345,792 errors, a 40 MB 422 and 4 s on
+    the event loop; the batch bound now answers first, with one small error."""
+    source.alias = "1"
+    hostile = json.dumps({"instances": [[-1] * 64] * 5403}).encode()
+    settings = ServingSettings(poll_interval_s=0, max_batch=256, max_body_bytes=2 << 20)
+    with TestClient(create_app(settings, source)) as client:
+        response = client.post(
+            "/predict", content=hostile, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert len(response.content) < 1000
+        body = response.json()
+        assert body["total"] == 1
+        assert [(p["loc"], p["type"]) for p in body["detail"]] == [
+            (["body", "instances"], "too_long")
+        ]
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_predict_422_lists_the_first_20_problems_and_counts_all(client):
+    """Issue 26, item 1: a batch within the bound still answers a bounded error list."""
+    response = client.post("/predict", json={"instances": [[-1] * 64] * MAX_BATCH})
+    body = response.json()
+    assert response.status_code == 422
+    assert (len(body["detail"]), body["total"]) == (20, 64 * MAX_BATCH)
+
+
+def test_predict_body_bound_follows_the_batch_bound(source):
+    """Issue 26, item 1: without MLOPS_SERVING_MAX_BODY_BYTES the 413 bound is what a full
+    batch of valid photos with task ids can weigh, not a fixed megabyte."""
+    source.alias = "1"
+    settings = ServingSettings(poll_interval_s=0, max_batch=4)
+    longest = [1.2345678901234567e-05] * 64
+    full = {"instances": [longest] * 4, "task_ids": ["t" * 200] * 4}
+    hostile = {"instances": [[-1] * 64] * 5403}
+    with TestClient(create_app(settings, source)) as client:
+        assert client.post("/predict", json=full).status_code == 200
+        assert client.post("/predict", json=hostile).status_code == 413
+    assert settings.body_limit < 32 * 1024
+
+
 def test_before_any_model_503_with_a_clear_message(empty_client):
     response = empty_client.post("/predict", json={"instances": [PHOTO]})
     assert response.status_code == 503
@@ -199,7 +242,7 @@ def test_openapi_declares_what_predict_enforces(client):
     assert (photo["minItems"], photo["maxItems"]) == (64, 64)
     assert (photo["items"]["minimum"], photo["items"]["maximum"]) == (0, 16)
     responses = schema["paths"]["/predict"]["post"]["responses"]
-    assert set(responses) == {"200", "400", "413", "422", "503"}
+    assert set(responses) == {"200", "400", "401", "413", "422", "503"}
     assert set(schema["paths"]["/admin/reload"]["post"]["responses"]) == {
         "200",
         "401",
@@ -234,3 +277,39 @@ def test_the_server_deploys_without_dagster():
         "sys.exit('dagster' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_tracking_password_never_reaches_responses_or_logs_item4(monkeypatch):
+    """Issue 26, item 4: a password in MLFLOW_TRACKING_URI appeared in GET /model, in every
+    503 of /predict and in the server log. Now: redacted, and the kind only without the token."""
+    from mlops_assets.serving.logs import TextFormatter
+    from mlops_assets.tools.processes import free_port
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    uri = f"http://mlops:s3cretpass@127.0.0.1:{free_port()}"
+    settings = ServingSettings(
+        poll_interval_s=0, MLFLOW_TRACKING_URI=uri, serving_admin_token="adm1n"
+    )
+    lines = []
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            lines.append(TextFormatter("%(message)s").format(record))
+
+    handler = Capture()
+    logging.getLogger("mlops_assets.serving").addHandler(handler)
+    try:
+        with TestClient(create_app(settings)) as client:
+            refused = client.post("/predict", json={"instances": [PHOTO]})
+            anonymous = client.get("/model").text
+            admin = client.get("/model", headers={"X-Admin-Token": "adm1n"}).json()
+    finally:
+        logging.getLogger("mlops_assets.serving").removeHandler(handler)
+    assert refused.status_code == 503
+    assert "s3cretpass" not in refused.text and "127.0.0.1" not in refused.text
+    assert "s3cretpass" not in anonymous and "127.0.0.1" not in anonymous
+    error = admin["last_error"]
+    assert error["error_kind"] and "mlops:***@" in error["error"]
+    assert "s3cretpass" not in error["error"]
+    assert lines and not any("s3cretpass" in line for line in lines)

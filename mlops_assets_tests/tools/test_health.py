@@ -1,5 +1,6 @@
 """Health checks on embedded defaults and on the stack, up and down."""
 
+import base64
 import http.server
 import json
 import threading
@@ -189,3 +190,31 @@ def test_celery_broker_that_does_not_answer_is_down(settings):
     )
     assert not result.ok and "refused" in result.detail
     assert "secret" not in result.target
+
+
+def test_tracking_userinfo_goes_as_an_auth_header_not_the_host_name_item6(settings):
+    """Issue 26, item 6: http://user:pass@host went to DNS as the host "user:pass@host"."""
+    seen = []
+
+    class Tracking(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tracking)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://mlops:p%40ss@127.0.0.1:{server.server_port}"
+        result = health.tracking(settings.model_copy(update={"tracking_uri": uri}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.ok, result.detail
+    assert seen == [("/health", "Basic " + base64.b64encode(b"mlops:p@ss").decode())]
+    assert "p%40ss" not in result.target

@@ -38,6 +38,15 @@ def test_a_running_training_shows_a_bar_epochs_metric_and_eta():
     assert "0:18  [#####...................]    9/40  22.5%  val_accuracy 0.8727  ETA 0:26" in line
 
 
+def test_what_a_trainer_reported_cannot_forge_lines_or_drive_the_terminal_item11():
+    """Issue 26, item 11: a metric name (from progress stored before the trainer contract
+    dropped unprintable names) with a newline and an escape sequence stays one escaped line."""
+    hostile = {**view().progress, "metric": "acc\nfake-run  SUCCESS\x1b[2J"}
+    lines = render([view(progress=hostile)], now=NOW).splitlines()
+    assert len(lines) == 3 and "\x1b" not in lines[2]
+    assert "acc\\nfake-run  SUCCESS\\x1b[2J" in lines[2]
+
+
 def test_finished_and_not_yet_training_runs_say_where_they_are():
     lines = render(
         [

@@ -16,13 +16,19 @@ from typing import NamedTuple
 
 from mlops_assets.contracts.events import Event
 
+# The most message bytes one fetch returns (beyond its first message): a queue of huge bodies
+# costs a consumer one bounded batch at a time, not `max_messages` of them.
+FETCH_MAX_BYTES = 8 * 1024 * 1024
+
 
 class Message(NamedTuple):
-    """One delivery: `tag` identifies it to `ack` and `dead_letter` on the same queue object."""
+    """One delivery: `tag` identifies it to `ack` and `dead_letter` on the same queue object;
+    `deliveries` counts this one and every earlier delivery left unsettled."""
 
     tag: int
     body: bytes
     redelivered: bool
+    deliveries: int = 1
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ class EventQueue(ABC):
 
         Args:
             queue: logical queue name.
-            max_messages: batch size; a backend may return fewer (prefetch bound).
+            max_messages: batch size; a backend may return fewer (prefetch bound, and no more
+                messages once the batch holds `FETCH_MAX_BYTES`).
             max_seconds: the most time to spend waiting for messages.
 
         Returns:

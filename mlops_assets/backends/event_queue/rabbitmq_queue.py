@@ -17,7 +17,12 @@ from typing import TypeVar
 import pika
 import pika.exceptions as amqp
 
-from mlops_assets.backends.event_queue.base import DeadLetter, EventQueue, Message
+from mlops_assets.backends.event_queue.base import (
+    FETCH_MAX_BYTES,
+    DeadLetter,
+    EventQueue,
+    Message,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -180,12 +185,19 @@ class RabbitMQQueue(EventQueue):
             batch: list[Message] = []
             unsettled = self._unsettled
             idle = min(0.1, max_seconds)
-            for method, _, body in channel.consume(name, inactivity_timeout=idle):
+            size = 0
+            for method, properties, body in channel.consume(name, inactivity_timeout=idle):
                 if method is None:
                     break
-                batch.append(Message(method.delivery_tag, body, method.redelivered))
+                deliveries = _deliveries(method.redelivered, properties)
+                batch.append(Message(method.delivery_tag, body, method.redelivered, deliveries))
                 unsettled.add(method.delivery_tag)
-                if len(batch) >= limit or time.monotonic() >= deadline:
+                size += len(body)
+                # pika reads the socket only while asked for a delivery: stopping here leaves
+                # the rest of a queue of huge bodies with the broker (and the socket's buffers).
+                if len(batch) >= limit or size >= FETCH_MAX_BYTES:
+                    return batch
+                if time.monotonic() >= deadline:
                     break
             if len(batch) < limit:
                 # The queue ran dry (or time ran out): unsubscribe, so an idle connection does
@@ -308,6 +320,15 @@ class RabbitMQQueue(EventQueue):
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
         raise AssertionError("unreachable")
+
+
+def _deliveries(redelivered: bool, properties: pika.BasicProperties) -> int:
+    # Quorum queues count earlier deliveries in `x-delivery-count` (set from the first
+    # redelivery on); without it a redelivery says only "at least twice".
+    count = (properties.headers or {}).get("x-delivery-count")
+    if isinstance(count, int):
+        return count + 1
+    return 2 if redelivered else 1
 
 
 def _reason(properties: pika.BasicProperties) -> str:

@@ -15,7 +15,12 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlops_assets.backends.event_queue.base import DeadLetter, EventQueue, Message
+from mlops_assets.backends.event_queue.base import (
+    FETCH_MAX_BYTES,
+    DeadLetter,
+    EventQueue,
+    Message,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -101,14 +106,17 @@ class SqliteQueue(EventQueue):
         now = time.time()
         with self._transaction() as conn:
             self._reclaim(conn, name, now)
+            # The oldest messages, each taken while the ones before it hold under the byte bound.
             rows = conn.execute(
                 "UPDATE messages SET lease_owner = ?, lease_until = ?, deliveries = deliveries + 1 "
-                "WHERE id IN (SELECT id FROM messages WHERE queue = ? AND lease_owner IS NULL "
-                "ORDER BY id LIMIT ?) RETURNING id, body, deliveries",
-                (self._owner, now + self.lease_seconds, name, max_messages),
+                "WHERE id IN (SELECT id FROM (SELECT id, SUM(size) OVER (ORDER BY id) - size "
+                "AS before FROM (SELECT id, length(body) AS size FROM messages WHERE queue = ? "
+                "AND lease_owner IS NULL ORDER BY id LIMIT ?)) WHERE before < ?) "
+                "RETURNING id, body, deliveries",
+                (self._owner, now + self.lease_seconds, name, max_messages, FETCH_MAX_BYTES),
             ).fetchall()
         rows.sort()
-        return [Message(tag, body, deliveries > 1) for tag, body, deliveries in rows]
+        return [Message(tag, body, deliveries > 1, deliveries) for tag, body, deliveries in rows]
 
     def ack(self, queue: str, messages: Sequence[Message]) -> None:
         owner = self._owner

@@ -1,5 +1,6 @@
 """Contract tests of the event queue, run against the embedded SQLite queue and RabbitMQ."""
 
+from mlops_assets.backends.event_queue.base import FETCH_MAX_BYTES
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TRAINING_COMPLETED_QUEUE
 
 Q = TASK_CONFIRMED_QUEUE
@@ -56,8 +57,23 @@ def test_unacked_messages_are_redelivered_after_the_consumer_dies(queue_factory)
     again = receive(second, 3)
     assert sorted(m.body for m in again) == sorted(m.body for m in batch[1:])
     assert all(m.redelivered for m in again)
+    # Issue 26, item 3: consumers cap redeliveries by this count.
+    assert [m.deliveries for m in batch] == [1] * 4
+    assert [m.deliveries for m in again] == [2] * 3
     second.ack(Q, again)
     assert drain(second) == []
+
+
+def test_a_fetch_of_huge_messages_stops_at_the_byte_bound(queue_factory):
+    """Issue 26, item 2: a consumer asking for 1,000 messages of a queue of huge bodies holds
+    one bounded batch, not all of them."""
+    queue = queue_factory()
+    huge = [bytes([65 + i]) * (FETCH_MAX_BYTES // 2 + 1) for i in range(3)]
+    queue.publish_bodies(Q, huge)
+    first = queue.fetch(Q, 1000, max_seconds=5)
+    assert [m.body[:1] for m in first] == [b"A", b"B"]
+    queue.ack(Q, first)
+    assert [m.body[:1] for m in receive(queue, 1)] == [b"C"]
 
 
 def test_a_held_message_is_not_delivered_to_another_consumer(queue_factory):
