@@ -12,6 +12,7 @@ Usage: python -m mlops_assets.tools.stack up | down
 import argparse
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -171,9 +172,9 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
 
     tracking = f"http://{processes.HOST}:{settings.mlflow_port}"
     command = processes.mlflow_server_command(
-        mlflow_db, f"s3://{settings.bucket}/mlflow", settings.mlflow_port
+        f"s3://{settings.bucket}/mlflow", settings.mlflow_port
     )
-    pid = _start("mlflow", command, {**s3_env, **processes.MLFLOW_SERVER_ENVIRONMENT})
+    pid = _start("mlflow", command, {**s3_env, **processes.mlflow_server_environment(mlflow_db)})
     _wait("MLflow server", lambda: _http_ok(f"{tracking}/health"), 180, pid)
 
     dagster_home = STATE / "dagster"
@@ -237,7 +238,7 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
     config = STATE / "celery.yaml"
     broker = pipeline.celery_broker_url or broker
     document = worker_config(broker, pipeline.resolved_celery_backend_url, pipeline.celery_queue)
-    config.write_text(yaml.safe_dump(document))
+    write_private(config, yaml.safe_dump(document))
     path = processes.path_with_venv()
     for name, queue in (
         ("worker-steps", pipeline.celery_queue),
@@ -256,15 +257,46 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
         log.info("Celery worker %s consumes queue %s", name, queue)
 
 
+# What an env-file value may hold: sourcing it with `set -a; .` and make's `include` must read
+# it back verbatim and run nothing (no `;`, backticks, `|`, `&`, `>`, `$`, quotes or spaces).
+ENV_VALUE = re.compile(r"[A-Za-z0-9_./:@%+=,-]*")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner can read (0600) in folders only its owner can enter (0700).
+
+    The file is written under a temporary name with its final mode and then renamed, so no
+    reader ever sees it with wider permissions or half-written.
+    """
+    for folder in (path.parent, *path.parent.parents):
+        if folder == ROOT or ROOT not in folder.parents:
+            break
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(scratch, path)
+
+
 def write_env_file(variables: dict[str, str]) -> None:
-    """KEY=value lines that both make (`include`) and sh (`set -a; .`) read."""
+    """KEY=value lines that both make (`include`) and sh (`set -a; .`) read, owner-only.
+
+    Raises:
+        ValueError: a value holds a character outside `ENV_VALUE` (percent-encode it in a URL).
+    """
     for key, value in variables.items():
-        if any(c in value for c in " \t\n$#'\""):
-            raise ValueError(f"{key}={value!r}: the env file cannot hold spaces, $, # or quotes")
+        if not ENV_VALUE.fullmatch(value):
+            raise ValueError(
+                f"{key}: its value holds characters the env file cannot carry safely (only "
+                "letters, digits and _ . / : @ % + = , - are allowed); percent-encode them in "
+                "a URL (e.g. %26 for &, %3B for ;)"
+            )
     lines = ["# Written by `make stack`; removed by `make stack-down`."]
     lines += [f"{key}={value}" for key, value in variables.items()]
-    ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
-    ENV_FILE.write_text("\n".join(lines) + "\n")
+    write_private(ENV_FILE, "\n".join(lines) + "\n")
 
 
 def down(grace_s: float = 30) -> list[str]:

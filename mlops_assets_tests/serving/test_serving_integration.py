@@ -102,7 +102,7 @@ def champion_serving(stack, version: str) -> None:
     registry = stack["registry"]
     if registry.champion().version != version:
         registry.promote(version, "test setup")
-    deploy(stack["url"], version, "test setup", timeout_s=60)
+    deploy(stack["url"], version, "test setup", timeout_s=60, admin_token=ADMIN_TOKEN)
 
 
 def test_promote_v2_under_load_switches_without_a_failed_or_mixed_answer(stack):
@@ -131,7 +131,7 @@ def test_promote_v2_under_load_switches_without_a_failed_or_mixed_answer(stack):
         thread.start()
     time.sleep(1.0)
     stack["registry"].promote("2", "challenger passed every gate")
-    report = deploy(url, "2", "ModelPromoted v2", timeout_s=60)
+    report = deploy(url, "2", "ModelPromoted v2", timeout_s=60, admin_token=ADMIN_TOKEN)
     time.sleep(1.0)
     stop.set()
     for thread in threads:
