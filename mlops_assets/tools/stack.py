@@ -12,7 +12,6 @@ Usage: python -m mlops_assets.tools.stack up | down
 import argparse
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +28,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
+from mlops_assets.tools.stack_files import (
+    mlflow_auth_environment,
+    stack_secret,
+    write_env_file,
+    write_private,
+)
 
 log = logging.getLogger("mlops_assets.tools.stack")
 ROOT = Path.cwd()
@@ -68,6 +73,17 @@ class StackSettings(BaseSettings):
         description="Databases <prefix>_mlflow, _data, _dagster and _celery are created if absent.",
     )
     # Development defaults; SeaweedFS enforces whatever keys it is started with.
+    mlflow_username: str = Field(default="mlops", alias="MLFLOW_TRACKING_USERNAME")
+    mlflow_password: str | None = Field(
+        default=None,
+        alias="MLFLOW_TRACKING_PASSWORD",
+        description="The MLflow admin's password; default one generated once into var/stack.",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        alias="MLOPS_SERVING_ADMIN_TOKEN",
+        description="The inference server's admin token; default one generated once.",
+    )
     access_key: str = Field(default="mlops", validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"))
     secret_key: str = Field(
         default="mlops-stack-secret", validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY")
@@ -171,10 +187,13 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     _wait("SeaweedFS", lambda: _bucket_ready(endpoint, settings), 60, pid)
 
     tracking = f"http://{processes.HOST}:{settings.mlflow_port}"
+    mlflow_password = settings.mlflow_password or stack_secret(STATE, "mlflow-password")
     command = processes.mlflow_server_command(
-        f"s3://{settings.bucket}/mlflow", settings.mlflow_port
+        f"s3://{settings.bucket}/mlflow", settings.mlflow_port, basic_auth=True
     )
-    pid = _start("mlflow", command, {**s3_env, **processes.mlflow_server_environment(mlflow_db)})
+    auth_env = mlflow_auth_environment(STATE, settings.mlflow_username, mlflow_password)
+    server_env = {**s3_env, **processes.mlflow_server_environment(mlflow_db), **auth_env}
+    pid = _start("mlflow", command, server_env)
     _wait("MLflow server", lambda: _http_ok(f"{tracking}/health"), 180, pid)
 
     dagster_home = STATE / "dagster"
@@ -185,6 +204,8 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_POSTGRES_URL": dagster_db,
         "MLFLOW_TRACKING_URI": tracking,
+        "MLFLOW_TRACKING_USERNAME": settings.mlflow_username,
+        "MLFLOW_TRACKING_PASSWORD": mlflow_password,
         "MLOPS_MLFLOW_UI_URL": tracking,
         "MLOPS_DATA_STORE_URL": data_db,
         "MLOPS_OBJECT_STORE_URL": f"s3://{settings.bucket}/datasets",
@@ -192,8 +213,10 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "RABBITMQ_URL": settings.rabbitmq_url,
         "MLOPS_CELERY_BACKEND_URL": os.environ.get("MLOPS_CELERY_BACKEND_URL", f"db+{celery_db}"),
         "MLOPS_SERVING_URL": f"http://{processes.HOST}:{settings.serving_port}",
+        "MLOPS_SERVING_ADMIN_TOKEN": settings.admin_token
+        or stack_secret(STATE, "serving-admin-token"),
     }
-    write_env_file(variables)
+    write_env_file(ENV_FILE, variables)
     subprocess.run(
         processes.registry_pool_command(),
         env={**os.environ, **variables},
@@ -255,48 +278,6 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
             pid,
         )
         log.info("Celery worker %s consumes queue %s", name, queue)
-
-
-# What an env-file value may hold: sourcing it with `set -a; .` and make's `include` must read
-# it back verbatim and run nothing (no `;`, backticks, `|`, `&`, `>`, `$`, quotes or spaces).
-ENV_VALUE = re.compile(r"[A-Za-z0-9_./:@%+=,-]*")
-
-
-def write_private(path: Path, text: str) -> None:
-    """Writes a file only its owner can read (0600) in folders only its owner can enter (0700).
-
-    The file is written under a temporary name with its final mode and then renamed, so no
-    reader ever sees it with wider permissions or half-written.
-    """
-    for folder in (path.parent, *path.parent.parents):
-        if folder == ROOT or ROOT not in folder.parents:
-            break
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.chmod(0o700)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.replace(scratch, path)
-
-
-def write_env_file(variables: dict[str, str]) -> None:
-    """KEY=value lines that both make (`include`) and sh (`set -a; .`) read, owner-only.
-
-    Raises:
-        ValueError: a value holds a character outside `ENV_VALUE` (percent-encode it in a URL).
-    """
-    for key, value in variables.items():
-        if not ENV_VALUE.fullmatch(value):
-            raise ValueError(
-                f"{key}: its value holds characters the env file cannot carry safely (only "
-                "letters, digits and _ . / : @ % + = , - are allowed); percent-encode them in "
-                "a URL (e.g. %26 for &, %3B for ;)"
-            )
-    lines = ["# Written by `make stack`; removed by `make stack-down`."]
-    lines += [f"{key}={value}" for key, value in variables.items()]
-    write_private(ENV_FILE, "\n".join(lines) + "\n")
 
 
 def down(grace_s: float = 30) -> list[str]:
