@@ -143,7 +143,6 @@ def register_versions(settings, registry, count: int) -> list[str]:
 
     from mlops_assets.backends import model_contract
     from mlops_assets.ml.model import TrainSettings, build_model
-    from mlops_assets.ml.predictor import file_sha256
     from mlops_assets.resources.tracking import ensure_experiment
 
     experiment_id = ensure_experiment(
@@ -156,9 +155,7 @@ def register_versions(settings, registry, count: int) -> list[str]:
         model = build_model(TrainSettings())
         with mlflow.start_run(experiment_id=experiment_id) as run:
             x = np.zeros((4, 8, 8, 1), dtype=np.float32)
-            info = model_contract.log_keras_model(model, x)
-        with tempfile.TemporaryDirectory() as scratch:
-            digest = file_sha256(registry.download_keras(info.model_uri, scratch))
+            info, digest = model_contract.log_keras_model(model, x)
         versions.append(registry.register(info.model_uri, run.info.run_id, digest).version)
     return versions
 
@@ -169,7 +166,7 @@ def swap_hold_in_process(registry, version: str, swaps: int = 2000, readers: int
     from mlops_assets.serving.model_source import RegistrySource
     from mlops_assets.serving.reloader import ModelReloader
 
-    source = RegistrySource(registry.tracking_uri, registry.model_name, "champion")
+    source = RegistrySource(registry.tracking_uri, registry.model_name, "champion", registry.signer)
     reloader = ModelReloader(ModelHolder(), source, poll_interval_s=0)
     reloader.reload("bench")
     one = reloader.holder.current

@@ -88,6 +88,14 @@ class SharedSettings(BaseSettings):
         description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): when set, "
         "POST /admin/reload needs it in X-Admin-Token, and the pipeline sends it.",
     )
+    model_signing_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="MLOPS_MODEL_SIGNING_KEY",
+        description="Key of the HMAC the pipeline signs each registered version with (its "
+        "artifact hash, name and version) and the server verifies before loading "
+        "(MLOPS_MODEL_SIGNING_KEY); default a key generated once into "
+        "MLOPS_HOME/model-signing.key. Secret: keep it out of the registry's reach.",
+    )
 
     object_store_url: str | None = Field(
         default=None,

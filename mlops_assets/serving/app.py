@@ -102,7 +102,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder = ModelHolder()
         model_source = source or RegistrySource(
-            settings.resolved_tracking_uri, settings.model_name, settings.alias
+            settings.resolved_tracking_uri,
+            settings.model_name,
+            settings.alias,
+            factory.model_signer(settings),
         )
         if settings.download_dir is not None:
             settings.download_dir.mkdir(parents=True, exist_ok=True)
