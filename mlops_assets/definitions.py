@@ -123,6 +123,8 @@ def build_resources(settings: Settings) -> dict:
         ),
         "trainer": TrainerResource(
             command=shlex.split(settings.trainer_command),
+            trainers=settings.trainers,
+            env_passthrough=settings.trainer_env,
             timeout_s=settings.trainer_timeout_s,
         ),
         "alerts": AlertsResource(

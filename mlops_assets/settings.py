@@ -257,6 +257,17 @@ class Settings(SharedSettings):
         description="Own trainer that trained_model runs through Dagster Pipes, as a command "
         "line (e.g. 'python examples/train.py'); empty: the built-in CNN in-process.",
     )
+    trainers: dict[str, list[str]] = Field(
+        default={},
+        description="Named own trainers the launchpad's `trainer` field may choose, as JSON "
+        '({"mlp": ["python", "examples/train.py"]}); the launchpad runs no other command.',
+    )
+    trainer_env: list[str] = Field(
+        default=[],
+        description="Variables passed to a trainer besides its minimal environment (PATH, "
+        "locale, Pipes, MLflow URI), as JSON; broker, store, S3, token and webhook secrets "
+        "reach it only when named here.",
+    )
     trainer_timeout_s: float = Field(
         default=3600.0,
         gt=0,

@@ -9,6 +9,7 @@ the failure.
 """
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from queue import Empty, Queue
 
 import dagster as dg
 
+from mlops_assets.contracts.redaction import redact
 from mlops_assets.contracts.trainer import (
     MalformedTrainerMessage,
     Progress,
@@ -29,6 +31,39 @@ from mlops_assets.contracts.trainer import (
     parse_custom_message,
     parse_line,
 )
+
+# What every trainer inherits from the pipeline's environment: enough to find its interpreter,
+# libraries, locale, temporary folder and GPU, nothing that holds a secret. Anything else only
+# when the deployment names it (MLOPS_TRAINER_ENV).
+BASE_ENVIRONMENT = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "TF_CPP_MIN_LOG_LEVEL",
+)
+# Names of passed variables whose values are masked in the trainer's stderr.
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|URL|URI|WEBHOOK", re.IGNORECASE)
+
+
+def trainer_environment(
+    parent: Mapping[str, str], passthrough: Sequence[str], extra: Mapping[str, str]
+) -> dict[str, str]:
+    """The trainer's environment: `BASE_ENVIRONMENT` and the declared `passthrough` variables
+    of `parent`, plus `extra` (Pipes' bootstrap, the MLflow URI)."""
+    names = (*BASE_ENVIRONMENT, *passthrough)
+    return {**{n: parent[n] for n in names if n in parent}, **extra}
+
 
 # Longer stdout lines are read in pieces (a piece with a protocol prefix is then malformed).
 MAX_LINE_BYTES = 1 << 16
@@ -88,6 +123,8 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
         stderr_tail_lines: stderr lines kept for the failure message.
         env: extra environment for every trainer.
         cwd: working directory of every trainer (default: this process's).
+        env_passthrough: variables of this process's environment a trainer gets besides
+            `BASE_ENVIRONMENT`.
     """
 
     def __init__(
@@ -96,9 +133,11 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
         stderr_tail_lines: int = 20,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        env_passthrough: Sequence[str] = (),
     ):
         super().__init__(env=env, cwd=cwd, termination_timeout_seconds=termination_grace_s)
         self.stderr_tail_lines = stderr_tail_lines
+        self.env_passthrough = tuple(env_passthrough)
 
     def run(  # type: ignore[override]
         self,
@@ -129,7 +168,11 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
             dagster.Failure: the trainer could not start, exited non-zero or ran past the timeout.
         """
         events: Queue = Queue()
-        state = _RunState(context, on_progress or (lambda _: None), self.stderr_tail_lines)
+        full_env = trainer_environment(
+            os.environ, self.env_passthrough, {**self.env, **(env or {})}
+        )
+        secrets = [v for k, v in full_env.items() if _SECRET_NAME.search(k)]
+        state = _RunState(context, on_progress or (lambda _: None), self.stderr_tail_lines, secrets)
         reader = _LiveMessageReader(lambda payload: events.put(("message", payload)))
         started = time.monotonic()
         with dg.open_pipes_session(
@@ -138,12 +181,7 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
             message_reader=reader,
             extras=extras,
         ) as session:
-            full_env = {
-                **os.environ,
-                **self.env,
-                **(env or {}),
-                **session.get_bootstrap_env_vars(),
-            }
+            full_env.update(session.get_bootstrap_env_vars())
             try:
                 process = subprocess.Popen(
                     list(command),
@@ -157,8 +195,8 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
             except OSError as error:
                 raise dg.Failure(
                     f"could not start the trainer `{shlex.join(command)}`: {error}. Set the "
-                    "launchpad's trainer_command (or MLOPS_TRAINER_COMMAND) to a command that "
-                    "runs here.",
+                    "launchpad's trainer name to one of MLOPS_TRAINERS (or MLOPS_TRAINER_COMMAND) "
+                    "whose command runs here.",
                     allow_retries=False,
                 ) from error
             context.log.info(f"trainer started (pid {process.pid}): {shlex.join(command)}")
@@ -216,8 +254,15 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
 class _RunState:
     """What the supervisor learnt from the trainer's output so far."""
 
-    def __init__(self, context, on_progress: Callable[[Progress], None], tail_lines: int):
+    def __init__(
+        self,
+        context,
+        on_progress: Callable[[Progress], None],
+        tail_lines: int,
+        secrets: Sequence[str] = (),
+    ):
         self.context = context
+        self.secrets = secrets
         self.on_progress = on_progress
         self.stderr_tail: deque[str] = deque(maxlen=tail_lines)
         self.last_progress: Progress | None = None
@@ -225,8 +270,10 @@ class _RunState:
 
     def handle(self, kind: str, item) -> None:
         if kind == "stderr":
-            self.stderr_tail.append(item)
-            sys.stderr.write(item + "\n")
+            # The tail reaches the step failure, alerts and the event log: secrets masked.
+            line = redact(item, self.secrets)
+            self.stderr_tail.append(line)
+            sys.stderr.write(line + "\n")
             return
         try:
             parsed = parse_line(item) if kind == "stdout" else parse_custom_message(item)

@@ -58,7 +58,7 @@ def train_challenger(
         }
     )
 
-    command = config.trainer_command or trainer.command
+    command = trainer.command_for(config.trainer)
     if command:
         outcome = run_trainer(context, command, config, settings, (x, y), trainer, registry)
         result, trainer_metadata = outcome.result, outcome.metadata
