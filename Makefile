@@ -2,9 +2,13 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# Exact versions of every dependency (the set CI passes with); `make lock` regenerates it.
+# Exact versions and hashes of every dependency (the set CI passes with); `make lock`
+# regenerates it. Installs refuse any file whose hash is not in it (--require-hashes).
 LOCK := requirements.lock
 UV := $(shell command -v uv 2>/dev/null)
+# The installers the Makefile itself installs, pinned like everything else.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 # While `make stack` runs, every command reads its variables from var/stack.env.
 STACK_ENV := var/stack.env
 ifneq ($(wildcard $(STACK_ENV)),)
@@ -27,21 +31,24 @@ $(BIN)/.installed: pyproject.toml $(LOCK)
 	$(VENV) from $(LOCK) with $(if $(UV),uv,pip)$(if $(UV),, (install uv to make this faster))..."
 	@start=$$(date +%s); set -e; \
 	$(PYTHON) -m venv $(VENV); \
-	$(if $(UV),$(UV) pip install --quiet --python $(BIN)/python,\
-		$(BIN)/pip install --quiet --upgrade pip; $(BIN)/pip install --quiet) \
-		-c $(LOCK) -e '.[dev]'; \
+	$(if $(UV),,$(BIN)/pip install --quiet pip==$(PIP_VERSION);) \
+	$(if $(UV),$(UV) pip install --quiet --python $(BIN)/python,$(BIN)/pip install --quiet) \
+		--require-hashes -r $(LOCK); \
+	$(if $(UV),$(UV) pip install --quiet --python $(BIN)/python,$(BIN)/pip install --quiet) \
+		--no-deps -e .; \
 	echo "Installed in $$(( $$(date +%s) - start )) s."
 	@touch $@
 
 install: $(BIN)/.installed
 
-## Regenerates requirements.lock from pyproject.toml, keeping the versions already pinned
-## (uv pip compile; `uv pip compile --upgrade` moves every pin). Fetches uv into .venv if missing.
+## Regenerates requirements.lock (versions and hashes) from pyproject.toml, keeping the versions
+## already pinned (uv pip compile; `--upgrade` moves every pin). Fetches uv into .venv if missing.
 lock:
 	@uv="$(or $(UV),$(BIN)/uv)"; \
-	if [ ! -x "$$uv" ]; then $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; fi; \
+	if [ ! -x "$$uv" ]; then $(PYTHON) -m venv $(VENV) && \
+		$(BIN)/pip install --quiet uv==$(UV_VERSION); fi; \
 	"$$uv" pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--quiet -o $(LOCK)
+		--generate-hashes --quiet -o $(LOCK)
 
 # The registry pool's limit is stored in the instance: one promoting run at a time from the start.
 $(DAGSTER_HOME)/dagster.yaml:
@@ -59,7 +66,7 @@ dev: install | $(DAGSTER_HOME)/dagster.yaml
 
 ## MLflow UI on http://127.0.0.1:5000 over the embedded tracking store.
 mlflow-ui: install
-	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
+	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
 		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
 		--default-artifact-root file://$(MLOPS_HOME)/mlartifacts
 
