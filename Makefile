@@ -18,6 +18,8 @@ endif
 export MLOPS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# MLflow's telemetry (on by default) reports to an outside server: off for everything make starts.
+export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install lock demo dev test test-fast bench mlflow-ui lint clean stack stack-down health \
 	serve rollback
@@ -41,14 +43,18 @@ $(BIN)/.installed: pyproject.toml $(LOCK)
 
 install: $(BIN)/.installed
 
-## Regenerates requirements.lock (versions and hashes) from pyproject.toml, keeping the versions
-## already pinned (uv pip compile; `--upgrade` moves every pin). Fetches uv into .venv if missing.
+## Regenerates requirements.lock (versions and hashes) from pyproject.toml, and the MLflow image's
+## deploy/mlflow/requirements.txt, keeping the versions already pinned (uv pip compile;
+## `--upgrade` moves every pin). Fetches uv into .venv if missing.
 lock:
 	@uv="$(or $(UV),$(BIN)/uv)"; \
 	if [ ! -x "$$uv" ]; then $(PYTHON) -m venv $(VENV) && \
 		$(BIN)/pip install --quiet uv==$(UV_VERSION); fi; \
 	"$$uv" pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--generate-hashes --quiet -o $(LOCK)
+		--generate-hashes --quiet -o $(LOCK); \
+	"$$uv" pip compile deploy/mlflow/requirements.in --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet \
+		-o deploy/mlflow/requirements.txt
 
 # The registry pool's limit is stored in the instance: one promoting run at a time from the start.
 $(DAGSTER_HOME)/dagster.yaml:
@@ -66,7 +72,7 @@ dev: install | $(DAGSTER_HOME)/dagster.yaml
 
 ## MLflow UI on http://127.0.0.1:5000 over the embedded tracking store.
 mlflow-ui: install
-	MLFLOW_DISABLE_TELEMETRY=true $(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
 		--backend-store-uri sqlite:///$(MLOPS_HOME)/mlflow.db \
 		--default-artifact-root file://$(MLOPS_HOME)/mlartifacts
 

@@ -3,6 +3,7 @@ example dagster.yaml gives a working Dagster instance on PostgreSQL, and `make s
 stops its processes."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,44 @@ def test_compose_file_is_minimal_and_local():
         assert ":" in image and not image.endswith(":latest"), f"{name}: pin a public tag"
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
-    assert "--no-serve-artifacts" in services_["mlflow"]["command"][-1]
+    assert "--no-serve-artifacts" in services_["mlflow"]["command"]
+
+
+# An exact version: a digest, a patch-level tag, PostgreSQL's minor on a named distribution
+# (its versions have two parts) or a dated release.
+PINNED = re.compile(
+    r"@sha256:[0-9a-f]{64}$|:v?\d+\.\d+\.\d+|:\d+\.\d+-(bookworm|trixie)$|:RELEASE\.\d{4}-"
+)
+
+
+def test_compose_images_are_pinned_to_exact_versions():
+    services_ = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    for name, service in services_.items():
+        assert PINNED.search(service["image"]), f"{name}: {service['image']} floats"
+
+
+def test_the_mlflow_container_is_built_from_hashed_requirements_and_asks_for_a_user():
+    mlflow = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]["mlflow"]
+    command = " ".join(mlflow["command"])
+    assert "pip install" not in command and "--app-name basic-auth" in command
+    assert "postgres:postgres" not in command  # the database URL is in the environment
+    assert mlflow["environment"]["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    dockerfile = (DEPLOY / mlflow["build"]["context"] / "Dockerfile").read_text()
+    assert PINNED.search(dockerfile.split("FROM ", 1)[1].split()[0])
+    assert "--require-hashes -r /tmp/requirements.txt" in dockerfile
+    requirements = (DEPLOY / "mlflow" / "requirements.txt").read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+ \\\n\s+--hash=sha256:", requirements, re.M)
+    assert {"mlflow", "flask-wtf", "psycopg2-binary", "boto3"} <= set(pins)
+
+
+def test_the_lock_file_carries_a_hash_for_every_pin():
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = re.findall(r"^[A-Za-z0-9_.-]+==", lock, re.M)
+    hashed = re.findall(r"^[A-Za-z0-9_.-]+==[^\n]*\\\n\s+--hash=sha256:", lock, re.M)
+    assert len(pins) > 100 and len(hashed) == len(pins)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--require-hashes -r $(LOCK)" in makefile and "--generate-hashes" in makefile
+    assert "install --quiet --upgrade pip" not in makefile and "pip==$(PIP_VERSION)" in makefile
 
 
 def test_compose_env_matches_settings():
@@ -189,3 +227,16 @@ def test_every_registry_writer_is_in_the_pool():
         "deployment": REGISTRY_POOL,
         "rollback_champion": REGISTRY_POOL,
     }
+
+
+def test_mlflow_telemetry_is_off_wherever_the_project_starts_mlflow():
+    shown = subprocess.run(
+        ["make", "-s", "--no-print-directory", "-f", "-", "show"],
+        input=(ROOT / "Makefile").read_text() + "\nshow:\n\t@echo $$MLFLOW_DISABLE_TELEMETRY\n",
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_DISABLE_TELEMETRY"},
+        capture_output=True,
+        text=True,
+    )
+    assert shown.stdout.strip() == "true", shown.stderr
+    assert processes.MLFLOW_SERVER_ENVIRONMENT["MLFLOW_DISABLE_TELEMETRY"] == "true"
