@@ -128,9 +128,14 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float =
     raise RuntimeError(f"{url} not up after {timeout_s} s")
 
 
+ADMIN_TOKEN = "bench-admin-token"
+
+
 def base_env(home: Path, tracking_uri: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
     env.update(MLOPS_HOME=str(home), MLFLOW_TRACKING_URI=tracking_uri, TF_CPP_MIN_LOG_LEVEL="2")
+    # The servers' admin token; the rollback command reads the same variable.
+    env["MLOPS_SERVING_ADMIN_TOKEN"] = ADMIN_TOKEN
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # `mlflow models serve` runs `uvicorn` from PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -214,7 +219,9 @@ def swaps_under_load(url: str, port: int, registry, versions: list[str]) -> dict
             # Three versions in turn: never the standby, so every swap is a full load.
             target = versions[(i + 1) % len(versions)]
             registry.client().set_registered_model_alias(registry.model_name, "champion", target)
-            report = httpx.post(f"{url}/admin/reload", timeout=60).json()
+            report = httpx.post(
+                f"{url}/admin/reload", headers={"X-Admin-Token": ADMIN_TOKEN}, timeout=60
+            ).json()
             if report["serving_version"] != target:
                 errors.append(report)
             reload_seconds.append(report["seconds"])
@@ -501,20 +508,20 @@ def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: i
 
     def promote_second() -> None:
         registry.promote(versions[1], "bench")
-        deploy(url, versions[1], "bench", 60)
+        deploy(url, versions[1], "bench", 60, ADMIN_TOKEN)
 
     def answering(version: str) -> bool:
         body = httpx.post(f"{url}/predict", json={"instances": [PHOTO]}, timeout=10).json()
         return body["model_version"] == version
 
     registry.promote(versions[0], "bench")
-    deploy(url, versions[0], "bench", 60)
+    deploy(url, versions[0], "bench", 60, ADMIN_TOKEN)
     calls, commands = [], []
     for _ in range(rounds):
         promote_second()
         started = time.perf_counter()
         registry.rollback("bench")
-        deploy(url, versions[0], "bench rollback", 60)
+        deploy(url, versions[0], "bench rollback", 60, ADMIN_TOKEN)
         assert answering(versions[0])
         calls.append(time.perf_counter() - started)
     command = [str(Path(sys.executable).parent / "mlops-assets"), "rollback", "--reason", "bench"]

@@ -85,8 +85,9 @@ class SharedSettings(BaseSettings):
     serving_admin_token: SecretStr | None = Field(
         default=None,
         validation_alias="MLOPS_SERVING_ADMIN_TOKEN",
-        description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): when set, "
-        "POST /admin/reload needs it in X-Admin-Token, and the pipeline sends it.",
+        description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): POST "
+        "/admin/reload needs it in X-Admin-Token, and the pipeline sends it; without one the "
+        "admin endpoints are closed (MLOPS_SERVING_ADMIN_OPEN=1 opens them on loopback).",
     )
     model_signing_key: SecretStr | None = Field(
         default=None,

@@ -5,11 +5,13 @@ stops its processes."""
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -156,6 +158,20 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         ]
         serving = variables["MLOPS_SERVING_URL"]
         assert serving.endswith(ports["MLOPS_STACK_SERVING_PORT"])
+
+        # What holds passwords is owner-only; the MLflow server's database is not on its
+        # command line, and MLflow answers only a signed-in client.
+        for written in ("stack.env", "stack/celery.yaml", "stack/secrets/mlflow-password"):
+            assert stat.S_IMODE((tmp_path / "var" / written).stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "var" / "stack").stat().st_mode) == 0o700
+        mlflow_pid = (tmp_path / "var" / "stack" / "pids" / "mlflow.pid").read_text().split()[0]
+        cmdline = Path(f"/proc/{mlflow_pid}/cmdline").read_bytes().decode()
+        assert f"{prefix}_mlflow" not in cmdline and "basic-auth" in cmdline
+        search = f"{variables['MLFLOW_TRACKING_URI']}/api/2.0/mlflow/experiments/search"
+        assert httpx.get(search, params={"max_results": 1}).status_code == 401
+        signed_in = (variables["MLFLOW_TRACKING_USERNAME"], variables["MLFLOW_TRACKING_PASSWORD"])
+        assert httpx.get(search, params={"max_results": 1}, auth=signed_in).status_code == 200
+        assert len(variables["MLOPS_SERVING_ADMIN_TOKEN"]) >= 40
         # No champion yet: alive, not ready.
         assert processes.answers(processes.HOST, int(ports["MLOPS_STACK_SERVING_PORT"]))
 
