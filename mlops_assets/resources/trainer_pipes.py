@@ -4,12 +4,11 @@
 injected, messages read from a temporary file) with what a training run needs on top: stdout
 read line by line for the run manager's `VTM_PROGRESS::` / `VTM_RUN_META::` dialect, Pipes
 custom messages handled as they arrive, a timeout, the trainer in its own process group so a
-timeout or a cancelled run ends it and every child it started, and the tail of its stderr in
-the failure.
+timeout or a cancelled run ends it and every child it started, a minimal environment (the
+contract's `trainer_environment`), and the tail of its stderr, redacted, in the failure.
 """
 
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -25,45 +24,14 @@ import dagster as dg
 
 from mlops_assets.contracts.redaction import redact
 from mlops_assets.contracts.trainer import (
+    SECRET_VARIABLE,
     MalformedTrainerMessage,
     Progress,
     RunMeta,
     parse_custom_message,
     parse_line,
+    trainer_environment,
 )
-
-# What every trainer inherits from the pipeline's environment: enough to find its interpreter,
-# libraries, locale, temporary folder and GPU, nothing that holds a secret. Anything else only
-# when the deployment names it (MLOPS_TRAINER_ENV).
-BASE_ENVIRONMENT = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "TMPDIR",
-    "PYTHONPATH",
-    "VIRTUAL_ENV",
-    "LD_LIBRARY_PATH",
-    "CUDA_VISIBLE_DEVICES",
-    "NVIDIA_VISIBLE_DEVICES",
-    "TF_CPP_MIN_LOG_LEVEL",
-)
-# Names of passed variables whose values are masked in the trainer's stderr.
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|URL|URI|WEBHOOK", re.IGNORECASE)
-
-
-def trainer_environment(
-    parent: Mapping[str, str], passthrough: Sequence[str], extra: Mapping[str, str]
-) -> dict[str, str]:
-    """The trainer's environment: `BASE_ENVIRONMENT` and the declared `passthrough` variables
-    of `parent`, plus `extra` (Pipes' bootstrap, the MLflow URI)."""
-    names = (*BASE_ENVIRONMENT, *passthrough)
-    return {**{n: parent[n] for n in names if n in parent}, **extra}
-
 
 # Longer stdout lines are read in pieces (a piece with a protocol prefix is then malformed).
 MAX_LINE_BYTES = 1 << 16
@@ -171,7 +139,7 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
         full_env = trainer_environment(
             os.environ, self.env_passthrough, {**self.env, **(env or {})}
         )
-        secrets = [v for k, v in full_env.items() if _SECRET_NAME.search(k)]
+        secrets = [v for k, v in full_env.items() if SECRET_VARIABLE.search(k)]
         state = _RunState(context, on_progress or (lambda _: None), self.stderr_tail_lines, secrets)
         reader = _LiveMessageReader(lambda payload: events.put(("message", payload)))
         started = time.monotonic()
