@@ -2,9 +2,13 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-# Exact versions of every dependency (the set CI passes with); `make lock` regenerates it.
+# Exact versions and hashes of every dependency (the set CI passes with); `make lock`
+# regenerates it. Installs refuse any file whose hash is not in it (--require-hashes).
 LOCK := requirements.lock
 UV := $(shell command -v uv 2>/dev/null)
+# The installers the Makefile itself installs, pinned like everything else.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 # While `make stack` runs, every command reads its variables from var/stack.env.
 STACK_ENV := var/stack.env
 ifneq ($(wildcard $(STACK_ENV)),)
@@ -14,6 +18,8 @@ endif
 export MLOPS_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# MLflow's telemetry (on by default) reports to an outside server: off for everything make starts.
+export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install lock demo dev test test-fast bench mlflow-ui lint clean stack stack-down health \
 	serve rollback
@@ -27,21 +33,28 @@ $(BIN)/.installed: pyproject.toml $(LOCK)
 	$(VENV) from $(LOCK) with $(if $(UV),uv,pip)$(if $(UV),, (install uv to make this faster))..."
 	@start=$$(date +%s); set -e; \
 	$(PYTHON) -m venv $(VENV); \
-	$(if $(UV),$(UV) pip install --quiet --python $(BIN)/python,\
-		$(BIN)/pip install --quiet --upgrade pip; $(BIN)/pip install --quiet) \
-		-c $(LOCK) -e '.[dev]'; \
+	$(if $(UV),,$(BIN)/pip install --quiet pip==$(PIP_VERSION);) \
+	$(if $(UV),$(UV) pip install --quiet --python $(BIN)/python,$(BIN)/pip install --quiet) \
+		--require-hashes -r $(LOCK); \
+	$(if $(UV),$(UV) pip install --quiet --python $(BIN)/python,$(BIN)/pip install --quiet) \
+		--no-deps -e .; \
 	echo "Installed in $$(( $$(date +%s) - start )) s."
 	@touch $@
 
 install: $(BIN)/.installed
 
-## Regenerates requirements.lock from pyproject.toml, keeping the versions already pinned
-## (uv pip compile; `uv pip compile --upgrade` moves every pin). Fetches uv into .venv if missing.
+## Regenerates requirements.lock (versions and hashes) from pyproject.toml, and the MLflow image's
+## deploy/mlflow/requirements.txt, keeping the versions already pinned (uv pip compile;
+## `--upgrade` moves every pin). Fetches uv into .venv if missing.
 lock:
 	@uv="$(or $(UV),$(BIN)/uv)"; \
-	if [ ! -x "$$uv" ]; then $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv; fi; \
+	if [ ! -x "$$uv" ]; then $(PYTHON) -m venv $(VENV) && \
+		$(BIN)/pip install --quiet uv==$(UV_VERSION); fi; \
 	"$$uv" pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--quiet -o $(LOCK)
+		--generate-hashes --quiet -o $(LOCK); \
+	"$$uv" pip compile deploy/mlflow/requirements.in --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet \
+		-o deploy/mlflow/requirements.txt
 
 # The registry pool's limit is stored in the instance: one promoting run at a time from the start.
 $(DAGSTER_HOME)/dagster.yaml:

@@ -47,8 +47,8 @@ def trainer_paths(job, instance) -> dict:
     """`trained_model` in-process and as a Pipes trainer process, alternating; medians."""
     seen: dict[str, dict[str, list[float]]] = {"in_process": {}, "subprocess": {}}
     for _ in range(REPEATS):
-        for path, command in (("in_process", []), ("subprocess", BUILT_IN_TRAINER)):
-            config = {"ops": {"trained_model": {"config": {"trainer_command": command}}}}
+        for path, trainer in (("in_process", "built-in"), ("subprocess", "subprocess")):
+            config = {"ops": {"trained_model": {"config": {"trainer": trainer}}}}
             result = job.execute_in_process(
                 run_config=config, instance=instance, partition_key=MONTH, raise_on_error=False
             )
@@ -85,7 +85,7 @@ def main() -> None:
     # MLflow exports MLFLOW_TRACKING_URI; this benchmark always measures the embedded defaults.
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home))
+        settings = Settings(home=Path(home), trainers={"subprocess": BUILT_IN_TRAINER})
         store = factory.data_store(settings)
         store.insert(demo_tasks())
         job = build_definitions(settings).resolve_job_def("retrain_job")

@@ -128,9 +128,14 @@ def wait_http(url: str, process: subprocess.Popen, log: Path, timeout_s: float =
     raise RuntimeError(f"{url} not up after {timeout_s} s")
 
 
+ADMIN_TOKEN = "bench-admin-token"
+
+
 def base_env(home: Path, tracking_uri: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
     env.update(MLOPS_HOME=str(home), MLFLOW_TRACKING_URI=tracking_uri, TF_CPP_MIN_LOG_LEVEL="2")
+    # The servers' admin token; the rollback command reads the same variable.
+    env["MLOPS_SERVING_ADMIN_TOKEN"] = ADMIN_TOKEN
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # `mlflow models serve` runs `uvicorn` from PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -143,7 +148,6 @@ def register_versions(settings, registry, count: int) -> list[str]:
 
     from mlops_assets.backends import model_contract
     from mlops_assets.ml.model import TrainSettings, build_model
-    from mlops_assets.ml.predictor import file_sha256
     from mlops_assets.resources.tracking import ensure_experiment
 
     experiment_id = ensure_experiment(
@@ -156,9 +160,7 @@ def register_versions(settings, registry, count: int) -> list[str]:
         model = build_model(TrainSettings())
         with mlflow.start_run(experiment_id=experiment_id) as run:
             x = np.zeros((4, 8, 8, 1), dtype=np.float32)
-            info = model_contract.log_keras_model(model, x)
-        with tempfile.TemporaryDirectory() as scratch:
-            digest = file_sha256(registry.download_keras(info.model_uri, scratch))
+            info, digest = model_contract.log_keras_model(model, x)
         versions.append(registry.register(info.model_uri, run.info.run_id, digest).version)
     return versions
 
@@ -169,7 +171,7 @@ def swap_hold_in_process(registry, version: str, swaps: int = 2000, readers: int
     from mlops_assets.serving.model_source import RegistrySource
     from mlops_assets.serving.reloader import ModelReloader
 
-    source = RegistrySource(registry.tracking_uri, registry.model_name, "champion")
+    source = RegistrySource(registry.tracking_uri, registry.model_name, "champion", registry.signer)
     reloader = ModelReloader(ModelHolder(), source, poll_interval_s=0)
     reloader.reload("bench")
     one = reloader.holder.current
@@ -217,7 +219,9 @@ def swaps_under_load(url: str, port: int, registry, versions: list[str]) -> dict
             # Three versions in turn: never the standby, so every swap is a full load.
             target = versions[(i + 1) % len(versions)]
             registry.client().set_registered_model_alias(registry.model_name, "champion", target)
-            report = httpx.post(f"{url}/admin/reload", timeout=60).json()
+            report = httpx.post(
+                f"{url}/admin/reload", headers={"X-Admin-Token": ADMIN_TOKEN}, timeout=60
+            ).json()
             if report["serving_version"] != target:
                 errors.append(report)
             reload_seconds.append(report["seconds"])
@@ -504,20 +508,20 @@ def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: i
 
     def promote_second() -> None:
         registry.promote(versions[1], "bench")
-        deploy(url, versions[1], "bench", 60)
+        deploy(url, versions[1], "bench", 60, ADMIN_TOKEN)
 
     def answering(version: str) -> bool:
         body = httpx.post(f"{url}/predict", json={"instances": [PHOTO]}, timeout=10).json()
         return body["model_version"] == version
 
     registry.promote(versions[0], "bench")
-    deploy(url, versions[0], "bench", 60)
+    deploy(url, versions[0], "bench", 60, ADMIN_TOKEN)
     calls, commands = [], []
     for _ in range(rounds):
         promote_second()
         started = time.perf_counter()
         registry.rollback("bench")
-        deploy(url, versions[0], "bench rollback", 60)
+        deploy(url, versions[0], "bench rollback", 60, ADMIN_TOKEN)
         assert answering(versions[0])
         calls.append(time.perf_counter() - started)
     command = [str(Path(sys.executable).parent / "mlops-assets"), "rollback", "--reason", "bench"]

@@ -110,8 +110,8 @@ def main() -> None:
         started = time.perf_counter()
         children.append(
             subprocess.Popen(
-                processes.mlflow_server_command(mlflow_db, f"s3://{BUCKET}/mlflow", mlflow_port),
-                env={**os.environ, **processes.MLFLOW_SERVER_ENVIRONMENT},
+                processes.mlflow_server_command(f"s3://{BUCKET}/mlflow", mlflow_port),
+                env={**os.environ, **processes.mlflow_server_environment(mlflow_db)},
                 stdout=open(scratch / "mlflow.log", "wb"),
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from mlops_assets.backends.model_signing import key_file
 from mlops_assets.constants import CHAMPION_MODEL, MIN_ACCURACY, REPLAY_REPORT, RETRAINING_GROUP
 from mlops_assets.graph.assets.dataset import training_data_asset
 from mlops_assets.graph.assets.deployment import deployment
@@ -41,7 +42,7 @@ from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.tracking import mlflow_run_tracking
 from mlops_assets.resources.trainer import TrainerResource
 from mlops_assets.retraining.health import HealthPolicy
-from mlops_assets.settings import Settings
+from mlops_assets.settings import Settings, reveal
 
 
 def _secret(settings: Settings, field: str, variable: str) -> dg.EnvVar | None:
@@ -108,6 +109,10 @@ def build_resources(settings: Settings) -> dict:
             tracking_uri=tracking_uri,
             model_name=settings.model_name,
             ui_url=settings.mlflow_ui_url,
+            signing_key=from_environment(
+                "MLOPS_MODEL_SIGNING_KEY", reveal(settings.model_signing_key)
+            ),
+            signing_key_file=str(key_file(settings.home_dir)),
         ),
         "serving_client": InferenceClientResource(
             url=settings.serving_url,
@@ -118,6 +123,8 @@ def build_resources(settings: Settings) -> dict:
         ),
         "trainer": TrainerResource(
             command=shlex.split(settings.trainer_command),
+            trainers=settings.trainers,
+            env_passthrough=settings.trainer_env,
             timeout_s=settings.trainer_timeout_s,
         ),
         "alerts": AlertsResource(

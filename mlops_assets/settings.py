@@ -85,8 +85,17 @@ class SharedSettings(BaseSettings):
     serving_admin_token: SecretStr | None = Field(
         default=None,
         validation_alias="MLOPS_SERVING_ADMIN_TOKEN",
-        description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): when set, "
-        "POST /admin/reload needs it in X-Admin-Token, and the pipeline sends it.",
+        description="The inference server's admin token (MLOPS_SERVING_ADMIN_TOKEN): POST "
+        "/admin/reload needs it in X-Admin-Token, and the pipeline sends it; without one the "
+        "admin endpoints are closed (MLOPS_SERVING_ADMIN_OPEN=1 opens them on loopback).",
+    )
+    model_signing_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="MLOPS_MODEL_SIGNING_KEY",
+        description="Key of the HMAC the pipeline signs each registered version with (its "
+        "artifact hash, name and version) and the server verifies before loading "
+        "(MLOPS_MODEL_SIGNING_KEY); default a key generated once into "
+        "MLOPS_HOME/model-signing.key. Secret: keep it out of the registry's reach.",
     )
 
     object_store_url: str | None = Field(
@@ -254,6 +263,17 @@ class Settings(SharedSettings):
         default="",
         description="Own trainer that trained_model runs through Dagster Pipes, as a command "
         "line (e.g. 'python examples/train.py'); empty: the built-in CNN in-process.",
+    )
+    trainers: dict[str, list[str]] = Field(
+        default={},
+        description="Named own trainers the launchpad's `trainer` field may choose, as JSON "
+        '({"mlp": ["python", "examples/train.py"]}); the launchpad runs no other command.',
+    )
+    trainer_env: list[str] = Field(
+        default=[],
+        description="Variables passed to a trainer besides its minimal environment (PATH, "
+        "locale, Pipes, MLflow URI), as JSON; broker, store, S3, token and webhook secrets "
+        "reach it only when named here.",
     )
     trainer_timeout_s: float = Field(
         default=3600.0,

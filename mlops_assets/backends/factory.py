@@ -14,11 +14,12 @@ from urllib.request import url2pathname
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.model_signing import ModelSigner, key_file
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.records import ConfirmedWindow
-from mlops_assets.settings import Settings, SharedSettings
+from mlops_assets.settings import Settings, SharedSettings, reveal
 
 
 def event_queue_for(
@@ -105,10 +106,18 @@ def data_store(settings: Settings) -> TrainingDataStore:
     )
 
 
+def model_signer(settings: SharedSettings) -> ModelSigner:
+    """Signs and verifies versions with MLOPS_MODEL_SIGNING_KEY, else MLOPS_HOME's key file."""
+    return ModelSigner(reveal(settings.model_signing_key), key_file(settings.home_dir))
+
+
 def registry(settings: Settings) -> RegistryClient:
     """The model registry of the tracking URI (default SQLite under MLOPS_HOME)."""
     return RegistryClient(
-        settings.resolved_tracking_uri, settings.model_name, settings.mlflow_ui_url
+        settings.resolved_tracking_uri,
+        settings.model_name,
+        settings.mlflow_ui_url,
+        model_signer(settings),
     )
 
 

@@ -14,9 +14,11 @@ No dagster import: the asset calls these inside the MLflow run dagster-mlflow st
 """
 
 import contextlib
+import hashlib
 import importlib.metadata
 import os
 import warnings
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -49,16 +51,24 @@ def pinned_requirements() -> list[str]:
 
 
 class _KerasFlavor:
-    """`mlflow.keras`, creating the model folder before the input example is written into it.
+    """`mlflow.keras`, creating the model folder before the input example is written into it,
+    and hashing the saved `.keras` file before MLflow uploads it.
 
     `mlflow.keras.log_model(..., input_example=...)` writes the example into a folder it has not
     created yet and fails (mlflow/mlflow#16183, open in MLflow 3.17).
     """
 
-    @staticmethod
-    def save_model(path: str, validate_serving_input: bool = False, **kwargs) -> None:
+    __name__ = "mlflow.keras"
+
+    def __init__(self) -> None:
+        self.sha256: str | None = None
+
+    def save_model(self, path: str, validate_serving_input: bool = False, **kwargs) -> None:
         os.makedirs(path, exist_ok=True)
         mlflow.keras.save_model(path=path, **kwargs)
+        (keras_file,) = Path(path).rglob("*.keras")
+        with open(keras_file, "rb") as saved:
+            self.sha256 = hashlib.file_digest(saved, "sha256").hexdigest()
 
 
 def model_signature(model, x: np.ndarray) -> ModelSignature:
@@ -72,7 +82,7 @@ def model_signature(model, x: np.ndarray) -> ModelSignature:
     return infer_signature(x, probabilities)
 
 
-def log_keras_model(model, x: np.ndarray) -> ModelInfo:
+def log_keras_model(model, x: np.ndarray) -> tuple[ModelInfo, str]:
     """Logs the model as an MLflow model named `model`, with its contract.
 
     Args:
@@ -80,14 +90,16 @@ def log_keras_model(model, x: np.ndarray) -> ModelInfo:
         x: training inputs; the first rows become the input example.
 
     Returns:
-        MLflow's record of the logged model (`model_uri` is `models:/m-…`).
+        MLflow's record of the logged model (`model_uri` is `models:/m-…`) and the sha256 of
+        its `.keras` file as written here, before the upload (what the registry must serve).
     """
     example = x[:INPUT_EXAMPLE_ROWS]
+    flavor = _KerasFlavor()
     # `Model.log` is what `mlflow.keras.log_model` calls, with the flavor passed in.
-    return Model.log(
+    info = Model.log(
         artifact_path=None,
         name="model",
-        flavor=_KerasFlavor,
+        flavor=flavor,
         flavor_name="mlflow.keras",
         model=model,
         signature=model_signature(model, example),
@@ -97,6 +109,7 @@ def log_keras_model(model, x: np.ndarray) -> ModelInfo:
         # bar, seconds per run; the signature is inferred from this model's own answer to it.
         validate_serving_input=False,
     )
+    return info, flavor.sha256
 
 
 @contextlib.contextmanager

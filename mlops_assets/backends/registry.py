@@ -16,6 +16,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
+from mlops_assets.backends.model_signing import SIGNATURE_TAG, ModelSigner
 from mlops_assets.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS
 
 SHA256_TAG = "artifact_sha256"
@@ -55,6 +56,7 @@ class RegisteredModel:
     run_id: str | None
     source: str
     sha256: str | None
+    signature: str | None = None
 
 
 class RegistryClient:
@@ -64,14 +66,21 @@ class RegistryClient:
         tracking_uri: MLflow tracking URI (sqlite:///… or http://…).
         model_name: registered model that holds every version.
         ui_url: MLflow UI address used in links.
+        signer: signs each registered version (`artifact_signature`); None leaves them
+            unsigned, which the inference server refuses.
     """
 
     def __init__(
-        self, tracking_uri: str, model_name: str, ui_url: str = "http://127.0.0.1:5000"
+        self,
+        tracking_uri: str,
+        model_name: str,
+        ui_url: str = "http://127.0.0.1:5000",
+        signer: ModelSigner | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.ui_url = ui_url
+        self.signer = signer
 
     def client(self) -> MlflowClient:
         """Returns a client bound to this registry's tracking URI."""
@@ -107,6 +116,10 @@ class RegistryClient:
             tags={SHA256_TAG: sha256},
             model_id=logged_model_id(model_uri),
         )
+        if self.signer is not None:
+            signature = self.signer.sign(sha256, self.model_name, str(version.version))
+            client.set_model_version_tag(self.model_name, version.version, SIGNATURE_TAG, signature)
+            version = client.get_model_version(self.model_name, version.version)
         client.set_registered_model_alias(self.model_name, CHALLENGER_ALIAS, version.version)
         return self._describe(version)
 
@@ -320,4 +333,5 @@ class RegistryClient:
             run_id=version.run_id,
             source=version.source,
             sha256=(version.tags or {}).get(SHA256_TAG),
+            signature=(version.tags or {}).get(SIGNATURE_TAG),
         )

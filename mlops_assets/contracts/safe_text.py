@@ -7,6 +7,7 @@ as it is.
 """
 
 import re
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -30,9 +31,16 @@ def _userinfo(match: re.Match) -> str:
     return f"{match['scheme']}{shown}@"
 
 
-def redact(text: str) -> str:
-    """Returns `text` with URL userinfo passwords and `password=`/`token=`-like values replaced
-    by `***`."""
+# Shorter known secrets would mask ordinary words and numbers.
+MIN_SECRET_CHARS = 8
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Returns `text` with URL userinfo passwords, `password=`/`token=`-like values and each of
+    the known `secrets` (at least 8 characters) replaced by `***`."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_CHARS:
+            text = text.replace(secret, REDACTED)
     text = _USERINFO.sub(_userinfo, text)
     return _SECRET_PARAMETER.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
 

@@ -15,6 +15,7 @@ process and the asset share these definitions.
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 PROGRESS_PREFIX = "VTM_PROGRESS::"
@@ -26,6 +27,39 @@ RUN_META_KIND = "run_meta"
 DATA_INPUTS = "x"
 DATA_LABELS = "y"
 DATA_FILE_NAME = "train.npz"
+
+# What every trainer inherits from the pipeline's environment: enough to find its interpreter,
+# libraries, locale, temporary folder and GPU, nothing that holds a secret. Anything else only
+# when the deployment names it (MLOPS_TRAINER_ENV).
+BASE_ENVIRONMENT = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "TF_CPP_MIN_LOG_LEVEL",
+)
+# Names of passed variables whose values are masked in the trainer's stderr.
+SECRET_VARIABLE = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|URL|URI|WEBHOOK", re.IGNORECASE)
+
+
+def trainer_environment(
+    parent: Mapping[str, str], passthrough: Sequence[str], extra: Mapping[str, str]
+) -> dict[str, str]:
+    """The trainer's environment: `BASE_ENVIRONMENT` and the declared `passthrough` variables
+    of `parent`, plus `extra` (Pipes' bootstrap, the MLflow URI)."""
+    names = (*BASE_ENVIRONMENT, *passthrough)
+    return {**{n: parent[n] for n in names if n in parent}, **extra}
+
 
 # Metrics shown first, in this order, when a trainer reports several.
 HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")

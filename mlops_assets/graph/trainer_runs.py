@@ -58,12 +58,12 @@ class TrainerArgument(dg.Config):
 class TrainerConfig(dg.Config):
     """Launchpad fields choosing the trainer of one run."""
 
-    trainer_command: list[str] = Field(
-        default=[],
-        description="Own trainer to run through Dagster Pipes, e.g. ['python', "
-        "'examples/train.py']; it gets --train-data, --output-dir, --epochs, --seed and the "
-        "trainer_args. Empty: the trainer resource's command (MLOPS_TRAINER_COMMAND), or the "
-        "built-in CNN in-process when that is empty too.",
+    trainer: str = Field(
+        default="",
+        description="Name of a trainer this deployment configures (MLOPS_TRAINERS) to run "
+        "through Dagster Pipes, or 'built-in' for the CNN in-process; it gets --train-data, "
+        "--output-dir, --epochs, --seed and the trainer_args. Empty: MLOPS_TRAINER_COMMAND, or "
+        "the built-in CNN when that is empty too.",
     )
     trainer_args: list[TrainerArgument] = Field(
         default=[], description="Typed extra arguments passed to the trainer after the contract's."

@@ -1,8 +1,11 @@
 """The model registry resource: hands out the plain `RegistryClient` (MLflow aliases)."""
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
+from mlops_assets.backends.model_signing import ModelSigner
 from mlops_assets.backends.registry import RegistryClient
 
 
@@ -14,7 +17,17 @@ class RegistryResource(dg.ConfigurableResource):
     ui_url: str = Field(
         default="http://127.0.0.1:5000", description="MLflow UI address used in asset links."
     )
+    signing_key: str | None = Field(
+        default=None,
+        description="Key that signs each registered version (MLOPS_MODEL_SIGNING_KEY); unset: "
+        "the key file below.",
+    )
+    signing_key_file: str = Field(
+        description="Key file of the embedded default (MLOPS_HOME/model-signing.key), "
+        "created on the first registration."
+    )
 
     def get_client(self) -> RegistryClient:
         """The registry client (it holds no connection)."""
-        return RegistryClient(self.tracking_uri, self.model_name, self.ui_url)
+        signer = ModelSigner(self.signing_key, Path(self.signing_key_file))
+        return RegistryClient(self.tracking_uri, self.model_name, self.ui_url, signer)

@@ -4,8 +4,8 @@
 injected, messages read from a temporary file) with what a training run needs on top: stdout
 read line by line for the run manager's `VTM_PROGRESS::` / `VTM_RUN_META::` dialect, Pipes
 custom messages handled as they arrive, a timeout, the trainer in its own process group so a
-timeout or a cancelled run ends it and every child it started, and the tail of its stderr in
-the failure.
+timeout or a cancelled run ends it and every child it started, a minimal environment (the
+contract's `trainer_environment`), and the tail of its stderr, redacted, in the failure.
 """
 
 import os
@@ -22,12 +22,15 @@ from queue import Empty, Queue
 
 import dagster as dg
 
+from mlops_assets.contracts.safe_text import redact
 from mlops_assets.contracts.trainer import (
+    SECRET_VARIABLE,
     MalformedTrainerMessage,
     Progress,
     RunMeta,
     parse_custom_message,
     parse_line,
+    trainer_environment,
 )
 
 # Longer stdout lines are read in pieces (a piece with a protocol prefix is then malformed).
@@ -88,6 +91,8 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
         stderr_tail_lines: stderr lines kept for the failure message.
         env: extra environment for every trainer.
         cwd: working directory of every trainer (default: this process's).
+        env_passthrough: variables of this process's environment a trainer gets besides
+            `BASE_ENVIRONMENT`.
     """
 
     def __init__(
@@ -96,9 +101,11 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
         stderr_tail_lines: int = 20,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        env_passthrough: Sequence[str] = (),
     ):
         super().__init__(env=env, cwd=cwd, termination_timeout_seconds=termination_grace_s)
         self.stderr_tail_lines = stderr_tail_lines
+        self.env_passthrough = tuple(env_passthrough)
 
     def run(  # type: ignore[override]
         self,
@@ -129,7 +136,11 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
             dagster.Failure: the trainer could not start, exited non-zero or ran past the timeout.
         """
         events: Queue = Queue()
-        state = _RunState(context, on_progress or (lambda _: None), self.stderr_tail_lines)
+        full_env = trainer_environment(
+            os.environ, self.env_passthrough, {**self.env, **(env or {})}
+        )
+        secrets = [v for k, v in full_env.items() if SECRET_VARIABLE.search(k)]
+        state = _RunState(context, on_progress or (lambda _: None), self.stderr_tail_lines, secrets)
         reader = _LiveMessageReader(lambda payload: events.put(("message", payload)))
         started = time.monotonic()
         with dg.open_pipes_session(
@@ -138,12 +149,7 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
             message_reader=reader,
             extras=extras,
         ) as session:
-            full_env = {
-                **os.environ,
-                **self.env,
-                **(env or {}),
-                **session.get_bootstrap_env_vars(),
-            }
+            full_env.update(session.get_bootstrap_env_vars())
             try:
                 process = subprocess.Popen(
                     list(command),
@@ -157,8 +163,8 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
             except OSError as error:
                 raise dg.Failure(
                     f"could not start the trainer `{shlex.join(command)}`: {error}. Set the "
-                    "launchpad's trainer_command (or MLOPS_TRAINER_COMMAND) to a command that "
-                    "runs here.",
+                    "launchpad's trainer name to one of MLOPS_TRAINERS (or MLOPS_TRAINER_COMMAND) "
+                    "whose command runs here.",
                     allow_retries=False,
                 ) from error
             context.log.info(f"trainer started (pid {process.pid}): {shlex.join(command)}")
@@ -216,8 +222,15 @@ class TrainerPipesClient(dg.PipesSubprocessClient):
 class _RunState:
     """What the supervisor learnt from the trainer's output so far."""
 
-    def __init__(self, context, on_progress: Callable[[Progress], None], tail_lines: int):
+    def __init__(
+        self,
+        context,
+        on_progress: Callable[[Progress], None],
+        tail_lines: int,
+        secrets: Sequence[str] = (),
+    ):
         self.context = context
+        self.secrets = secrets
         self.on_progress = on_progress
         self.stderr_tail: deque[str] = deque(maxlen=tail_lines)
         self.last_progress: Progress | None = None
@@ -225,8 +238,10 @@ class _RunState:
 
     def handle(self, kind: str, item) -> None:
         if kind == "stderr":
-            self.stderr_tail.append(item)
-            sys.stderr.write(item + "\n")
+            # The tail reaches the step failure, alerts and the event log: secrets masked.
+            line = redact(item, self.secrets)
+            self.stderr_tail.append(line)
+            sys.stderr.write(line + "\n")
             return
         try:
             parsed = parse_line(item) if kind == "stdout" else parse_custom_message(item)

@@ -2,15 +2,20 @@
 
 import logging.config
 import os
+import sys
 
 import uvicorn
 
-from mlops_assets.serving.config import ServingSettings
+from mlops_assets.serving.config import AdminTokenMissing, ServingSettings, check_admin_guard
 from mlops_assets.serving.logs import log_config
 
 
 def main() -> None:
     settings = ServingSettings()
+    try:
+        check_admin_guard(settings)
+    except AdminTokenMissing as error:
+        sys.exit(f"mlops_assets.serving: {error}")
     # A download progress bar per reload is noise in a server log (workers inherit this).
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     config = log_config(settings.log_format)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from mlops_assets.backends import factory
 from mlops_assets.backends.prediction_log import PredictionLog
-from mlops_assets.serving.config import ServingSettings
+from mlops_assets.serving.config import ServingSettings, check_admin_guard
 from mlops_assets.serving.holder import ModelHolder
 from mlops_assets.serving.metrics import ObservabilityMiddleware, ServingMetrics, metrics_router
 from mlops_assets.serving.model_source import RegistrySource
@@ -93,7 +93,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder = ModelHolder()
         model_source = source or RegistrySource(
-            settings.resolved_tracking_uri, settings.model_name, settings.alias
+            settings.resolved_tracking_uri,
+            settings.model_name,
+            settings.alias,
+            factory.model_signer(settings),
         )
         if settings.download_dir is not None:
             settings.download_dir.mkdir(parents=True, exist_ok=True)
@@ -155,4 +158,5 @@ def _model_state(app: FastAPI, settings: ServingSettings) -> tuple[str, str | No
 def serving_app() -> FastAPI:
     """uvicorn's factory: settings from the environment, plus push unless MLOPS_SERVING_PUSH=0."""
     settings = ServingSettings()
+    check_admin_guard(settings)
     return create_app(settings, subscribe=push_subscription(settings) if settings.push else None)

@@ -6,6 +6,7 @@ MLOPS_EVENT_QUEUE_PATH and MLOPS_EVENT_QUEUE_PREFIX, MLOPS_SERVING_ADMIN_TOKEN) 
 `mlops_assets.settings.SharedSettings`, written once for both.
 """
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +39,11 @@ class ServingSettings(SharedSettings):
     )
     access_log: bool = Field(
         default=False, description="uvicorn's access log, one line per request."
+    )
+    admin_open: bool = Field(
+        default=False,
+        description="Leave POST /admin/reload open when MLOPS_SERVING_ADMIN_TOKEN is unset "
+        "(development on loopback only); by default it is refused without the token.",
     )
     alias: str = Field(default=CHAMPION_ALIAS, description="Registry alias the server follows.")
     poll_interval_s: float = Field(
@@ -107,3 +113,33 @@ class ServingSettings(SharedSettings):
         if self.max_body_bytes is not None:
             return self.max_body_bytes
         return BODY_OVERHEAD_BYTES + self.max_batch * (PHOTO_JSON_BYTES + TASK_ID_JSON_BYTES)
+
+class AdminTokenMissing(RuntimeError):
+    """The server would listen beyond this machine with its admin endpoints unguarded."""
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_admin_guard(settings: ServingSettings) -> None:
+    """Refuses a non-loopback address without an admin token (fail closed off loopback).
+
+    Raises:
+        AdminTokenMissing: saying how to set the token.
+    """
+    if settings.resolved_admin_token or is_loopback(settings.host):
+        return
+    raise AdminTokenMissing(
+        f"refusing to listen on {settings.host} without an admin token: anyone who reaches "
+        "the server could reload it. Set MLOPS_SERVING_ADMIN_TOKEN to a long random value "
+        "(e.g. `export MLOPS_SERVING_ADMIN_TOKEN=$(python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')`) and give the pipeline the same one, or bind "
+        "MLOPS_SERVING_HOST=127.0.0.1."
+    )

@@ -62,9 +62,22 @@ async def require_admin(
     settings: Annotated[ServingSettings, Depends(get_settings)],
     x_admin_token: Annotated[str | None, Header()] = None,
 ) -> None:
-    """Guards admin endpoints when MLOPS_SERVING_ADMIN_TOKEN is set."""
+    """Admin endpoints need MLOPS_SERVING_ADMIN_TOKEN in X-Admin-Token; without a configured
+    token they are closed unless MLOPS_SERVING_ADMIN_OPEN=1.
+
+    A custom header also keeps a web page from another origin out: a browser sends one only
+    after a CORS preflight, which this server never grants.
+    """
     token = settings.resolved_admin_token
-    if token and not hmac.compare_digest((x_admin_token or "").encode(), token.encode()):
+    if token is None:
+        if settings.admin_open:
+            return
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="admin endpoints are closed: set MLOPS_SERVING_ADMIN_TOKEN on the server "
+            "and send it in X-Admin-Token (or MLOPS_SERVING_ADMIN_OPEN=1 for development)",
+        )
+    if not hmac.compare_digest((x_admin_token or "").encode(), token.encode()):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing or wrong X-Admin-Token")
 
 

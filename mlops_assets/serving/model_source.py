@@ -6,6 +6,7 @@ and reads versions, aliases and the sha256 tag exactly as the pipeline writes th
 
 from pathlib import Path
 
+from mlops_assets.backends.model_signing import ModelSigner
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 
 # One registered version, as resolved from the alias.
@@ -13,12 +14,14 @@ VersionRef = RegisteredModel
 
 
 class RegistrySource:
-    """Resolves `models:/<name>@<alias>` to a version and downloads its `.keras` file."""
+    """Resolves `models:/<name>@<alias>` to a version and downloads its `.keras` file, once
+    the pipeline's signature over its hash, name and version verifies."""
 
-    def __init__(self, tracking_uri: str, model_name: str, alias: str):
+    def __init__(self, tracking_uri: str, model_name: str, alias: str, signer: ModelSigner):
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.alias = alias
+        self.signer = signer
         self._registry = RegistryClient(tracking_uri, model_name)
 
     def resolve(self) -> VersionRef | None:
@@ -29,6 +32,8 @@ class RegistrySource:
         """Downloads a version's artifacts into `destination` and returns its `.keras` file.
 
         Raises:
+            SignatureError: the version's signature does not verify (nothing is downloaded).
             FileNotFoundError: the version holds no `.keras` file.
         """
+        self.signer.verify(ref.sha256, ref.name, ref.version, ref.signature)
         return self._registry.download_version(ref.version, destination)

@@ -186,6 +186,7 @@ async def model_status(
     dependencies=[Depends(require_admin)],
     responses={
         401: {"model": ErrorDetail, "description": "Missing or wrong X-Admin-Token"},
+        403: {"model": ErrorDetail, "description": "No admin token configured: closed"},
         422: {"model": Problems, "description": "Invalid query parameter"},
         500: {"model": ReloadReport, "description": "Load failed; old model serving"},
     },

@@ -160,7 +160,7 @@ class Problems(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    """413 (body too large), 401 (admin token), 503 (no model yet)."""
+    """413 (body too large), 401 / 403 (admin token), 503 (no model yet)."""
 
     detail: str
 

@@ -159,17 +159,18 @@ def s3_client_environment(endpoint_url: str, access_key: str, secret_key: str) -
     }
 
 
-def mlflow_server_command(backend_store_uri: str, artifact_root: str, port: int) -> list[str]:
-    """The MLflow tracking server on a database, with artifacts going straight to S3.
+def mlflow_server_command(artifact_root: str, port: int, basic_auth: bool = False) -> list[str]:
+    """The MLflow tracking server with artifacts going straight to S3; its database URL comes
+    from `mlflow_server_environment` (a command line is readable by every local user).
 
     `--no-serve-artifacts`: clients read and write `s3://…` themselves through boto3, so the
     server never proxies model bytes. One worker: one writer process for the database.
+    `basic_auth`: MLflow's users and permissions (`--app-name basic-auth`, the `mlflow[auth]`
+    extra); clients send MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.
     """
-    return [
+    command = [
         str(venv_binary("mlflow")),
         "server",
-        "--backend-store-uri",
-        backend_store_uri,
         "--default-artifact-root",
         artifact_root,
         "--no-serve-artifacts",
@@ -180,11 +181,20 @@ def mlflow_server_command(backend_store_uri: str, artifact_root: str, port: int)
         "--workers",
         "1",
     ]
+    return [*command, "--app-name", "basic-auth"] if basic_auth else command
 
 
 # MLflow 3 starts a job runner with seven huey consumer processes for GenAI scorers; the
-# pipeline uses none of it.
-MLFLOW_SERVER_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+# pipeline uses none of it. Its telemetry is on by default and reports to an outside server.
+MLFLOW_SERVER_ENVIRONMENT = {
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
+
+
+def mlflow_server_environment(backend_store_uri: str) -> dict[str, str]:
+    """The server's environment: its database URL (password included) and the switches above."""
+    return {"MLFLOW_BACKEND_STORE_URI": backend_store_uri, **MLFLOW_SERVER_ENVIRONMENT}
 
 
 def database_url(server_url: str, database: str) -> str:

@@ -28,6 +28,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
+from mlops_assets.tools.stack_files import (
+    mlflow_auth_environment,
+    stack_secret,
+    write_env_file,
+    write_private,
+)
 
 log = logging.getLogger("mlops_assets.tools.stack")
 ROOT = Path.cwd()
@@ -67,6 +73,17 @@ class StackSettings(BaseSettings):
         description="Databases <prefix>_mlflow, _data, _dagster and _celery are created if absent.",
     )
     # Development defaults; SeaweedFS enforces whatever keys it is started with.
+    mlflow_username: str = Field(default="mlops", alias="MLFLOW_TRACKING_USERNAME")
+    mlflow_password: str | None = Field(
+        default=None,
+        alias="MLFLOW_TRACKING_PASSWORD",
+        description="The MLflow admin's password; default one generated once into var/stack.",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        alias="MLOPS_SERVING_ADMIN_TOKEN",
+        description="The inference server's admin token; default one generated once.",
+    )
     access_key: str = Field(default="mlops", validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"))
     secret_key: str = Field(
         default="mlops-stack-secret", validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY")
@@ -170,10 +187,13 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
     _wait("SeaweedFS", lambda: _bucket_ready(endpoint, settings), 60, pid)
 
     tracking = f"http://{processes.HOST}:{settings.mlflow_port}"
+    mlflow_password = settings.mlflow_password or stack_secret(STATE, "mlflow-password")
     command = processes.mlflow_server_command(
-        mlflow_db, f"s3://{settings.bucket}/mlflow", settings.mlflow_port
+        f"s3://{settings.bucket}/mlflow", settings.mlflow_port, basic_auth=True
     )
-    pid = _start("mlflow", command, {**s3_env, **processes.MLFLOW_SERVER_ENVIRONMENT})
+    auth_env = mlflow_auth_environment(STATE, settings.mlflow_username, mlflow_password)
+    server_env = {**s3_env, **processes.mlflow_server_environment(mlflow_db), **auth_env}
+    pid = _start("mlflow", command, server_env)
     _wait("MLflow server", lambda: _http_ok(f"{tracking}/health"), 180, pid)
 
     dagster_home = STATE / "dagster"
@@ -184,6 +204,8 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_POSTGRES_URL": dagster_db,
         "MLFLOW_TRACKING_URI": tracking,
+        "MLFLOW_TRACKING_USERNAME": settings.mlflow_username,
+        "MLFLOW_TRACKING_PASSWORD": mlflow_password,
         "MLOPS_MLFLOW_UI_URL": tracking,
         "MLOPS_DATA_STORE_URL": data_db,
         "MLOPS_OBJECT_STORE_URL": f"s3://{settings.bucket}/datasets",
@@ -191,8 +213,10 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "RABBITMQ_URL": settings.rabbitmq_url,
         "MLOPS_CELERY_BACKEND_URL": os.environ.get("MLOPS_CELERY_BACKEND_URL", f"db+{celery_db}"),
         "MLOPS_SERVING_URL": f"http://{processes.HOST}:{settings.serving_port}",
+        "MLOPS_SERVING_ADMIN_TOKEN": settings.admin_token
+        or stack_secret(STATE, "serving-admin-token"),
     }
-    write_env_file(variables)
+    write_env_file(ENV_FILE, variables)
     subprocess.run(
         processes.registry_pool_command(),
         env={**os.environ, **variables},
@@ -237,7 +261,7 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
     config = STATE / "celery.yaml"
     broker = pipeline.celery_broker_url or broker
     document = worker_config(broker, pipeline.resolved_celery_backend_url, pipeline.celery_queue)
-    config.write_text(yaml.safe_dump(document))
+    write_private(config, yaml.safe_dump(document))
     path = processes.path_with_venv()
     for name, queue in (
         ("worker-steps", pipeline.celery_queue),
@@ -254,17 +278,6 @@ def start_workers(pipeline: Settings, broker: str, variables: dict[str, str]) ->
             pid,
         )
         log.info("Celery worker %s consumes queue %s", name, queue)
-
-
-def write_env_file(variables: dict[str, str]) -> None:
-    """KEY=value lines that both make (`include`) and sh (`set -a; .`) read."""
-    for key, value in variables.items():
-        if any(c in value for c in " \t\n$#'\""):
-            raise ValueError(f"{key}={value!r}: the env file cannot hold spaces, $, # or quotes")
-    lines = ["# Written by `make stack`; removed by `make stack-down`."]
-    lines += [f"{key}={value}" for key, value in variables.items()]
-    ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
-    ENV_FILE.write_text("\n".join(lines) + "\n")
 
 
 def down(grace_s: float = 30) -> list[str]:

@@ -1,5 +1,7 @@
 """The logged model's contract: pinned requirements, the datasets' names, schema and digest."""
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -47,3 +49,22 @@ def test_an_empty_holdout_is_still_a_dataset():
 def test_logged_model_ids_come_from_mlflow_3_model_uris():
     assert logged_model_id("models:/m-0123abcd") == "m-0123abcd"
     assert logged_model_id("runs:/abc/model") is None
+
+
+def test_the_logged_model_is_hashed_before_its_upload(tmp_path):
+    """The hash the pipeline signs is of the file it wrote, not of what the store hands back."""
+    import mlflow
+
+    from mlops_assets.backends.registry import RegistryClient
+    from mlops_assets_tests.support.serving import tiny_model
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("hash", artifact_location=(tmp_path / "a").as_uri())
+    with mlflow.start_run(experiment_id=experiment):
+        info, sha256 = model_contract.log_keras_model(
+            tiny_model(1), np.zeros((4, 8, 8, 1), np.float32)
+        )
+    downloaded = RegistryClient(uri, "hash").download_keras(info.model_uri, tmp_path / "dl")
+    with open(downloaded, "rb") as stored:
+        assert sha256 == hashlib.file_digest(stored, "sha256").hexdigest()

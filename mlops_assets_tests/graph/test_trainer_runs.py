@@ -17,6 +17,17 @@ from mlops_assets_tests.support.trainer_probe import fake_trainer
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "train.py")
 BUILT_IN = [sys.executable, "-m", "mlops_assets.ml.trainer"]
 EPOCHS = 15
+# The trainers this test deployment allows; the launchpad names one of them.
+TRAINERS = {
+    "subprocess": BUILT_IN,
+    "example": [sys.executable, EXAMPLE],
+    **{mode: fake_trainer(mode) for mode in ("garbage", "bad-model", "fail")},
+}
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"trainers": TRAINERS})
 
 
 def test_typed_arguments_become_flags_and_bad_values_are_refused():
@@ -52,18 +63,19 @@ def observations(instance, run_id) -> list[dict]:
 
 @pytest.mark.model
 @pytest.mark.parametrize(
-    "command, epochs",
-    [([], EPOCHS), (BUILT_IN, EPOCHS), ([sys.executable, EXAMPLE], 30)],
+    "trainer, epochs",
+    [("built-in", EPOCHS), ("subprocess", EPOCHS), ("example", 30)],
     ids=["in-process", "built-in", "example"],
 )
 def test_every_trainer_reaches_a_registered_challenger_with_live_progress(
-    command, epochs, definitions, resources, seeded_store, instance
+    trainer, epochs, definitions, resources, seeded_store, instance
 ):
     result = run_retraining(
         definitions,
         instance,
-        training={"epochs": epochs, "patience": epochs, "trainer_command": command},
+        training={"epochs": epochs, "patience": epochs, "trainer": trainer},
     )
+    command = TRAINERS.get(trainer, [])
     assert result.success
     report = report_of(result)
     assert report.decision == "promoted"
@@ -103,7 +115,7 @@ def test_the_example_trainer_can_hand_its_model_over_through_its_mlflow_run(
         instance,
         training={
             "epochs": EPOCHS,
-            "trainer_command": [sys.executable, EXAMPLE],
+            "trainer": "example",
             "trainer_args": [{"name": "model_to_mlflow", "value": "true", "kind": "BOOL"}],
         },
     )
@@ -134,9 +146,7 @@ def test_a_trainer_that_leaves_nothing_usable_fails_and_the_champion_stays(
         ("bad-model", "does not load as a Keras model"),
         ("fail", "CUDA out of memory (simulated)"),
     ]:
-        result = run_retraining(
-            definitions, instance, training={"trainer_command": fake_trainer(mode)}
-        )
+        result = run_retraining(definitions, instance, training={"trainer": mode})
         assert not result.success
         assert materialized(result) == {"training_data"}
         (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -145,3 +155,22 @@ def test_a_trainer_that_leaves_nothing_usable_fails_and_the_champion_stays(
         assert says in root_cause(failure.step_failure_data.error)
         assert registry.champion().version == "1"
         assert registry.by_alias("challenger").version == "1"
+
+
+def test_the_launchpad_chooses_a_configured_trainer_by_name_only(resources):
+    trainer = resources["trainer"]
+    assert trainer.command_for("example") == [sys.executable, EXAMPLE]
+    assert trainer.command_for("built-in") == [] and trainer.command_for("") == []
+    with pytest.raises(dg.Failure, match="no trainer named 'sh' in this deployment"):
+        trainer.command_for("sh")
+
+
+def test_a_command_in_the_run_config_is_refused(definitions, instance, tmp_path):
+    marker = tmp_path / "ran"
+    with pytest.raises(dg.DagsterInvalidConfigError, match="trainer_command"):
+        run_retraining(
+            definitions,
+            instance,
+            training={"trainer_command": ["sh", "-c", f"touch {marker}"]},
+        )
+    assert not marker.exists()

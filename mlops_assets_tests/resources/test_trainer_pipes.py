@@ -117,3 +117,48 @@ def test_a_cancelled_run_ends_the_trainer_and_its_children(tmp_path):
             os.killpg(run.pid, signal.SIGKILL)
     assert "run failed" in out
     assert not [name for name, pid in started.items() if alive(pid)]
+
+
+PIPELINE_SECRETS = {
+    "RABBITMQ_URL": "amqp://mlops:broker-pw-1@127.0.0.1:5672/%2F",
+    "MLOPS_DATA_STORE_URL": "postgresql://u:store-pw-1@127.0.0.1/data",
+    "AWS_SECRET_ACCESS_KEY": "s3-secret-key-1",
+    "MLOPS_SERVING_ADMIN_TOKEN": "admin-token-1",
+    "MLOPS_ALERT_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/webhook-1",
+    "MLOPS_MODEL_SIGNING_KEY": "signing-key-1",
+}
+
+
+def test_a_trainer_gets_a_minimal_environment_and_what_is_declared(instance, tmp_path, monkeypatch):
+    for name, value in {**PIPELINE_SECRETS, "TRAINER_DECLARED": "yes"}.items():
+        monkeypatch.setenv(name, value)
+    seen = tmp_path / "environment.json"
+    dump = f"import json, os; json.dump(dict(os.environ), open({str(seen)!r}, 'w'))"
+    result = materialize_probe(
+        [sys.executable, "-c", dump], instance, passthrough=["TRAINER_DECLARED"]
+    )
+    assert result.success
+    environment = json.loads(seen.read_text())
+    assert not set(PIPELINE_SECRETS) & set(environment)
+    assert not [v for v in environment.values() if "-1" in v and "pw" in v]
+    assert environment["TRAINER_DECLARED"] == "yes" and environment["PATH"] == os.environ["PATH"]
+    assert "DAGSTER_PIPES_CONTEXT" in environment
+
+
+def test_the_stderr_that_reaches_the_failure_is_redacted(instance, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3-secret-key-1")
+    leak = tmp_path / "leaky_trainer.py"
+    leak.write_text(
+        "import os, sys\n"
+        "sys.stderr.write('upload to http://mlops:tracking-pw-1@10.0.0.5:5000 failed; '\n"
+        "    'password=db-pw-1; key ' + os.environ['AWS_SECRET_ACCESS_KEY'] + '\\n')\n"
+        "sys.exit(3)\n"
+    )
+    result = materialize_probe(
+        [sys.executable, str(leak)], instance, passthrough=["AWS_SECRET_ACCESS_KEY"]
+    )
+    assert not result.success
+    message = failure_message(result)
+    assert "exited with code 3" in message and "http://mlops:***@10.0.0.5:5000" in message
+    for secret in ("tracking-pw-1", "db-pw-1", "s3-secret-key-1"):
+        assert secret not in message

@@ -14,8 +14,8 @@ PHOTO = [float(i % 17) for i in range(64)]
 @pytest.fixture
 def client(source):
     source.alias = "1"
-    settings = ServingSettings(poll_interval_s=0, max_batch=4)
-    with TestClient(create_app(settings, source)) as client:
+    settings = ServingSettings(poll_interval_s=0, max_batch=4, serving_admin_token="t")
+    with TestClient(create_app(settings, source), headers={"X-Admin-Token": "t"}) as client:
         yield client
 
 

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -12,20 +13,23 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlops_assets.serving.app import create_app
-from mlops_assets.serving.config import ServingSettings
+from mlops_assets.serving.config import ServingSettings, check_admin_guard
 
 PHOTO = [float(i % 17) for i in range(64)]
 MAX_BATCH = 4
+ADMIN_TOKEN = "test-admin-token"
 
 
 def serving_settings(**overrides) -> ServingSettings:
+    overrides.setdefault("serving_admin_token", ADMIN_TOKEN)
     return ServingSettings(poll_interval_s=0, max_batch=MAX_BATCH, max_body_bytes=4096, **overrides)
 
 
 @pytest.fixture
 def client(source):
     source.alias = "1"
-    with TestClient(create_app(serving_settings(), source)) as client:
+    app = create_app(serving_settings(), source)
+    with TestClient(app, headers={"X-Admin-Token": ADMIN_TOKEN}) as client:
         yield client
 
 
@@ -228,6 +232,61 @@ def test_admin_token_guards_reload(source):
         assert ok.status_code == 200 and ok.json()["status"] == "unchanged"
 
 
+def test_admin_reload_without_a_configured_token_is_closed(source):
+    source.alias = "1"
+    app = create_app(serving_settings(serving_admin_token=None), source)
+    with TestClient(app) as client:
+        source.alias = None
+        refused = client.post("/admin/reload")
+        assert refused.status_code == 403
+        assert "MLOPS_SERVING_ADMIN_TOKEN" in refused.json()["detail"]
+        assert client.get("/model").json()["last_reload"]["reason"] == "startup"
+
+
+def test_admin_open_is_an_explicit_choice(source):
+    source.alias = "1"
+    app = create_app(serving_settings(serving_admin_token=None, admin_open=True), source)
+    with TestClient(app) as client:
+        assert client.post("/admin/reload").json()["status"] == "unchanged"
+
+
+def test_a_cross_origin_plain_post_cannot_reload(source):
+    """What a web page on another site can send without a CORS preflight: no custom header."""
+    source.alias = "1"
+    with TestClient(create_app(serving_settings(serving_admin_token=None), source)) as client:
+        source.alias = "2"
+        response = client.post(
+            "/admin/reload",
+            headers={"Origin": "https://evil.example", "Content-Type": "text/plain"},
+            content="reason=x",
+        )
+        assert response.status_code == 403
+        assert "access-control-allow-origin" not in response.headers
+        assert client.get("/model").json()["model"]["version"] == "1"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "inference.internal"])
+def test_the_server_refuses_a_non_loopback_address_without_a_token(host):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
+    environment.update(MLOPS_SERVING_HOST=host, MLOPS_SERVING_PORT="1")
+    started = subprocess.run(
+        [sys.executable, "-m", "mlops_assets.serving"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode != 0
+    assert f"refusing to listen on {host} without an admin token" in started.stderr
+    assert "export MLOPS_SERVING_ADMIN_TOKEN=" in started.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_loopback_needs_no_token(host):
+    check_admin_guard(ServingSettings(host=host))
+    check_admin_guard(ServingSettings(host="0.0.0.0", serving_admin_token="t"))
+
+
 def test_openapi_documents_the_api(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/predict", "/health", "/ready", "/model", "/admin/reload"} <= set(paths)
@@ -246,6 +305,7 @@ def test_openapi_declares_what_predict_enforces(client):
     assert set(schema["paths"]["/admin/reload"]["post"]["responses"]) == {
         "200",
         "401",
+        "403",
         "422",
         "500",
     }

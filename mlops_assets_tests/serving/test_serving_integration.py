@@ -44,6 +44,7 @@ from mlops_assets_tests.support.serving import (
 pytestmark = pytest.mark.integration
 
 PHOTOS = np.random.default_rng(7).integers(0, 17, size=(3, 64)).astype(float)
+ADMIN_TOKEN = "integration-admin-token"
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,7 @@ def stack(tmp_path_factory):
         "MLOPS_HOME": str(home),
         "MLFLOW_TRACKING_URI": settings.resolved_tracking_uri,
         "MLOPS_SERVING_POLL_INTERVAL_S": "1",
+        "MLOPS_SERVING_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     # Registering exported MLflow's tracking URI into this process's environment; resources built
     # while it is there would read it from a variable each test's start removes (conftest).
@@ -76,7 +78,9 @@ def stack(tmp_path_factory):
         expected = {v: Predictor(m).predict_pixels(PHOTOS).probabilities for v, m in models.items()}
         assert not np.allclose(expected["1"], expected["2"], atol=1e-4)
         yield {
-            "settings": settings.model_copy(update={"serving_url": url}),
+            "settings": settings.model_copy(
+                update={"serving_url": url, "serving_admin_token": ADMIN_TOKEN}
+            ),
             "registry": registry,
             "resources": build_resources(settings),
             "url": url,
@@ -98,7 +102,7 @@ def champion_serving(stack, version: str) -> None:
     registry = stack["registry"]
     if registry.champion().version != version:
         registry.promote(version, "test setup")
-    deploy(stack["url"], version, "test setup", timeout_s=60)
+    deploy(stack["url"], version, "test setup", timeout_s=60, admin_token=ADMIN_TOKEN)
 
 
 def test_promote_v2_under_load_switches_without_a_failed_or_mixed_answer(stack):
@@ -127,7 +131,7 @@ def test_promote_v2_under_load_switches_without_a_failed_or_mixed_answer(stack):
         thread.start()
     time.sleep(1.0)
     stack["registry"].promote("2", "challenger passed every gate")
-    report = deploy(url, "2", "ModelPromoted v2", timeout_s=60)
+    report = deploy(url, "2", "ModelPromoted v2", timeout_s=60, admin_token=ADMIN_TOKEN)
     time.sleep(1.0)
     stop.set()
     for thread in threads:
@@ -147,6 +151,7 @@ def test_rollback_command_brings_the_server_back_to_v1(stack, monkeypatch):
     monkeypatch.setenv("MLOPS_HOME", str(settings.home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.resolved_tracking_uri)
     monkeypatch.setenv("MLOPS_SERVING_URL", stack["url"])
+    monkeypatch.setenv("MLOPS_SERVING_ADMIN_TOKEN", ADMIN_TOKEN)
     assert cli.main(["rollback", "--reason", "test: v2 misbehaves"]) == 0
     assert served(stack["url"])["model_version"] == "1"
     assert stack["registry"].champion().version == "1"
@@ -170,7 +175,9 @@ def test_corrupt_artifact_is_refused_and_v1_keeps_serving(stack, which):
         stack["bad_bytes_file"].write_bytes(b"corrupted after registration")
     version = stack[which]
     stack["registry"].promote(version, "test: corrupt")
-    response = httpx.post(f"{stack['url']}/admin/reload", timeout=60)
+    response = httpx.post(
+        f"{stack['url']}/admin/reload", headers={"X-Admin-Token": ADMIN_TOKEN}, timeout=60
+    )
     assert response.status_code == 500
     report = response.json()
     assert report["status"] == "failed" and report["target_version"] == version
@@ -187,7 +194,9 @@ def test_deployment_serves_the_new_champion(stack, tmp_path):
         dg.build_asset_context(),
         champion_model=champion_change("2", "1"),
         model_registry=stack["resources"]["model_registry"],
-        serving_client=InferenceClientResource(url=stack["url"], timeout_s=60),
+        serving_client=InferenceClientResource(
+            url=stack["url"], timeout_s=60, admin_token=ADMIN_TOKEN
+        ),
         event_queue=EventQueueResource(sqlite_path=str(tmp_path / "events.db")),
         alerts=stack["resources"]["alerts"],
     )
@@ -211,7 +220,9 @@ def test_deployment_compensates_when_the_server_refuses_the_model(stack, tmp_pat
             dg.build_asset_context(),
             champion_model=champion_change(stack["wrong_hash"], "1"),
             model_registry=resources["model_registry"],
-            serving_client=InferenceClientResource(url=stack["url"], timeout_s=60),
+            serving_client=InferenceClientResource(
+                url=stack["url"], timeout_s=60, admin_token=ADMIN_TOKEN
+            ),
             event_queue=EventQueueResource(sqlite_path=path),
             alerts=AlertsResource(
                 sent_path=str(tmp_path / "alerts.db"), webhook_url=f"{receiver.base_url}/hook"

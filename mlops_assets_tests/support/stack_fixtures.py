@@ -195,11 +195,14 @@ class MlflowServer:
     def start(self) -> None:
         self._log = open(self.log, "ab")
         self.executor = HTTPExecutor(
-            processes.mlflow_server_command(self.backend_store_uri, self.artifact_root, self.port),
+            processes.mlflow_server_command(self.artifact_root, self.port),
             url=f"{self.url}/health",
             method="GET",
             timeout=120,
-            envvars={**self.environment, **processes.MLFLOW_SERVER_ENVIRONMENT},
+            envvars={
+                **self.environment,
+                **processes.mlflow_server_environment(self.backend_store_uri),
+            },
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

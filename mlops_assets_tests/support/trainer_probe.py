@@ -41,10 +41,13 @@ def probe_asset(command: list[str], timeout_s: float = 120, seen: list | None = 
     return trainer_probe
 
 
-def materialize_probe(command, instance, timeout_s: float = 120, seen=None, grace_s: float = 2):
+def materialize_probe(
+    command, instance, timeout_s: float = 120, seen=None, grace_s: float = 2, passthrough=()
+):
+    trainer = TrainerResource(termination_grace_s=grace_s, env_passthrough=list(passthrough))
     return dg.materialize(
         [probe_asset(command, timeout_s, seen)],
-        resources={"trainer": TrainerResource(termination_grace_s=grace_s)},
+        resources={"trainer": trainer},
         instance=instance,
         raise_on_error=False,
     )

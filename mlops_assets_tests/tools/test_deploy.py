@@ -3,12 +3,15 @@ example dagster.yaml gives a working Dagster instance on PostgreSQL, and `make s
 stops its processes."""
 
 import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -33,7 +36,44 @@ def test_compose_file_is_minimal_and_local():
         assert ":" in image and not image.endswith(":latest"), f"{name}: pin a public tag"
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
-    assert "--no-serve-artifacts" in services_["mlflow"]["command"][-1]
+    assert "--no-serve-artifacts" in services_["mlflow"]["command"]
+
+
+# An exact version: a digest, a patch-level tag, PostgreSQL's minor on a named distribution
+# (its versions have two parts) or a dated release.
+PINNED = re.compile(
+    r"@sha256:[0-9a-f]{64}$|:v?\d+\.\d+\.\d+|:\d+\.\d+-(bookworm|trixie)$|:RELEASE\.\d{4}-"
+)
+
+
+def test_compose_images_are_pinned_to_exact_versions():
+    services_ = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    for name, service in services_.items():
+        assert PINNED.search(service["image"]), f"{name}: {service['image']} floats"
+
+
+def test_the_mlflow_container_is_built_from_hashed_requirements_and_asks_for_a_user():
+    mlflow = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]["mlflow"]
+    command = " ".join(mlflow["command"])
+    assert "pip install" not in command and "--app-name basic-auth" in command
+    assert "postgres:postgres" not in command  # the database URL is in the environment
+    assert mlflow["environment"]["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    dockerfile = (DEPLOY / mlflow["build"]["context"] / "Dockerfile").read_text()
+    assert PINNED.search(dockerfile.split("FROM ", 1)[1].split()[0])
+    assert "--require-hashes -r /tmp/requirements.txt" in dockerfile
+    requirements = (DEPLOY / "mlflow" / "requirements.txt").read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+ \\\n\s+--hash=sha256:", requirements, re.M)
+    assert {"mlflow", "flask-wtf", "psycopg2-binary", "boto3"} <= set(pins)
+
+
+def test_the_lock_file_carries_a_hash_for_every_pin():
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = re.findall(r"^[A-Za-z0-9_.-]+==", lock, re.M)
+    hashed = re.findall(r"^[A-Za-z0-9_.-]+==[^\n]*\\\n\s+--hash=sha256:", lock, re.M)
+    assert len(pins) > 100 and len(hashed) == len(pins)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--require-hashes -r $(LOCK)" in makefile and "--generate-hashes" in makefile
+    assert "install --quiet --upgrade pip" not in makefile and "pip==$(PIP_VERSION)" in makefile
 
 
 def test_compose_env_matches_settings():
@@ -118,6 +158,20 @@ def test_make_stack_starts_and_stops_its_processes(tmp_path):
         ]
         serving = variables["MLOPS_SERVING_URL"]
         assert serving.endswith(ports["MLOPS_STACK_SERVING_PORT"])
+
+        # What holds passwords is owner-only; the MLflow server's database is not on its
+        # command line, and MLflow answers only a signed-in client.
+        for written in ("stack.env", "stack/celery.yaml", "stack/secrets/mlflow-password"):
+            assert stat.S_IMODE((tmp_path / "var" / written).stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "var" / "stack").stat().st_mode) == 0o700
+        mlflow_pid = (tmp_path / "var" / "stack" / "pids" / "mlflow.pid").read_text().split()[0]
+        cmdline = Path(f"/proc/{mlflow_pid}/cmdline").read_bytes().decode()
+        assert f"{prefix}_mlflow" not in cmdline and "basic-auth" in cmdline
+        search = f"{variables['MLFLOW_TRACKING_URI']}/api/2.0/mlflow/experiments/search"
+        assert httpx.get(search, params={"max_results": 1}).status_code == 401
+        signed_in = (variables["MLFLOW_TRACKING_USERNAME"], variables["MLFLOW_TRACKING_PASSWORD"])
+        assert httpx.get(search, params={"max_results": 1}, auth=signed_in).status_code == 200
+        assert len(variables["MLOPS_SERVING_ADMIN_TOKEN"]) >= 40
         # No champion yet: alive, not ready.
         assert processes.answers(processes.HOST, int(ports["MLOPS_STACK_SERVING_PORT"]))
 
@@ -189,3 +243,16 @@ def test_every_registry_writer_is_in_the_pool():
         "deployment": REGISTRY_POOL,
         "rollback_champion": REGISTRY_POOL,
     }
+
+
+def test_mlflow_telemetry_is_off_wherever_the_project_starts_mlflow():
+    shown = subprocess.run(
+        ["make", "-s", "--no-print-directory", "-f", "-", "show"],
+        input=(ROOT / "Makefile").read_text() + "\nshow:\n\t@echo $$MLFLOW_DISABLE_TELEMETRY\n",
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_DISABLE_TELEMETRY"},
+        capture_output=True,
+        text=True,
+    )
+    assert shown.stdout.strip() == "true", shown.stderr
+    assert processes.MLFLOW_SERVER_ENVIRONMENT["MLFLOW_DISABLE_TELEMETRY"] == "true"

@@ -30,7 +30,7 @@ def test_weed_mini_binds_loopback_and_sets_every_port(tmp_path):
 
 
 def test_mlflow_server_listens_on_loopback_without_proxying_artifacts():
-    command = processes.mlflow_server_command("sqlite:///m.db", "s3://b/mlflow", 5123)
+    command = processes.mlflow_server_command("s3://b/mlflow", 5123)
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert "--no-serve-artifacts" in command and command[command.index("--port") + 1] == "5123"
 

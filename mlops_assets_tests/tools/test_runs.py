@@ -67,12 +67,15 @@ def test_the_bar_fills_with_the_fraction():
     assert bar(0.0, 4) == "[....]" and bar(0.5, 4) == "[##..]" and bar(1.2, 4) == "[####]"
 
 
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"trainers": {"garbage": fake_trainer("garbage")}})
+
+
 @pytest.mark.model
 def test_the_view_reads_progress_of_a_real_run_from_the_instance(definitions, seeded_store):
     with dg.DagsterInstance.ephemeral() as instance:
-        result = run_retraining(
-            definitions, instance, training={"trainer_command": fake_trainer("garbage")}
-        )
+        result = run_retraining(definitions, instance, training={"trainer": "garbage"})
         (run,) = retraining_runs(instance)
         out = io.StringIO()
         assert show(instance, watch=True, interval_s=0, frames=2, out=out) == 0

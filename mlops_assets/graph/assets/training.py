@@ -1,6 +1,5 @@
 """The challenger: a CNN trained on the snapshot, logged to MLflow and registered."""
 
-import tempfile
 import time
 
 import dagster as dg
@@ -19,7 +18,6 @@ from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
-from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.trainer import TrainerResource
 
@@ -60,7 +58,7 @@ def train_challenger(
         }
     )
 
-    command = config.trainer_command or trainer.command
+    command = trainer.command_for(config.trainer)
     if command:
         outcome = run_trainer(context, command, config, settings, (x, y), trainer, registry)
         result, trainer_metadata = outcome.result, outcome.metadata
@@ -74,10 +72,7 @@ def train_challenger(
         endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
         location_variable="the experiment's artifact location",
     ):
-        info = model_contract.log_keras_model(result.model, x)
-        with tempfile.TemporaryDirectory() as scratch:
-            keras_file = registry.download_keras(info.model_uri, scratch)
-            sha256 = file_sha256(keras_file)
+        info, sha256 = model_contract.log_keras_model(result.model, x)
     registered = registry.register(info.model_uri, run_id, sha256)
     model_contract.name_run(training_data.month, registered.version)
     context.log.info(

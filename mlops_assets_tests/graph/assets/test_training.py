@@ -9,7 +9,7 @@ from mlops_assets.ml.model import TrainSettings
 def test_the_launchpad_shows_every_hyperparameter_and_trainer_field_with_its_description():
     fields = trained_model.op.config_schema.config_type.fields
     trainer_fields = set(TrainerConfig.model_fields)
-    assert trainer_fields == {"trainer_command", "trainer_args", "trainer_timeout_s"}
+    assert trainer_fields == {"trainer", "trainer_args", "trainer_timeout_s"}
     assert set(fields) == set(TrainSettings.model_fields) | trainer_fields | {"shuffle_labels"}
     for name, info in {**TrainSettings.model_fields, **TrainerConfig.model_fields}.items():
         assert fields[name].description == info.description
@@ -20,7 +20,7 @@ def test_the_launchpad_shows_every_hyperparameter_and_trainer_field_with_its_des
 
 
 def test_the_config_builds_the_settings_the_model_trains_with():
-    config = TrainingConfig(epochs=3, filters=8, trainer_command=["python", "train.py"])
+    config = TrainingConfig(epochs=3, filters=8, trainer="mlp")
     settings = TrainSettings(**config.model_dump(include=set(TrainSettings.model_fields)))
     assert (settings.epochs, settings.filters, settings.batch_size) == (3, 8, 64)
-    assert config.trainer_command == ["python", "train.py"] and config.trainer_args == []
+    assert config.trainer == "mlp" and config.trainer_args == []
