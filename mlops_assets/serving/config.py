@@ -114,6 +114,7 @@ class ServingSettings(SharedSettings):
             return self.max_body_bytes
         return BODY_OVERHEAD_BYTES + self.max_batch * (PHOTO_JSON_BYTES + TASK_ID_JSON_BYTES)
 
+
 class AdminTokenMissing(RuntimeError):
     """The server would listen beyond this machine with its admin endpoints unguarded."""
 
