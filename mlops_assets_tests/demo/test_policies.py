@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 
 from mlops_assets.backends import factory
+from mlops_assets.constants import CHAMPION_MODEL
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo import policies, replay, report
 from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png
 from mlops_assets.demo.source import Scenario
+from mlops_assets.graph.sensors import last_snapshot_high_water_mark
 from mlops_assets.retraining.health import HealthPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
 from mlops_assets_tests.support.services import embedded_settings
@@ -114,10 +116,21 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
             first_month=3,
             run_config=RUN_CONFIG,
         )
+        latest_before = instance.get_latest_materialization_event(dg.AssetKey(CHAMPION_MODEL))
+        baseline = last_snapshot_high_water_mark(instance)
         runs = policies.compare_policies(
-            monthly, tmp_path / "policies", instance, SHORT, 3, RUN_CONFIG, HEALTH
+            monthly, tmp_path / "policies", SHORT, 3, RUN_CONFIG, HEALTH
         )
-        tagged = instance.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
+        # One story per instance: the replay's instance holds the monthly runs only.
+        assert not instance.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
+        assert len(instance.get_runs()) == len(monthly)
+        latest_after = instance.get_latest_materialization_event(dg.AssetKey(CHAMPION_MODEL))
+        assert latest_after.storage_id == latest_before.storage_id
+        # task_events_sensor's baseline: the monthly replay's newest snapshot, still.
+        assert last_snapshot_high_water_mark(instance) == baseline > 0
+    evidence_home = policies.policy_instance_dir(tmp_path / "policies" / "evidence")
+    with dg.DagsterInstance.local_temp(tempdir=str(evidence_home)) as own:
+        tagged = own.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
     by_name = {run.name: run for run in runs}
     assert list(by_name) == ["monthly", "volume", "evidence"]
     assert by_name["monthly"].retrains == 4
