@@ -181,7 +181,7 @@ def run_policy(
     store, registry = factory.data_store(settings), factory.registry(settings)
     job = build_definitions(settings).resolve_job_def("retrain_job")
     months, predictors = [], {}
-    instance = dg.DagsterInstance.local_temp(tempdir=str(policy_instance_dir(settings.home_dir)))
+    instance = policy_instance(settings.home_dir)
     try:
         for month in range(1, scenario.months + 1):
             store.insert(month_tasks(scenario, month))
@@ -223,6 +223,16 @@ def run_policy(
 def policy_instance_dir(home: Path) -> Path:
     """The DAGSTER_HOME of a policy's own instance (`dagster dev` can open it there)."""
     return home / "dagster"
+
+
+def policy_instance(home: Path) -> dg.DagsterInstance:
+    """A policy's own Dagster instance on SQLite files under `home`, created on first use."""
+    folder = policy_instance_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return dg.DagsterInstance.from_config(str(folder))
 
 
 def _retrain(

@@ -101,6 +101,12 @@ SHORT = Scenario(months=6, per_month=400, drift_month=5, late_label_month=6)
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def newest_champion_model(instance: dg.DagsterInstance) -> int:
+    """The storage id of the newest champion_model materialization."""
+    [record] = instance.fetch_materializations(dg.AssetKey(CHAMPION_MODEL), limit=1).records
+    return record.storage_id
+
+
 @pytest.mark.model
 def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(tmp_path):
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -116,7 +122,7 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
             first_month=3,
             run_config=RUN_CONFIG,
         )
-        latest_before = instance.get_latest_materialization_event(dg.AssetKey(CHAMPION_MODEL))
+        latest_before = newest_champion_model(instance)
         baseline = last_snapshot_high_water_mark(instance)
         runs = policies.compare_policies(
             monthly, tmp_path / "policies", SHORT, 3, RUN_CONFIG, HEALTH
@@ -124,12 +130,10 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
         # One story per instance: the replay's instance holds the monthly runs only.
         assert not instance.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
         assert len(instance.get_runs()) == len(monthly)
-        latest_after = instance.get_latest_materialization_event(dg.AssetKey(CHAMPION_MODEL))
-        assert latest_after.storage_id == latest_before.storage_id
+        assert newest_champion_model(instance) == latest_before
         # task_events_sensor's baseline: the monthly replay's newest snapshot, still.
         assert last_snapshot_high_water_mark(instance) == baseline > 0
-    evidence_home = policies.policy_instance_dir(tmp_path / "policies" / "evidence")
-    with dg.DagsterInstance.local_temp(tempdir=str(evidence_home)) as own:
+    with policies.policy_instance(tmp_path / "policies" / "evidence") as own:
         tagged = own.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
     by_name = {run.name: run for run in runs}
     assert list(by_name) == ["monthly", "volume", "evidence"]
