@@ -25,9 +25,47 @@ def asset_page(page: Page, url: str, key: str, view: str | None = None) -> None:
     page.goto(f"{url}/assets/{key}" + (f"?view={view}" if view else ""))
 
 
+def tab(page: Page, name: str) -> None:
+    """A tab of an asset or job page (Overview, Partitions, Events, Checks, Launchpad, …)."""
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def _exactly(text: str) -> re.Pattern:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
+def link(page: Page, text: str) -> Locator:
+    """A link by its visible text (an icon's label is part of a link's accessible name)."""
+    return page.get_by_role("link").filter(has_text=_exactly(text))
+
+
+def button(scope: Page | Locator, text: str) -> Locator:
+    """A button by its visible text (an icon's label is part of its accessible name)."""
+    return scope.get_by_role("button").filter(has_text=_exactly(text)).last
+
+
+def named(page: Page, name: str) -> Locator:
+    """A list entry by its full name: long names show truncated in the middle, with the full
+    name as their title."""
+    return page.get_by_title(name, exact=True).filter(visible=True).first
+
+
+def open_job_launchpad(page: Page) -> Locator:
+    """On an asset job's page: the launchpad dialog, from the Materialize button's menu."""
+    page.locator("button", has=page.locator('[aria-label="arrow_drop_down"]')).last.click()
+    page.get_by_role("menuitem", name=re.compile("Open launchpad")).click()
+    return page.get_by_role("dialog").filter(has_text="Launchpad")
+
+
+def choose_launchpad_partition(dialog: Locator, partition: str) -> None:
+    field = dialog.get_by_placeholder("Partition")
+    field.fill(partition)
+    field.press("Enter")
+
+
 def nav(page: Page, name: str) -> None:
     """A link of the left navigation (Overview, Runs, Catalog, Jobs, Automation, Lineage)."""
-    page.get_by_role("link", name=name, exact=True).first.click()
+    link(page, name).first.click()
 
 
 def lineage_edges(page: Page) -> Locator:
@@ -44,19 +82,20 @@ def launch_dialog_for_partition(page: Page, partition: str) -> None:
     """In the "Materialize all" dialog: every partition shown, one typed, its run launched."""
     dialog = page.get_by_role("dialog")
     show_all = dialog.get_by_text("Show all partitions")
-    if show_all.count():
-        show_all.click()
     selection = dialog.get_by_placeholder(re.compile(r"^ex: "))
+    # The dialog first shows the recent partitions only, with a link to show them all.
+    expect(show_all.or_(selection).first).to_be_visible()
+    if show_all.is_visible():
+        show_all.click()
     selection.fill(partition)
     selection.press("Enter")
     expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
     dialog.get_by_role("button", name="Launch 1 run").click()
 
 
-def replace_launchpad_config(page: Page, yaml: str) -> None:
+def replace_launchpad_config(page: Page, launchpad: Locator, yaml: str) -> None:
     """Types `yaml` (one line, flow style) over the launchpad's config editor."""
-    editor = page.locator(".CodeMirror").first
-    editor.click()
+    launchpad.locator(".CodeMirror").first.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     page.keyboard.insert_text(yaml)

@@ -26,11 +26,12 @@ from mlops_assets_tests.ui.conftest import UNDECIDED_MONTH
 
 pytestmark = pytest.mark.ui
 
-# What a failed gate means, as each gate check's `on_failure` row says.
+# What a failed gate means, as each gate check's `on_failure` row says, and a piece of the
+# reason only that gate gives.
 GATE_SEVERITIES = {
-    "accuracy_gate": "ERROR: rejected",
-    "latency_gate": "ERROR: rejected",
-    "not_worse_than_champion_gate": "WARN: defended",
+    "accuracy_gate": ("ERROR: rejected", "the minimum 0.90"),
+    "latency_gate": ("ERROR: rejected", "p95 latency"),
+    "not_worse_than_champion_gate": ("WARN: defended", "champion v"),
 }
 
 
@@ -70,7 +71,7 @@ def test_lineage_shows_the_retraining_and_monitoring_groups_and_their_edges(
 def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_ui, journey):
     before = dagster_ui.run_ids()
     pages.group_lineage(page, dagster_ui.url, RETRAINING_GROUP)
-    page.get_by_role("button", name=re.compile(r"^Materialize all")).click()
+    page.get_by_role("button", name=re.compile(r"Materialize all")).click()
     pages.launch_dialog_for_partition(page, UNDECIDED_MONTH)
 
     run_id = pages.wait_for_new_run(before, dagster_ui.run_ids)
@@ -97,11 +98,11 @@ def test_verification_report_shows_the_gates_with_severities_and_the_confusion_m
 ):
     pages.asset_page(page, dagster_ui.url, VERIFICATION_REPORT)
     expect(pages.metadata_row(page, "confusion_matrix")).to_contain_text("true \\ pred")
-    page.get_by_role("link", name="Checks", exact=True).click()
+    pages.tab(page, "Checks")
     assert sorted(GATE_SEVERITIES) == sorted(c.check_key.name for c in GATE_CHECKS)
-    for check, severity in GATE_SEVERITIES.items():
-        page.get_by_text(check, exact=True).first.click()
-        expect(page.get_by_role("heading", name=check)).to_be_visible()
+    for check, (severity, reason) in GATE_SEVERITIES.items():
+        pages.named(page, check).click()
+        expect(pages.metadata_row(page, "reason")).to_contain_text(reason)
         expect(pages.metadata_row(page, "on_failure")).to_contain_text(severity)
 
 
@@ -111,9 +112,9 @@ def test_champion_monitor_shows_its_checks_and_history_plot(page, dagster_ui, jo
     plot.get_by_text("[Show Markdown]").click()
     expect(page.get_by_role("img", name="champion monitor")).to_be_visible()
     page.keyboard.press("Escape")
-    page.get_by_role("link", name="Checks", exact=True).click()
+    pages.tab(page, "Checks")
     for check in MONITOR_CHECKS:
-        expect(page.get_by_text(check.check_key.name, exact=True).first).to_be_visible()
+        expect(pages.named(page, check.check_key.name)).to_be_visible()
     expect(page.get_by_text("Succeeded").or_(page.get_by_text("Warning")).first).to_be_visible()
 
 
@@ -123,11 +124,9 @@ def test_rollback_champion_job_from_the_launchpad_moves_champion_back(page, dags
     previous = _previous(registry, current)
     pages.global_lineage(page, dagster_ui.url)
     pages.nav(page, "Jobs")
-    page.get_by_role("link", name="rollback_champion_job", exact=True).first.click()
-    page.get_by_role("link", name="Launchpad", exact=True).or_(
-        page.get_by_role("tab", name="Launchpad")
-    ).first.click()
-    page.get_by_role("button", name="Launch Run").click()
+    pages.link(page, "rollback_champion_job").first.click()
+    pages.tab(page, "Launchpad")
+    pages.button(page, "Launch Run").click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
     run_id = page.url.rsplit("/", 1)[-1].split("?")[0]
     assert dagster_ui.wait_for_run(run_id) == dg.DagsterRunStatus.SUCCESS
@@ -164,16 +163,19 @@ def test_an_invalid_hyperparameter_gets_a_config_error_and_starts_nothing(
     before, champion = dagster_ui.run_ids(), dagster_ui.champion()
     pages.global_lineage(page, dagster_ui.url)
     pages.nav(page, "Jobs")
-    page.get_by_role("link", name="retrain_job", exact=True).first.click()
-    page.get_by_role("link", name="Launchpad", exact=True).or_(
-        page.get_by_role("tab", name="Launchpad")
-    ).first.click()
-    launch = page.get_by_role("button", name="Launch Run")
-    expect(launch).to_be_visible()
-    pages.replace_launchpad_config(page, "ops: {trained_model: {config: {epochs: many}}}")
+    pages.link(page, "retrain_job").first.click()
+    launchpad = pages.open_job_launchpad(page)
+    pages.choose_launchpad_partition(launchpad, UNDECIDED_MONTH)
+    materialize = pages.button(launchpad, "Materialize")
+    expect(materialize).to_be_enabled()  # the defaults are valid
+    pages.replace_launchpad_config(
+        page, launchpad, "ops: {trained_model: {config: {epochs: many}}}"
+    )
     expect(
-        page.get_by_text(re.compile(r"Invalid scalar at path root:ops:trained_model:config:epochs"))
+        launchpad.get_by_text(
+            re.compile(r"Invalid scalar at path root:ops:trained_model:config:epochs")
+        )
     ).to_be_visible()
-    expect(launch).to_be_disabled()
+    expect(materialize).to_be_disabled()
     assert dagster_ui.run_ids() == before
     assert dagster_ui.champion() == champion
