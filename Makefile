@@ -91,7 +91,7 @@ test: install
 
 ## The fast tier only, for the edit-test loop.
 test-fast: install
-	$(BIN)/pytest -m "not integration and not model"
+	$(BIN)/pytest -m "not integration and not model and not ui"
 
 ## Every benchmark; each writes bench/results/<name>.json.
 bench: install

@@ -29,10 +29,7 @@ def main() -> None:
         settings = Settings(home=Path(home))
         store, registry = factory.data_store(settings), factory.registry(settings)
         job = build_definitions(settings).resolve_job_def("retrain_job")
-        run_config = {
-            "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
-            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-        }
+        run_config = replay.QUIET
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
             results = replay.run_replay(
@@ -47,7 +44,6 @@ def main() -> None:
             policy_runs = policies.compare_policies(
                 results,
                 Path(home) / "policies",
-                instance,
                 scenario,
                 first_month=12,
                 run_config=run_config,

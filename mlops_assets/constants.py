@@ -23,6 +23,10 @@ DEFAULT_EXPERIMENT = "mlops_assets"
 # Promotion gates (ARCHITECTURE.md, "Gates").
 MIN_ACCURACY = 0.90
 MAX_P95_LATENCY_S = 3.0
+# How much a challenger's holdout accuracy must exceed the champion's: above zero, so a rerun
+# on the same data (the same accuracy) defends instead of promoting an equal model (churn, a
+# needless deploy). Every launch path uses it unless its run config says otherwise.
+MIN_IMPROVEMENT = 0.005
 
 # Data checks on the training snapshot.
 MIN_TRAIN_ROWS = 200

@@ -16,7 +16,7 @@ from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.contracts.records import TaskRecord
-from mlops_assets.definitions import build_definitions, retrain_job_for_workers
+from mlops_assets.definitions import build_definitions, monitor_config, retrain_job_for_workers
 from mlops_assets.demo import policies, policy_report, replay, report
 from mlops_assets.demo.source import Scenario, demo_tasks
 from mlops_assets.retraining.replication import replicate
@@ -75,11 +75,29 @@ def _reset_embedded_state(settings: Settings) -> None:
         for path in home.glob(f"{name}*"):
             path.unlink()
     shutil.rmtree(home / "mlartifacts", ignore_errors=True)
-    shutil.rmtree(home / "replay" / "policies", ignore_errors=True)
+    shutil.rmtree(home / "policies", ignore_errors=True)
     # Events left on the embedded queue would otherwise arrive in the replay's first month.
     if not settings.resolved_rabbitmq_url:
         for path in home.glob("events.db*"):
             path.unlink()
+
+
+def monitor_champion(
+    definitions: dg.Definitions, instance: dg.DagsterInstance, settings: Settings
+) -> None:
+    """Materializes `champion_monitor` on the replayed data: the settings' thresholds, a month's
+    window anchored to the newest confirmed task (the data is historical, not live)."""
+    config = {
+        **monitor_config(settings),
+        "window_days": 30,
+        "window_anchor": "newest_confirmed_task",
+    }
+    definitions.resolve_job_def("monitor_job").execute_in_process(
+        run_config={"ops": {"champion_monitor": {"config": config}}, **replay.QUIET},
+        instance=instance,
+        raise_on_error=False,
+        tags={"mlops_assets/replay": "true"},
+    )
 
 
 def run_demo(settings: Settings) -> int:
@@ -92,12 +110,10 @@ def run_demo(settings: Settings) -> int:
     scenario = Scenario()
     store, queue = factory.data_store(settings), factory.event_queue(settings)
     registry = factory.registry(settings)
-    job = build_definitions(settings).resolve_job_def("retrain_job")
-    run_config = {
-        "ops": {"verification_report": {"config": {"min_improvement": 0.005}}},
-        # Per-step logs stay in the Dagster UI; the terminal shows one line a month.
-        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-    }
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def("retrain_job")
+    # min_improvement is verification_report's default, as for every other launch path.
+    run_config = replay.QUIET
     if settings.executor != "in_process":
         # Steps in other processes: each loads the job from the definitions module by name.
         job = dg.reconstructable(retrain_job_for_workers)
@@ -111,12 +127,12 @@ def run_demo(settings: Settings) -> int:
                 champion_version=lambda: c.version if (c := registry.champion()) else None,
                 run_config=run_config,
                 progress=True,
+                monitor=lambda: monitor_champion(definitions, instance, settings),
             )
             log.info("the same stream under the volume and evidence policies (about a minute)")
             policy_runs = policies.compare_policies(
                 results,
-                settings.home_dir / "replay" / "policies",
-                instance,
+                settings.home_dir / "policies",
                 scenario,
                 first_month=12,
                 run_config=run_config,

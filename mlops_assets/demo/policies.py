@@ -1,7 +1,9 @@
 """Three retraining policies on the same drifting stream: monthly, data volume, evidence.
 
 The monthly policy is the replay itself (`replay.run_replay`: a run every month). The other
-two replay the same months on their own registry and store: each month the champion that
+two replay the same months on their own registry, store and Dagster instance (one story per
+instance: their runs never show in the production instance's asset history, and never move its
+sensors' baselines). Each month the champion that
 served is evaluated on the month's confirmed tasks (`retraining.watch.evaluate_champion`, what
 `champion_monitor` computes), then the policy decides whether the month gets a retraining run:
 - volume: once `volume_labels` new confirmed labels arrived since the last run;
@@ -168,17 +170,18 @@ def run_policy(
     name: str,
     decide: Decide,
     settings: Settings,
-    instance: dg.DagsterInstance,
     scenario: Scenario,
     first_month: int,
     run_config: dict,
     thresholds: DriftThresholds,
 ) -> PolicyRun:
-    """Replays the scenario under one policy on the backends of `settings` (its own home)."""
+    """Replays the scenario under one policy on the backends of `settings` and a Dagster
+    instance of its own, all under the settings' home (`<home>/dagster` for the instance)."""
     started = time.perf_counter()
     store, registry = factory.data_store(settings), factory.registry(settings)
     job = build_definitions(settings).resolve_job_def("retrain_job")
     months, predictors = [], {}
+    instance = policy_instance(settings.home_dir)
     try:
         for month in range(1, scenario.months + 1):
             store.insert(month_tasks(scenario, month))
@@ -213,7 +216,23 @@ def run_policy(
             )
     finally:
         store.close()
+        instance.dispose()
     return PolicyRun(name, months, time.perf_counter() - started)
+
+
+def policy_instance_dir(home: Path) -> Path:
+    """The DAGSTER_HOME of a policy's own instance (`dagster dev` can open it there)."""
+    return home / "dagster"
+
+
+def policy_instance(home: Path) -> dg.DagsterInstance:
+    """A policy's own Dagster instance on SQLite files under `home`, created on first use."""
+    folder = policy_instance_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return dg.DagsterInstance.from_config(str(folder))
 
 
 def _retrain(
@@ -249,8 +268,7 @@ def policy_settings(home: Path) -> Settings:
 
 def compare_policies(
     monthly: list[MonthResult],
-    home,
-    instance: dg.DagsterInstance,
+    home: Path,
     scenario: Scenario,
     first_month: int,
     run_config: dict,
@@ -262,8 +280,8 @@ def compare_policies(
 
     Args:
         monthly: the replay's results (the monthly policy).
-        home: a folder for the policies' own embedded backends (one subfolder each).
-        instance: where their runs are recorded (tagged `mlops_assets/policy`).
+        home: a folder for the policies' own embedded backends and Dagster instances (one
+            subfolder each); their runs are tagged `mlops_assets/policy`.
         scenario, first_month, run_config: as the replay's.
         health: the evidence policy's target, minimum sample and cooldown.
         thresholds: the monitor's drift thresholds.
@@ -281,9 +299,7 @@ def compare_policies(
         ):
             settings = policy_settings(home / name)
             runs.append(
-                run_policy(
-                    name, decide, settings, instance, scenario, first_month, run_config, thresholds
-                )
+                run_policy(name, decide, settings, scenario, first_month, run_config, thresholds)
             )
     finally:
         if saved is None:

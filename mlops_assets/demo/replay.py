@@ -23,6 +23,9 @@ from mlops_assets.demo.source import Scenario, month_tasks
 
 log = logging.getLogger(__name__)
 
+# Every replayed run logs to the Dagster UI only; the terminal shows one line a month.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
 STAGES = ("training_data", "trained_model", "verification_report", "champion_model", "deployment")
 
 
@@ -158,6 +161,7 @@ def run_replay(
     first_month: int = 12,
     run_config: dict | None = None,
     progress: bool = False,
+    monitor: Callable[[], None] | None = None,
 ) -> list[MonthResult]:
     """Replays the scenario month by month.
 
@@ -173,6 +177,8 @@ def run_replay(
         run_config: run config for every month's run.
         progress: show one progress bar on stderr (months done, the current month and its
             decision, ETA) instead of a log line per month.
+        monitor: evaluates the serving champion on the newest data (`champion_monitor`): called
+            each month once its tasks arrived, before its run, and once after the last run.
 
     Returns:
         One result per retrained month, in order.
@@ -189,6 +195,8 @@ def run_replay(
         if month < first_month:
             continue
         key = scenario.month_key(month)
+        if monitor is not None:
+            monitor()
         bar.set_description_str(f"{key[:7]}: running")
         started = time.perf_counter()
         with _execute(job, instance, key, run_config or {}) as (result, value_of):
@@ -212,5 +220,7 @@ def run_replay(
             outcome.champion_after,
             outcome.seconds,
         )
+    if monitor is not None:
+        monitor()
     bar.close()
     return results

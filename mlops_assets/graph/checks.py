@@ -84,30 +84,44 @@ def every_class_in_train(training_data: TrainingSnapshot) -> dg.AssetCheckResult
 
 
 def _gate_check(
-    report: VerificationReport, name: str, severity: dg.AssetCheckSeverity
+    report: VerificationReport, name: str, severity: dg.AssetCheckSeverity, consequence: str
 ) -> dg.AssetCheckResult:
     # The verdict `gates.evaluate` recorded in the report: the check shows it, never recomputes.
+    # `on_failure` shows the severity on a passed check too (the UI shows it only on failures).
     result = report.gate(name)
-    return _result(result.passed, result.observed, result.threshold, severity, reason=result.reason)
+    return _result(
+        result.passed,
+        result.observed,
+        result.threshold,
+        severity,
+        reason=result.reason,
+        on_failure=f"{severity.value}: {consequence}",
+    )
 
 
 @dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
 def accuracy_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
     """Gate: challenger holdout accuracy is above 0.90 (failed: the challenger is rejected)."""
-    return _gate_check(verification_report, gates.ACCURACY_GATE, dg.AssetCheckSeverity.ERROR)
+    return _gate_check(
+        verification_report, gates.ACCURACY_GATE, dg.AssetCheckSeverity.ERROR, "rejected"
+    )
 
 
 @dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
 def latency_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
     """Gate: challenger p95 single-sample latency is under 3 s (failed: rejected)."""
-    return _gate_check(verification_report, gates.LATENCY_GATE, dg.AssetCheckSeverity.ERROR)
+    return _gate_check(
+        verification_report, gates.LATENCY_GATE, dg.AssetCheckSeverity.ERROR, "rejected"
+    )
 
 
 @dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
 def not_worse_than_champion_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
     """Gate: challenger accuracy reaches the champion's plus min_improvement (failed: the
     champion is defended)."""
-    return _gate_check(verification_report, gates.NOT_WORSE_GATE, dg.AssetCheckSeverity.WARN)
+    return _gate_check(
+        verification_report, gates.NOT_WORSE_GATE, dg.AssetCheckSeverity.WARN, "defended"
+    )
 
 
 @dg.asset_check(asset=CHAMPION_MODEL, blocking=True, partitions_def=monthly_partitions)

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 
 from mlops_assets.backends import factory
+from mlops_assets.constants import CHAMPION_MODEL
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo import policies, replay, report
 from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png
 from mlops_assets.demo.source import Scenario
+from mlops_assets.graph.sensors import last_snapshot_high_water_mark
 from mlops_assets.retraining.health import HealthPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
 from mlops_assets_tests.support.services import embedded_settings
@@ -99,6 +101,12 @@ SHORT = Scenario(months=6, per_month=400, drift_month=5, late_label_month=6)
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def newest_champion_model(instance: dg.DagsterInstance) -> int:
+    """The storage id of the newest champion_model materialization."""
+    [record] = instance.fetch_materializations(dg.AssetKey(CHAMPION_MODEL), limit=1).records
+    return record.storage_id
+
+
 @pytest.mark.model
 def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(tmp_path):
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -114,10 +122,19 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
             first_month=3,
             run_config=RUN_CONFIG,
         )
+        latest_before = newest_champion_model(instance)
+        baseline = last_snapshot_high_water_mark(instance)
         runs = policies.compare_policies(
-            monthly, tmp_path / "policies", instance, SHORT, 3, RUN_CONFIG, HEALTH
+            monthly, tmp_path / "policies", SHORT, 3, RUN_CONFIG, HEALTH
         )
-        tagged = instance.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
+        # One story per instance: the replay's instance holds the monthly runs only.
+        assert not instance.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
+        assert len(instance.get_runs()) == len(monthly)
+        assert newest_champion_model(instance) == latest_before
+        # task_events_sensor's baseline: the monthly replay's newest snapshot, still.
+        assert last_snapshot_high_water_mark(instance) == baseline > 0
+    with policies.policy_instance(tmp_path / "policies" / "evidence") as own:
+        tagged = own.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
     by_name = {run.name: run for run in runs}
     assert list(by_name) == ["monthly", "volume", "evidence"]
     assert by_name["monthly"].retrains == 4

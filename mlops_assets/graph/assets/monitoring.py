@@ -3,6 +3,7 @@
 import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
@@ -37,7 +38,12 @@ class MonitorConfig(dg.Config):
     )
     window_end: str = Field(
         default="",
-        description="End of the window, ISO 8601 UTC; empty means now.",
+        description="End of the window, ISO 8601 UTC; empty: see window_anchor.",
+    )
+    window_anchor: Literal["now", "newest_confirmed_task"] = Field(
+        default="now",
+        description="Where a window without window_end ends: now (live traffic), or at the "
+        "newest confirmed task in the training data store (historical data, as the demo's).",
     )
     target_accuracy: float = Field(
         default=MIN_ACCURACY, description="Live accuracy the champion should keep."
@@ -57,8 +63,15 @@ class MonitorConfig(dg.Config):
         description="Significance a drift test must also reach (MLOPS_MONITOR_DRIFT_ALPHA).",
     )
 
-    def window(self) -> tuple[datetime, datetime]:
-        end = datetime.fromisoformat(self.window_end) if self.window_end else datetime.now(UTC)
+    def window(self, newest_confirmed_at: datetime | None = None) -> tuple[datetime, datetime]:
+        """[start, end): window_end, else the newest confirmed task (anchored there and given)
+        included, else now."""
+        if self.window_end:
+            end = datetime.fromisoformat(self.window_end)
+        elif self.window_anchor == "newest_confirmed_task" and newest_confirmed_at is not None:
+            end = newest_confirmed_at + timedelta(seconds=1)
+        else:
+            end = datetime.now(UTC)
         end = end if end.tzinfo else end.replace(tzinfo=UTC)
         return end - timedelta(days=self.window_days), end
 
@@ -129,11 +142,13 @@ def champion_monitor(
 ) -> Iterator[dg.MaterializeResult]:
     """The serving champion on the newest window: live accuracy ± interval, input and
     prediction drift."""
+    store = data_store.get_client()
+    anchored = config.window_anchor == "newest_confirmed_task" and not config.window_end
     report = evaluate_champion(
         model_registry.get_client(),
-        data_store.get_client(),
+        store,
         PredictionLog(object_store.get_client()),
-        config.window(),
+        config.window(store.newest_confirmed_at() if anchored else None),
         config.thresholds(),
         config.target_accuracy,
     )

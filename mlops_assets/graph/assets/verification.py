@@ -10,7 +10,7 @@ from pydantic import Field
 
 from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
-from mlops_assets.constants import RETRAINING_GROUP, VERIFICATION_REPORT
+from mlops_assets.constants import MIN_IMPROVEMENT, RETRAINING_GROUP, VERIFICATION_REPORT
 from mlops_assets.contracts.stage_results import ModelScore, VerificationReport
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
 from mlops_assets.graph.partitions import monthly_partitions
@@ -24,9 +24,9 @@ from mlops_assets.retraining import gates
 
 class VerificationConfig(dg.Config):
     min_improvement: float = Field(
-        default=0.0,
+        default=MIN_IMPROVEMENT,
         description="How much the challenger's holdout accuracy must exceed the champion's "
-        "(0 = not worse).",
+        f"(default {MIN_IMPROVEMENT}: a rerun on the same data defends; 0 = not worse).",
     )
     latency_samples: int = Field(
         default=200, description="Timed single-sample predictions per model after warm-up."
