@@ -15,14 +15,7 @@ from mlops_assets.retraining.paired import (
     minimum_detectable_difference,
     newcombe_interval,
 )
-
-
-def table(a: int, b: int, c: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Challenger and champion correctness with a both right, b only challenger, c only
-    champion, d both wrong."""
-    challenger = np.array([1] * a + [1] * b + [0] * c + [0] * d, dtype=bool)
-    champion = np.array([1] * a + [0] * b + [1] * c + [0] * d, dtype=bool)
-    return challenger, champion
+from mlops_assets_tests.support.paired import table
 
 
 @pytest.mark.parametrize(

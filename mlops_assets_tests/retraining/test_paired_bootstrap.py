@@ -100,9 +100,7 @@ def test_bad_input_raises_a_paired_input_error():
         raise ValueError("needs two identities")
 
     with pytest.raises(PairedInputError, match="challenger's m on the holdout is nan"):
-        paired_bootstrap(
-            unjudgeable, unjudgeable, np.arange(3), metric="m", higher_is_better=True
-        )
+        paired_bootstrap(unjudgeable, unjudgeable, np.arange(3), metric="m", higher_is_better=True)
 
 
 def test_bootstrap_of_tar_for_two_synthetic_face_verifiers():
