@@ -12,11 +12,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from mlops_assets.ml.face_metrics import equal_error_rate, pair_scores
 from mlops_assets.retraining.paired import PairedInputError, describe
 
-# A metric of one model on a resample: (row indices into the holdout, a group label per row,
-# each drawn copy of a group with its own label) -> the metric's value.
+# A metric of one model on a resample: (row indices into the holdout, a copy label per row)
+# -> the metric's value. A group drawn twice appears as two copies with distinct labels; a
+# metric over pairs of rows must not count a pair across two copies of one group as an impostor
+# pair (they are the same person): `verification_metric` builds such metrics.
 ResampledMetric = Callable[[np.ndarray, np.ndarray], float]
+VERIFICATION_METRICS = ("tar_at_far", "eer")
 
 
 @dataclass(frozen=True)
@@ -135,3 +139,40 @@ def paired_bootstrap(
         failed_resamples=resamples - len(finite),
         seed=seed,
     )
+
+
+def verification_metric(
+    embedded: np.ndarray,
+    identities: np.ndarray,
+    threshold: float,
+    metric: str,
+    max_impostor_pairs: int = 500_000,
+    seed: int = 0,
+) -> ResampledMetric:
+    """A face verifier's TAR at its threshold or its EER on a resample of identities.
+
+    Genuine pairs are the pairs within one drawn copy of an identity; impostor pairs join rows
+    of different original identities, so two copies of one identity never pose as impostors.
+
+    Args:
+        embedded: the verifier's embeddings of the holdout rows.
+        identities: each holdout row's identity (the groups `paired_bootstrap` resamples).
+        threshold: the verifier's threshold (TAR only).
+        metric: `tar_at_far` or `eer`.
+        max_impostor_pairs: impostor pairs drawn per resample (`face_metrics.pair_scores`).
+        seed: seeds the impostor draw.
+    """
+    if metric not in VERIFICATION_METRICS:
+        raise ValueError(f"{metric!r} is not one of {VERIFICATION_METRICS}")
+    identities = np.asarray(identities)
+
+    def value(rows: np.ndarray, copies: np.ndarray) -> float:
+        genuine, _ = pair_scores(embedded[rows], copies, 0, seed)
+        if len(genuine) == 0:
+            raise ValueError("no genuine pair in the resample")
+        if metric == "tar_at_far":
+            return float(np.mean(genuine >= threshold))
+        _, impostor = pair_scores(embedded[rows], identities[rows], max_impostor_pairs, seed)
+        return equal_error_rate(genuine, impostor)
+
+    return value

@@ -6,10 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlops_assets.demo.face_source import synthetic_face_vectors
-from mlops_assets.ml.face_metrics import pair_scores
 from mlops_assets.ml.face_verifier import train_face_verifier
 from mlops_assets.retraining.paired import PairedInputError
-from mlops_assets.retraining.paired_bootstrap import paired_bootstrap
+from mlops_assets.retraining.paired_bootstrap import paired_bootstrap, verification_metric
 
 
 def accuracy_of(correct: np.ndarray):
@@ -110,13 +109,9 @@ def test_bootstrap_of_tar_for_two_synthetic_face_verifiers():
     weak = train_face_verifier(vectors[:60], identities[:60], components=3, seed=0)
 
     def tar(verifier):
-        embedded = verifier.embed(holdout)
-
-        def metric(rows, labels):
-            genuine, _ = pair_scores(embedded[rows], labels, 1, 0)
-            return float(np.mean(genuine >= verifier.threshold))
-
-        return metric
+        return verification_metric(
+            verifier.embed(holdout), holdout_ids, verifier.threshold, "tar_at_far"
+        )
 
     result = paired_bootstrap(
         tar(strong),
@@ -130,3 +125,16 @@ def test_bootstrap_of_tar_for_two_synthetic_face_verifiers():
     assert result.n == 40 and result.failed_resamples == 0
     assert result.challenger_value > result.champion_value
     assert result.low > 0 and result.p_value < 0.05
+
+
+def test_two_copies_of_one_identity_are_never_impostors():
+    embedded = np.repeat(np.eye(3)[:2], 2, axis=0)  # identity 0: rows 0, 1; identity 1: 2, 3
+    identities = np.array([0, 0, 1, 1])
+    rows, copies = np.array([0, 1, 0, 1, 2, 3]), np.array([0, 0, 1, 1, 2, 2])  # 0 drawn twice
+    eer = verification_metric(embedded, identities, 0.5, "eer")
+    tar = verification_metric(embedded, identities, 0.5, "tar_at_far")
+    assert eer(rows, copies) == 0.0 and tar(rows, copies) == 1.0
+    with pytest.raises(ValueError, match="no genuine pair"):
+        tar(np.array([0, 2]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="rank1_accuracy"):
+        verification_metric(embedded, identities, 0.5, "rank1_accuracy")
