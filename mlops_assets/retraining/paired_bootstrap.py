@@ -16,7 +16,8 @@ from mlops_assets.ml.face_metrics import equal_error_rate, pair_scores
 from mlops_assets.retraining.paired import PairedInputError, describe
 
 # A metric of one model on a resample: (row indices into the holdout, a copy label per row)
-# -> the metric's value. A group drawn twice appears as two copies with distinct labels; a
+# -> the metric's value. Each copy holds all its group's rows, contiguous; a group drawn twice
+# appears as two copies with distinct labels; a
 # metric over pairs of rows must not count a pair across two copies of one group as an impostor
 # pair (they are the same person): `verification_metric` builds such metrics.
 ResampledMetric = Callable[[np.ndarray, np.ndarray], float]
@@ -151,28 +152,41 @@ def verification_metric(
 ) -> ResampledMetric:
     """A face verifier's TAR at its threshold or its EER on a resample of identities.
 
-    Genuine pairs are the pairs within one drawn copy of an identity; impostor pairs join rows
-    of different original identities, so two copies of one identity never pose as impostors.
+    Genuine pairs are the pairs within one drawn copy of an identity (scored once, up front:
+    a copy holds all its identity's rows); impostor pairs join rows of different original
+    identities, so two copies of one identity never pose as impostors.
 
     Args:
-        embedded: the verifier's embeddings of the holdout rows.
+        embedded: the verifier's L2-normalised embeddings of the holdout rows.
         identities: each holdout row's identity (the groups `paired_bootstrap` resamples).
         threshold: the verifier's threshold (TAR only).
         metric: `tar_at_far` or `eer`.
-        max_impostor_pairs: impostor pairs drawn per resample (`face_metrics.pair_scores`).
-        seed: seeds the impostor draw.
+        max_impostor_pairs: impostor pairs drawn (with replacement) per resample for the EER.
+        seed: seeds the impostor draws (the same for every resample's positions).
     """
     if metric not in VERIFICATION_METRICS:
         raise ValueError(f"{metric!r} is not one of {VERIFICATION_METRICS}")
     identities = np.asarray(identities)
+    labels, codes, sizes = np.unique(identities, return_inverse=True, return_counts=True)
+    genuine, _ = pair_scores(embedded, identities, 0, seed)  # grouped in `labels` order
+    pairs = sizes * (sizes - 1) // 2
+    by_identity = np.split(genuine, np.cumsum(pairs)[:-1])
+    matches = np.array([np.sum(g >= threshold) for g in by_identity])
 
     def value(rows: np.ndarray, copies: np.ndarray) -> float:
-        genuine, _ = pair_scores(embedded[rows], copies, 0, seed)
-        if len(genuine) == 0:
+        _, first = np.unique(copies, return_index=True)
+        drawn = codes[rows[first]]
+        if pairs[drawn].sum() == 0:
             raise ValueError("no genuine pair in the resample")
         if metric == "tar_at_far":
-            return float(np.mean(genuine >= threshold))
-        _, impostor = pair_scores(embedded[rows], identities[rows], max_impostor_pairs, seed)
-        return equal_error_rate(genuine, impostor)
+            return float(matches[drawn].sum() / pairs[drawn].sum())
+        # The same seed on every call: both models are scored on the same impostor pairs.
+        a, b = np.random.default_rng(seed).integers(0, len(rows), size=(2, max_impostor_pairs))
+        keep = codes[rows[a]] != codes[rows[b]]
+        if not keep.any():
+            raise ValueError("no impostor pair in the resample")
+        a, b = rows[a[keep]], rows[b[keep]]
+        impostor = np.einsum("ij,ij->i", embedded[a], embedded[b])
+        return equal_error_rate(np.concatenate([by_identity[g] for g in drawn]), impostor)
 
     return value

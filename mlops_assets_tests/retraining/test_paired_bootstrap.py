@@ -134,7 +134,24 @@ def test_two_copies_of_one_identity_are_never_impostors():
     eer = verification_metric(embedded, identities, 0.5, "eer")
     tar = verification_metric(embedded, identities, 0.5, "tar_at_far")
     assert eer(rows, copies) == 0.0 and tar(rows, copies) == 1.0
+    singles = verification_metric(np.eye(3), np.arange(3), 0.5, "tar_at_far")
     with pytest.raises(ValueError, match="no genuine pair"):
-        tar(np.array([0, 2]), np.array([0, 1]))
+        singles(np.array([0, 2]), np.array([0, 1]))
     with pytest.raises(ValueError, match="rank1_accuracy"):
         verification_metric(embedded, identities, 0.5, "rank1_accuracy")
+
+
+def test_bootstrap_of_eer_for_two_synthetic_face_verifiers():
+    vectors, identities = synthetic_face_vectors(60, 6, seed=1)
+    holdout, holdout_ids = synthetic_face_vectors(40, 4, seed=2)
+    strong = train_face_verifier(vectors, identities, components=32, seed=0)
+    weak = train_face_verifier(vectors[:60], identities[:60], components=3, seed=0)
+    challenger, champion = (
+        verification_metric(m.embed(holdout), holdout_ids, m.threshold, "eer", 5000)
+        for m in (strong, weak)
+    )
+    result = paired_bootstrap(
+        challenger, champion, holdout_ids, metric="eer", higher_is_better=False, resamples=200
+    )
+    assert result.challenger_value < result.champion_value  # the strong verifier errs less
+    assert result.difference > 0 and result.low > 0 and result.p_value < 0.05
