@@ -204,7 +204,7 @@ def critical_count(discordant: int, alpha: float) -> int | None:
 def minimum_detectable_difference(
     n: int, discordant: int, alpha: float, power: float = POWER
 ) -> float | None:
-    """The smallest accuracy difference McNEMAR's exact test detects with `power` at `alpha`.
+    """The smallest accuracy difference McNemar's exact test detects with `power` at `alpha`.
 
     Exact conditional power given the holdout's own discordance: with m = `discordant` pairs
     and critical count k (`critical_count`), the test rejects when b >= k, which happens with
