@@ -108,6 +108,9 @@ def build_resources(settings: Settings) -> dict:
             tracking_uri=tracking_uri,
             model_name=settings.model_name,
             ui_url=settings.mlflow_ui_url,
+            lock_url=from_environment(
+                "MLOPS_REGISTRY_LOCK_URL", settings.resolved_registry_lock_url
+            ),
         ),
         "serving_client": InferenceClientResource(
             url=settings.serving_url,

@@ -108,7 +108,10 @@ def data_store(settings: Settings) -> TrainingDataStore:
 def registry(settings: Settings) -> RegistryClient:
     """The model registry of the tracking URI (default SQLite under MLOPS_HOME)."""
     return RegistryClient(
-        settings.resolved_tracking_uri, settings.model_name, settings.mlflow_ui_url
+        settings.resolved_tracking_uri,
+        settings.model_name,
+        settings.mlflow_ui_url,
+        settings.resolved_registry_lock_url,
     )
 
 

@@ -14,7 +14,12 @@ class RegistryResource(dg.ConfigurableResource):
     ui_url: str = Field(
         default="http://127.0.0.1:5000", description="MLflow UI address used in asset links."
     )
+    lock_url: str | None = Field(
+        default=None,
+        description="The champion lock (a PostgreSQL / MySQL URL or file:///path); default a "
+        "file lock beside the SQLite registry.",
+    )
 
     def get_client(self) -> RegistryClient:
         """The registry client (it holds no connection)."""
-        return RegistryClient(self.tracking_uri, self.model_name, self.ui_url)
+        return RegistryClient(self.tracking_uri, self.model_name, self.ui_url, self.lock_url)

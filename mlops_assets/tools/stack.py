@@ -184,6 +184,8 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_POSTGRES_URL": dagster_db,
         "MLFLOW_TRACKING_URI": tracking,
+        # The champion lock: an advisory lock on the MLflow server's own database.
+        "MLOPS_REGISTRY_LOCK_URL": mlflow_db,
         "MLOPS_MLFLOW_UI_URL": tracking,
         "MLOPS_DATA_STORE_URL": data_db,
         "MLOPS_OBJECT_STORE_URL": f"s3://{settings.bucket}/datasets",
