@@ -102,3 +102,11 @@ def test_confirmed_tasks_join_the_champions_served_predictions_by_task_id():
     assert inputs.window_predicted.tolist() == [1, 5]  # the champion's served labels
     assert inputs.window_features["mean_grey"].tolist() == [0.25, 0.5, 0.75]
     assert scored == [2, 3]  # the two unjoined tasks, then the holdout
+
+
+def test_the_cooldown_ends_exactly_when_it_has_lasted_its_length():
+    report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
+    at_the_boundary = health_verdict(report, POLICY, END - POLICY.cooldown, END)
+    assert at_the_boundary.retrain
+    just_before = END - POLICY.cooldown + timedelta(microseconds=1)
+    assert not health_verdict(report, POLICY, just_before, END).retrain
