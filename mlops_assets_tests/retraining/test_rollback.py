@@ -203,3 +203,18 @@ def test_case4_a_rollback_with_the_broker_down_exits_0_and_publishes_once_it_is_
     [event] = [parse_event(m.body, ModelRolledBack) for m in messages]
     assert (event.version, event.previous_version) == ("1", "2")
     assert registry.champion().version == "1"
+
+
+def test_a_rollback_the_server_does_not_follow_moves_the_alias_and_fails_the_command(
+    registry, tmp_path
+):
+    down = f"http://{processes.HOST}:{processes.free_port()}"
+    moved = roll_back_champion(
+        registry, InferenceClient(down, 1), None, "test", logging.getLogger("test")
+    )
+    assert moved.server_following is False and registry.champion().version == "1"
+    registry.promote("2", "test: v2 again")
+    result = run_command(registry, tmp_path / "var", MLOPS_SERVING_URL=down)
+    assert json.loads(result.stdout.strip().splitlines()[-1])["exit"] == 1
+    assert f"@champion is v1 but {down} did not follow" in result.stderr
+    assert registry.champion().version == "1"
