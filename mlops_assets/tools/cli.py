@@ -213,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     # Connection chatter of the broker and S3 clients (pika logs each consumer at DEBUG).
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs every refused connection with a traceback; the commands say what failed and what
+    # waits in the outbox.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     if args.command == "rollback":
         return rollback(Settings(), args.reason, args.expected, args.request_id)
     if args.command == "outbox":
