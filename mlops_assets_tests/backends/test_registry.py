@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from mlops_assets.backends.registry import (
+from mlops_assets.backends.champion_moves import (
     DECISION_TAG,
     DECISION_TAG_PREFIX,
     PREVIOUS_CHAMPION_TAG,
     PROMOTED_FOR_TAG,
     ChampionConflict,
-    RegistryClient,
 )
+from mlops_assets.backends.registry import RegistryClient
 from mlops_assets_tests.support.registry import register
 
 

@@ -3,7 +3,8 @@ every gate passed, and every decision says who serves after it."""
 
 import pytest
 
-from mlops_assets.backends.registry import DECISION_TAG, ChampionConflict, RegistryClient
+from mlops_assets.backends.champion_moves import DECISION_TAG, ChampionConflict
+from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.stage_results import VerificationReport
 from mlops_assets.retraining import gates
 from mlops_assets.retraining.promotion import settle_champion

@@ -10,10 +10,11 @@ from dataclasses import asdict
 
 import dagster as dg
 
+from mlops_assets.backends.champion_moves import ChampionConflict
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
 from mlops_assets.backends.notifier import Notifier
-from mlops_assets.backends.registry import ChampionConflict, RegistryClient
+from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import DEPLOYMENT, REGISTRY_POOL, RETRAINING_GROUP
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
 from mlops_assets.graph.partitions import monthly_partitions
