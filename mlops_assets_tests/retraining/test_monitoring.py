@@ -110,3 +110,20 @@ def test_the_cooldown_ends_exactly_when_it_has_lasted_its_length():
     assert at_the_boundary.retrain
     just_before = END - POLICY.cooldown + timedelta(microseconds=1)
     assert not health_verdict(report, POLICY, just_before, END).retrain
+
+
+def test_the_evidence_thresholds_are_inclusive_where_the_readme_says_at_least():
+    report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
+    a = report.accuracy
+    exactly = report.model_copy(update={"accuracy": a.model_copy(update={"n": POLICY.min_samples})})
+    assert health_verdict(exactly, POLICY, None, END).trigger == "performance"
+    at_target = report.model_copy(
+        update={"accuracy": a.model_copy(update={"accuracy": POLICY.target_accuracy})}
+    )
+    verdict = health_verdict(at_target, POLICY, None, END)
+    assert not verdict.retrain and verdict.reason.startswith("no evidence: live accuracy")
+    assert verdict.evidence.startswith("live accuracy 0.900")
+    drifting = constructed_report(reference_month=15, window_month=16)
+    tests = [t.model_copy(update={"n_window": POLICY.min_samples}) for t in drifting.drift]
+    on_the_minimum = drifting.model_copy(update={"drift": tests})
+    assert health_verdict(on_the_minimum, POLICY, None, END).trigger == "drift"
