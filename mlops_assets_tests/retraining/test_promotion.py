@@ -93,10 +93,10 @@ def test_a_report_whose_recorded_decision_lies_cannot_promote(registry, tmp_path
 
 def test_case1_rematerializing_the_newest_promotion_keeps_the_rollback_target(registry, tmp_path):
     register(registry, tmp_path, 2)
-    settle_champion(registry, report("2025-01-01", "1", 0.95), "run-a/champion_model")
+    settle_champion(registry, report("2025-01-01", "1", 0.95))
     newest = report("2025-02-01", "2", 0.97, champion=0.95)
-    first = settle_champion(registry, newest, "run-b/champion_model")
-    again = settle_champion(registry, newest, "run-c/champion_model")
+    first = settle_champion(registry, newest)
+    again = settle_champion(registry, newest)
     assert (again.version, again.previous_version) == ("2", "1") == (first.version, "1")
     assert registry.rollback("regret") == ("2", "1")
     assert registry.champion().version == "1"
@@ -130,6 +130,8 @@ def test_case7_a_defended_rerun_records_its_decision(registry, tmp_path):
     settle_champion(registry, report("2025-01-01", "1", 0.95))
     settle_champion(registry, report("2025-03-01", "2", 0.97, champion=0.95))
     settle_champion(registry, report("2025-02-01", "3", 0.99, champion=0.95))
+    decisions = [(e["action"], e["version"], e["previous"]) for e in registry.history()]
+    assert decisions[-1] == ("defended", "3", "2")
     last = registry.history()[-1]
     assert (last["action"], last["version"], last["previous"], last["month"]) == (
         "defended",
