@@ -108,6 +108,11 @@ def test_the_cooldown_ends_exactly_when_it_has_lasted_its_length():
     report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
     at_the_boundary = health_verdict(report, POLICY, END - POLICY.cooldown, END)
     assert at_the_boundary.retrain
+    assert at_the_boundary.evidence.startswith("live accuracy 0.8")
+    assert at_the_boundary.reason == f"performance: {at_the_boundary.evidence}"
+    held = health_verdict(report, POLICY, END - timedelta(hours=36), END)
+    assert held.evidence == at_the_boundary.evidence
+    assert "last trigger 36.0 h ago, cooldown 168.0 h" in held.reason
     just_before = END - POLICY.cooldown + timedelta(microseconds=1)
     assert not health_verdict(report, POLICY, just_before, END).retrain
 
