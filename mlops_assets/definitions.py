@@ -21,6 +21,7 @@ from mlops_assets.graph.checks import (
 )
 from mlops_assets.graph.execution import step_executor
 from mlops_assets.graph.jobs import monitor_job, retrain_job, rollback_champion_job
+from mlops_assets.graph.outbox_sensor import champion_outbox_sensor
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.schedules import (
     champion_monitor_schedule_for,
@@ -185,6 +186,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             training_completed_sensor,
             pipeline_failure_sensor,
             champion_health_sensor_for(health_policy(settings), settings.health_sensor_interval_s),
+            champion_outbox_sensor,
         ],
         resources=build_resources(settings),
         executor=build_executor(settings),
