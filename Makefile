@@ -21,7 +21,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # MLflow's telemetry (on by default) reports to an outside server: off for everything make starts.
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install lock demo dev test test-fast bench mlflow-ui lint clean stack stack-down health \
+.PHONY: install lock demo dev test test-fast mutate bench mlflow-ui lint clean stack stack-down health \
 	serve rollback
 
 $(BIN)/.installed: pyproject.toml $(LOCK)
@@ -92,6 +92,12 @@ test: install
 ## The fast tier only, for the edit-test loop.
 test-fast: install
 	$(BIN)/pytest -m "not integration and not model and not ui"
+
+## Mutation testing of the champion's moves (promotion, gates, rollback, health) and the server's
+## reloader against their tests (mutmut; [tool.mutmut] in pyproject.toml); lists the survivors.
+## Long: narrow it with a mutant name, e.g. `make mutate MUTANTS='mlops_assets.retraining.health*'`.
+mutate: install
+	$(BIN)/mutmut run $(MUTANTS); $(BIN)/mutmut results
 
 ## Every benchmark; each writes bench/results/<name>.json.
 bench: install

@@ -22,6 +22,7 @@ from mlops_assets.graph.checks import (
 )
 from mlops_assets.graph.execution import step_executor
 from mlops_assets.graph.jobs import monitor_job, retrain_job, rollback_champion_job
+from mlops_assets.graph.outbox_sensor import champion_outbox_sensor
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.schedules import (
     champion_monitor_schedule_for,
@@ -113,6 +114,9 @@ def build_resources(settings: Settings) -> dict:
                 "MLOPS_MODEL_SIGNING_KEY", reveal(settings.model_signing_key)
             ),
             signing_key_file=str(key_file(settings.home_dir)),
+            lock_url=from_environment(
+                "MLOPS_REGISTRY_LOCK_URL", settings.resolved_registry_lock_url
+            ),
         ),
         "serving_client": InferenceClientResource(
             url=settings.serving_url,
@@ -189,6 +193,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             training_completed_sensor,
             pipeline_failure_sensor,
             champion_health_sensor_for(health_policy(settings), settings.health_sensor_interval_s),
+            champion_outbox_sensor,
         ],
         resources=build_resources(settings),
         executor=build_executor(settings),

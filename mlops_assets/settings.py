@@ -59,6 +59,14 @@ class SharedSettings(BaseSettings):
         description="MLflow tracking URI and registry (MLFLOW_TRACKING_URI); default sqlite "
         "under MLOPS_HOME. Secret: a database URI may hold a password.",
     )
+    registry_lock_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="MLOPS_REGISTRY_LOCK_URL",
+        description="The champion lock every writer of @champion takes (MLOPS_REGISTRY_LOCK_URL): "
+        "the MLflow server's PostgreSQL or MySQL database URL (an advisory lock), or "
+        "file:///path; default a file lock beside the SQLite registry, else under MLOPS_HOME. "
+        "Secret: a database URL may hold a password.",
+    )
     model_name: str = Field(
         default=DEFAULT_MODEL_NAME,
         validation_alias="MLOPS_MODEL_NAME",
@@ -129,6 +137,13 @@ class SharedSettings(BaseSettings):
     @property
     def resolved_tracking_uri(self) -> str:
         return reveal(self.tracking_uri) or f"sqlite:///{self.home_dir / 'mlflow.db'}"
+
+    @property
+    def resolved_registry_lock_url(self) -> str | None:
+        """The champion lock's URL; None: a file lock beside the SQLite registry."""
+        if self.registry_lock_url is not None or self.resolved_tracking_uri.startswith("sqlite"):
+            return reveal(self.registry_lock_url)
+        return f"file://{self.home_dir / 'champion.lock'}"
 
     @property
     def resolved_rabbitmq_url(self) -> str | None:

@@ -78,6 +78,7 @@ def test_jobs_schedules_sensors():
         "training_completed_sensor",
         "pipeline_failure_sensor",
         "champion_health_sensor",
+        "champion_outbox_sensor",
     }
 
 

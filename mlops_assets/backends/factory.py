@@ -118,6 +118,7 @@ def registry(settings: Settings) -> RegistryClient:
         settings.model_name,
         settings.mlflow_ui_url,
         model_signer(settings),
+        settings.resolved_registry_lock_url,
     )
 
 

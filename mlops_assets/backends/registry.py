@@ -6,9 +6,7 @@ No dagster import: `mlops-assets rollback` uses it directly and starts in the ti
 takes; the pipeline gets it from `RegistryResource.get_client()`.
 """
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -16,35 +14,18 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
+from mlops_assets.backends.champion_lock import default_lock_url
+from mlops_assets.backends.champion_moves import PROMOTED_FOR_TAG, ChampionMoves
+from mlops_assets.backends.mlflow_filters import filter_value
 from mlops_assets.backends.model_signing import SIGNATURE_TAG, ModelSigner
 from mlops_assets.constants import CHALLENGER_ALIAS, CHAMPION_ALIAS
 
 SHA256_TAG = "artifact_sha256"
-PREVIOUS_CHAMPION_TAG = "previous_champion"
-PROMOTED_FOR_TAG = "promoted_for_month"
-DECISION_TAG = "decision"
-DECISION_TAG_PREFIX = "decision/"
-# MLflow limits a tag value to 5,000 characters; a reason is a sentence per gate.
-MAX_REASON_CHARS = 4000
 
 
 def logged_model_id(model_uri: str) -> str | None:
     """The MLflow 3 logged model id of `models:/m-…`, else None (an older `runs:/` URI)."""
     return model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
-
-
-def filter_value(value: str) -> str:
-    """`value` as a quoted string of an MLflow search filter, which has no escape character:
-    quoted with the quote it does not contain.
-
-    Raises:
-        ValueError: the value holds both quotes (it cannot be written as one filter string).
-    """
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise ValueError(f"{value!r:.80} cannot be quoted in an MLflow filter")
 
 
 @dataclass(frozen=True)
@@ -59,7 +40,7 @@ class RegisteredModel:
     signature: str | None = None
 
 
-class RegistryClient:
+class RegistryClient(ChampionMoves):
     """Registers challengers, moves the `champion` alias and rolls it back.
 
     Args:
@@ -68,6 +49,8 @@ class RegistryClient:
         ui_url: MLflow UI address used in links.
         signer: signs each registered version (`artifact_signature`); None leaves them
             unsigned, which the inference server refuses.
+        lock_url: the champion lock every writer takes (`champion_lock`); default a file
+            lock beside a SQLite registry.
     """
 
     def __init__(
@@ -76,11 +59,13 @@ class RegistryClient:
         model_name: str,
         ui_url: str = "http://127.0.0.1:5000",
         signer: ModelSigner | None = None,
+        lock_url: str | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.ui_url = ui_url
         self.signer = signer
+        self.lock_url = lock_url or default_lock_url(tracking_uri)
 
     def client(self) -> MlflowClient:
         """Returns a client bound to this registry's tracking URI."""
@@ -141,22 +126,6 @@ class RegistryClient:
         """Returns one version by number."""
         return self._describe(self.client().get_model_version(self.model_name, version))
 
-    def champion_for(self, month: str) -> RegisteredModel | None:
-        """Returns the champion a month's challenger is judged against.
-
-        That is the current champion, unless a later month has already promoted a model (the
-        month is being re-run): then it is the version promoted for the latest earlier month, so
-        a re-run reproduces the month's original comparison.
-
-        Args:
-            month: the partition key (YYYY-MM-01).
-        """
-        promoted = self._promoted_months()
-        if not any(m > month for m in promoted):
-            return self.champion()
-        earlier = [m for m in promoted if m < month]
-        return self.version(promoted[max(earlier)]) if earlier else None
-
     def holdout_month(self, version: str) -> str | None:
         """The month a version was judged on (its partition key, YYYY-MM-01): it trained on the
         months before it. From the promotion tag, else the training run's `month` parameter."""
@@ -165,86 +134,6 @@ class RegistryClient:
         if month is None and described.run_id:
             month = self.client().get_run(described.run_id).data.params.get("month")
         return month
-
-    def later_month_promoted(self, month: str) -> bool:
-        """Tells whether a month after `month` has already promoted a champion."""
-        return any(m > month for m in self._promoted_months())
-
-    def promote(self, version: str, reason: str, month: str | None = None) -> str | None:
-        """Moves `champion` to `version`, remembering the version it replaces.
-
-        Args:
-            version: the version to serve.
-            reason: why, kept in the decision history.
-            month: the partition the decision belongs to.
-
-        Returns:
-            The previous champion's version, or None if there was none.
-        """
-        previous = self.champion()
-        previous_version = previous.version if previous else None
-        client = self.client()
-        if month is not None:
-            client.set_model_version_tag(self.model_name, version, PROMOTED_FOR_TAG, month)
-        if previous_version is not None:
-            client.set_model_version_tag(
-                self.model_name, version, PREVIOUS_CHAMPION_TAG, previous_version
-            )
-        client.set_registered_model_alias(self.model_name, CHAMPION_ALIAS, version)
-        self.record("promoted", version, previous_version, reason)
-        return previous_version
-
-    def rollback(self, reason: str) -> tuple[str, str]:
-        """Moves `champion` back to the version the current champion replaced.
-
-        Args:
-            reason: why, kept in the decision history.
-
-        Returns:
-            (version rolled back from, version now serving).
-
-        Raises:
-            ValueError: there is no champion or it has no recorded predecessor.
-        """
-        current = self.champion()
-        if current is None:
-            raise ValueError(f"{self.model_name} has no @{CHAMPION_ALIAS}: nothing to roll back")
-        tags = self.client().get_model_version(self.model_name, current.version).tags
-        previous = tags.get(PREVIOUS_CHAMPION_TAG)
-        if previous is None:
-            raise ValueError(
-                f"{self.model_name} v{current.version} is the first champion: "
-                "there is no earlier version to roll back to"
-            )
-        self.client().set_registered_model_alias(self.model_name, CHAMPION_ALIAS, previous)
-        self.record("rolled_back", previous, current.version, reason)
-        return current.version, previous
-
-    def history(self) -> list[dict]:
-        """Returns every champion decision recorded so far, oldest first.
-
-        Each decision is a tag on the version it is about (`decision/<UTC time>`, see `record`),
-        so the history has no size limit and a version's page shows its own decisions.
-        """
-        try:
-            versions = self.client().search_model_versions(f"name={filter_value(self.model_name)}")
-        except MlflowException:
-            return []
-        entries = []
-        for version in versions:
-            for key, value in (version.tags or {}).items():
-                if key.startswith(DECISION_TAG_PREFIX):
-                    entry = json.loads(value)
-                    entries.append(
-                        {
-                            "at": entry["at"],
-                            "action": entry["action"],
-                            "version": str(version.version),
-                            "previous": entry["previous"],
-                            "reason": entry["reason"],
-                        }
-                    )
-        return sorted(entries, key=lambda e: (e["at"], int(e["version"])))
 
     def download_version(self, version: str, destination: str | Path) -> Path:
         """Downloads a registered version and returns the path of its `.keras` file."""
@@ -290,41 +179,6 @@ class RegistryClient:
             except FileNotFoundError:
                 continue
         return self.download_keras(f"runs:/{run_id}/", Path(destination) / "run")
-
-    def record(self, action: str, version: str, previous: str | None, reason: str) -> None:
-        """Records a champion decision (promoted, defended, rejected, rolled_back) on its version.
-
-        Two tags on the model version: `decision/<UTC time>` holds the decision as JSON (one tag
-        per decision, so none is ever dropped), and `decision` the latest action, for filtering
-        in the MLflow UI (`tags.decision = 'rejected'`).
-
-        Args:
-            action: what happened.
-            version: the version the decision is about.
-            previous: the champion before it, if any.
-            reason: why, in words.
-        """
-        at = datetime.now(UTC)
-        entry = {
-            "at": at.isoformat(timespec="microseconds"),
-            "action": action,
-            "previous": previous,
-            "reason": reason[:MAX_REASON_CHARS],
-        }
-        client = self.client()
-        key = f"{DECISION_TAG_PREFIX}{at:%Y-%m-%dT%H:%M:%S.%fZ}"
-        client.set_model_version_tag(self.model_name, version, key, json.dumps(entry))
-        client.set_model_version_tag(self.model_name, version, DECISION_TAG, action)
-
-    def _promoted_months(self) -> dict[str, str]:
-        """Maps each month that promoted a champion to the version it promoted (the latest)."""
-        months: dict[str, str] = {}
-        versions = self.client().search_model_versions(f"name={filter_value(self.model_name)}")
-        for version in sorted(versions, key=lambda v: int(v.version)):
-            month = (version.tags or {}).get(PROMOTED_FOR_TAG)
-            if month is not None:
-                months[month] = str(version.version)
-        return months
 
     def _describe(self, version: ModelVersion) -> RegisteredModel:
         return RegisteredModel(

@@ -69,6 +69,7 @@ def rollback_champion(
         config.reason,
         context.log,
         notifier=alerts.get_client(),
+        transition=f"{context.run_id}/rollback_champion",
     )
     if moved.server_following is False:
         raise dg.Failure(f"@{CHAMPION_ALIAS} is v{moved.version} but the server did not follow")

@@ -103,12 +103,13 @@ def send_alerts(notifier: Notifier, alerts: list, log) -> None:
             log.error(str(error))
 
 
-def parse_health_cursor(cursor: str | None) -> datetime | None:
-    """champion_health_sensor's cursor: when it last requested a run."""
+def parse_health_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
+    """champion_health_sensor's cursor: when it last requested a run, and that run's key."""
     if not cursor:
-        return None
-    value = json.loads(cursor).get("last_trigger_at")
-    return datetime.fromisoformat(value) if value else None
+        return None, None
+    state = json.loads(cursor)
+    value = state.get("last_trigger_at")
+    return (datetime.fromisoformat(value) if value else None), state.get("last_run_key")
 
 
 def champion_health_sensor_for(policy: HealthPolicy, interval_s: int) -> dg.SensorDefinition:
@@ -140,10 +141,18 @@ def champion_health_sensor_for(policy: HealthPolicy, interval_s: int) -> dg.Sens
             send_alerts(
                 alerts.get_client(), alert_rules.champion_health(report, policy), context.log
             )
-        last = parse_health_cursor(context.cursor)
+        last, last_key = parse_health_cursor(context.cursor)
         verdict = health_verdict(report, policy, last, datetime.now(UTC))
         if not verdict.retrain:
             return dg.SensorResult(skip_reason=dg.SkipReason(verdict.reason))
+        if verdict.run_key == last_key:
+            # Dagster would skip the duplicate key; the cooldown must not restart without a run.
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason(
+                    f"run {last_key} was already requested for this evidence; waiting for a new "
+                    f"monitor report: {verdict.evidence}"
+                )
+            )
         newest = data_store.get_client().newest_confirmed_at() or report.window_end
         return dg.SensorResult(
             run_requests=[
@@ -158,7 +167,9 @@ def champion_health_sensor_for(policy: HealthPolicy, interval_s: int) -> dg.Sens
                     },
                 )
             ],
-            cursor=json.dumps({"last_trigger_at": datetime.now(UTC).isoformat()}),
+            cursor=json.dumps(
+                {"last_trigger_at": datetime.now(UTC).isoformat(), "last_run_key": verdict.run_key}
+            ),
         )
 
     return champion_health_sensor

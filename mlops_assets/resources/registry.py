@@ -26,8 +26,15 @@ class RegistryResource(dg.ConfigurableResource):
         description="Key file of the embedded default (MLOPS_HOME/model-signing.key), "
         "created on the first registration."
     )
+    lock_url: str | None = Field(
+        default=None,
+        description="The champion lock (a PostgreSQL / MySQL URL or file:///path); default a "
+        "file lock beside the SQLite registry.",
+    )
 
     def get_client(self) -> RegistryClient:
         """The registry client (it holds no connection)."""
         signer = ModelSigner(self.signing_key, Path(self.signing_key_file))
-        return RegistryClient(self.tracking_uri, self.model_name, self.ui_url, signer)
+        return RegistryClient(
+            self.tracking_uri, self.model_name, self.ui_url, signer, self.lock_url
+        )

@@ -6,12 +6,14 @@ and importing dagster alone takes longer than the rollback itself on a loaded ma
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mlops_assets.backends import outbox
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
-from mlops_assets.backends.notifier import AlertDeliveryError, Notifier
+from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import CHAMPION_ALIAS
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack
@@ -20,13 +22,16 @@ from mlops_assets.retraining import alerts
 
 @dataclass(frozen=True)
 class ChampionMoved:
-    """The champion alias moved back: what a `ModelRolledBack` message carries."""
+    """The champion alias moved back: what a `ModelRolledBack` message carries, the move's id,
+    and the outbox entries still waiting for their broker or channel."""
 
     model_name: str
     version: str
     previous_version: str
     reason: str
     server_following: bool | None
+    transition: str = ""
+    pending: tuple[str, ...] = ()
 
 
 def roll_back_champion(
@@ -37,8 +42,14 @@ def roll_back_champion(
     log: logging.Logger,
     server_reason: str | None = None,
     notifier: Notifier | None = None,
+    expected: str | None = None,
+    transition: str | None = None,
 ) -> ChampionMoved:
     """Moves @champion back, waits for the server to serve that version, announces it.
+
+    The move is a compare-and-set under the champion lock; `ModelRolledBack` and the rollback
+    alert are written to the outbox with it and delivered after it, so a broker that is down
+    delays them and the move still stands (`pending` names what waits).
 
     Args:
         registry: the registry holding the alias.
@@ -48,58 +59,49 @@ def roll_back_champion(
         log: a logger (Dagster's `context.log` is one).
         server_reason: what the server logs for its reload; default `reason`.
         notifier: where the rollback alert goes; None sends none.
+        expected: the version being rolled back from; None takes whatever serves now.
+        transition: the move's id (default a new request id); the same id moves once.
 
     Returns:
         What moved; `server_following` is None without a server, False if it did not follow.
 
     Raises:
         ValueError: there is no champion or it has no recorded predecessor.
+        ChampionConflict: @champion is not `expected`.
     """
-    rolled_from, restored = registry.rollback(reason)
-    moved = ChampionMoved(
-        model_name=registry.model_name,
+    transition = transition or f"rollback-{uuid.uuid4().hex}"
+    model = registry.model_name
+
+    def announce(rolled_from: str, restored: str) -> list[outbox.Entry]:
+        entries = []
+        if event_queue is not None:
+            event = ModelRolledBack(
+                model_name=model, version=restored, previous_version=rolled_from, reason=reason
+            )
+            entries.append(outbox.event_entry(MODEL_EVENTS_QUEUE, event))
+        if notifier is not None:
+            at = datetime.now(UTC)
+            entries.append(
+                outbox.alert_entry(alerts.rolled_back(model, restored, rolled_from, reason, at))
+            )
+        return entries
+
+    rolled_from, restored = registry.rollback(reason, expected, transition, announce)
+    following = _follow(log, server, restored, server_reason or reason)
+    log.warning(
+        f"champion rolled back: {model} @{CHAMPION_ALIAS} v{rolled_from} -> v{restored}; "
+        f"server following: {following}; {reason}"
+    )
+    drained = outbox.drain(registry.client(), model, event_queue, notifier, log)
+    return ChampionMoved(
+        model_name=model,
         version=restored,
         previous_version=rolled_from,
         reason=reason,
-        server_following=_follow(log, server, restored, server_reason or reason),
+        server_following=following,
+        transition=transition,
+        pending=drained.pending,
     )
-    on_champion_rolled_back(log, moved, event_queue, notifier)
-    return moved
-
-
-def on_champion_rolled_back(
-    log: logging.Logger,
-    moved: ChampionMoved,
-    event_queue: EventQueue | None = None,
-    notifier: Notifier | None = None,
-) -> None:
-    """Called after every rollback, compensation or on demand.
-
-    Publishes `ModelRolledBack` (model name, version now serving, the version rolled back from,
-    reason) on the model events queue and sends the rollback alert. A failed deployment also
-    fails its run, which is where `PipelineFailed` comes from.
-    """
-    log.warning(
-        f"champion rolled back: {moved.model_name} @{CHAMPION_ALIAS} v{moved.previous_version} "
-        f"-> v{moved.version}; server following: {moved.server_following}; {moved.reason}"
-    )
-    if event_queue is not None:
-        event = ModelRolledBack(
-            model_name=moved.model_name,
-            version=moved.version,
-            previous_version=moved.previous_version,
-            reason=moved.reason,
-        )
-        event_queue.publish(MODEL_EVENTS_QUEUE, [event])
-    if notifier is not None:
-        alert = alerts.rolled_back(
-            moved.model_name, moved.version, moved.previous_version, moved.reason, datetime.now(UTC)
-        )
-        try:
-            notifier.send(alert)
-        except AlertDeliveryError as error:
-            # The rollback itself succeeded; a dead alert channel must not undo or fail it.
-            log.error(f"rollback alert not delivered: {error}")
 
 
 def _follow(log: logging.Logger, server: InferenceClient, version: str, reason: str) -> bool | None:

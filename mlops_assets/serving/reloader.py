@@ -3,19 +3,26 @@
 Everything here runs off the event loop: in the watcher thread (polling, and pushes through
 `notify`) or in a worker thread for `POST /admin/reload`. Reloads are serialized, and any failure
 keeps the current model serving and is reported.
+
+Two kinds of failure: a download that fails (the registry or the object store hiccups) is
+transient and retried with exponential backoff, polling or not; a model that arrives but is
+refused (hash mismatch, no recorded hash, unreadable by Keras, nonsense answers) is permanent for
+that version and hash, and only a push or an admin request tries it again. The failure counter
+counts load attempts, never a poll that repeats a known refusal.
 """
 
 import logging
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
 
+from mlops_assets.backends.model_signing import SignatureError
 from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
 from mlops_assets.contracts.safe_text import error_kind, redact
 from mlops_assets.ml.predictor import ArtifactIntegrityError, Predictor
@@ -32,6 +39,10 @@ SMOKE_PIXELS = np.stack([np.zeros(PIXEL_COUNT), np.linspace(0, PIXEL_MAX, PIXEL_
 
 class SmokeTestError(ValueError):
     """A loaded model gave an answer that is not a probability per label."""
+
+
+class TransientLoadError(RuntimeError):
+    """The version could not be fetched this time (registry or object store): try again later."""
 
 
 class ModelSource(Protocol):
@@ -53,6 +64,9 @@ class ReloadOutcome:
     at: datetime
     error: str | None = None
     error_kind: str | None = None
+    # False when a known refusal or a backoff answered without trying to load.
+    attempted: bool = True
+    transient: bool = False
 
 
 def smoke_test(predictor: Predictor) -> None:
@@ -76,11 +90,18 @@ class ModelReloader:
         source: ModelSource,
         poll_interval_s: float,
         download_dir: Path | None = None,
+        retry_initial_s: float = 1.0,
+        retry_max_s: float = 60.0,
     ):
         self.holder = holder
         self.source = source
         self.poll_interval_s = poll_interval_s
         self.download_dir = download_dir
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        # After a transient failure: when to try again, and the wait after that one.
+        self._retry_at: float | None = None
+        self._retry_delay_s = retry_initial_s
         self.last_outcome: ReloadOutcome | None = None
         self.last_error: ReloadOutcome | None = None
         self.failures = 0
@@ -104,8 +125,9 @@ class ModelReloader:
         """
         with self._lock:
             outcome = self._reload(reason, retry_refused)
+            self._schedule_retry(outcome)
         self.last_outcome = outcome
-        if outcome.status == "failed":
+        if outcome.status == "failed" and outcome.attempted:
             self.last_error = outcome
             self.failures += 1
             log.error("reload (%s) failed, still serving v%s: %s", *self._fields(outcome))
@@ -141,10 +163,25 @@ class ModelReloader:
             self._thread.join(timeout_s)
             self._thread = None
 
+    def _schedule_retry(self, outcome: ReloadOutcome) -> None:
+        if not outcome.attempted:
+            return
+        if outcome.transient:
+            self._retry_at = time.monotonic() + self._retry_delay_s
+            self._retry_delay_s = min(self._retry_delay_s * 2, self.retry_max_s)
+        else:
+            self._retry_at, self._retry_delay_s = None, self.retry_initial_s
+
+    def _next_wait(self) -> float | None:
+        """Seconds until the next poll or the next retry of a transient failure."""
+        waits = [self.poll_interval_s] if self.poll_interval_s else []
+        if self._retry_at is not None:
+            waits.append(max(0.0, self._retry_at - time.monotonic()))
+        return min(waits) if waits else None
+
     def _watch(self) -> None:
-        interval = self.poll_interval_s or None
         while not self._stop.is_set():
-            pushed = self._wake.wait(interval)
+            pushed = self._wake.wait(self._next_wait())
             if self._stop.is_set():
                 return
             # Cleared before reloading: a push that arrives during the reload runs another one.
@@ -159,7 +196,7 @@ class ModelReloader:
         current_version = current.version if current else None
 
         def outcome(
-            status, target=None, serving=current_version, error=None, kind=None
+            status, target=None, serving=current_version, error=None, kind=None, **flags
         ) -> ReloadOutcome:
             return ReloadOutcome(
                 status=status,
@@ -172,6 +209,7 @@ class ModelReloader:
                 # A registry client's error may quote its URL, password included.
                 error=None if error is None else redact(error),
                 error_kind=kind,
+                **flags,
             )
 
         # Any failure below (registry down, missing or tampered artifact, a model Keras cannot
@@ -181,22 +219,34 @@ class ModelReloader:
             ref = self.source.resolve()
         except Exception as error:
             return outcome(
-                "failed", error=f"registry lookup failed: {error}", kind=error_kind(error)
+                "failed",
+                error=f"registry lookup failed: {error}",
+                kind=error_kind(error),
+                transient=True,
             )
         if ref is None:
             return outcome("no_model" if current is None else "unchanged")
         if current is not None and (current.version, current.sha256) == (ref.version, ref.sha256):
             return outcome("unchanged", ref.version)
         if not retry_refused and self._refused == (ref.version, ref.sha256):
-            return self.last_error or outcome(
-                "failed", ref.version, error="refused before", kind="Refused"
-            )
+            known = self.last_error or outcome("failed", ref.version, error="refused before")
+            return replace(known, reason=reason, attempted=False)
+        if not retry_refused and self._retry_at is not None and time.monotonic() < self._retry_at:
+            return outcome("failed", ref.version, error="waiting to retry", attempted=False)
         standby = self.holder.standby
         if standby is not None and (standby.version, standby.sha256) == (ref.version, ref.sha256):
             model = standby
         else:
             try:
                 model = self._load(ref)
+            except TransientLoadError as error:
+                return outcome(
+                    "failed",
+                    ref.version,
+                    error=f"v{ref.version}: {error}",
+                    kind=error_kind(error),
+                    transient=True,
+                )
             except Exception as error:
                 self._refused = (ref.version, ref.sha256)
                 return outcome(
@@ -213,7 +263,13 @@ class ModelReloader:
             )
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=self.download_dir, prefix="model-") as scratch:
-            path = self.source.download(ref, Path(scratch))
+            try:
+                path = self.source.download(ref, Path(scratch))
+            except (FileNotFoundError, SignatureError):
+                raise  # no model, or one the pipeline did not sign: a refusal, not a hiccup
+            except Exception as error:
+                message = f"download failed: {type(error).__name__}: {error}"
+                raise TransientLoadError(message) from error
             predictor = Predictor.load(path, ref.sha256)
         smoke_test(predictor)
         return LoadedModel(

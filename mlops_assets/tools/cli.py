@@ -1,5 +1,6 @@
 """Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters [--requeue
-[--reason-contains TEXT]] | rollback | health | runs [--watch]`.
+[--reason-contains TEXT]] | rollback [--from VERSION] [--request-id ID] | outbox | health |
+runs [--watch]`.
 
 The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
 TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
@@ -18,6 +19,9 @@ import warnings
 from mlops_assets.settings import Settings
 
 log = logging.getLogger("mlops_assets")
+
+# Broker connection attempts of a command: an operator waits for it.
+BROKER_ATTEMPTS = 2
 
 
 def show_dead_letters(settings: Settings, limit: int = 20) -> int:
@@ -60,17 +64,45 @@ def check_health(settings: Settings) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def rollback(settings: Settings, reason: str) -> int:
+def drain_outbox(settings: Settings) -> int:
+    """Delivers the champion moves' pending events and alerts; returns how many still wait."""
+    from mlops_assets.backends import factory, outbox
+
+    registry = factory.registry(settings)
+    queue = factory.event_queue(settings, connect_attempts=BROKER_ATTEMPTS)
+    try:
+        drained = outbox.drain(
+            registry.client(), registry.model_name, queue, factory.notifier(settings), log
+        )
+    finally:
+        queue.close()
+    for key in drained.delivered:
+        log.info("outbox: delivered %s", key)
+    for key in drained.pending:
+        log.warning("outbox: pending %s (delivered by the next drain)", key)
+    return len(drained.pending)
+
+
+def rollback(
+    settings: Settings,
+    reason: str,
+    expected: str | None = None,
+    request_id: str | None = None,
+) -> int:
     """Moves @champion back to the version it replaced and waits for the server to serve it.
 
     The same use case as `rollback_champion_job`, without dagster or the Definitions: those import
-    TensorFlow (seconds), and a rollback should take well under two seconds.
+    TensorFlow (seconds), and a rollback should take well under two seconds. Exits 0 once the
+    alias moved, even when the broker is down: the event and alert then wait in the outbox (the
+    output names them) and leave with the next drain.
     """
     from mlops_assets.backends import factory
     from mlops_assets.retraining.rollback import roll_back_champion
 
     started = time.perf_counter()
-    queue = factory.event_queue(settings)
+    # What earlier moves left behind goes first.
+    drain_outbox(settings)
+    queue = factory.event_queue(settings, connect_attempts=BROKER_ATTEMPTS)
     try:
         moved = roll_back_champion(
             factory.registry(settings),
@@ -79,6 +111,8 @@ def rollback(settings: Settings, reason: str) -> int:
             reason,
             log,
             notifier=factory.notifier(settings),
+            expected=expected,
+            transition=request_id,
         )
     except ValueError as error:
         log.error("%s", error)
@@ -89,10 +123,19 @@ def rollback(settings: Settings, reason: str) -> int:
         log.info("no inference server configured (MLOPS_SERVING_URL): servers follow by polling")
     elif moved.server_following:
         log.info("%s serves v%s", settings.serving_url, moved.version)
+    else:
+        log.error("@champion is v%s but %s did not follow", moved.version, settings.serving_url)
+    for key in moved.pending:
+        log.warning(
+            "pending in the outbox: %s (the broker or alert channel is down; "
+            "`mlops-assets outbox` or the next rollback delivers it)",
+            key,
+        )
     log.info(
-        "rollback v%s -> v%s took %.2f s",
+        "rollback v%s -> v%s (%s) took %.2f s",
         moved.previous_version,
         moved.version,
+        moved.transition,
         time.perf_counter() - started,
     )
     return 0 if moved.server_following is not False else 1
@@ -124,12 +167,23 @@ def main(argv: list[str] | None = None) -> int:
             "publish-demo-events",
             "dead-letters",
             "rollback",
+            "outbox",
             "health",
             "runs",
         ],
     )
     parser.add_argument(
         "--reason", default="rollback on demand", help="rollback: why, kept in the history"
+    )
+    parser.add_argument(
+        "--from",
+        dest="expected",
+        metavar="VERSION",
+        help="rollback: only if @champion still is VERSION (refused otherwise)",
+    )
+    parser.add_argument(
+        "--request-id",
+        help="rollback: the request's id; a retry with the same id does not roll back twice",
     )
     parser.add_argument(
         "--requeue",
@@ -159,9 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     # Connection chatter of the broker and S3 clients (pika logs each consumer at DEBUG).
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs every refused connection with a traceback; the commands say what failed and what
+    # waits in the outbox.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     if args.command == "rollback":
-        return rollback(Settings(), args.reason)
+        return rollback(Settings(), args.reason, args.expected, args.request_id)
+    if args.command == "outbox":
+        return 1 if drain_outbox(Settings()) else 0
     if args.command == "dead-letters":
         # Neither dagster nor TensorFlow: the queue alone.
         if args.requeue:

@@ -206,6 +206,8 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "MLFLOW_TRACKING_URI": tracking,
         "MLFLOW_TRACKING_USERNAME": settings.mlflow_username,
         "MLFLOW_TRACKING_PASSWORD": mlflow_password,
+        # The champion lock: an advisory lock on the MLflow server's own database.
+        "MLOPS_REGISTRY_LOCK_URL": mlflow_db,
         "MLOPS_MLFLOW_UI_URL": tracking,
         "MLOPS_DATA_STORE_URL": data_db,
         "MLOPS_OBJECT_STORE_URL": f"s3://{settings.bucket}/datasets",

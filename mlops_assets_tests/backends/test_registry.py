@@ -4,14 +4,15 @@ import json
 
 import pytest
 
-from mlops_assets.backends.registry import (
+from mlops_assets.backends.champion_moves import (
     DECISION_TAG,
     DECISION_TAG_PREFIX,
     PREVIOUS_CHAMPION_TAG,
     PROMOTED_FOR_TAG,
-    RegistryClient,
-    filter_value,
+    ChampionConflict,
 )
+from mlops_assets.backends.mlflow_filters import filter_value
+from mlops_assets.backends.registry import RegistryClient
 from mlops_assets_tests.support.registry import register
 
 
@@ -37,6 +38,7 @@ def test_promotion_remembers_what_it_replaced(registry, tmp_path):
     tags = registry.client().get_model_version(registry.model_name, second).tags
     assert tags[PREVIOUS_CHAMPION_TAG] == first and tags[PROMOTED_FOR_TAG] == "2025-02-01"
     assert registry.rollback("regret") == (second, first)
+    assert registry.champion().version == first
     assert [(e["action"], e["version"]) for e in registry.history()] == [
         ("promoted", first),
         ("promoted", second),
@@ -49,10 +51,10 @@ def test_a_rerun_month_is_judged_against_the_champion_of_its_time(registry, tmp_
     registry.promote(v1, "m1", month="2025-01-01")
     registry.promote(v3, "m3", month="2025-03-01")
     assert registry.champion_for("2025-04-01").version == v3
-    assert registry.later_month_promoted("2025-02-01")
+    assert registry.later_month_decided("2025-02-01")
     assert registry.champion_for("2025-02-01").version == v1
     assert registry.champion_for("2024-12-01") is None
-    assert not registry.later_month_promoted("2025-03-01")
+    assert not registry.later_month_decided("2025-03-01")
     assert v2 == "2"
 
 
@@ -70,6 +72,8 @@ def test_every_decision_is_kept_as_tags_on_its_version(registry, tmp_path):
         "version": v2,
         "previous": v1,
         "reason": "accuracy 0.87 is not above 0.90",
+        "month": None,
+        "transition": None,
     }
     tags = registry.client().get_model_version(registry.model_name, v2).tags
     assert tags[DECISION_TAG] == "rejected"
@@ -88,6 +92,37 @@ def test_rollback_needs_a_champion_with_a_predecessor(registry, tmp_path):
     registry.promote(version, "first")
     with pytest.raises(ValueError, match="first champion"):
         registry.rollback("nowhere to go")
+    assert registry.champion().version == version
+
+
+def test_a_rollback_moves_only_from_the_version_it_expects(registry, tmp_path):
+    v1, v2, v3 = register(registry, tmp_path, 3)
+    for version in (v1, v2, v3):
+        registry.promote(version, f"v{version}")
+    with pytest.raises(ChampionConflict, match="not v2 that this rollback removes"):
+        registry.rollback("stale", expected=v2)
+    assert registry.champion().version == v3
+    assert registry.rollback("on time", expected=v3, transition="req-1") == (v3, v2)
+    # The same request again: done once, reported as it was.
+    assert registry.rollback("on time", expected=v3, transition="req-1") == (v3, v2)
+    assert registry.champion().version == v2
+    assert [e["action"] for e in registry.history()].count("rolled_back") == 1
+
+
+def test_a_move_that_does_not_hold_after_writing_is_reported(registry, tmp_path, monkeypatch):
+    v1, v2 = register(registry, tmp_path, 2)
+    registry.promote(v1, "first")
+    client = registry.client()
+    # A writer outside the lock moves the alias back between this write and its re-read.
+    real = type(client).set_registered_model_alias
+
+    def raced(self, name, alias, version):
+        real(self, name, alias, version)
+        real(self, name, alias, v1)
+
+    monkeypatch.setattr(type(client), "set_registered_model_alias", raced)
+    with pytest.raises(ChampionConflict, match="a writer outside the champion lock"):
+        registry.promote(v2, "second", expected=v1)
 
 
 def test_filter_values_are_quoted_so_a_name_cannot_change_the_query_item11(tmp_path):

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -319,6 +319,21 @@ def test_drift_requests_one_run_alerts_once_then_cools_down(instance, store, rec
     retried = health_tick(instance, store, alerts)
     assert [r.run_key for r in retried.run_requests] == [request.run_key]
     assert len(receiver.requests) == 1  # the same evidence pages once
+
+
+def test_case8_the_same_evidence_after_the_cooldown_keeps_the_cursor(
+    instance, store, receiver, tmp_path
+):
+    report_monitor(instance, constructed_report(reference_month=15, window_month=16))
+    alerts = alerts_to(receiver, tmp_path)
+    first = health_tick(instance, store, alerts)
+    [request] = first.run_requests
+    # The cooldown has passed, but the newest report is still the one that requested the run.
+    state = json.loads(first.cursor)
+    state["last_trigger_at"] = (datetime.now(UTC) - HEALTH.cooldown * 2).isoformat()
+    later = health_tick(instance, store, alerts, cursor=json.dumps(state))
+    assert later.run_requests == [] and later.cursor is None
+    assert f"run {request.run_key} was already requested" in later.skip_reason.skip_message
 
 
 def test_a_degraded_champion_is_a_performance_trigger_and_a_critical_alert(

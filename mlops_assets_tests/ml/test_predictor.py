@@ -1,5 +1,6 @@
 """The shared inference path: same answers as Keras, safe loading, hash checks."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -61,3 +62,15 @@ def test_latency_profile_is_ordered(model):
     profile = measure_latency(Predictor(model), scale_pixels(np.zeros((3, 64))), samples=30)
     assert 0 < profile.p50 <= profile.p95 <= profile.p99
     assert profile.samples == 30
+
+
+def test_load_refuses_code_inside_the_archive_in_safe_mode(tmp_path):
+    # A Lambda layer stores Python bytecode in the archive: only safe_mode=False would run it.
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(10, activation="softmax")(
+        keras.layers.Flatten()(keras.layers.Lambda(lambda x: x * 2.0)(inputs))
+    )
+    path = tmp_path / "model.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(ValueError, match="safe_mode"):
+        Predictor.load(path, file_sha256(path))

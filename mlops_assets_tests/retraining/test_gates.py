@@ -82,3 +82,51 @@ def test_promotion_needs_every_gate_run_and_passed():
     with pytest.raises(gates.PromotionRefused, match="did not run"):
         gates.require_promotable([])
     assert gates.decide([]) == "rejected"
+
+
+def test_each_gate_reports_what_it_compared_in_words_and_numbers():
+    passing = evaluate(0.97, champion_accuracy=0.95, p95=0.004, min_improvement=0.01)
+    failing = evaluate(0.85, champion_accuracy=0.95, p95=4.0, min_improvement=0.01)
+    expected = [
+        (
+            gates.ACCURACY_GATE,
+            True,
+            0.97,
+            0.90,
+            "challenger accuracy 0.9700 is above the minimum 0.90",
+        ),
+        (gates.LATENCY_GATE, True, 0.004, 3.0, "p95 latency 4.00 ms is under 3 s"),
+        (
+            gates.NOT_WORSE_GATE,
+            True,
+            0.97,
+            0.96,
+            "challenger accuracy 0.9700 reaches champion v1 0.9500 + 0.0100",
+        ),
+        (
+            gates.ACCURACY_GATE,
+            False,
+            0.85,
+            0.90,
+            "challenger accuracy 0.8500 is not above the minimum 0.90",
+        ),
+        (gates.LATENCY_GATE, False, 4.0, 3.0, "p95 latency 4000.00 ms is not under 3 s"),
+        (
+            gates.NOT_WORSE_GATE,
+            False,
+            0.85,
+            0.96,
+            "challenger accuracy 0.8500 falls short of champion v1 0.9500 + 0.0100",
+        ),
+    ]
+    observed = [(r.name, r.passed, r.observed, r.threshold, r.reason) for r in passing + failing]
+    assert [
+        o[:2] + (pytest.approx(o[2]), pytest.approx(o[3])) + o[4:] for o in observed
+    ] == expected
+    first = evaluate(0.95)[2]
+    assert (first.passed, first.observed, first.threshold, first.reason) == (
+        True,
+        None,
+        None,
+        "no champion yet: value gates only",
+    )

@@ -123,3 +123,33 @@ def test_a_later_prediction_cannot_replace_the_served_label_of_a_task_item10():
         lambda b: np.full(len(b), 9), "3", confirmed, confirmed, confirmed, served
     )
     assert inputs.confirmed_predicted.tolist() == [1]
+
+
+def test_the_cooldown_ends_exactly_when_it_has_lasted_its_length():
+    report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
+    at_the_boundary = health_verdict(report, POLICY, END - POLICY.cooldown, END)
+    assert at_the_boundary.retrain
+    assert at_the_boundary.evidence.startswith("live accuracy 0.8")
+    assert at_the_boundary.reason == f"performance: {at_the_boundary.evidence}"
+    held = health_verdict(report, POLICY, END - timedelta(hours=36), END)
+    assert held.evidence == at_the_boundary.evidence
+    assert "last trigger 36.0 h ago, cooldown 168.0 h" in held.reason
+    just_before = END - POLICY.cooldown + timedelta(microseconds=1)
+    assert not health_verdict(report, POLICY, just_before, END).retrain
+
+
+def test_the_evidence_thresholds_are_inclusive_where_the_readme_says_at_least():
+    report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
+    a = report.accuracy
+    exactly = report.model_copy(update={"accuracy": a.model_copy(update={"n": POLICY.min_samples})})
+    assert health_verdict(exactly, POLICY, None, END).trigger == "performance"
+    at_target = report.model_copy(
+        update={"accuracy": a.model_copy(update={"accuracy": POLICY.target_accuracy})}
+    )
+    verdict = health_verdict(at_target, POLICY, None, END)
+    assert not verdict.retrain and verdict.reason.startswith("no evidence: live accuracy")
+    assert verdict.evidence.startswith("live accuracy 0.900")
+    drifting = constructed_report(reference_month=15, window_month=16)
+    tests = [t.model_copy(update={"n_window": POLICY.min_samples}) for t in drifting.drift]
+    on_the_minimum = drifting.model_copy(update={"drift": tests})
+    assert health_verdict(on_the_minimum, POLICY, None, END).trigger == "drift"

@@ -139,3 +139,43 @@ def test_notify_wakes_the_watcher_without_polling(source, tmp_path):
         assert reloader.last_outcome.reason == "ModelPromoted v2"
     finally:
         reloader.stop()
+
+
+def test_case6_a_transient_download_failure_is_retried_with_backoff(source, tmp_path):
+    download = source.download
+    calls = []
+
+    def flaky(ref, destination):
+        calls.append(ref.version)
+        if len(calls) <= 2:
+            raise ConnectionError("object store reset the connection")
+        return download(ref, destination)
+
+    source.download = flaky
+    # No polling at all: only the backoff brings the version in.
+    reloader = ModelReloader(
+        ModelHolder(), source, poll_interval_s=0, download_dir=tmp_path, retry_initial_s=0.01
+    )
+    source.alias = "1"
+    first = reloader.reload("startup")
+    assert first.status == "failed" and first.transient and "ConnectionError" in first.error
+    reloader.start()
+    try:
+        assert wait_for(lambda: reloader.holder.current is not None)
+    finally:
+        reloader.stop()
+    assert reloader.holder.current.version == "1" and calls == ["1", "1", "1"]
+    assert reloader.failures == 2
+
+
+def test_case6_polls_of_a_refused_version_count_no_new_failures(reloader, source):
+    source.alias = "1"
+    reloader.reload("test")
+    source.add("3", tiny_model(3), sha256="0" * 64)
+    source.alias = "3"
+    refused = reloader.reload("push")
+    assert refused.status == "failed" and not refused.transient
+    for _ in range(3):
+        poll = reloader.reload("poll", retry_refused=False)
+        assert poll.status == "failed" and not poll.attempted
+    assert reloader.failures == 1 and reloader.last_error is refused

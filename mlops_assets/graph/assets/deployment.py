@@ -10,11 +10,12 @@ from dataclasses import asdict
 
 import dagster as dg
 
+from mlops_assets.backends.champion_moves import ChampionConflict
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.constants import CHAMPION_ALIAS, DEPLOYMENT, REGISTRY_POOL, RETRAINING_GROUP
+from mlops_assets.constants import DEPLOYMENT, REGISTRY_POOL, RETRAINING_GROUP
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.alerts import AlertsResource
@@ -41,22 +42,22 @@ def compensate(
             "the server keeps its current state"
         )
         return None
-    current = registry.champion()
-    if current is None or current.version != version:
-        context.log.error(
-            f"@{CHAMPION_ALIAS} moved on to v{current.version if current else None} meanwhile: "
-            "leaving it alone"
+    try:
+        # Compare-and-set: only if @champion still is the version that failed to deploy.
+        return roll_back_champion(
+            registry,
+            server,
+            event_queue,
+            f"deployment of v{version} failed: {failure}",
+            context.log,
+            server_reason=f"compensation: v{version} refused",
+            notifier=notifier,
+            expected=version,
+            transition=f"{context.run_id}/{DEPLOYMENT}",
         )
+    except ChampionConflict as conflict:
+        context.log.error(f"{conflict}: leaving it alone")
         return None
-    return roll_back_champion(
-        registry,
-        server,
-        event_queue,
-        f"deployment of v{version} failed: {failure}",
-        context.log,
-        server_reason=f"compensation: v{version} refused",
-        notifier=notifier,
-    )
 
 
 @dg.asset(

@@ -38,7 +38,8 @@ def champion_model(
     """The champion serving after the month: the challenger if every gate passed (promoted),
     else the champion kept (defended: not better; rejected: a value gate failed)."""
     registry = model_registry.get_client()
-    change = settle_champion(registry, verification_report)
+    # A retried step (same run) records its decision and moves the alias at most once.
+    change = settle_champion(registry, verification_report, f"{context.run_id}/{CHAMPION_MODEL}")
     serving = f"v{change.version}" if change.version else "no champion"
     context.log.info(
         f"{change.month}: {change.decision}; {registry.model_name} @{CHAMPION_ALIAS} = {serving}"
