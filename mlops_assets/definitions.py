@@ -20,6 +20,7 @@ from mlops_assets.graph.checks import (
     TRAINING_DATA_CHECKS,
 )
 from mlops_assets.graph.execution import step_executor
+from mlops_assets.graph.step_values import FILESYSTEM, step_io_manager
 from mlops_assets.graph.jobs import monitor_job, retrain_job, rollback_champion_job
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.schedules import (
@@ -131,6 +132,9 @@ def build_resources(settings: Settings) -> dict:
             webhook_url=_secret(settings, "alert_webhook_url", "MLOPS_ALERT_WEBHOOK_URL"),
             pagerduty_url=settings.alert_pagerduty_url,
         ),
+        "io_manager": step_io_manager(
+            settings.resolved_step_values_url, settings.s3_endpoint_url, settings.s3_region
+        ),
         "mlflow": mlflow_run_tracking.configured(
             {
                 "experiment_name": settings.experiment,
@@ -197,7 +201,8 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
             settings.resolved_celery_broker_url, "MLOPS_CELERY_BROKER_URL", "RABBITMQ_URL"
         )
         backend = _env_config(backend, "MLOPS_CELERY_BACKEND_URL")
-    return step_executor(settings.executor, broker, backend, settings.celery_queue)
+    step_values = settings.resolved_step_values_url or FILESYSTEM
+    return step_executor(settings.executor, broker, backend, settings.celery_queue, step_values)
 
 
 def _env_config(value: str, *variables: str) -> str | dict:

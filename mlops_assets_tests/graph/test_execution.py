@@ -58,7 +58,7 @@ def test_celery_config_acknowledges_a_step_when_it_ends():
     source = celery_config("amqp://b", "rpc://", "steps")["config_source"]
     assert source["task_acks_late"] and source["task_reject_on_worker_lost"]
     assert source["task_default_queue"] == "steps"
-    assert step_executor("in_process", None, "rpc://", "steps") is dg.in_process_executor
+    assert step_executor("in_process", None, "rpc://", "steps", "filesystem") is dg.in_process_executor
 
 
 def test_queued_steps_survive_a_broker_restart():
