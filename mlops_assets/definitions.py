@@ -20,7 +20,6 @@ from mlops_assets.graph.checks import (
     TRAINING_DATA_CHECKS,
 )
 from mlops_assets.graph.execution import step_executor
-from mlops_assets.graph.step_values import FILESYSTEM, step_io_manager
 from mlops_assets.graph.jobs import monitor_job, retrain_job, rollback_champion_job
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.schedules import (
@@ -33,6 +32,7 @@ from mlops_assets.graph.sensors import (
     task_events_sensor_for,
     training_completed_sensor,
 )
+from mlops_assets.graph.step_values import FILESYSTEM, step_io_manager
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.event_queue import EventQueueResource

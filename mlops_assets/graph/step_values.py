@@ -111,4 +111,3 @@ def step_io_manager(
         s3_bucket=bucket,
         s3_prefix=prefix.strip("/") or "dagster",
     )
-
