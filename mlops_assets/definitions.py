@@ -7,7 +7,7 @@ from datetime import timedelta
 import dagster as dg
 
 from mlops_assets.constants import CHAMPION_MODEL, MIN_ACCURACY, REPLAY_REPORT, RETRAINING_GROUP
-from mlops_assets.graph.assets.dataset import training_data_asset
+from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER, training_data_asset
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.graph.assets.monitoring import champion_monitor
 from mlops_assets.graph.assets.promotion import champion_model
@@ -32,6 +32,7 @@ from mlops_assets.graph.sensors import (
     task_events_sensor_for,
     training_completed_sensor,
 )
+from mlops_assets.graph.snapshot_handoff import SnapshotHandoff
 from mlops_assets.graph.step_values import FILESYSTEM, step_io_manager
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
@@ -89,6 +90,11 @@ def build_resources(settings: Settings) -> dict:
     database and tracking URLs, the admin token) are `dg.EnvVar`s when set in the environment.
     """
     tracking_uri = from_environment("MLFLOW_TRACKING_URI", settings.resolved_tracking_uri)
+    object_store = ObjectStoreResource(
+        url=settings.resolved_object_store_url,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+    )
     return {
         "data_store": DataStoreResource(
             url=from_environment("MLOPS_DATA_STORE_URL", settings.resolved_data_store_url),
@@ -100,11 +106,8 @@ def build_resources(settings: Settings) -> dict:
             sqlite_path=str(settings.resolved_event_queue_path),
             prefix=settings.event_queue_prefix,
         ),
-        "object_store": ObjectStoreResource(
-            url=settings.resolved_object_store_url,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-        ),
+        "object_store": object_store,
+        SNAPSHOT_IO_MANAGER: SnapshotHandoff(object_store=object_store),
         "model_registry": RegistryResource(
             tracking_uri=tracking_uri,
             model_name=settings.model_name,

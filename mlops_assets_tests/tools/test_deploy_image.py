@@ -158,15 +158,17 @@ def test_helm_values_run_the_code_location_from_the_image_with_the_instance_sett
     instance = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
     logs = values["computeLogManager"]
     assert logs["type"] == instance["compute_logs"]["class"] == "S3ComputeLogManager"
-    assert logs["config"]["s3ComputeLogManager"]["prefix"] == instance["compute_logs"]["config"][
-        "prefix"
-    ]
+    assert (
+        logs["config"]["s3ComputeLogManager"]["prefix"]
+        == instance["compute_logs"]["config"]["prefix"]
+    )
     assert values["additionalInstanceConfig"]["concurrency"] == instance["concurrency"]
     retries = values["dagsterDaemon"]["runRetries"]
     assert retries["maxRetries"] == instance["run_retries"]["max_retries"]
-    assert retries["retryOnAssetOrOpFailure"] is instance["run_retries"][
-        "retry_on_asset_or_op_failure"
-    ]
+    assert (
+        retries["retryOnAssetOrOpFailure"]
+        is instance["run_retries"]["retry_on_asset_or_op_failure"]
+    )
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
 
 
