@@ -94,7 +94,7 @@ stack: install
 ## inference server; deploy/docker-compose.yml and deploy/k8s/ run it. Needs docker.
 IMAGE ?= mlops-assets:dev
 image:
-	@command -v docker >/dev/null || { echo "make image needs docker (https://docs.docker.com/get-docker/)" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make image needs docker with a running engine" >&2; exit 1; }
 	docker build -t $(IMAGE) .
 
 ## Stops what `make stack` started and removes var/stack.env.

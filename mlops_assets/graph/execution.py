@@ -54,6 +54,10 @@ def celery_config(broker: str | dict, backend: str | dict, queue: str) -> dict:
             "broker_connection_retry_on_startup": True,
             "task_publish_retry_policy": PUBLISH_RETRY_POLICY,
             "database_short_lived_sessions": True,
+            # Celery would replace the worker's stdout and stderr with a logger that has no
+            # file descriptor; Dagster then captures nothing of a step's output, and the step
+            # logs in S3 (S3ComputeLogManager) stay empty.
+            "worker_redirect_stdouts": False,
         },
     }
 
