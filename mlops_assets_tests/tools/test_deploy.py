@@ -59,13 +59,20 @@ def test_compose_config_validates_where_docker_compose_exists():
 
 
 @pytest.mark.integration
-def test_example_dagster_yaml_runs_on_postgres(data_store_database, tmp_path, monkeypatch):
+def test_example_dagster_yaml_runs_on_postgres(
+    data_store_database, seaweedfs, tmp_path, monkeypatch
+):
     shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", data_store_database)
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", seaweedfs.bucket)
+    monkeypatch.setenv("MLOPS_S3_ENDPOINT_URL", seaweedfs.endpoint_url)
+    for name, value in seaweedfs.environment().items():
+        monkeypatch.setenv(name, value)
 
     @dg.asset
-    def probe() -> int:
+    def probe(context: dg.AssetExecutionContext) -> int:
+        context.log.info("probe says hello")
         return 1
 
     with dg.DagsterInstance.get() as instance:
@@ -73,6 +80,16 @@ def test_example_dagster_yaml_runs_on_postgres(data_store_database, tmp_path, mo
         result = dg.materialize([probe], instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id) is not None
+        # The step's output went to S3, and the instance reads it back from there.
+        (captured,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.LOGS_CAPTURED)
+        log_key = [
+            result.run_id,
+            "compute_logs",
+            captured.dagster_event.logs_captured_data.file_key,
+        ]
+        stderr = instance.compute_log_manager.get_log_data(log_key).stderr.decode()
+    assert "probe says hello" in stderr
+    assert seaweedfs.keys(f"dagster/compute-logs/storage/{result.run_id}/")
     engine = sa.create_engine(data_store_database)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1
