@@ -107,7 +107,10 @@ def build_resources(settings: Settings) -> dict:
             prefix=settings.event_queue_prefix,
         ),
         "object_store": object_store,
-        SNAPSHOT_IO_MANAGER: SnapshotHandoff(object_store=object_store),
+        SNAPSHOT_IO_MANAGER: SnapshotHandoff(
+            object_store=object_store,
+            step_values=settings.resolved_step_values_url or FILESYSTEM,
+        ),
         "model_registry": RegistryResource(
             tracking_uri=tracking_uri,
             model_name=settings.model_name,

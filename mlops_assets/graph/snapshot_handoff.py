@@ -14,6 +14,7 @@ import pandas as pd
 
 from mlops_assets.constants import TRAINING_DATA
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_key
+from mlops_assets.graph.step_values import check_same_setup
 from mlops_assets.resources.object_store import ObjectStoreResource
 
 
@@ -24,9 +25,17 @@ def reference_key(partition_key: str) -> str:
 
 
 class SnapshotHandoff(dg.ConfigurableIOManager):
-    """Stores a `TrainingSnapshot` as a reference to its Parquet object; loads it back whole."""
+    """Stores a `TrainingSnapshot` as a reference to its Parquet object; loads it back whole.
+
+    `training_data` writes only through this IO manager, so this is where its step checks that
+    the worker was started like the run (`step_values.check_same_setup`).
+    """
 
     object_store: ObjectStoreResource
+    step_values: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        check_same_setup(context.dagster_run, self.step_values)
 
     def handle_output(self, context: dg.OutputContext, obj: TrainingSnapshot) -> None:
         reference = {

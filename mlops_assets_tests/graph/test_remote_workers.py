@@ -71,6 +71,7 @@ class Deployment:
             "MLOPS_MODEL_NAME": f"remote-model-{tag}",
             "MLOPS_EXPERIMENT": f"remote-{tag}",
             "MLOPS_STEP_VALUES_URL": f"s3://{seaweedfs.bucket}/values-{tag}",
+            "MLOPS_OBJECT_STORE_URL": f"s3://{seaweedfs.bucket}/datasets-{tag}",
             **variables,
         }
         self.root, self.weed = root, seaweedfs

@@ -5,6 +5,7 @@ import dagster as dg
 import pytest
 
 from mlops_assets.definitions import build_definitions
+from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER
 from mlops_assets.graph.step_values import (
     CODE_VERSION_TAG,
     FILESYSTEM,
@@ -113,3 +114,22 @@ def test_a_missing_bucket_is_named_with_its_setting(seaweedfs, monkeypatch):
     message = _errors(result)
     assert "s3://no-such-bucket/values" in message and "MLOPS_STEP_VALUES_URL" in message
     assert seaweedfs.keys("values/") == []
+
+
+def test_training_data_refuses_other_step_values_before_computing(resources):
+    """`training_data` writes through the snapshot handoff only: it checks the stamp too."""
+
+    @dg.asset(io_manager_key=SNAPSHOT_IO_MANAGER)
+    def snapshot() -> int:
+        raise AssertionError("computed although the worker differs from the run")
+
+    result = dg.materialize(
+        [snapshot],
+        resources={SNAPSHOT_IO_MANAGER: resources[SNAPSHOT_IO_MANAGER]},
+        instance=dg.DagsterInstance.ephemeral(),
+        tags=run_stamp("s3://mlops/values"),
+        raise_on_error=False,
+    )
+    assert not result.success
+    errors = _errors(result)
+    assert "MLOPS_STEP_VALUES_URL" in errors and "computed although" not in errors
