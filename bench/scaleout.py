@@ -43,9 +43,6 @@ from mlops_assets.demo.source import demo_tasks
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
-from mlops_assets_tests.support.celery_workers import celery_workers
-from mlops_assets_tests.support.remote_hosts import can_hide, host_environment, shared_services
-from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "scaleout.json"
@@ -242,8 +239,18 @@ def step_timings(instance: dg.DagsterInstance, run_id: str) -> dict:
     }
 
 
+def use_test_support() -> None:
+    """Makes the integration tests' service starters importable (3 and 4 start the same
+    SeaweedFS, MLflow server and worker hosts)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
 def step_values_overhead(parent: Path) -> dict:
     """One in-process retrain_job with values on the filesystem, one with values in S3."""
+    use_test_support()
+    from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
+
     weed = start_seaweedfs(parent / "s3")
     os.environ.update(weed.environment())
     try:
@@ -278,6 +285,15 @@ def step_values_overhead(parent: Path) -> dict:
 
 def no_shared_disk_backfill(parent: Path) -> dict:
     """The backfill on two worker hosts that share only PostgreSQL, RabbitMQ and S3."""
+    use_test_support()
+    from mlops_assets_tests.support.celery_workers import celery_workers
+    from mlops_assets_tests.support.remote_hosts import (
+        can_hide,
+        host_environment,
+        shared_services,
+    )
+    from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
+
     weed = start_seaweedfs(parent / "s3-hosts")
     try:
         with shared_services(weed, parent / "shared") as shared:
