@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install lock demo dev test test-fast mutate bench mlflow-ui lint clean stack stack-down health \
-	serve rollback
+	serve rollback image
 
 $(BIN)/.installed: pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' \
@@ -108,6 +108,13 @@ bench: install
 ## The inference server is started by mlops_assets/tools/stack.py.
 stack: install
 	$(BIN)/python -m mlops_assets.tools.stack up
+
+## The one image (Dockerfile) of the code location, webserver, daemon, Celery workers and
+## inference server; deploy/docker-compose.yml and deploy/k8s/ run it. Needs docker.
+IMAGE ?= mlops-assets:dev
+image:
+	@docker info >/dev/null 2>&1 || { echo "make image needs docker with a running engine" >&2; exit 1; }
+	docker build -t $(IMAGE) .
 
 ## Stops what `make stack` started and removes var/stack.env.
 stack-down:

@@ -5,13 +5,23 @@
 2. A backfill of `training_data` + `trained_model` for MONTHS months, the months' runs started
    together, on one worker and then on two (each serving both queues): what a second worker buys.
    Promotion is not in it: the registry pool runs promoting runs one at a time anyway.
+3. Step values in S3 (SeaweedFS) against the filesystem: one in-process `retrain_job` each, the
+   mean step time and the time spent storing and loading values; the bytes a run moves
+   through the step-values store, and what the training snapshot would weigh as a pickle.
+4. The backfill of 2 on two Celery workers that share no disk with the orchestrator (each its own
+   folder, the orchestrator's hidden where `unshare --mount` is allowed): PostgreSQL for the
+   instance, results, data and MLflow; S3 for step values, step logs, snapshots and models.
 
-Needs RabbitMQ on RABBITMQ_URL (default 127.0.0.1:5672, guest). Queue names are unique to this
-run. Writes bench/results/scaleout.json. Run with `make bench` or `python bench/scaleout.py`.
+Needs RabbitMQ on RABBITMQ_URL (default 127.0.0.1:5672, guest), and for 3 and 4 PostgreSQL on
+POSTGRES_URL. Queue names are unique to this run. Writes bench/results/scaleout.json (with
+`--no-shared-disk`, only 3 and 4, merged into the file's earlier figures). Run with `make bench`
+or `python bench/scaleout.py`.
 """
 
+import argparse
 import json
 import os
+import pickle
 import platform
 import shutil
 import signal
@@ -28,6 +38,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from mlops_assets.backends import factory
+from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.source import demo_tasks
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
@@ -139,6 +150,29 @@ def one_retrain(parent: Path, executor: str) -> dict:
     return {"command_wall_s": round(wall, 2), **{k: round(v, 2) for k, v in row.items()}}
 
 
+def materialize_months(env: dict[str, str], parent: Path, name: str, cwd: Path | None = None):
+    """`training_data` + `trained_model` of every BACKFILL month, the runs started together;
+    returns the wall time until the last ended."""
+    started = time.perf_counter()
+    logs = [parent / f"backfill-{name}-{month}.log" for month in BACKFILL]
+    runs = [
+        subprocess.Popen(
+            dagster("asset", "materialize", "--select", "training_data,trained_model")
+            + ["--partition", month],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "wb"),  # noqa: SIM115 (closed when the run exits)
+        )
+        for month, log in zip(BACKFILL, logs, strict=True)
+    ]
+    codes = [run.wait() for run in runs]
+    for code, log in zip(codes, logs, strict=True):
+        if code != 0:
+            raise RuntimeError(f"{log.name} failed: {log.read_text()[-3000:]}")
+    return time.perf_counter() - started
+
+
 def backfill(parent: Path, worker_count: int) -> dict:
     home = fresh_home(parent, f"backfill-{worker_count}")
     env = environment(home, "celery")
@@ -147,23 +181,7 @@ def backfill(parent: Path, worker_count: int) -> dict:
         for i in range(worker_count)
     ]
     try:
-        started = time.perf_counter()
-        logs = [parent / f"backfill-{worker_count}-{month}.log" for month in BACKFILL]
-        runs = [
-            subprocess.Popen(
-                dagster("asset", "materialize", "--select", "training_data,trained_model")
-                + ["--partition", month],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=open(log, "wb"),  # noqa: SIM115 (closed when the run exits)
-            )
-            for month, log in zip(BACKFILL, logs, strict=True)
-        ]
-        codes = [run.wait() for run in runs]
-        for code, log in zip(codes, logs, strict=True):
-            if code != 0:
-                raise RuntimeError(f"{log.name} failed: {log.read_text()[-3000:]}")
-        wall = time.perf_counter() - started
+        wall = materialize_months(env, parent, str(worker_count))
     finally:
         stop(workers)
     rows = run_seconds(home)
@@ -193,10 +211,151 @@ def delete_queues() -> None:
         connection.close()
 
 
+STEP_EVENTS = {"STEP_START", "STEP_SUCCESS", "STEP_OUTPUT", "HANDLED_OUTPUT", "LOADED_INPUT"}
+
+
+def step_timings(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """Mean step time, and the time spent in the IO manager: from each step's output event to
+    its stored value, and from the event before each loaded input to it."""
+    steps, io_s, previous = {}, 0.0, {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key is None or event.event_type_value not in STEP_EVENTS:
+            continue
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            steps[event.step_key] = [entry.timestamp, None]
+        elif kind == "STEP_SUCCESS":
+            steps[event.step_key][1] = entry.timestamp
+        elif kind in ("HANDLED_OUTPUT", "LOADED_INPUT"):
+            io_s += entry.timestamp - previous[event.step_key]
+        previous[event.step_key] = entry.timestamp
+    durations = [end - start for start, end in steps.values() if end is not None]
+    return {
+        "steps": len(durations),
+        "mean_step_s": round(sum(durations) / len(durations), 3),
+        "io_manager_s": round(io_s, 3),
+        "io_manager_s_per_step": round(io_s / len(durations), 4),
+    }
+
+
+def use_test_support() -> None:
+    """Makes the integration tests' service starters importable (3 and 4 start the same
+    SeaweedFS, MLflow server and worker hosts)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def step_values_overhead(parent: Path) -> dict:
+    """One in-process retrain_job with values on the filesystem, one with values in S3."""
+    use_test_support()
+    from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
+
+    weed = start_seaweedfs(parent / "s3")
+    os.environ.update(weed.environment())
+    try:
+        figures = {}
+        for name, url in (("filesystem", None), ("s3", f"s3://{weed.bucket}/values")):
+            home = fresh_home(parent, f"values-{name}")
+            settings = Settings(home=home, step_values_url=url, s3_endpoint_url=weed.endpoint_url)
+            job = build_definitions(settings).resolve_job_def("retrain_job")
+            with dg.DagsterInstance.ephemeral() as instance:
+                result = job.execute_in_process(instance=instance, partition_key=MONTH)
+                figures[name] = step_timings(instance, result.run_id)
+            if url is not None:
+                client = weed.client()
+                objects = client.list_objects_v2(Bucket=weed.bucket, Prefix="values/")
+                figures["bytes_per_step"] = {
+                    item["Key"].removeprefix("values/"): item["Size"]
+                    for item in objects.get("Contents", [])
+                }
+                snapshot = result.output_for_node("training_data")
+                figures["training_data_as_pickle_bytes"] = len(pickle.dumps(snapshot))
+                figures["training_data_handoff_bytes"] = len(
+                    factory.object_store(settings).get_bytes(f"training_data/handoff/{MONTH}.json")
+                )
+    finally:
+        weed.stop()
+    figures["bytes_per_run"] = sum(figures["bytes_per_step"].values())
+    figures["s3_over_filesystem_mean_step_ratio"] = round(
+        figures["s3"]["mean_step_s"] / figures["filesystem"]["mean_step_s"], 2
+    )
+    return figures
+
+
+def no_shared_disk_backfill(parent: Path) -> dict:
+    """The backfill on two worker hosts that share only PostgreSQL, RabbitMQ and S3."""
+    use_test_support()
+    from mlops_assets_tests.support.celery_workers import celery_workers
+    from mlops_assets_tests.support.remote_hosts import (
+        can_hide,
+        host_environment,
+        shared_services,
+    )
+    from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
+
+    weed = start_seaweedfs(parent / "s3-hosts")
+    try:
+        with shared_services(weed, parent / "shared") as shared:
+            store = factory.data_store(
+                Settings(data_store_url=shared.environment["MLOPS_DATA_STORE_URL"])
+            )
+            store.insert(demo_tasks())
+            store.close()
+            variables = {
+                **shared.environment,
+                "MLOPS_EXECUTOR": "celery",
+                "MLOPS_CELERY_BROKER_URL": BROKER,
+                "MLOPS_CELERY_QUEUE": STEPS_QUEUE,
+                "MLOPS_CELERY_TRAINING_QUEUE": TRAINING_QUEUE,
+            }
+            orchestrator = parent / "orchestrator"
+            env = host_environment(variables, orchestrator)
+            hide = orchestrator if can_hide() else None
+            with (
+                celery_workers(host_environment(variables, parent / "a"), parent / "a", hide) as a,
+                celery_workers(host_environment(variables, parent / "b"), parent / "b", hide) as b,
+            ):
+                a.start(f"bench-{TAG}-a", STEPS_QUEUE, TRAINING_QUEUE)
+                b.start(f"bench-{TAG}-b", STEPS_QUEUE, TRAINING_QUEUE)
+                wall = materialize_months(env, parent, "hosts", cwd=orchestrator)
+            os.environ["DAGSTER_POSTGRES_URL"] = env["DAGSTER_POSTGRES_URL"]
+            for name in ("DAGSTER_COMPUTE_LOGS_BUCKET", "MLOPS_S3_ENDPOINT_URL"):
+                os.environ[name] = env[name]
+            rows = run_seconds(orchestrator)
+            storage = orchestrator / "dagster" / "storage"
+            written = [p for p in storage.rglob("*") if p.is_file()]
+    finally:
+        weed.stop()
+    return {
+        "wall_s": round(wall, 2),
+        "trained_model_s_each": sorted(round(r["trained_model_s"], 2) for r in rows),
+        "orchestrator_var_hidden_from_workers": hide is not None,
+        "files_in_orchestrator_storage": len(written),
+    }
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--no-shared-disk", action="store_true", help="only 3 and 4, merged into the results"
+    )
+    args = parser.parse_args()
     # This process reads the stores with the runs' settings: embedded, under each home.
     for name in [n for n in os.environ if n.startswith(processes.CONFIGURATION_PREFIXES)]:
         del os.environ[name]
+    if args.no_shared_disk:
+        with tempfile.TemporaryDirectory() as parent:
+            try:
+                values = step_values_overhead(Path(parent))
+                hosts = no_shared_disk_backfill(Path(parent))
+            finally:
+                delete_queues()
+        figures = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        figures.update(step_values=values, backfill_two_hosts_no_shared_disk=hosts)
+        RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+        sys.stdout.write(json.dumps({"step_values": values, "hosts": hosts}, indent=2) + "\n")
+        return
     with tempfile.TemporaryDirectory() as parent:
         try:
             in_process = one_retrain(Path(parent), "in_process")

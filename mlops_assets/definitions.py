@@ -8,7 +8,7 @@ import dagster as dg
 
 from mlops_assets.backends.model_signing import key_file
 from mlops_assets.constants import CHAMPION_MODEL, MIN_ACCURACY, REPLAY_REPORT, RETRAINING_GROUP
-from mlops_assets.graph.assets.dataset import training_data_asset
+from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER, training_data_asset
 from mlops_assets.graph.assets.deployment import deployment
 from mlops_assets.graph.assets.monitoring import champion_monitor
 from mlops_assets.graph.assets.promotion import champion_model
@@ -34,6 +34,8 @@ from mlops_assets.graph.sensors import (
     task_events_sensor_for,
     training_completed_sensor,
 )
+from mlops_assets.graph.snapshot_handoff import SnapshotHandoff
+from mlops_assets.graph.step_values import FILESYSTEM, step_io_manager
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -90,6 +92,11 @@ def build_resources(settings: Settings) -> dict:
     database and tracking URLs, the admin token) are `dg.EnvVar`s when set in the environment.
     """
     tracking_uri = from_environment("MLFLOW_TRACKING_URI", settings.resolved_tracking_uri)
+    object_store = ObjectStoreResource(
+        url=settings.resolved_object_store_url,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+    )
     return {
         "data_store": DataStoreResource(
             url=from_environment("MLOPS_DATA_STORE_URL", settings.resolved_data_store_url),
@@ -101,10 +108,10 @@ def build_resources(settings: Settings) -> dict:
             sqlite_path=str(settings.resolved_event_queue_path),
             prefix=settings.event_queue_prefix,
         ),
-        "object_store": ObjectStoreResource(
-            url=settings.resolved_object_store_url,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
+        "object_store": object_store,
+        SNAPSHOT_IO_MANAGER: SnapshotHandoff(
+            object_store=object_store,
+            step_values=settings.resolved_step_values_url or FILESYSTEM,
         ),
         "model_registry": RegistryResource(
             tracking_uri=tracking_uri,
@@ -141,6 +148,9 @@ def build_resources(settings: Settings) -> dict:
             ),
             webhook_url=_secret(settings, "alert_webhook_url", "MLOPS_ALERT_WEBHOOK_URL"),
             pagerduty_url=settings.alert_pagerduty_url,
+        ),
+        "io_manager": step_io_manager(
+            settings.resolved_step_values_url, settings.s3_endpoint_url, settings.s3_region
         ),
         "mlflow": mlflow_run_tracking.configured(
             {
@@ -209,7 +219,8 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
             settings.resolved_celery_broker_url, "MLOPS_CELERY_BROKER_URL", "RABBITMQ_URL"
         )
         backend = _env_config(backend, "MLOPS_CELERY_BACKEND_URL")
-    return step_executor(settings.executor, broker, backend, settings.celery_queue)
+    step_values = settings.resolved_step_values_url or FILESYSTEM
+    return step_executor(settings.executor, broker, backend, settings.celery_queue, step_values)
 
 
 def _env_config(value: str, *variables: str) -> str | dict:

@@ -252,6 +252,14 @@ class Settings(SharedSettings):
         "need a shared one (db+postgresql://…, redis://…). Not rpc://: its replies die with "
         "a broker restart, and the run with them.",
     )
+    step_values_url: str | None = Field(
+        default=None,
+        pattern=r"^s3://[^/]+(/.*)?$",
+        description="Where step outputs go between steps, s3://bucket/prefix "
+        "(MLOPS_STEP_VALUES_URL): needed by Celery workers on other machines. Default: with "
+        "MLOPS_EXECUTOR=celery and an s3:// object store, that bucket under dagster/values; "
+        "otherwise a folder under DAGSTER_HOME.",
+    )
     celery_queue: str = Field(
         default=DEFAULT_STEP_QUEUE, description="Celery queue of every step but training."
     )
@@ -263,6 +271,15 @@ class Settings(SharedSettings):
     @property
     def resolved_celery_backend_url(self) -> str:
         return self.celery_backend_url or f"db+sqlite:///{self.home_dir / 'celery-results.db'}"
+
+    @property
+    def resolved_step_values_url(self) -> str | None:
+        if self.step_values_url is not None or self.executor != "celery":
+            return self.step_values_url
+        store = self.resolved_object_store_url
+        if not store.startswith("s3://"):
+            return None
+        return f"s3://{store.removeprefix('s3://').split('/')[0]}/dagster/values"
 
     @property
     def resolved_celery_broker_url(self) -> str:

@@ -211,6 +211,10 @@ def up(settings: StackSettings, with_dagster: bool = True) -> dict[str, str]:
         "MLOPS_MLFLOW_UI_URL": tracking,
         "MLOPS_DATA_STORE_URL": data_db,
         "MLOPS_OBJECT_STORE_URL": f"s3://{settings.bucket}/datasets",
+        # Steps' values and logs in S3: workers on other machines share no disk with this one.
+        "MLOPS_STEP_VALUES_URL": f"s3://{settings.bucket}/dagster/values",
+        "MLOPS_S3_ENDPOINT_URL": endpoint,
+        "DAGSTER_COMPUTE_LOGS_BUCKET": settings.bucket,
         **s3_env,
         "RABBITMQ_URL": settings.rabbitmq_url,
         "MLOPS_CELERY_BACKEND_URL": os.environ.get("MLOPS_CELERY_BACKEND_URL", f"db+{celery_db}"),

@@ -20,11 +20,13 @@ from mlops_assets.tools.processes import registry_pool_command
 from mlops_assets_tests.support.celery_workers import (
     broker_or_skip,
     celery_workers,
+    champion_materialization,
     dagster_daemon,
     execute_command,
     launch_command,
     queue_depth,
     scaled_out_environment,
+    worker_of_steps,
 )
 from mlops_assets_tests.support.private_broker import private_broker
 from mlops_assets_tests.support.services import embedded_settings
@@ -58,7 +60,9 @@ def test_celery_config_acknowledges_a_step_when_it_ends():
     source = celery_config("amqp://b", "rpc://", "steps")["config_source"]
     assert source["task_acks_late"] and source["task_reject_on_worker_lost"]
     assert source["task_default_queue"] == "steps"
-    assert step_executor("in_process", None, "rpc://", "steps") is dg.in_process_executor
+    assert (
+        step_executor("in_process", None, "rpc://", "steps", "filesystem") is dg.in_process_executor
+    )
 
 
 def test_queued_steps_survive_a_broker_restart():
@@ -70,28 +74,6 @@ def test_queued_steps_survive_a_broker_restart():
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
     for queue in ("steps", "training"):
         assert app.amqp.queues[queue].durable and not app.amqp.queues[queue].auto_delete
-
-
-def _champion_materialization(instance: dg.DagsterInstance, run_id: str) -> dict:
-    events = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    ).records
-    for record in events:
-        materialization = record.event_log_entry.dagster_event.step_materialization_data
-        if materialization.materialization.asset_key == dg.AssetKey("champion_model"):
-            return {k: v.value for k, v in materialization.materialization.metadata.items()}
-    raise AssertionError(f"run {run_id} did not materialize champion_model")
-
-
-def _worker_of_steps(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
-    """Which worker executed each step (in order, a step redelivered appears twice)."""
-    taken: dict[str, list[str]] = {}
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        event = record.dagster_event
-        if event.message and "Executing steps" in event.message:
-            worker = event.engine_event_data.metadata["Celery worker"].value
-            taken.setdefault(event.step_key, []).append(worker.split("@")[0])
-    return taken
 
 
 def _long_training(env: dict[str, str], config: Path, epochs: int) -> None:
@@ -121,7 +103,7 @@ def _wait_until_executing(home: Path, run: subprocess.Popen, step: str) -> list[
             if run.poll() is not None:
                 raise AssertionError(f"the run ended first: {run.stderr.read().decode()[-4000:]}")
             runs = instance.get_runs()
-            taken = runs and _worker_of_steps(instance, runs[0].run_id).get(step)
+            taken = runs and worker_of_steps(instance, runs[0].run_id).get(step)
             if taken:
                 return taken
             time.sleep(0.2)
@@ -158,7 +140,7 @@ def test_retrain_on_two_workers_decides_as_in_process(
         local = job.execute_in_process(
             run_config=RUN_CONFIG, instance=instance, partition_key=MONTH
         )
-        expected = _champion_materialization(instance, local.run_id)
+        expected = champion_materialization(instance, local.run_id)
 
     home, env, config = _scaled_out_home(tmp_path, demo_records, monkeypatch)
     with celery_workers(env, tmp_path / "workers") as workers:
@@ -172,8 +154,8 @@ def test_retrain_on_two_workers_decides_as_in_process(
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         (dagster_run,) = instance.get_runs()
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        scaled = _champion_materialization(instance, dagster_run.run_id)
-        steps = _worker_of_steps(instance, dagster_run.run_id)
+        scaled = champion_materialization(instance, dagster_run.run_id)
+        steps = worker_of_steps(instance, dagster_run.run_id)
     assert steps.pop("trained_model") == ["gpu"]
     assert {"training_data", "verification_report", "champion_model", "deployment"} <= set(steps)
     assert all(taken == ["steps"] for taken in steps.values())
@@ -205,11 +187,11 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         (dagster_run,) = instance.get_runs()
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        assert _worker_of_steps(instance, dagster_run.run_id)["trained_model"] == [
+        assert worker_of_steps(instance, dagster_run.run_id)["trained_model"] == [
             "gpu-a",
             "gpu-b",
         ]
-        decided = _champion_materialization(instance, dagster_run.run_id)
+        decided = champion_materialization(instance, dagster_run.run_id)
     registry = factory.registry(embedded_settings(home, monkeypatch))
     assert registry.champion().version == str(decided["champion_version"])
     # Each attempt registered its own challenger; only the finished one may be the champion.
@@ -293,8 +275,8 @@ def test_a_broker_restart_mid_training_loses_no_run(tmp_path, demo_records, monk
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         (dagster_run,) = instance.get_runs()
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        taken = _worker_of_steps(instance, dagster_run.run_id)["trained_model"]
-        decided = _champion_materialization(instance, dagster_run.run_id)
+        taken = worker_of_steps(instance, dagster_run.run_id)["trained_model"]
+        decided = champion_materialization(instance, dagster_run.run_id)
     # The step stopped with the broker connection and ran again once it was back (or, when the
     # stop signal came at a moment the step could not be interrupted, it finished, and its
     # message, redelivered because the acknowledgement was lost, was dropped): either way one

@@ -15,7 +15,7 @@ from mlops_assets.constants import (
     VERIFICATION_REPORT,
 )
 from mlops_assets.definitions import build_definitions
-from mlops_assets.graph.assets.dataset import training_data_asset
+from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER, training_data_asset
 from mlops_assets.graph.retries import external_step_retry_policy
 
 MONTH = "2024-12-01"
@@ -58,6 +58,7 @@ def _materialize(flaky: FlakyStore, resources: dict, max_retries: int) -> dg.Exe
         resources={
             "data_store": FlakyStoreResource(flaky),
             "object_store": resources["object_store"],
+            SNAPSHOT_IO_MANAGER: resources[SNAPSHOT_IO_MANAGER],
         },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -9,12 +9,14 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import pika
 import yaml
 
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
+from mlops_assets_tests.support.remote_hosts import hiding
 from mlops_assets_tests.support.services import RABBITMQ_URL, service_missing
 
 READY_TIMEOUT_S = 180
@@ -47,10 +49,14 @@ def scaled_out_environment(
 
 
 class Workers:
-    """Started worker processes by name; each in its own process group."""
+    """Started worker processes by name; each in its own process group.
 
-    def __init__(self, env: dict[str, str], folder: Path) -> None:
-        self.env, self.folder = env, folder
+    With `hide`, the workers run in `folder` (their working directory) with `hide` covered by
+    an empty tmpfs in a mount namespace of their own: a host that shares no disk with `hide`.
+    """
+
+    def __init__(self, env: dict[str, str], folder: Path, hide: Path | None = None) -> None:
+        self.env, self.folder, self.hide = env, folder, hide
         self.processes: dict[str, subprocess.Popen] = {}
         self.config = folder / "celery.yaml"
         folder.mkdir(parents=True, exist_ok=True)
@@ -65,10 +71,12 @@ class Workers:
         )
         self.config.write_text(yaml.safe_dump(document))
 
-    def start(self, name: str, queue: str) -> None:
+    def start(self, name: str, *queues: str) -> None:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        command = processes.celery_worker_command(self.config, queues, name)
         self.processes[name] = subprocess.Popen(
-            processes.celery_worker_command(self.config, [queue], name),
+            command if self.hide is None else hiding(self.hide, command),
+            cwd=self.folder if self.hide is not None else None,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -93,9 +101,9 @@ class Workers:
 
 
 @contextmanager
-def celery_workers(env: dict[str, str], folder: Path):
+def celery_workers(env: dict[str, str], folder: Path, hide: Path | None = None):
     """Workers to `start`; every one is stopped and the test's queues deleted afterwards."""
-    workers = Workers(env, folder)
+    workers = Workers(env, folder, hide)
     try:
         yield workers
     finally:
@@ -186,3 +194,25 @@ def launch_command(job: str, month: str) -> list[str]:
         "--tags",
         f'{{"dagster/partition": "{month}"}}',
     ]
+
+
+def champion_materialization(instance: dg.DagsterInstance, run_id: str) -> dict:
+    events = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    for record in events:
+        materialization = record.event_log_entry.dagster_event.step_materialization_data
+        if materialization.materialization.asset_key == dg.AssetKey("champion_model"):
+            return {k: v.value for k, v in materialization.materialization.metadata.items()}
+    raise AssertionError(f"run {run_id} did not materialize champion_model")
+
+
+def worker_of_steps(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
+    """Which worker executed each step (in order, a step redelivered appears twice)."""
+    taken: dict[str, list[str]] = {}
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = record.dagster_event
+        if event.message and "Executing steps" in event.message:
+            worker = event.engine_event_data.metadata["Celery worker"].value
+            taken.setdefault(event.step_key, []).append(worker.split("@")[0])
+    return taken

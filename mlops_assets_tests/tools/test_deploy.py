@@ -47,9 +47,18 @@ PINNED = re.compile(
 
 
 def test_compose_images_are_pinned_to_exact_versions():
+    """Every image pulled from a registry is pinned; the product's own image is built here from
+    this checkout (its `build` context), so its tag names a local build."""
     services_ = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
-    for name, service in services_.items():
+    pulled = {name: s for name, s in services_.items() if "build" not in s}
+    assert {"postgres", "rabbitmq", "minio", "minio-bucket", "databases"} <= set(pulled)
+    for name, service in pulled.items():
         assert PINNED.search(service["image"]), f"{name}: {service['image']} floats"
+    for name, service in services_.items():
+        if "build" in service:
+            build = service["build"]
+            context = build["context"] if isinstance(build, dict) else build
+            assert (DEPLOY / context).is_dir(), f"{name} builds from a missing {context}"
 
 
 def test_the_mlflow_container_is_built_from_hashed_requirements_and_asks_for_a_user():
@@ -99,13 +108,20 @@ def test_compose_config_validates_where_docker_compose_exists():
 
 
 @pytest.mark.integration
-def test_example_dagster_yaml_runs_on_postgres(data_store_database, tmp_path, monkeypatch):
+def test_example_dagster_yaml_runs_on_postgres(
+    data_store_database, seaweedfs, tmp_path, monkeypatch
+):
     shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", data_store_database)
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", seaweedfs.bucket)
+    monkeypatch.setenv("MLOPS_S3_ENDPOINT_URL", seaweedfs.endpoint_url)
+    for name, value in seaweedfs.environment().items():
+        monkeypatch.setenv(name, value)
 
     @dg.asset
-    def probe() -> int:
+    def probe(context: dg.AssetExecutionContext) -> int:
+        context.log.info("probe says hello")
         return 1
 
     with dg.DagsterInstance.get() as instance:
@@ -113,6 +129,16 @@ def test_example_dagster_yaml_runs_on_postgres(data_store_database, tmp_path, mo
         result = dg.materialize([probe], instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id) is not None
+        # The step's output went to S3, and the instance reads it back from there.
+        (captured,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.LOGS_CAPTURED)
+        log_key = [
+            result.run_id,
+            "compute_logs",
+            captured.dagster_event.logs_captured_data.file_key,
+        ]
+        stderr = instance.compute_log_manager.get_log_data(log_key).stderr.decode()
+    assert "probe says hello" in stderr
+    assert seaweedfs.keys(f"dagster/compute-logs/storage/{result.run_id}/")
     engine = sa.create_engine(data_store_database)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1

@@ -1,7 +1,8 @@
 """The retraining run on the production stack: SeaweedFS S3, an MLflow server, PostgreSQL.
 
 The MLflow server runs on PostgreSQL and then on MySQL; the training data store on PostgreSQL.
-Faults: S3 dies during training, the MLflow server restarts between runs, wrong credentials.
+Faults: S3 dies after the snapshot is written, the MLflow server restarts between runs, wrong
+credentials.
 """
 
 import threading
@@ -118,16 +119,16 @@ def test_retraining_on_the_stack(stack, seaweedfs, mlflow_server, demo_records, 
     assert accuracy > 0.9
 
 
-def _kill_when_written(weed, prefix: str, existing: int, stop: threading.Event) -> None:
+def _kill_when_changed(weed, key: str, before: bytes, stop: threading.Event) -> None:
     while not stop.is_set():
-        if len(weed.keys(prefix)) > existing:
+        if weed.client().get_object(Bucket=weed.bucket, Key=key)["Body"].read() != before:
             weed.kill()
             return
         time.sleep(0.05)
 
 
 @pytest.mark.parametrize("mlflow_database", ["postgresql"], indirect=True)
-def test_s3_down_during_training_fails_clearly_and_keeps_champion(
+def test_s3_down_after_the_snapshot_fails_clearly_and_keeps_champion(
     tmp_path,
     private_seaweedfs,
     mlflow_server,
@@ -149,13 +150,14 @@ def test_s3_down_during_training_fails_clearly_and_keeps_champion(
     assert run_retraining(settings).success
     champion = registry.champion()
 
-    # New labels make a new data version; S3 dies right after its snapshot is written,
-    # while the challenger trains.
+    # New labels make a new data version; S3 dies right after its snapshot and the reference
+    # the next steps read it by are written, before they read it back and train.
     store.insert([replace(r, event_id=f"{r.event_id}-again") for r in demo_records[:40]])
     prefix = settings.object_store_url.removeprefix(f"s3://{weed.bucket}/")
-    assert len(weed.keys(prefix)) == 1
+    reference = f"{prefix}/training_data/handoff/{MONTH}.json"
+    before = weed.client().get_object(Bucket=weed.bucket, Key=reference)["Body"].read()
     stop = threading.Event()
-    killer = threading.Thread(target=_kill_when_written, args=(weed, prefix, 1, stop))
+    killer = threading.Thread(target=_kill_when_changed, args=(weed, reference, before, stop))
     killer.start()
     try:
         failed = run_retraining(settings, training={**FAST, "epochs": 30, "patience": 30})
@@ -165,9 +167,11 @@ def test_s3_down_during_training_fails_clearly_and_keeps_champion(
 
     assert not failed.success
     message = failure_message(failed)
-    assert message.startswith("trained_model:"), message
+    # training_data finished; the first step that reads the snapshot back fails.
+    assert message.startswith(("trained_model:", "training_data_")), message
     assert f"the S3 endpoint {weed.endpoint_url} does not answer" in message
-    assert "MLFLOW_S3_ENDPOINT_URL" in message
+    assert "S3_ENDPOINT_URL" in message
+    assert "training_data" in materialized(failed)
     assert "champion_model" not in materialized(failed)
     assert registry.champion() == champion
 

@@ -98,6 +98,10 @@ def snapshot_training_data(
     )
 
 
+# The IO manager that hands the snapshot on by its object-store key (`graph/snapshot_handoff.py`).
+SNAPSHOT_IO_MANAGER = "snapshot_io_manager"
+
+
 def training_data_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
     """`training_data` with a retry policy (`definitions.py` passes the configured one)."""
     return dg.asset(
@@ -106,6 +110,7 @@ def training_data_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
         partitions_def=monthly_partitions,
         retry_policy=retry_policy,
         kinds={"pandas"},
+        io_manager_key=SNAPSHOT_IO_MANAGER,
     )(snapshot_training_data)
 
 
