@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from playwright.sync_api import expect
 
-from mlops_assets.backends.registry import PREVIOUS_CHAMPION_TAG
+from mlops_assets.backends.champion_moves import PREVIOUS_CHAMPION_TAG
 from mlops_assets.constants import (
     CHAMPION_MODEL,
     CHAMPION_MONITOR,
