@@ -19,7 +19,9 @@ def pins() -> dict[str, tuple[str, str | None]]:
     """name -> (version, marker) of each line of requirements.lock."""
     found = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)(?:\s*;\s*(.+))?$", line.strip())
+        # `name==version [; marker] \` (a hashed lock continues each pin with its hashes).
+        pin = line.strip().removesuffix("\\").strip()
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)(?:\s*;\s*(.+))?$", pin)
         if match:
             found[canonicalize_name(match[1])] = (match[2], match[3])
     return found
