@@ -84,10 +84,16 @@ serve: install
 rollback: install
 	$(BIN)/mlops-assets rollback
 
-## Every test tier (unit, model, integration). pytest's exit 5 (nothing collected) is a failure.
+## Every test tier (unit, model, integration, ui). pytest's exit 5 (nothing collected) is a failure.
+## The browser tier runs in a pytest process of its own: its session fixture replays months
+## in-process, and what earlier tests leave in a process must not reach that replay.
 test: install
-	$(BIN)/pytest -m "" -p no:cacheprovider; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$rc
+	@rc=0; for tier in "not ui" "ui"; do \
+		echo "== pytest -m '$$tier'"; \
+		$(BIN)/pytest -m "$$tier" -p no:cacheprovider; r=$$?; \
+		if [ $$r -eq 5 ]; then echo "pytest collected no tests for -m '$$tier'" >&2; fi; \
+		if [ $$r -ne 0 ]; then rc=$$r; fi; \
+	done; exit $$rc
 
 ## The fast tier only, for the edit-test loop.
 test-fast: install

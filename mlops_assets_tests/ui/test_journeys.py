@@ -68,16 +68,6 @@ def test_lineage_shows_the_retraining_and_monitoring_groups_and_their_edges(
     assert group_edges(definitions, RETRAINING_GROUP) >= 5
 
 
-# Open: in the full suite the month launched from the UI is judged with no champion although
-# the registry serves v2 (the champion state machine and these journeys meet here); the
-# verification page and the rollback journey follow from that run's state.
-CHAMPION_IN_UI_RUN = pytest.mark.xfail(
-    reason="UI-launched month judged without the registry's champion in the full suite",
-    strict=False,
-)
-
-
-@CHAMPION_IN_UI_RUN
 def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_ui, journey):
     before = dagster_ui.run_ids()
     pages.group_lineage(page, dagster_ui.url, RETRAINING_GROUP)
@@ -103,7 +93,6 @@ def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_u
     expect(pages.metadata_row(page, "champion_version")).to_contain_text(serving)
 
 
-@CHAMPION_IN_UI_RUN
 def test_verification_report_shows_the_gates_with_severities_and_the_confusion_matrix(
     page, dagster_ui, journey
 ):
@@ -129,7 +118,6 @@ def test_champion_monitor_shows_its_checks_and_history_plot(page, dagster_ui, jo
     expect(page.get_by_text("Succeeded").or_(page.get_by_text("Warning")).first).to_be_visible()
 
 
-@CHAMPION_IN_UI_RUN
 def test_rollback_champion_job_from_the_launchpad_moves_champion_back(page, dagster_ui, journey):
     registry = dagster_ui.registry()
     current = registry.champion().version
