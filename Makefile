@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install lock demo dev test test-fast mutate bench mlflow-ui lint clean stack stack-down health \
-	serve rollback image
+	serve rollback image docs
 
 $(BIN)/.installed: pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' \
@@ -130,6 +130,11 @@ stack-down:
 health: install
 	$(BIN)/mlops-assets health
 
+## The documentation site (docs/, mkdocs.yml) into site/: --strict fails on a broken link or
+## anchor; the configuration, fleet-file and HTTP API pages are generated from the code.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 ## ruff, and the one-way import layers of pyproject.toml (the README's Layout).
 lint: install
 	$(BIN)/ruff check mlops_assets mlops_assets_tests bench examples
@@ -137,4 +142,4 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf var
+	rm -rf var site

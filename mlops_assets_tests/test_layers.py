@@ -1,4 +1,4 @@
-"""The layout holds: one-way layers, few top-level modules, a README map that matches the tree."""
+"""The layout holds: one-way layers, few top-level modules, a layout page that matches the tree."""
 
 import subprocess
 import sys
@@ -24,21 +24,20 @@ def test_imports_follow_the_layers_in_pyproject():
 
 def test_at_most_five_top_level_modules():
     modules = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
-    assert modules == ["constants.py", "definitions.py", "settings.py"]
+    assert len(modules) <= 5, f"{len(modules)} top-level modules: {modules}"
 
 
-def test_readme_layout_names_every_folder_and_module():
-    readme = (ROOT / "README.md").read_text()
-    layout = readme[readme.index("## Layout") : readme.index("## Tests")]
+def test_layout_page_names_every_folder_and_module():
+    layout = (ROOT / "docs" / "layout.md").read_text()
     folders = sorted(
         p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()
     )
     for folder in folders:
-        assert f"{folder}/" in layout, f"README's layout does not show {folder}/"
+        assert f"{folder}/" in layout, f"docs/layout.md does not show {folder}/"
         for module in (PACKAGE / folder).rglob("*.py"):
             if module.name not in ("__init__.py", "__main__.py"):
                 shown = module.relative_to(PACKAGE)
-                assert module.stem in layout, f"README's layout does not show {shown}"
+                assert module.stem in layout, f"docs/layout.md does not show {shown}"
     for module in PACKAGE.glob("*.py"):
         if module.name != "__init__.py":
             assert module.name in layout
