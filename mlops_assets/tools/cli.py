@@ -1,6 +1,6 @@
 """Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters [--requeue
 [--reason-contains TEXT]] | rollback [--from VERSION] [--request-id ID] | outbox | health |
-runs [--watch]`.
+runs [--watch]`, each with `--verbose` for the libraries' log lines.
 
 The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
 TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
@@ -64,8 +64,11 @@ def check_health(settings: Settings) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
-def drain_outbox(settings: Settings) -> int:
-    """Delivers the champion moves' pending events and alerts; returns how many still wait."""
+def drain_outbox(settings: Settings, say_when_empty: bool = False) -> int:
+    """Delivers the champion moves' pending events and alerts; returns how many still wait.
+
+    `say_when_empty`: log that nothing was pending (the `outbox` command's answer).
+    """
     from mlops_assets.backends import factory, outbox
 
     registry = factory.registry(settings)
@@ -80,6 +83,8 @@ def drain_outbox(settings: Settings) -> int:
         log.info("outbox: delivered %s", key)
     for key in drained.pending:
         log.warning("outbox: pending %s (delivered by the next drain)", key)
+    if say_when_empty and not drained.delivered and not drained.pending:
+        log.info("outbox: nothing pending")
     return len(drained.pending)
 
 
@@ -141,6 +146,43 @@ def rollback(
     return 0 if moved.server_following is not False else 1
 
 
+class CommandFormatter(logging.Formatter):
+    """The command's own lines as bare messages; a library's (errors, or all with --verbose)
+    with their time, level and logger, so a reader sees where they come from."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "mlops_assets" or record.name.startswith("mlops_assets."):
+            return record.getMessage()
+        return super().format(record)
+
+
+def configure_output(verbose: bool) -> None:
+    """What a command prints: its own lines; library log lines and warnings (alembic's
+    migrations, MLflow's store, Dagster's instance) only with --verbose, errors always."""
+    logging.getLogger("mlops_assets").setLevel(logging.INFO)
+    root = logging.getLogger()
+    # Only in a command's own process: a host that already logs (pytest) keeps its handlers.
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(CommandFormatter())
+        root.addHandler(handler)
+        root.setLevel(logging.INFO if verbose else logging.ERROR)
+        logging.captureWarnings(True)
+    if verbose:
+        return
+    # MLflow's per-download progress bars and its store's INFO lines would bury the output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # A run on an MLflow server prints its run's URL; the report links every run instead.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # pika logs every refused connection with a traceback; the commands say what failed and what
+    # waits in the outbox.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
 @contextlib.contextmanager
 def stderr_silenced():
     """Sends file descriptor 2 to /dev/null for the block (output of C++ code included)."""
@@ -200,26 +242,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--interval", type=float, default=1.5, help="runs --watch: seconds")
     parser.add_argument("--limit", type=int, default=10, help="runs: how many recent runs")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print the libraries' log lines (alembic, MLflow, Dagster, …) and warnings",
+    )
     args = parser.parse_args(argv)
     if args.command != "dead-letters" and (args.requeue or args.reason_contains is not None):
         parser.error("--requeue and --reason-contains belong to the dead-letters command")
     if args.reason_contains is not None and not args.requeue:
         parser.error("--reason-contains selects what --requeue moves: add --requeue")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # MLflow's per-download progress bars and its store's INFO lines would bury the output.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    # A run on an MLflow server prints its run's URL; the report links every run instead.
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    # Connection chatter of the broker and S3 clients (pika logs each consumer at DEBUG).
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-    # pika logs every refused connection with a traceback; the commands say what failed and what
-    # waits in the outbox.
-    logging.getLogger("pika").setLevel(logging.CRITICAL)
+    configure_output(args.verbose)
     if args.command == "rollback":
         return rollback(Settings(), args.reason, args.expected, args.request_id)
     if args.command == "outbox":
-        return 1 if drain_outbox(Settings()) else 0
+        return 1 if drain_outbox(Settings(), say_when_empty=True) else 0
     if args.command == "dead-letters":
         # Neither dagster nor TensorFlow: the queue alone.
         if args.requeue:

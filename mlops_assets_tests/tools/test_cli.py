@@ -1,6 +1,7 @@
 """The command line: dead letters are listed with their reasons and re-driven on request."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,3 +104,53 @@ def test_stderr_silenced_reaches_native_output_and_restores_it(capfd):
     subprocess.run([sys.executable, "-c", "import os; os.write(2, b'after')"], check=True)
     err = capfd.readouterr().err
     assert "banner" not in err and "after" in err
+
+
+# What a library's log line or warning looks like (a level, a timestamp, a warning category,
+# alembic's migrations); the commands' own lines have none of it.
+LIBRARY_LINE = re.compile(r"\b(DEBUG|INFO|WARNING)\b|alembic|^\d{4}[-/]\d\d[-/]\d\d |\w+Warning:")
+
+
+def run_command(home, *args: str):
+    """Runs `mlops-assets` as a person does, on an embedded instance under `home`."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "deploy" / "dagster-local.yaml", dagster_home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_"))}
+    env |= {"MLOPS_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
+    command = [str(Path(sys.executable).parent / "mlops-assets"), *args]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    return result, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "first_line"),
+    [
+        (["runs"], "retraining runs at "),
+        (["dead-letters"], "0 dead-lettered task events shown"),
+        (["outbox"], "outbox: nothing pending"),
+        (["rollback"], "task-photo-classifier has no @champion"),
+        (["health"], "ok   Dagster instance"),
+    ],
+)
+def test_commands_print_only_their_own_lines(tmp_path, args, first_line):
+    """A fresh instance migrates its databases (alembic) and MLflow creates its store: none of
+    that reaches the terminal; the command's own answer comes first."""
+    _, output = run_command(tmp_path, *args)
+    lines = output.splitlines()
+    assert not [line for line in lines if LIBRARY_LINE.search(line)], output
+    assert lines and lines[0].startswith(first_line), output
+
+
+def test_verbose_shows_the_libraries_lines(tmp_path):
+    result, output = run_command(tmp_path, "runs", "--verbose")
+    assert result.returncode == 0, output
+    assert "alembic.runtime.migration" in output
+    assert "retraining runs at " in result.stdout
