@@ -36,8 +36,6 @@ from mlops_assets.settings import Settings
 
 log = logging.getLogger(__name__)
 
-POLICIES = ("monthly", "volume", "evidence")
-
 
 @dataclass(frozen=True)
 class PolicyMonth:

@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlops_assets.constants import LABELS
 
-REQUEST_ID_HEADER = "X-Request-ID"
+# ASGI header names arrive lower-cased.
+REQUEST_ID_HEADER = b"x-request-id"
 # Request ids from callers are echoed; longer or odd ones are replaced, not trusted into logs.
 MAX_REQUEST_ID_CHARS = 128
 # Single-photo predictions take about a millisecond here; batches and swaps reach seconds.
@@ -101,7 +102,7 @@ class ServingMetrics(Collector):
 
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
-        if name == b"x-request-id":
+        if name == REQUEST_ID_HEADER:
             text = value.decode("latin-1")
             if 0 < len(text) <= MAX_REQUEST_ID_CHARS and text.isprintable():
                 return text
@@ -125,7 +126,7 @@ class ObservabilityMiddleware:
         request_id = _request_id(scope)
         token = request_id_var.set(request_id)
         status = 500
-        header = (b"x-request-id", request_id.encode("latin-1"))
+        header = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
