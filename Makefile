@@ -135,7 +135,7 @@ health: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-## ruff, and the one-way import layers of pyproject.toml (the README's Layout).
+## ruff, and the one-way import layers of pyproject.toml (docs/layout.md).
 lint: install
 	$(BIN)/ruff check mlops_assets mlops_assets_tests bench examples
 	$(BIN)/ruff format --check mlops_assets mlops_assets_tests bench examples

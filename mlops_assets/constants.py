@@ -46,7 +46,7 @@ DEPLOYMENT = "deployment"
 # Written by the two-year replay (`make demo`), downstream of `champion_model`.
 REPLAY_REPORT = "replay_report"
 
-# Champion monitoring (README, "Retraining on evidence"); settings override each default.
+# Champion monitoring (docs/monitoring.md); settings override each default.
 MONITORING_GROUP = "monitoring"
 CHAMPION_MONITOR = "champion_monitor"
 MONITOR_WINDOW_DAYS = 7

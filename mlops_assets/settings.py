@@ -163,7 +163,7 @@ class SharedSettings(BaseSettings):
 
 
 class Settings(SharedSettings):
-    """Every setting the pipeline reads; README's configuration table lists the same."""
+    """Every setting the pipeline reads; docs/configuration.md's table is generated from it."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore", populate_by_name=True)
 

@@ -9,7 +9,7 @@ from mlops_assets.contracts.monitoring import DriftTest, MonitorReport
 
 @dataclass(frozen=True)
 class HealthPolicy:
-    """When the evidence justifies a retraining run (README, configuration table)."""
+    """When the evidence justifies a retraining run (docs/configuration.md)."""
 
     target_accuracy: float = 0.90
     min_samples: int = 100

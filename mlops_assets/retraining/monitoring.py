@@ -138,7 +138,7 @@ def prediction_drift(
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """When a drift test counts (README, configuration table)."""
+    """When a drift test counts (docs/configuration.md)."""
 
     input_statistic: float = 0.3
     prediction_distance: float = 0.2

@@ -24,7 +24,7 @@ BODY_OVERHEAD_BYTES = 4096
 
 
 class ServingSettings(SharedSettings):
-    """Every setting the inference server reads; README's configuration table lists the same."""
+    """Every setting the inference server reads (docs/configuration.md is generated from it)."""
 
     model_config = SettingsConfigDict(
         env_prefix="MLOPS_SERVING_", extra="ignore", populate_by_name=True
