@@ -1,5 +1,5 @@
 """MkDocs hook: writes the generated reference where a page says `<!-- reference:NAME -->`,
-and makes the README the home page (`docs/index.md` says `<!-- readme -->`).
+and makes the README the home page (a page saying `<!-- readme -->` becomes the README).
 
 The tables come from `mlops_assets.tools.docs_reference` (the settings models, the model spec,
 the server's OpenAPI), so the site cannot describe a setting, a fleet field or a route that the
@@ -43,6 +43,6 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             raise PluginError(f"{page.file.src_path}: no reference {name!r} (known: {known})")
         return REFERENCES[name]()
 
-    if markdown.strip() == "<!-- readme -->":
+    if "<!-- readme -->" in markdown:
         return readme_for_site()
     return MARKER.sub(generated, markdown)

@@ -285,7 +285,11 @@ def http_api_markdown(openapi: dict) -> str:
 def server_openapi() -> dict:
     """The inference server's OpenAPI document with every setting at its default (the
     environment does not change the page)."""
-    from mlops_assets.serving.app import create_app  # the server's imports: only when asked
+    from mlops_assets.tools.cli import stderr_silenced
+
+    # The server's imports only when asked; TensorFlow's C++ banner is no part of a docs build.
+    with stderr_silenced():
+        from mlops_assets.serving.app import create_app
 
     return create_app(ServingSettings.model_construct()).openapi()
 

@@ -110,6 +110,7 @@ def test_docs_site_builds_strictly_with_the_generated_reference(tmp_path):
     config = (tmp_path / "site" / "configuration" / "index.html").read_text()
     assert "MLOPS_SERVING_TASK_IDS_TOKEN" in config
     assert "reference:" not in config
+    assert not (tmp_path / "site" / "hooks").exists(), "the hook's code is published"
 
 
 def test_a_broken_link_fails_the_build(tmp_path):
