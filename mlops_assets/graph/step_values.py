@@ -11,13 +11,14 @@ settings or other code fails its first step with a message naming what differs, 
 step writes anything.
 
 A Celery worker starts the IO manager again for every step, so what that costs is paid per step:
-the boto3 client is made once per process and reused (`ProcessS3Resource`), and the bucket is
-checked with the one request `S3PickleIOManager` makes as it starts.
+the boto3 client is made once per process and reused (`ProcessS3Resource`), the bucket is checked
+once per process and client, and a value is stored with one PUT.
 """
 
 import hashlib
 import os
-from functools import cache, lru_cache
+import pickle
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import PickledObjectS3IOManager, S3PickleIOManager, S3Resource
 from dagster_aws.s3.utils import construct_s3_client
 from pydantic import PrivateAttr
+from upath import UPath
 
 import mlops_assets
 
@@ -35,15 +37,23 @@ FILESYSTEM = "filesystem"
 SETTING = "MLOPS_STEP_VALUES_URL"
 
 
-@cache
-def code_version() -> str:
-    """A digest of the package's Python sources: the same on two hosts only for the same code."""
+def _source_digest() -> str:
     root = Path(mlops_assets.__file__).parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+# Hashed as the code is imported, once per process: the sources this process loaded, not the
+# files on disk when a step first asks (an edit after a worker started would hide its old code).
+_CODE_VERSION = _source_digest()
+
+
+def code_version() -> str:
+    """A digest of the package's Python sources: the same on two hosts only for the same code."""
+    return _CODE_VERSION
 
 
 def run_stamp(location: str) -> dict[str, str]:
@@ -107,12 +117,36 @@ class ProcessS3Resource(S3Resource):
         )
 
 
+@lru_cache(maxsize=16)
+def _list_once(client: Any, bucket: str, prefix: str) -> None:
+    """Lists at most one key of the prefix, once per client (a failure is not remembered): the
+    bucket exists and the keys may read it."""
+    client.list_objects(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+
+
+class StepPickles(PickledObjectS3IOManager):
+    """`dagster-aws`'s pickles in S3, with the bucket checked once per process instead of at
+    every start, and each value stored with one PUT instead of a managed transfer (a thread
+    pool per value): step values are small here (a model travels as its registry version, a
+    snapshot as its object key)."""
+
+    def __init__(self, s3_bucket: str, s3_session: Any, s3_prefix: str) -> None:
+        # Not the parent's __init__: it is the same but for a listing at every start.
+        _list_once(s3_session, s3_bucket, s3_prefix)
+        self.bucket, self.s3 = s3_bucket, s3_session
+        dg.UPathIOManager.__init__(self, base_path=UPath(s3_prefix))
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+        self.s3.put_object(Bucket=self.bucket, Key=path.as_posix(), Body=data)
+
+
 class S3StepValues(S3PickleIOManager):
     """`S3PickleIOManager` that starts its S3 side when the step's resources start, so a wrong
     bucket or missing credentials fail there with the setting named, instead of on the first
     read or write."""
 
-    _inner: PickledObjectS3IOManager | None = PrivateAttr(default=None)
+    _inner: StepPickles | None = PrivateAttr(default=None)
 
     def location(self) -> str:
         return f"s3://{self.s3_bucket}/{self.s3_prefix}"
@@ -120,8 +154,7 @@ class S3StepValues(S3PickleIOManager):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         check_same_setup(context.dagster_run, self.location())
         try:
-            # Lists at most one key of the prefix: the bucket exists and the keys may read it.
-            self._inner = PickledObjectS3IOManager(
+            self._inner = StepPickles(
                 s3_bucket=self.s3_bucket,
                 s3_session=self.s3_resource.get_client(),
                 s3_prefix=self.s3_prefix,
@@ -135,9 +168,9 @@ class S3StepValues(S3PickleIOManager):
             ) from error
         super().setup_for_execution(context)
 
-    def inner_io_manager(self) -> PickledObjectS3IOManager:
+    def inner_io_manager(self) -> StepPickles:
         if self._inner is None:  # used without its setup (built by hand)
-            self._inner = super().inner_io_manager()
+            self._inner = StepPickles(self.s3_bucket, self.s3_resource.get_client(), self.s3_prefix)
         return self._inner
 
 
