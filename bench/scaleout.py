@@ -5,17 +5,20 @@
 2. A backfill of `training_data` + `trained_model` for MONTHS months, the months' runs started
    together, on one worker and then on two (each serving both queues): what a second worker buys.
    Promotion is not in it: the registry pool runs promoting runs one at a time anyway.
-3. Step values in S3 (SeaweedFS) against the filesystem: one in-process `retrain_job` each, the
-   mean step time and the time spent storing and loading values; the bytes a run moves
-   through the step-values store, and what the training snapshot would weigh as a pickle.
+3. Step values in S3 (SeaweedFS) against the filesystem: ROUNDS in-process `retrain_job` runs
+   each, taken in turns (medians of the mean step time and of the time spent storing and
+   loading values); what one step on a worker pays its IO manager (start it, store a value,
+   load it), for the filesystem, `dagster-aws`'s stock S3PickleIOManager and this project's;
+   the bytes a run moves through the step-values store, and what the training snapshot would
+   weigh as a pickle.
 4. The backfill of 2 on two Celery workers that share no disk with the orchestrator (each its own
    folder, the orchestrator's hidden where `unshare --mount` is allowed): PostgreSQL for the
    instance, results, data and MLflow; S3 for step values, step logs, snapshots and models.
 
 Needs RabbitMQ on RABBITMQ_URL (default 127.0.0.1:5672, guest), and for 3 and 4 PostgreSQL on
 POSTGRES_URL. Queue names are unique to this run. Writes bench/results/scaleout.json (with
-`--no-shared-disk`, only 3 and 4, merged into the file's earlier figures). Run with `make bench`
-or `python bench/scaleout.py`.
+`--no-shared-disk`, only 3 and 4, with `--step-values` only 3, merged into the file's earlier
+figures). Run with `make bench` or `python bench/scaleout.py`.
 """
 
 import argparse
@@ -25,6 +28,7 @@ import pickle
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,11 +40,13 @@ import dagster as dg
 import pika
 import pyarrow.parquet as pq
 import yaml
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.source import demo_tasks
 from mlops_assets.graph.execution import worker_config
+from mlops_assets.graph.step_values import step_io_manager
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
 
@@ -51,6 +57,10 @@ MONTH = "2024-12-01"
 BACKFILL = ["2024-10-01", "2024-11-01", "2024-12-01"]
 TAG = uuid.uuid4().hex[:8]
 STEPS_QUEUE, TRAINING_QUEUE = f"mlops-bench-{TAG}-steps", f"mlops-bench-{TAG}-training"
+# Step values (3): in-process runs per IO manager, taken in turns; IO cycles per IO manager; the
+# value of a cycle, about the size of the largest step value (`verification_report`, 2 kB).
+ROUNDS, CYCLES = 3, 30
+CYCLE_VALUE = {"report": "x" * 2000}
 
 
 def environment(home: Path, executor: str) -> dict[str, str]:
@@ -246,40 +256,92 @@ def use_test_support() -> None:
         sys.path.insert(0, str(ROOT))
 
 
+def io_cycle_seconds(manager: dg.ConfigurableIOManager, instance: dg.DagsterInstance) -> float:
+    """What a step on a Celery worker pays the IO manager: start it (a worker starts the step's
+    resources for each step), store one value and load it back."""
+    key = dg.AssetKey(["bench", "value"])
+    output = dg.build_output_context(asset_key=key, instance=instance)
+    input_ = dg.build_input_context(asset_key=key, upstream_output=output, instance=instance)
+    started = time.perf_counter()
+    with dg.build_resources({"io_manager": manager}, instance=instance) as resources:
+        resources.io_manager.handle_output(output, CYCLE_VALUE)
+        assert resources.io_manager.load_input(input_) == CYCLE_VALUE
+    return time.perf_counter() - started
+
+
+def step_start_cycles(weed, url: str) -> dict:
+    """Median IO cycle (`io_cycle_seconds`) of the filesystem IO manager, of `dagster-aws`'s
+    S3PickleIOManager as shipped (a new boto3 session and client at each start) and of this
+    project's (`graph/step_values.py`: one client per process), interleaved, CYCLES each."""
+    stock = S3PickleIOManager(
+        s3_resource=S3Resource(endpoint_url=weed.endpoint_url, region_name="us-east-1"),
+        s3_bucket=weed.bucket,
+        s3_prefix="stock",
+    )
+    managers = {
+        "filesystem": step_io_manager(None, None, "us-east-1"),
+        "s3_dagster_aws_stock": stock,
+        "s3_one_client_per_process": step_io_manager(url, weed.endpoint_url, "us-east-1"),
+    }
+    seconds = {name: [] for name in managers}
+    with dg.DagsterInstance.ephemeral() as instance:
+        for _ in range(CYCLES):
+            for name, manager in managers.items():
+                seconds[name].append(io_cycle_seconds(manager, instance))
+    cycles = {name: round(statistics.median(values) * 1000, 1) for name, values in seconds.items()}
+    return {"cycles": CYCLES, "median_ms": cycles}
+
+
 def step_values_overhead(parent: Path) -> dict:
-    """One in-process retrain_job with values on the filesystem, one with values in S3."""
+    """ROUNDS pairs of in-process retrain_job runs, values on the filesystem then in S3, and
+    the per-step IO cycle of each IO manager (`step_start_cycles`)."""
     use_test_support()
     from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
 
     weed = start_seaweedfs(parent / "s3")
     os.environ.update(weed.environment())
     try:
+        rounds = {"filesystem": [], "s3": []}
         figures = {}
-        for name, url in (("filesystem", None), ("s3", f"s3://{weed.bucket}/values")):
-            home = fresh_home(parent, f"values-{name}")
-            settings = Settings(home=home, step_values_url=url, s3_endpoint_url=weed.endpoint_url)
-            job = build_definitions(settings).resolve_job_def("retrain_job")
-            with dg.DagsterInstance.ephemeral() as instance:
-                result = job.execute_in_process(instance=instance, partition_key=MONTH)
-                figures[name] = step_timings(instance, result.run_id)
-            if url is not None:
-                client = weed.client()
-                objects = client.list_objects_v2(Bucket=weed.bucket, Prefix="values/")
-                figures["bytes_per_step"] = {
-                    item["Key"].removeprefix("values/"): item["Size"]
-                    for item in objects.get("Contents", [])
-                }
-                snapshot = result.output_for_node("training_data")
-                figures["training_data_as_pickle_bytes"] = len(pickle.dumps(snapshot))
-                figures["training_data_handoff_bytes"] = len(
-                    factory.object_store(settings).get_bytes(f"training_data/handoff/{MONTH}.json")
+        for index in range(ROUNDS):
+            for name, url in (("filesystem", None), ("s3", f"s3://{weed.bucket}/values")):
+                home = fresh_home(parent, f"values-{name}-{index}")
+                settings = Settings(
+                    home=home, step_values_url=url, s3_endpoint_url=weed.endpoint_url
                 )
+                job = build_definitions(settings).resolve_job_def("retrain_job")
+                with dg.DagsterInstance.ephemeral() as instance:
+                    result = job.execute_in_process(instance=instance, partition_key=MONTH)
+                    rounds[name].append(step_timings(instance, result.run_id))
+        objects = weed.client().list_objects_v2(Bucket=weed.bucket, Prefix="values/")
+        figures["bytes_per_step"] = {
+            item["Key"].removeprefix("values/"): item["Size"] for item in objects["Contents"]
+        }
+        figures["training_data_as_pickle_bytes"] = len(
+            pickle.dumps(result.output_for_node("training_data"))
+        )
+        figures["training_data_handoff_bytes"] = len(
+            factory.object_store(settings).get_bytes(f"training_data/handoff/{MONTH}.json")
+        )
+        figures["step_start_io_cycle"] = step_start_cycles(weed, f"s3://{weed.bucket}/cycles")
     finally:
         weed.stop()
+    for name, runs in rounds.items():
+        figures[name] = {
+            "runs": runs,
+            **{
+                f"median_{field}": round(statistics.median(run[field] for run in runs), 4)
+                for field in ("mean_step_s", "io_manager_s_per_step")
+            },
+        }
     figures["bytes_per_run"] = sum(figures["bytes_per_step"].values())
     figures["s3_over_filesystem_mean_step_ratio"] = round(
-        figures["s3"]["mean_step_s"] / figures["filesystem"]["mean_step_s"], 2
+        figures["s3"]["median_mean_step_s"] / figures["filesystem"]["median_mean_step_s"], 2
     )
+    figures["s3_over_filesystem_mean_step_ratio_per_round"] = [
+        round(s3["mean_step_s"] / fs["mean_step_s"], 2)
+        for fs, s3 in zip(rounds["filesystem"], rounds["s3"], strict=True)
+    ]
     return figures
 
 
@@ -340,21 +402,24 @@ def main() -> None:
     parser.add_argument(
         "--no-shared-disk", action="store_true", help="only 3 and 4, merged into the results"
     )
+    parser.add_argument("--step-values", action="store_true", help="only 3, merged likewise")
     args = parser.parse_args()
     # This process reads the stores with the runs' settings: embedded, under each home.
     for name in [n for n in os.environ if n.startswith(processes.CONFIGURATION_PREFIXES)]:
         del os.environ[name]
-    if args.no_shared_disk:
+    if args.no_shared_disk or args.step_values:
+        new = {}
         with tempfile.TemporaryDirectory() as parent:
             try:
-                values = step_values_overhead(Path(parent))
-                hosts = no_shared_disk_backfill(Path(parent))
+                new["step_values"] = step_values_overhead(Path(parent))
+                if args.no_shared_disk:
+                    new["backfill_two_hosts_no_shared_disk"] = no_shared_disk_backfill(Path(parent))
             finally:
                 delete_queues()
         figures = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        figures.update(step_values=values, backfill_two_hosts_no_shared_disk=hosts)
+        figures.update(new)
         RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-        sys.stdout.write(json.dumps({"step_values": values, "hosts": hosts}, indent=2) + "\n")
+        sys.stdout.write(json.dumps(new, indent=2) + "\n")
         return
     with tempfile.TemporaryDirectory() as parent:
         try:

@@ -7,6 +7,7 @@ only) and MLOPS_HOME; a worker also runs with the orchestrator's folder hidden b
 tmpfs in its own mount namespace where the sandbox allows `unshare --mount`.
 """
 
+import shutil
 import signal
 import subprocess
 import time
@@ -17,6 +18,7 @@ import dagster as dg
 import pytest
 import yaml
 
+import mlops_assets
 from mlops_assets.backends import factory
 from mlops_assets.settings import Settings
 from mlops_assets_tests.graph.test_execution import MONTH, RUN_CONFIG, RUN_TIMEOUT_S
@@ -241,18 +243,33 @@ def test_a_host_killed_mid_step_hands_the_step_to_another_host(
     assert deployment.storage_files() == []
 
 
+def _other_code(folder: Path) -> dict[str, str]:
+    """A copy of the package with one changed line, first on the worker's import path: the
+    host of a worker deployed from other code."""
+    copy = folder / "code" / "mlops_assets"
+    shutil.copytree(
+        Path(mlops_assets.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    with (copy / "constants.py").open("a") as constants:
+        constants.write("# a change deployed to this host only\n")
+    return {"PYTHONPATH": str(folder / "code")}
+
+
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
         ({"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, "AWS_ACCESS_KEY_ID"),
         ({"MLOPS_STEP_VALUES_URL": "s3://no-such-bucket/values"}, "MLOPS_STEP_VALUES_URL"),
+        ("other-code", "deploy the same code"),
     ],
-    ids=["no-credentials", "other-bucket"],
+    ids=["no-credentials", "other-bucket", "other-code"],
 )
 def test_a_host_started_without_the_run_settings_fails_the_first_step_cleanly(
     shared, seaweedfs, tmp_path, monkeypatch, overrides, named
 ):
     deployment = Deployment(shared, tmp_path, seaweedfs, monkeypatch)
+    if overrides == "other-code":
+        overrides = _other_code(tmp_path / "host-a")
     with deployment.workers("host-a", **overrides) as workers:
         workers.start("host-a", *deployment.queues())
         run = deployment.start_run()

@@ -133,3 +133,36 @@ def test_training_data_refuses_other_step_values_before_computing(resources):
     assert not result.success
     errors = _errors(result)
     assert "MLOPS_STEP_VALUES_URL" in errors and "computed although" not in errors
+
+
+def test_a_process_makes_one_s3_client_per_settings(monkeypatch):
+    """A worker starts the IO manager for every step: the boto3 client is made once."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-a")
+    first = step_io_manager("s3://mlops/values", "http://127.0.0.1:1", "us-east-1")
+    again = step_io_manager("s3://mlops/other", "http://127.0.0.1:1", "us-east-1")
+    with (
+        dg.build_resources({"s3": first.s3_resource}) as one,
+        dg.build_resources({"s3": again.s3_resource}) as two,
+    ):
+        assert one.s3 is two.s3
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-b")
+    with dg.build_resources({"s3": first.s3_resource}) as other_keys:
+        assert other_keys.s3 is not one.s3
+
+
+@pytest.mark.integration
+def test_steps_of_one_process_share_the_client_and_still_find_a_missing_bucket(
+    seaweedfs, monkeypatch
+):
+    for name, value in seaweedfs.environment().items():
+        monkeypatch.setenv(name, value)
+    manager = step_io_manager(f"s3://{seaweedfs.bucket}/shared", seaweedfs.endpoint_url, "x")
+    for _ in range(2):
+        result = dg.materialize([numbers, total], resources={"io_manager": manager})
+        assert result.output_for_node("total") == 6
+    assert seaweedfs.keys("shared/") == ["shared/numbers", "shared/total"]
+    missing = step_io_manager("s3://no-such-bucket/v", seaweedfs.endpoint_url, "x")
+    for _ in range(2):  # a failed check is not remembered
+        result = dg.materialize([numbers], resources={"io_manager": missing}, raise_on_error=False)
+        assert not result.success and "MLOPS_STEP_VALUES_URL" in _errors(result)
