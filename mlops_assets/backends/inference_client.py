@@ -15,7 +15,18 @@ class DeploymentError(RuntimeError):
     """The server refused the version, was unreachable, or did not serve it in time."""
 
 
-def reload(url: str, reason: str, timeout_s: float, admin_token: str | None = None) -> dict:
+def _model_param(model: str | None) -> dict:
+    # The fleet model whose alias the server reloads; a server serving one model ignores it.
+    return {"model": model} if model else {}
+
+
+def reload(
+    url: str,
+    reason: str,
+    timeout_s: float,
+    admin_token: str | None = None,
+    model: str | None = None,
+) -> dict:
     """Asks the server to resolve its alias now and swap in that version.
 
     Args:
@@ -23,6 +34,7 @@ def reload(url: str, reason: str, timeout_s: float, admin_token: str | None = No
         reason: logged by the server.
         timeout_s: how long to wait for the reload to finish.
         admin_token: the server's MLOPS_SERVING_ADMIN_TOKEN, if it has one.
+        model: the fleet model (its spec's name) to reload; None: the server's only model.
 
     Returns:
         The server's reload report (`status`, `serving_version`, `error`, …); a refused model
@@ -35,7 +47,7 @@ def reload(url: str, reason: str, timeout_s: float, admin_token: str | None = No
     try:
         response = httpx.post(
             f"{url.rstrip('/')}/admin/reload",
-            params={"reason": reason[:200]},
+            params={"reason": reason[:200], **_model_param(model)},
             headers=headers,
             timeout=timeout_s,
         )
@@ -49,9 +61,9 @@ def reload(url: str, reason: str, timeout_s: float, admin_token: str | None = No
     return response.json()
 
 
-def serving_version(url: str, timeout_s: float) -> str | None:
+def serving_version(url: str, timeout_s: float, model: str | None = None) -> str | None:
     """Returns the version the server answers with now, or None before its first model."""
-    response = httpx.get(f"{url.rstrip('/')}/model", timeout=timeout_s)
+    response = httpx.get(f"{url.rstrip('/')}/model", params=_model_param(model), timeout=timeout_s)
     response.raise_for_status()
     model = response.json()["model"]
     return None if model is None else model["version"]
@@ -64,6 +76,7 @@ def deploy(
     timeout_s: float,
     admin_token: str | None = None,
     poll_s: float = 0.05,
+    model: str | None = None,
 ) -> dict:
     """Makes the server serve `version` (already set on its alias) and waits until it does.
 
@@ -74,6 +87,7 @@ def deploy(
         timeout_s: the whole wait, reload included.
         admin_token: the server's admin token, if any.
         poll_s: pause between checks when the reload answered with another version.
+        model: the fleet model (its spec's name) to deploy; None: the server's only model.
 
     Returns:
         The reload report.
@@ -83,7 +97,7 @@ def deploy(
             `version` within `timeout_s`.
     """
     deadline = time.monotonic() + timeout_s
-    report = reload(url, reason, timeout_s, admin_token)
+    report = reload(url, reason, timeout_s, admin_token, model)
     if report["status"] == "failed":
         raise DeploymentError(
             f"inference server refused v{report['target_version']}: {report['error']} "
@@ -98,7 +112,7 @@ def deploy(
             )
         time.sleep(poll_s)
         try:
-            serving = serving_version(url, max(0.1, deadline - time.monotonic()))
+            serving = serving_version(url, max(0.1, deadline - time.monotonic()), model)
         except httpx.TimeoutException:
             # The poll had only what was left of the wait: the deadline, not an unreachable
             # server (the check above says which version it served last).
@@ -128,12 +142,13 @@ class InferenceClient:
         """Whether a server is configured at all."""
         return bool(self.url)
 
-    def deploy(self, version: str, reason: str) -> dict:
+    def deploy(self, version: str, reason: str, model: str | None = None) -> dict:
         """Makes the server reload its alias (already moved to `version`) and serve it.
 
         Args:
             version: the version the champion alias points at now.
             reason: logged by the server.
+            model: the fleet model (its spec's name); None: the server's only model.
 
         Returns:
             The server's reload report (`status`, `serving_version`, `seconds`, …).
@@ -144,7 +159,7 @@ class InferenceClient:
         """
         if not self.url:
             raise DeploymentError("no inference server configured (MLOPS_SERVING_URL)")
-        return deploy(self.url, version, reason, self.timeout_s, self.admin_token)
+        return deploy(self.url, version, reason, self.timeout_s, self.admin_token, model=model)
 
 
 def _json(response: httpx.Response) -> dict:

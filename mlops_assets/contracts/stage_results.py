@@ -29,6 +29,9 @@ class GateResult(_Result):
     observed: float | None = None
     threshold: float | None = None
     reason: str = ""
+    # The spec's metric and severity (ERROR: failing rejects; WARN: failing defends).
+    metric: str | None = None
+    severity: Literal["ERROR", "WARN"] = "ERROR"
 
 
 class ModelScore(_Result):
@@ -43,6 +46,11 @@ class ModelScore(_Result):
     latency_p50_s: float
     latency_p95_s: float
     latency_p99_s: float
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The gate metrics a classification model reports (names from `gate_spec.METRICS`)."""
+        return {"accuracy": self.accuracy, "latency_p95_s": self.latency_p95_s}
 
 
 class VerificationReport(_Result):

@@ -15,8 +15,10 @@ from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.constants import DEPLOYMENT, REGISTRY_POOL, RETRAINING_GROUP
+from mlops_assets.constants import CHAMPION_MODEL, DEPLOYMENT, REGISTRY_POOL
+from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -60,23 +62,16 @@ def compensate(
         return None
 
 
-@dg.asset(
-    key=DEPLOYMENT,
-    # One run that moves @champion or the server at a time, whatever launched it.
-    pool=REGISTRY_POOL,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    kinds={"fastapi"},
-)
-def deployment(
+def deploy_champion(
     context: dg.AssetExecutionContext,
+    model: ModelSpec,
     champion_model: ChampionChange,
     model_registry: RegistryResource,
     serving_client: InferenceClientResource,
     event_queue: EventQueueResource,
     alerts: AlertsResource,
 ) -> dg.Output[DeploymentResult]:
-    """The champion in service: the inference server reloaded and answering with its version."""
+    """Makes the inference server serve the model's new champion, or compensates."""
     version = champion_model.version
     previous = champion_model.previous_version
     if not champion_model.alias_moved:
@@ -101,11 +96,11 @@ def deployment(
         )
     started = time.perf_counter()
     try:
-        report = server.deploy(version, f"deploy v{version} (run {context.run_id[:8]})")
+        report = server.deploy(version, f"deploy v{version} (run {context.run_id[:8]})", model.name)
     except DeploymentError as failure:
         moved = compensate(
             context,
-            model_registry.get_client(),
+            model_registry.get_client(model.registry_name),
             server,
             version,
             previous,
@@ -132,3 +127,33 @@ def deployment(
             "deploy_seconds": seconds,
         },
     )
+
+
+def deployment_asset(model: ModelSpec) -> dg.AssetsDefinition:
+    """`<model>/deployment`: the model's champion pushed to the inference server."""
+    names = ModelNames(model.name)
+
+    @dg.asset(
+        key=names.deployment,
+        ins={CHAMPION_MODEL: dg.AssetIn(names.champion_model)},
+        # One run that moves @champion or the server at a time, whatever launched it.
+        pool=REGISTRY_POOL,
+        group_name=model.name,
+        partitions_def=monthly_partitions,
+        kinds={"fastapi"},
+    )
+    def deployment(
+        context: dg.AssetExecutionContext,
+        champion_model: ChampionChange,
+        model_registry: RegistryResource,
+        serving_client: InferenceClientResource,
+        event_queue: EventQueueResource,
+        alerts: AlertsResource,
+    ) -> dg.Output[DeploymentResult]:
+        """The champion in service: the inference server reloaded and answering with its
+        version."""
+        return deploy_champion(
+            context, model, champion_model, model_registry, serving_client, event_queue, alerts
+        )
+
+    return deployment

@@ -9,12 +9,13 @@ from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from mlops_assets.backends import model_contract
-from mlops_assets.backends.registry import RegisteredModel
+from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.backends.storage_errors import storage_errors_explained
-from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL, TRAINING_QUEUE
+from mlops_assets.constants import TRAINING_DATA, TRAINING_QUEUE
+from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
-from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.model import TrainSettings, train
@@ -37,12 +38,11 @@ def train_challenger(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     training_data: TrainingSnapshot,
-    model_registry: RegistryResource,
-    mlflow: dg.ResourceParam[MlFlow],
+    registry: RegistryClient,
+    mlflow: MlFlow,
     trainer: TrainerResource,
 ) -> dg.Output[RegisteredModel]:
-    """Challenger model version, registered in MLflow with the alias `challenger`."""
-    registry = model_registry.get_client()
+    """Trains, logs and registers the challenger in `registry` (alias `challenger`)."""
     settings = TrainSettings(**config.model_dump(include=set(TrainSettings.model_fields)))
     x, y = to_arrays(training_data.train)
     if config.shuffle_labels:
@@ -95,19 +95,32 @@ def train_challenger(
 
 
 def trained_model_asset(
-    retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
+    model: ModelSpec, retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
 ) -> dg.AssetsDefinition:
-    """`trained_model` with a retry policy (`definitions.py` passes the configured one) and its
-    step routed to the Celery queue `queue` (a GPU worker serves it; the in-process executor
-    ignores the route)."""
-    return dg.asset(
-        key=TRAINED_MODEL,
-        group_name=RETRAINING_GROUP,
+    """`<model>/trained_model` with a retry policy (`definitions.py` passes the configured one)
+    and its step routed to the Celery queue `queue` (a GPU worker serves it; the in-process
+    executor ignores the route). It registers in the model's own `registry_name`."""
+    names = ModelNames(model.name)
+
+    @dg.asset(
+        key=names.trained_model,
+        ins={TRAINING_DATA: dg.AssetIn(names.training_data)},
+        group_name=model.name,
         partitions_def=monthly_partitions,
         retry_policy=retry_policy,
         kinds={"tensorflow", "mlflow"},
         op_tags={DAGSTER_CELERY_QUEUE_TAG: queue},
-    )(train_challenger)
+    )
+    def trained_model(
+        context: dg.AssetExecutionContext,
+        config: TrainingConfig,
+        training_data: TrainingSnapshot,
+        model_registry: RegistryResource,
+        mlflow: dg.ResourceParam[MlFlow],
+        trainer: TrainerResource,
+    ) -> dg.Output[RegisteredModel]:
+        """Challenger model version, registered in MLflow with the alias `challenger`."""
+        registry = model_registry.get_client(model.registry_name)
+        return train_challenger(context, config, training_data, registry, mlflow, trainer)
 
-
-trained_model = trained_model_asset(external_step_retry_policy())
+    return trained_model

@@ -10,9 +10,11 @@ from pydantic import Field
 
 from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
-from mlops_assets.constants import MIN_IMPROVEMENT, RETRAINING_GROUP, VERIFICATION_REPORT
+from mlops_assets.constants import TRAINED_MODEL, TRAINING_DATA
+from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.stage_results import ModelScore, VerificationReport
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.ml import metrics
 from mlops_assets.ml.data import to_arrays
@@ -23,10 +25,11 @@ from mlops_assets.retraining import gates
 
 
 class VerificationConfig(dg.Config):
-    min_improvement: float = Field(
-        default=MIN_IMPROVEMENT,
-        description="How much the challenger's holdout accuracy must exceed the champion's "
-        f"(default {MIN_IMPROVEMENT}: a rerun on the same data defends; 0 = not worse).",
+    min_improvement: float | None = Field(
+        default=None,
+        ge=0,
+        description="How much better than the champion the challenger must be on each gate "
+        "against the champion (0 = not worse); unset: the model spec's min_improvement.",
     )
     latency_samples: int = Field(
         default=200, description="Timed single-sample predictions per model after warm-up."
@@ -60,42 +63,36 @@ def _png_markdown(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-@dg.asset(
-    key=VERIFICATION_REPORT,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    # Months run in order: the champion a month is judged against is the one the previous
-    # month left, and the registry alias is shared state.
-    deps=[
-        dg.AssetDep(
-            VERIFICATION_REPORT,
-            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
-        )
-    ],
-    kinds={"mlflow"},
-)
-def verification_report(
+def verify_challenger(
     context: dg.AssetExecutionContext,
+    model: ModelSpec,
     config: VerificationConfig,
     training_data: TrainingSnapshot,
     trained_model: RegisteredModel,
-    model_registry: RegistryResource,
-    mlflow: dg.ResourceParam[MlFlow],
+    registry: RegistryClient,
+    mlflow: MlFlow,
 ) -> dg.Output[VerificationReport]:
-    """Challenger vs champion on the newest holdout: accuracy, latency and the gate verdicts."""
-    registry = model_registry.get_client()
+    """Scores challenger and champion on the holdout and runs the spec's gates on them."""
     champion = registry.champion_for(training_data.month)
     challenger = _score(registry, trained_model, training_data, config.latency_samples)
     champion_score = (
         _score(registry, champion, training_data, config.latency_samples) if champion else None
     )
-    results = gates.evaluate(challenger, champion_score, config.min_improvement)
+    min_improvement = (
+        model.min_improvement if config.min_improvement is None else config.min_improvement
+    )
+    results = gates.evaluate(
+        model.gates,
+        challenger.metrics,
+        champion_score.metrics if champion_score else None,
+        min_improvement,
+    )
     report = VerificationReport(
         month=training_data.month,
         data_version=training_data.data_version,
         holdout_rows=len(training_data.holdout),
         holdout_start=training_data.holdout_start.isoformat(),
-        min_improvement=config.min_improvement,
+        min_improvement=min_improvement,
         challenger=challenger,
         champion=champion_score,
         gates=results,
@@ -137,3 +134,43 @@ def verification_report(
             ),
         },
     )
+
+
+def verification_report_asset(model: ModelSpec) -> dg.AssetsDefinition:
+    """`<model>/verification_report`: the spec's gates on challenger and champion."""
+    names = ModelNames(model.name)
+
+    @dg.asset(
+        key=names.verification_report,
+        ins={
+            TRAINING_DATA: dg.AssetIn(names.training_data),
+            TRAINED_MODEL: dg.AssetIn(names.trained_model),
+        },
+        group_name=model.name,
+        partitions_def=monthly_partitions,
+        # Months run in order: the champion a month is judged against is the one the previous
+        # month left, and the registry alias is shared state.
+        deps=[
+            dg.AssetDep(
+                names.verification_report,
+                partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+            )
+        ],
+        kinds={"mlflow"},
+    )
+    def verification_report(
+        context: dg.AssetExecutionContext,
+        config: VerificationConfig,
+        training_data: TrainingSnapshot,
+        trained_model: RegisteredModel,
+        model_registry: RegistryResource,
+        mlflow: dg.ResourceParam[MlFlow],
+    ) -> dg.Output[VerificationReport]:
+        """Challenger vs champion on the newest holdout: accuracy, latency and the gate
+        verdicts."""
+        registry = model_registry.get_client(model.registry_name)
+        return verify_challenger(
+            context, model, config, training_data, trained_model, registry, mlflow
+        )
+
+    return verification_report
