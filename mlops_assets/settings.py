@@ -184,7 +184,7 @@ class Settings(SharedSettings):
         default=100, ge=1, description="New confirmed labels that trigger a retraining run."
     )
     events_sensor_interval_s: int = Field(
-        default=30, ge=5, description="Seconds between task_events_sensor ticks."
+        default=30, ge=5, description="Seconds between ticks of each task-events source sensor."
     )
     events_max_batch: int = Field(
         default=20000, ge=1, description="Most task events one sensor tick replicates."

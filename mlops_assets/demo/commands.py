@@ -1,7 +1,7 @@
 """The demo's use cases behind `mlops-assets demo | seed-demo | publish-demo-events`.
 
 The demo stands in for the Helper service: it publishes confirmed tasks as TaskConfirmedEvents
-and replicates them as `task_events_sensor` does, then replays two years month by month.
+and replicates them as `task_confirmed_events_sensor` does, then replays two years month by month.
 """
 
 import logging
@@ -16,9 +16,10 @@ from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.contracts.records import TaskRecord
-from mlops_assets.definitions import build_definitions, monitor_config, retrain_job_for_workers
+from mlops_assets.definitions import build_definitions, monitor_config, reconstructable_retrain_job
 from mlops_assets.demo import policies, policy_report, replay, report
 from mlops_assets.demo.source import Scenario, demo_tasks
+from mlops_assets.demo.spec import DEMO_NAMES
 from mlops_assets.retraining.replication import replicate
 from mlops_assets.settings import Settings
 
@@ -44,7 +45,7 @@ def publish_demo_events(settings: Settings) -> int:
 def deliver_through_events(
     queue: EventQueue, store: TrainingDataStore, records: Sequence[TaskRecord]
 ) -> int:
-    """Publishes records as TaskConfirmedEvents, then replicates them as task_events_sensor does.
+    """Publishes records as TaskConfirmedEvents, then replicates them as the events sensor does.
 
     Returns:
         How many records were new to the store.
@@ -85,15 +86,17 @@ def _reset_embedded_state(settings: Settings) -> None:
 def monitor_champion(
     definitions: dg.Definitions, instance: dg.DagsterInstance, settings: Settings
 ) -> None:
-    """Materializes `champion_monitor` on the replayed data: the settings' thresholds, a month's
+    """Materializes the demo model's `champion_monitor` on the replayed data: its spec's
+    thresholds (or the settings' overrides), a month's
     window anchored to the newest confirmed task (the data is historical, not live)."""
     config = {
         **monitor_config(settings),
         "window_days": 30,
         "window_anchor": "newest_confirmed_task",
     }
-    definitions.resolve_job_def("monitor_job").execute_in_process(
-        run_config={"ops": {"champion_monitor": {"config": config}}, **replay.QUIET},
+    op = DEMO_NAMES.champion_monitor.to_python_identifier()
+    definitions.resolve_job_def(DEMO_NAMES.monitor_job).execute_in_process(
+        run_config={"ops": {op: {"config": config}}, **replay.QUIET},
         instance=instance,
         raise_on_error=False,
         tags={"mlops_assets/replay": "true"},
@@ -111,12 +114,12 @@ def run_demo(settings: Settings) -> int:
     store, queue = factory.data_store(settings), factory.event_queue(settings)
     registry = factory.registry(settings)
     definitions = build_definitions(settings)
-    job = definitions.resolve_job_def("retrain_job")
+    job = definitions.resolve_job_def(DEMO_NAMES.retrain_job)
     # min_improvement is verification_report's default, as for every other launch path.
     run_config = replay.QUIET
     if settings.executor != "in_process":
         # Steps in other processes: each loads the job from the definitions module by name.
-        job = dg.reconstructable(retrain_job_for_workers)
+        job = reconstructable_retrain_job(DEMO_NAMES.model)
     try:
         with dg.DagsterInstance.get() as instance:
             results = replay.run_replay(

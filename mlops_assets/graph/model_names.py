@@ -86,5 +86,5 @@ class ModelNames:
 
 
 def events_sensor_name(queue: str) -> str:
-    """The replication sensor of a source queue: `task.confirmed` → `task_confirmed_events_sensor`."""
+    """The replication sensor of a source queue, e.g. `task_confirmed_events_sensor`."""
     return "".join(c if c.isalnum() else "_" for c in queue) + "_events_sensor"

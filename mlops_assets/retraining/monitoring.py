@@ -138,11 +138,11 @@ def prediction_drift(
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """When a drift test counts (README, configuration table)."""
+    """When a drift test counts (the model spec's `monitor`, or the settings' overrides)."""
 
-    input_statistic: float = 0.3
-    prediction_distance: float = 0.2
-    alpha: float = 0.01
+    input_statistic: float
+    prediction_distance: float
+    alpha: float
 
 
 @dataclass(frozen=True)

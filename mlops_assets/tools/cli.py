@@ -91,7 +91,7 @@ def rollback(
 ) -> int:
     """Moves @champion back to the version it replaced and waits for the server to serve it.
 
-    The same use case as `rollback_champion_job`, without dagster or the Definitions: those import
+    The same use case as `<model>_rollback_job`, without dagster or the Definitions: those import
     TensorFlow (seconds), and a rollback should take well under two seconds. Exits 0 once the
     alias moved, even when the broker is down: the event and alert then wait in the outbox (the
     output names them) and leave with the next drain.

@@ -1,7 +1,7 @@
 """Deployment, the saga's last step: the inference server serves the new champion, or the
 promotion is compensated (alias and server back on the previous champion).
 
-The compensation runs the same use case as `rollback_champion_job` and `mlops-assets rollback`
+The compensation runs the same use case as `<model>_rollback_job` and `mlops-assets rollback`
 (`mlops_assets.retraining.rollback`).
 """
 
