@@ -35,10 +35,17 @@ REQUIRED_DISTRIBUTIONS = (("tensorflow-cpu", "tensorflow"), ("keras",), ("numpy"
 INPUT_EXAMPLE_ROWS = 2
 
 
-def pinned_requirements() -> list[str]:
-    """`name==version` of each distribution loading the model needs, as installed here."""
+def pinned_requirements(
+    distributions: tuple[tuple[str, ...], ...] = REQUIRED_DISTRIBUTIONS,
+) -> list[str]:
+    """`name==version` of each distribution loading the model needs, as installed here.
+
+    Args:
+        distributions: for each requirement, the names it may be installed under (the
+            first installed one is pinned); default the photo model's.
+    """
     pins = []
-    for choices in REQUIRED_DISTRIBUTIONS:
+    for choices in distributions:
         for name in choices:
             try:
                 pins.append(f"{name}=={importlib.metadata.version(name)}")

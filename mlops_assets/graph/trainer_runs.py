@@ -20,10 +20,15 @@ from pydantic import Field
 
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import TRAINED_MODEL
-from mlops_assets.contracts.trainer import DATA_FILE_NAME, EtaClock, Progress, progress_record
+from mlops_assets.contracts.trainer import (
+    DATA_FILE_NAME,
+    EtaClock,
+    Progress,
+    TrainerOutputError,
+    progress_record,
+)
 from mlops_assets.ml.model import TrainResult, TrainSettings
 from mlops_assets.ml.trainer_files import (
-    TrainerOutputError,
     check_model_file,
     find_model_file,
     write_training_data,
