@@ -18,10 +18,12 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
-from mlops_assets.backends.model_contract import pinned_requirements
+from mlops_assets.backends.model_contract import dataset_hints_silenced, pinned_requirements
 from mlops_assets.contracts.trainer import VERIFIER_FILE
+from mlops_assets.ml.face_data import face_arrays
 from mlops_assets.ml.face_training import file_sha256
 from mlops_assets.ml.face_verifier import FaceVerifier
 
@@ -74,6 +76,22 @@ def log_face_verifier(verifier: FaceVerifier, example_vectors: np.ndarray) -> tu
             pip_requirements=pinned_requirements(REQUIRED_DISTRIBUTIONS),
         )
     return info.model_uri, sha256
+
+
+def face_dataset(frame: pd.DataFrame, name: str, source: str | None) -> PandasDataset:
+    """An MLflow dataset of face snapshot rows: one column per vector component, plus the
+    helper id as the target (the identity).
+
+    Args:
+        frame: rows with `vector` and `helper_id`.
+        name: the dataset's name, e.g. `holdout-2025-01-01-3f2a…`.
+        source: where the rows are stored (the Parquet snapshot's URI), if anywhere.
+    """
+    vectors, identities = face_arrays(frame)
+    tidy = pd.DataFrame(vectors, columns=[f"v{i}" for i in range(vectors.shape[1])])
+    tidy["helper_id"] = identities.astype(str)
+    with dataset_hints_silenced():
+        return mlflow.data.from_pandas(tidy, source=source, targets="helper_id", name=name)
 
 
 def load_face_verifier(model_dir: Path, expected_sha256: str | None = None) -> FaceVerifier:
