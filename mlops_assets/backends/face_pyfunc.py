@@ -21,7 +21,7 @@ class FaceVerifierModel(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         self.verifier = FaceVerifier.load(context.artifacts[VERIFIER_ARTIFACT])
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input: np.ndarray, params=None) -> pd.DataFrame:
         """Each pair's cosine score and whether it matches at the verifier's threshold.
 
         Raises:
