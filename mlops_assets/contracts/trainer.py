@@ -27,6 +27,12 @@ RUN_META_KIND = "run_meta"
 DATA_INPUTS = "x"
 DATA_LABELS = "y"
 DATA_FILE_NAME = "train.npz"
+# A verification trainer's data file adds the threshold's identities and the target rate (its
+# `x` are face vectors, its `y` identity codes), and it leaves `VERIFIER_FILE` (the
+# `FaceVerifier.save` format) in its output folder instead of a `.keras` model.
+DATA_VALIDATION = "validation"
+DATA_TARGET_FAR = "target_far"
+VERIFIER_FILE = "face_verifier.npz"
 
 # What every trainer inherits from the pipeline's environment: enough to find its interpreter,
 # libraries, locale, temporary folder and GPU, nothing that holds a secret. Anything else only
@@ -63,6 +69,11 @@ def trainer_environment(
 
 # Metrics shown first, in this order, when a trainer reports several.
 HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
+
+
+class TrainerOutputError(ValueError):
+    """The trainer left nothing usable: no model file, an unreadable one, or one that answers
+    nonsense."""
 
 
 class MalformedTrainerMessage(ValueError):
