@@ -22,27 +22,34 @@ from mlops_assets.contracts.face_events import (
 from mlops_assets.contracts.records import ConfirmedWindow, TaskRecord, record_problems
 
 METADATA = sa.MetaData()
-CONFIRMED_TASKS = sa.Table(
+
+
+def _event_table(name: str, *columns: sa.Column) -> sa.Table:
+    # Every replicated source: `seq` (the store's high-water mark), the idempotency key, the
+    # source's own columns, and the publishing service.
+    return sa.Table(
+        name,
+        METADATA,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        *columns,
+        sa.Column("source", sa.String(64), nullable=False),
+    )
+
+
+CONFIRMED_TASKS = _event_table(
     "confirmed_tasks",
-    METADATA,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
     sa.Column("task_id", sa.String(64), nullable=False),
     sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("label", sa.Integer, nullable=False),
     sa.Column("pixels", sa.LargeBinary, nullable=False),
-    sa.Column("source", sa.String(64), nullable=False),
 )
-FACE_VECTORS = sa.Table(
+FACE_VECTORS = _event_table(
     "face_vectors",
-    METADATA,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
     sa.Column("helper_id", sa.String(64), nullable=False),
     sa.Column("captured_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("vector", sa.LargeBinary, nullable=False),
     sa.Column("camera", sa.String(64), nullable=False),
-    sa.Column("source", sa.String(64), nullable=False),
 )
 # How SQLAlchemy's SQLite dialect stores a DATETIME (the store's fast path writes the same).
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"

@@ -1,5 +1,5 @@
-"""Sensors: replicate task events and trigger retraining; retrain on the champion's health;
-announce how every run ended and alert when one broke.
+"""Sensors: replicate task events and trigger retraining (built in `graph.source_sensors`);
+retrain on the champion's health; announce how every run ended and alert when one broke.
 
 Each sensor reads its resources and cursor and returns a run request or a skip reason; the
 logic lives in `retraining` (replication, triggers, health, alerts, outcomes).
@@ -19,6 +19,7 @@ from mlops_assets.graph.assets.monitoring import latest_report
 from mlops_assets.graph.jobs import retrain_job
 from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.graph.run_log import run_facts, step_errors
+from mlops_assets.graph.source_sensors import event_source_sensor_for
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -26,72 +27,27 @@ from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining import alerts as alert_rules
 from mlops_assets.retraining.health import HealthPolicy, health_verdict
 from mlops_assets.retraining.outcomes import outcome_events
-from mlops_assets.retraining.replication import replicate
-from mlops_assets.retraining.triggers import decide_retrain, is_preview, parse_cursor
+from mlops_assets.retraining.replication import TASK_EVENTS
+from mlops_assets.retraining.triggers import is_preview
 
 log = logging.getLogger(__name__)
-
-
-def last_snapshot_high_water_mark(instance: dg.DagsterInstance) -> int:
-    """The store's high-water mark that the newest `training_data` materialization used."""
-    event = instance.get_latest_materialization_event(dg.AssetKey(TRAINING_DATA))
-    if event is None or event.asset_materialization is None:
-        return 0
-    value = event.asset_materialization.metadata.get("high_water_mark")
-    return int(value.value) if value is not None else 0
 
 
 def task_events_sensor_for(
     min_new_labels: int, max_messages: int, max_seconds: float, interval_s: int
 ) -> dg.SensorDefinition:
-    """Builds `task_events_sensor` with its thresholds and bounds."""
-
-    @dg.sensor(
+    """Builds `task_events_sensor` with its thresholds and bounds: replicates task events into
+    `confirmed_tasks` and requests `retrain_job` once `min_new_labels` new labels arrived."""
+    return event_source_sensor_for(
+        TASK_EVENTS,
         name="task_events_sensor",
-        job=retrain_job,
-        minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Replicates TaskConfirmedEvents into the training data store and requests "
-        f"retrain_job once {min_new_labels} new labels arrived. Preview does not consume.",
+        target=retrain_job,
+        training_data=dg.AssetKey(TRAINING_DATA),
+        min_new=min_new_labels,
+        max_messages=max_messages,
+        max_seconds=max_seconds,
+        interval_s=interval_s,
     )
-    def task_events_sensor(
-        context: dg.SensorEvaluationContext,
-        event_queue: EventQueueResource,
-        data_store: DataStoreResource,
-    ) -> dg.SensorResult:
-        store = data_store.get_client()
-        preview = is_preview(context.log_key, context.repository_name)
-        if preview:
-            context.log.info("preview: leaving the queue untouched, reading the store only")
-        else:
-            drained = replicate(event_queue.get_client(), store, max_messages, max_seconds)
-            context.log.info(drained.summary())
-        cursor = parse_cursor(context.cursor)
-        baseline = max(last_snapshot_high_water_mark(context.instance), cursor)
-        decision = decide_retrain(
-            store.high_water_mark(), baseline, store.count(baseline), min_new_labels
-        )
-        if not decision.retrain:
-            note = "preview, queue not drained: " if preview else ""
-            return dg.SensorResult(skip_reason=dg.SkipReason(note + decision.skip_reason()))
-        # The newest month's as-of partition trains on everything older, as the schedule does.
-        newest = store.newest_confirmed_at()
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=decision.run_key,
-                    partition_key=existing_month_key(newest),
-                    tags={
-                        "mlops/trigger": "task_events",
-                        "mlops/high_water_mark": str(decision.high_water_mark),
-                        "mlops/new_labels": str(decision.new_labels),
-                    },
-                )
-            ],
-            cursor=str(decision.high_water_mark),
-        )
-
-    return task_events_sensor
 
 
 def send_alerts(notifier: Notifier, alerts: list, log) -> None:

@@ -38,7 +38,8 @@ class EventSource:
     """One replicated source: its events, their queue and the store table they land in.
 
     Args:
-        name: what its events are called in logs and summaries.
+        name: what its events are called in logs, summaries and run keys.
+        records: what its stored records are called (a sensor's skip reason counts them).
         queue: the logical queue its producer publishes to.
         event: the event class (strict contract, `to_record()`).
         table: the store table of its records.
@@ -47,6 +48,7 @@ class EventSource:
     """
 
     name: str
+    records: str
     queue: str
     event: type[Event]
     table: RecordTable
@@ -54,10 +56,15 @@ class EventSource:
 
 
 TASK_EVENTS = EventSource(
-    "task events", TASK_CONFIRMED_QUEUE, TaskConfirmedEvent, TASK_RECORDS, frozenset({"label"})
+    "task events",
+    "confirmed labels",
+    TASK_CONFIRMED_QUEUE,
+    TaskConfirmedEvent,
+    TASK_RECORDS,
+    frozenset({"label"}),
 )
 FACE_EVENTS = EventSource(
-    "face events", FACE_REGISTERED_QUEUE, FaceVectorRegisteredEvent, FACE_RECORDS
+    "face events", "face vectors", FACE_REGISTERED_QUEUE, FaceVectorRegisteredEvent, FACE_RECORDS
 )
 
 
