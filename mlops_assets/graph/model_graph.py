@@ -29,7 +29,8 @@ from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.run_sensors import run_outcome_sensors
 from mlops_assets.graph.schedules import monitor_schedule_for, retrain_schedule_for
-from mlops_assets.graph.sensors import champion_health_sensor_for, task_events_sensor_for
+from mlops_assets.graph.sensors import champion_health_sensor_for
+from mlops_assets.graph.source_sensors import source_sensor_for
 from mlops_assets.retraining.health import HealthPolicy
 
 
@@ -120,8 +121,8 @@ def model_definitions(model: ModelSpec, options: GraphOptions) -> dg.Definitions
 
 
 def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> dg.Definitions:
-    """Every model's graph merged, with one replication sensor per task-events source queue and
-    the run-status sensors.
+    """Every model's graph merged, with one replication sensor per source queue and the
+    run-status sensors.
 
     Args:
         fleet: the loaded fleet.
@@ -140,14 +141,16 @@ def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> d
         model.name: _job(graph, ModelNames(model.name).retrain_job)
         for model, graph in zip(fleet.models, graphs, strict=True)
     }
-    sources: dict[str, list[ModelSpec]] = {}
+    # One sensor per source queue, requesting the retraining of every model it feeds.
+    sources: dict[tuple[str, str], list[ModelSpec]] = {}
     for model in fleet.models:
-        if model.source.kind == "task_photos":
-            sources.setdefault(model.source.queue, []).append(model)
+        if model.source.queue is not None:
+            sources.setdefault((model.source.kind, model.source.queue), []).append(model)
     shared = dg.Definitions(
         sensors=[
             *(
-                task_events_sensor_for(
+                source_sensor_for(
+                    kind,
                     queue,
                     models,
                     [retrain_jobs[m.name] for m in models],
@@ -156,7 +159,7 @@ def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> d
                     options.events_max_seconds,
                     options.events_sensor_interval_s,
                 )
-                for queue, models in sources.items()
+                for (kind, queue), models in sources.items()
             ),
             *run_outcome_sensors(fleet.models, list(retrain_jobs.values())),
         ]

@@ -1,13 +1,12 @@
-"""Sensors: replicate each source's events and trigger its models' retraining; retrain a model
-on its champion's health.
+"""Sensors of one model's champion: retrain it on its champion's health, and alert.
 
 Each sensor reads its resources and cursor and returns run requests or a skip reason; the logic
-lives in `retraining` (replication, triggers, health, alerts). The run-status sensors that
-announce how runs ended are in `graph/run_sensors.py`.
+lives in `retraining` (health, alerts). The event source sensors (one per source queue) are in
+`graph/source_sensors.py`, the run-status sensors that announce how runs ended in
+`graph/run_sensors.py`.
 """
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -15,115 +14,13 @@ import dagster as dg
 from mlops_assets.backends.notifier import AlertDeliveryError, Notifier
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.monitoring import latest_report
-from mlops_assets.graph.model_names import ModelNames, events_sensor_name
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
-from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.retraining import alerts as alert_rules
 from mlops_assets.retraining.health import HealthPolicy, health_verdict
-from mlops_assets.retraining.replication import replicate
-from mlops_assets.retraining.triggers import decide_retrain, is_preview, parse_cursor
-
-
-def last_snapshot_high_water_mark(instance: dg.DagsterInstance, key: dg.AssetKey) -> int:
-    """The store's high-water mark that the newest materialization of the `training_data` at
-    `key` used."""
-    event = instance.get_latest_materialization_event(key)
-    if event is None or event.asset_materialization is None:
-        return 0
-    value = event.asset_materialization.metadata.get("high_water_mark")
-    return int(value.value) if value is not None else 0
-
-
-def parse_source_cursor(cursor: str | None) -> dict[str, int]:
-    """A source sensor's cursor: each model's store high-water mark at its last run request."""
-    if not cursor or not cursor.startswith("{"):
-        return {}
-    return {name: parse_cursor(str(mark)) for name, mark in json.loads(cursor).items()}
-
-
-def task_events_sensor_for(
-    queue: str,
-    models: Sequence[ModelSpec],
-    jobs: Sequence["dg.UnresolvedAssetJobDefinition"],
-    min_new_labels: int,
-    max_messages: int,
-    max_seconds: float,
-    interval_s: int,
-) -> dg.SensorDefinition:
-    """Builds the replication sensor of the task-events queue `queue`: one sensor per source,
-    requesting the retraining job of every model that reads it.
-
-    Args:
-        queue: the source's logical queue (`SourceSpec.queue`).
-        models: the models whose source is this queue.
-        jobs: their retraining jobs, in the same order.
-        min_new_labels: new labels that justify a model's retraining run.
-        max_messages: messages one tick drains at most.
-        max_seconds: seconds one tick drains at most.
-        interval_s: seconds between ticks.
-    """
-    retrained = ", ".join(job.name for job in jobs)
-
-    @dg.sensor(
-        name=events_sensor_name(queue),
-        jobs=list(jobs),
-        minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Replicates TaskConfirmedEvents from {queue} into the training data store "
-        f"and requests {retrained} once {min_new_labels} new labels arrived. Preview does not "
-        "consume.",
-    )
-    def task_events_sensor(
-        context: dg.SensorEvaluationContext,
-        event_queue: EventQueueResource,
-        data_store: DataStoreResource,
-    ) -> dg.SensorResult:
-        store = data_store.get_client()
-        preview = is_preview(context.log_key, context.repository_name)
-        if preview:
-            context.log.info("preview: leaving the queue untouched, reading the store only")
-        else:
-            drained = replicate(event_queue.get_client(), store, max_messages, max_seconds)
-            context.log.info(drained.summary())
-        cursor = parse_source_cursor(context.cursor)
-        high_water_mark = store.high_water_mark()
-        requests, skipped = [], []
-        for model in models:
-            names = ModelNames(model.name)
-            baseline = max(
-                last_snapshot_high_water_mark(context.instance, names.training_data),
-                cursor.get(model.name, 0),
-            )
-            decision = decide_retrain(
-                high_water_mark, baseline, store.count(baseline), min_new_labels
-            )
-            if not decision.retrain:
-                skipped.append(f"{model.name}: {decision.skip_reason()}")
-                continue
-            cursor[model.name] = decision.high_water_mark
-            # The newest month's as-of partition trains on everything older, as the schedule
-            # does.
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{model.name}-{decision.run_key}",
-                    job_name=names.retrain_job,
-                    partition_key=existing_month_key(store.newest_confirmed_at()),
-                    tags={
-                        "mlops/trigger": "task_events",
-                        "mlops/model": model.name,
-                        "mlops/high_water_mark": str(decision.high_water_mark),
-                        "mlops/new_labels": str(decision.new_labels),
-                    },
-                )
-            )
-        if not requests:
-            note = "preview, queue not drained: " if preview else ""
-            return dg.SensorResult(skip_reason=dg.SkipReason(note + "; ".join(skipped)))
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
-
-    return task_events_sensor
+from mlops_assets.retraining.triggers import is_preview
 
 
 def send_alerts(notifier: Notifier, alerts: list, log) -> None:

@@ -2,7 +2,7 @@ import datetime as dt
 
 import dagster as dg
 
-from mlops_assets.backends.data_store import CONFIRMED_TASKS
+from mlops_assets.backends.record_tables import CONFIRMED_TASKS
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.graph.schedules import nightly_retrain_schedule_for
 

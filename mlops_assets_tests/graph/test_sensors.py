@@ -88,7 +88,7 @@ def test_threshold_requests_one_run_and_not_again(instance, queue_factory, store
     publish(queue, demo_records[6:10])
     result = tick(instance, queue_factory, store)
     assert [r.run_key for r in result.run_requests] == ["task-events-hwm-10"]
-    assert result.run_requests[0].tags["mlops/new_labels"] == "10"
+    assert result.run_requests[0].tags["mlops/new_records"] == "10"
     assert result.run_requests[0].partition_key == month_key(store.newest_confirmed_at())
     assert result.cursor == "10"
 

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops_assets.backends.data_store import CONFIRMED_TASKS, RecordRefused, TrainingDataStore
+from mlops_assets.backends.data_store import RecordRefused, TrainingDataStore
+from mlops_assets.backends.record_tables import CONFIRMED_TASKS, TASK_RECORDS
 from mlops_assets.contracts.events import (
     EVENT_MAX_BYTES,
     TASK_CONFIRMED_QUEUE,
@@ -367,11 +368,11 @@ def test_the_store_refusing_a_record_dead_letters_only_that_message(queue_factor
     class Picky(TrainingDataStore):
         """Refuses task 'task-2' as a database would refuse content it cannot hold."""
 
-        def insert(self, records):
+        def insert(self, records, table=TASK_RECORDS):
             records = list(records)
             if any(r.task_id == "task-2" for r in records):
                 raise RecordRefused("the database refused the batch: invalid byte sequence")
-            return super().insert(records)
+            return super().insert(records, table)
 
     store = Picky(f"sqlite:///{tmp_path / 'store.db'}")
     queue = queue_factory()
