@@ -79,7 +79,7 @@ class VerifierScore(_Result):
         return self.model_dump(exclude={"version", "run_id"})
 
 
-class _GatedReport(_Result):
+class GatedReport(_Result):
     """What every verification report answers about its gates."""
 
     def gate(self, name: str) -> GateResult:
@@ -99,7 +99,7 @@ class _GatedReport(_Result):
         return [g.reason for g in self.gates if not g.passed]
 
 
-class VerificationReport(_GatedReport):
+class VerificationReport(GatedReport):
     """Challenger and champion on the same newest holdout, the gate results and the decision."""
 
     month: str
@@ -113,7 +113,7 @@ class VerificationReport(_GatedReport):
     decision: Decision
 
 
-class FaceVerificationReport(_GatedReport):
+class FaceVerificationReport(GatedReport):
     """Face verifier challenger and champion on the same identity-disjoint holdout, the gate
     results and the decision."""
 

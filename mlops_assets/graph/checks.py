@@ -21,8 +21,8 @@ from mlops_assets.constants import (
 )
 from mlops_assets.contracts.gate_spec import GateSpec
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.contracts.monitoring import MonitorReport
-from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
+from mlops_assets.contracts.monitoring import DriftTest, MonitorReport
+from mlops_assets.contracts.stage_results import ChampionChange, GatedReport
 from mlops_assets.graph.assets.dataset import TrainingSnapshot
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
@@ -30,7 +30,7 @@ from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining.health import describe_accuracy, describe_drift
 
 
-def _result(
+def check_result(
     passed: bool,
     observed,
     threshold,
@@ -47,7 +47,7 @@ def _result(
 def enough_rows(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Train and holdout each have enough rows to train and to judge."""
     train, holdout = len(training_data.train), len(training_data.holdout)
-    return _result(
+    return check_result(
         train >= MIN_TRAIN_ROWS and holdout >= MIN_HOLDOUT_ROWS,
         f"train {train}, holdout {holdout}",
         f"train ≥ {MIN_TRAIN_ROWS}, holdout ≥ {MIN_HOLDOUT_ROWS}",
@@ -61,20 +61,20 @@ def no_missing_pixels(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
         for frame in (training_data.train, training_data.holdout)
         for pixels in frame["pixels"]
     )
-    return _result(bad == 0, f"{bad} photos with missing pixels", f"0 (each {PIXEL_COUNT} px)")
+    return check_result(bad == 0, f"{bad} photos with missing pixels", f"0 (each {PIXEL_COUNT} px)")
 
 
 def labels_known(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Every label belongs to the known label set."""
     seen = set(training_data.train["label"]) | set(training_data.holdout["label"])
     unknown = sorted(int(v) for v in seen - set(LABELS))
-    return _result(not unknown, f"unknown labels {unknown}", f"labels in {list(LABELS)}")
+    return check_result(not unknown, f"unknown labels {unknown}", f"labels in {list(LABELS)}")
 
 
 def every_class_in_train(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Each known class appears at least once in the training split."""
     missing = sorted(set(LABELS) - {int(v) for v in training_data.train["label"]})
-    return _result(not missing, f"classes missing from train: {missing}", "none missing")
+    return check_result(not missing, f"classes missing from train: {missing}", "none missing")
 
 
 def gate_check(gate: GateSpec, key: dg.AssetKey) -> dg.AssetChecksDefinition:
@@ -91,12 +91,12 @@ def gate_check(gate: GateSpec, key: dg.AssetKey) -> dg.AssetChecksDefinition:
         description=f"Gate: challenger {gate.metric} {gate.comparison} {bound} "
         f"(failed: {consequence}).",
     )
-    def check(verification_report: VerificationReport) -> dg.AssetCheckResult:
+    def check(verification_report: GatedReport) -> dg.AssetCheckResult:
         # The verdict `gates.evaluate` recorded in the report: the check shows it, never
         # recomputes. `on_failure` shows the severity on a passed check too (the UI shows it
         # only on failures).
         result = verification_report.gate(gate.name)
-        return _result(
+        return check_result(
             result.passed,
             result.observed,
             result.threshold,
@@ -124,7 +124,7 @@ def champion_alias_agrees_for(model: ModelSpec) -> dg.AssetChecksDefinition:
         between)."""
         current = model_registry.get_client(model.registry_name).champion()
         holder = current.version if current else None
-        return _result(
+        return check_result(
             holder == champion_model.version,
             f"@{CHAMPION_ALIAS} = v{holder}",
             f"v{champion_model.version}",
@@ -137,7 +137,7 @@ def champion_accuracy_at_target(champion_monitor: MonitorReport) -> dg.AssetChec
     """The serving champion's live accuracy on confirmed tasks reaches the target (WARN: the
     evidence goes to champion_health_sensor, which decides with its minimum sample)."""
     a = champion_monitor.accuracy
-    return _result(
+    return check_result(
         a.accuracy is None or a.accuracy >= champion_monitor.target_accuracy,
         a.accuracy,
         champion_monitor.target_accuracy,
@@ -150,9 +150,14 @@ def champion_accuracy_at_target(champion_monitor: MonitorReport) -> dg.AssetChec
 
 def champion_drift_within_threshold(champion_monitor: MonitorReport) -> dg.AssetCheckResult:
     """No input or prediction drift test is past its threshold and significant (WARN)."""
-    drifted = [t for t in champion_monitor.drift if t.drifted]
-    worst = max(champion_monitor.drift, key=lambda t: (t.statistic or 0) - t.threshold)
-    return _result(
+    return drift_result(champion_monitor.drift)
+
+
+def drift_result(tests: list[DriftTest]) -> dg.AssetCheckResult:
+    """Passed when no drift test is past its threshold and significant (WARN)."""
+    drifted = [t for t in tests if t.drifted]
+    worst = max(tests, key=lambda t: (t.statistic or 0) - t.threshold)
+    return check_result(
         not drifted,
         ", ".join(describe_drift(t) for t in drifted) or describe_drift(worst),
         "each score ≤ its threshold or p ≥ alpha",
@@ -160,7 +165,8 @@ def champion_drift_within_threshold(champion_monitor: MonitorReport) -> dg.Asset
     )
 
 
-def _checks_on(key: dg.AssetKey, functions, **options) -> list[dg.AssetChecksDefinition]:
+def checks_on(key: dg.AssetKey, functions, **options) -> list[dg.AssetChecksDefinition]:
+    """One check on `key` per function, named by the function, described by its docstring."""
     return [
         dg.asset_check(asset=key, name=fn.__name__, description=fn.__doc__, **options)(fn)
         for fn in functions
@@ -173,7 +179,7 @@ def model_checks(model: ModelSpec) -> list[dg.AssetChecksDefinition]:
     champion_model and the monitor checks on its champion_monitor."""
     names = ModelNames(model.name)
     return [
-        *_checks_on(
+        *checks_on(
             names.training_data,
             [enough_rows, no_missing_pixels, labels_known, every_class_in_train],
             blocking=True,
@@ -181,7 +187,7 @@ def model_checks(model: ModelSpec) -> list[dg.AssetChecksDefinition]:
         ),
         *(gate_check(gate, names.verification_report) for gate in model.gates),
         champion_alias_agrees_for(model),
-        *_checks_on(
+        *checks_on(
             names.champion_monitor,
             [champion_accuracy_at_target, champion_drift_within_threshold],
         ),

@@ -18,11 +18,15 @@ from mlops_assets.contracts.fleet import FleetFileError, FleetSpec
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.dataset import training_data_asset
 from mlops_assets.graph.assets.deployment import deployment_asset
+from mlops_assets.graph.assets.face_dataset import snapshot_face_data
+from mlops_assets.graph.assets.face_monitoring import face_champion_monitor_asset
+from mlops_assets.graph.assets.face_verification import face_verification_report_asset
 from mlops_assets.graph.assets.monitoring import champion_monitor_asset
 from mlops_assets.graph.assets.promotion import champion_model_asset
-from mlops_assets.graph.assets.training import trained_model_asset
+from mlops_assets.graph.assets.training import face_trained_model_asset, trained_model_asset
 from mlops_assets.graph.assets.verification import verification_report_asset
 from mlops_assets.graph.checks import model_checks
+from mlops_assets.graph.face_checks import face_model_checks
 from mlops_assets.graph.jobs import monitor_job_for, retrain_job_for, rollback_job_for
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
@@ -65,20 +69,25 @@ def health_policy(model: ModelSpec, options: GraphOptions) -> HealthPolicy:
     )
 
 
-def classification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definitions:
-    """The photo-classifier graph of one classification model: its six assets in its group,
-    its checks, jobs, schedules and the sensors that serve it alone."""
+def _graph(
+    model: ModelSpec,
+    options: GraphOptions,
+    assets: list[dg.AssetsDefinition],
+    checks: list[dg.AssetChecksDefinition],
+    health: bool,
+) -> dg.Definitions:
+    """A model's six assets in its group with their checks, its jobs and schedules, and the
+    sensors that serve it alone (the champion's outbox; the health sensor when its task's
+    monitor feeds one)."""
     retrain_job, monitor_job = retrain_job_for(model), monitor_job_for(model)
+    sensors = [champion_outbox_sensor_for(model)]
+    if health:
+        policy = health_policy(model, options)
+        interval = options.health_sensor_interval_s
+        sensors.insert(0, champion_health_sensor_for(model, retrain_job, policy, interval))
     return dg.Definitions(
-        assets=[
-            training_data_asset(model, options.retry_policy),
-            trained_model_asset(model, options.retry_policy, options.training_queue),
-            verification_report_asset(model),
-            champion_model_asset(model),
-            deployment_asset(model),
-            champion_monitor_asset(model),
-        ],
-        asset_checks=model_checks(model),
+        assets=assets,
+        asset_checks=checks,
         jobs=[retrain_job, monitor_job, rollback_job_for(model)],
         schedules=[
             retrain_schedule_for(model, retrain_job, options.timezone),
@@ -90,18 +99,46 @@ def classification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definiti
                 options.monitor_cron,
             ),
         ],
-        sensors=[
-            champion_health_sensor_for(
-                model, retrain_job, health_policy(model, options), options.health_sensor_interval_s
-            ),
-            champion_outbox_sensor_for(model),
-        ],
+        sensors=sensors,
     )
+
+
+def classification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definitions:
+    """The photo-classifier graph of one classification model."""
+    assets = [
+        training_data_asset(model, options.retry_policy),
+        trained_model_asset(model, options.retry_policy, options.training_queue),
+        verification_report_asset(model),
+        champion_model_asset(model),
+        deployment_asset(model),
+        champion_monitor_asset(model),
+    ]
+    return _graph(model, options, assets, model_checks(model), health=True)
+
+
+def verification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definitions:
+    """The face-verifier graph of one verification model: the face snapshot split by identity,
+    the spec's trainer, the verifiers judged on unseen identities, the same champion moves and
+    deployment as a classifier, and a monitor of TAR and score drift on registered faces.
+
+    Its monitor report is not the classifier's, so no health sensor acts on it (yet): its
+    checks warn.
+    """
+    assets = [
+        training_data_asset(model, options.retry_policy, snapshot_face_data),
+        face_trained_model_asset(model, options.retry_policy, options.training_queue),
+        face_verification_report_asset(model),
+        champion_model_asset(model),
+        deployment_asset(model),
+        face_champion_monitor_asset(model),
+    ]
+    return _graph(model, options, assets, face_model_checks(model), health=False)
 
 
 # One builder per task; a model whose task has none fails the load.
 BUILDERS: dict[str, Callable[[ModelSpec, GraphOptions], dg.Definitions]] = {
     "classification": classification_graph,
+    "verification": verification_graph,
 }
 
 

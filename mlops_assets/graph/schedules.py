@@ -6,6 +6,7 @@ import dagster as dg
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import existing_month_key
+from mlops_assets.graph.source_sensors import source_table
 from mlops_assets.resources.data_store import DataStoreResource
 
 
@@ -14,8 +15,9 @@ def retrain_schedule_for(
 ) -> dg.ScheduleDefinition:
     """Builds `<model>_retrain_schedule` on the spec's `cadence` in `timezone`.
 
-    Each tick retrains the month of the newest confirmed task (its as-of partition).
+    Each tick retrains the month of the source's newest record (its as-of partition).
     """
+    table = source_table(model)
 
     @dg.schedule(
         name=ModelNames(model.name).retrain_schedule,
@@ -29,9 +31,11 @@ def retrain_schedule_for(
     def retrain_schedule(
         context: dg.ScheduleEvaluationContext, data_store: DataStoreResource
     ) -> dg.RunRequest | dg.SkipReason:
-        newest = data_store.get_client().newest_confirmed_at()
+        newest = data_store.get_client().newest_at(table)
         if newest is None:
-            return dg.SkipReason("the training data store is empty: nothing to train on")
+            return dg.SkipReason(
+                f"the training data store's {table.table.name} is empty: nothing to train on"
+            )
         tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
         month = existing_month_key(newest, context.scheduled_execution_time)
         return dg.RunRequest(run_key=f"{model.name}-cadence-{tick}", partition_key=month)

@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 
+from mlops_assets.backends.record_tables import RecordTable
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.model_names import ModelNames, events_sensor_name
 from mlops_assets.graph.partitions import existing_month_key
@@ -31,6 +32,12 @@ Target = Any
 
 # The replicated source of each `SourceSpec.kind` that reads a queue.
 SOURCES: dict[str, EventSource] = {"task_photos": TASK_EVENTS, "face_vectors": FACE_EVENTS}
+
+
+def source_table(model: ModelSpec) -> RecordTable:
+    """The store table a model's snapshots read: its source's (a model fed by upstream models
+    still trains on the task photos' labels)."""
+    return SOURCES.get(model.source.kind, TASK_EVENTS).table
 
 
 def last_snapshot_high_water_mark(instance: dg.DagsterInstance, training_data: dg.AssetKey) -> int:

@@ -1,5 +1,6 @@
 """The training snapshot: the data store as of this run's month, split in time."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -103,8 +104,19 @@ def snapshot_training_data(
 SNAPSHOT_IO_MANAGER = "snapshot_io_manager"
 
 
-def training_data_asset(model: ModelSpec, retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
-    """`<model>/training_data` with a retry policy (`definitions.py` passes the configured one)."""
+def training_data_asset(
+    model: ModelSpec,
+    retry_policy: dg.RetryPolicy,
+    snapshot: Callable[..., dg.Output] = snapshot_training_data,
+) -> dg.AssetsDefinition:
+    """`<model>/training_data` with a retry policy (`definitions.py` passes the configured one).
+
+    Args:
+        model: the model's spec.
+        retry_policy: the step's retries.
+        snapshot: the asset's body for the model's task (default the task photos'; a
+            verification model's is `face_dataset.snapshot_face_data`).
+    """
     return dg.asset(
         key=ModelNames(model.name).training_data,
         group_name=model.name,
@@ -112,4 +124,4 @@ def training_data_asset(model: ModelSpec, retry_policy: dg.RetryPolicy) -> dg.As
         retry_policy=retry_policy,
         kinds={"pandas"},
         io_manager_key=SNAPSHOT_IO_MANAGER,
-    )(snapshot_training_data)
+    )(snapshot)

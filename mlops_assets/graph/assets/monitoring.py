@@ -111,11 +111,6 @@ def report_history(
     return sorted(reports, key=lambda r: r.window_end)
 
 
-def _number(value: float | None) -> dg.MetadataValue:
-    # NaN plots as a gap in the UI's metadata chart where a value is missing.
-    return dg.MetadataValue.float(float("nan") if value is None else value)
-
-
 def report_metadata(report: MonitorReport, history: list[MonitorReport]) -> dict:
     """What a person reads first: accuracy with interval, drift per test, sizes, the plot."""
     a = report.accuracy

@@ -12,7 +12,7 @@ from mlops_assets.constants import (
     VERIFICATION_REPORT,
 )
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
+from mlops_assets.contracts.stage_results import ChampionChange, GatedReport
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.registry import RegistryResource
@@ -32,10 +32,12 @@ def history_markdown(entries: list[dict], newest: int = 10) -> str:
 
 def settle(
     context: dg.AssetExecutionContext,
-    verification_report: VerificationReport,
+    verification_report: GatedReport,
     registry: RegistryClient,
+    headline: str,
 ) -> dg.Output[ChampionChange]:
-    """Settles the month's champion in `registry` and describes the change."""
+    """Settles the month's champion in `registry` and describes the change, quoting both
+    models' `headline` metric (the spec's first gate's)."""
     # A retried step (same run) records its decision and moves the alias at most once.
     change = settle_champion(registry, verification_report, f"{context.run_id}/{CHAMPION_MODEL}")
     serving = f"v{change.version}" if change.version else "no champion"
@@ -52,8 +54,8 @@ def settle(
             "previous_champion_version": change.previous_version or "none",
             "challenger_version": change.challenger_version,
             "alias_moved": change.alias_moved,
-            "challenger_accuracy": verification_report.challenger.accuracy,
-            **({"champion_accuracy": champion.accuracy} if champion else {}),
+            f"challenger_{headline}": verification_report.challenger.metrics[headline],
+            **({f"champion_{headline}": champion.metrics[headline]} if champion else {}),
             "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in change.reasons)),
             "decision_history": dg.MetadataValue.md(history_markdown(registry.history())),
         },
@@ -75,12 +77,13 @@ def champion_model_asset(model: ModelSpec) -> dg.AssetsDefinition:
     )
     def champion_model(
         context: dg.AssetExecutionContext,
-        verification_report: VerificationReport,
+        verification_report: GatedReport,
         model_registry: RegistryResource,
     ) -> dg.Output[ChampionChange]:
         """The champion serving after the month: the challenger if every gate passed
         (promoted), else the champion kept (defended: not better; rejected: a value gate
         failed)."""
-        return settle(context, verification_report, model_registry.get_client(model.registry_name))
+        registry = model_registry.get_client(model.registry_name)
+        return settle(context, verification_report, registry, model.gates[0].metric)
 
     return champion_model

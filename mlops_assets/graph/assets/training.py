@@ -14,10 +14,12 @@ from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import TRAINING_DATA, TRAINING_QUEUE
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
+from mlops_assets.graph.face_training import FaceTrainingConfig, train_face_challenger
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
 from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.trainer import TrainerResource
@@ -94,23 +96,32 @@ def train_challenger(
     )
 
 
+def _trained_model_options(
+    model: ModelSpec, retry_policy: dg.RetryPolicy, queue: str, kinds: set[str]
+) -> dict:
+    # What every task's `<model>/trained_model` shares: its key and input, group, partitions,
+    # retries and the Celery queue of its step (a GPU worker serves it; the in-process executor
+    # ignores the route).
+    names = ModelNames(model.name)
+    return {
+        "key": names.trained_model,
+        "ins": {TRAINING_DATA: dg.AssetIn(names.training_data)},
+        "group_name": model.name,
+        "partitions_def": monthly_partitions,
+        "retry_policy": retry_policy,
+        "kinds": kinds,
+        "op_tags": {DAGSTER_CELERY_QUEUE_TAG: queue},
+    }
+
+
 def trained_model_asset(
     model: ModelSpec, retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
 ) -> dg.AssetsDefinition:
-    """`<model>/trained_model` with a retry policy (`definitions.py` passes the configured one)
-    and its step routed to the Celery queue `queue` (a GPU worker serves it; the in-process
-    executor ignores the route). It registers in the model's own `registry_name`."""
-    names = ModelNames(model.name)
+    """`<model>/trained_model` of a classification model with a retry policy
+    (`definitions.py` passes the configured one) and its step routed to the Celery queue
+    `queue`. It registers in the model's own `registry_name`."""
 
-    @dg.asset(
-        key=names.trained_model,
-        ins={TRAINING_DATA: dg.AssetIn(names.training_data)},
-        group_name=model.name,
-        partitions_def=monthly_partitions,
-        retry_policy=retry_policy,
-        kinds={"tensorflow", "mlflow"},
-        op_tags={DAGSTER_CELERY_QUEUE_TAG: queue},
-    )
+    @dg.asset(**_trained_model_options(model, retry_policy, queue, {"tensorflow", "mlflow"}))
     def trained_model(
         context: dg.AssetExecutionContext,
         config: TrainingConfig,
@@ -122,5 +133,29 @@ def trained_model_asset(
         """Challenger model version, registered in MLflow with the alias `challenger`."""
         registry = model_registry.get_client(model.registry_name)
         return train_challenger(context, config, training_data, registry, mlflow, trainer)
+
+    return trained_model
+
+
+def face_trained_model_asset(
+    model: ModelSpec, retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
+) -> dg.AssetsDefinition:
+    """`<model>/trained_model` of a verification model: the spec's trainer (the built-in
+    `face_projection` or an own command through Pipes) on the face snapshot, registered in the
+    model's `registry_name`."""
+
+    @dg.asset(**_trained_model_options(model, retry_policy, queue, {"scikit-learn", "mlflow"}))
+    def trained_model(
+        context: dg.AssetExecutionContext,
+        config: FaceTrainingConfig,
+        training_data: FaceSnapshot,
+        model_registry: RegistryResource,
+        # Requested so dagster-mlflow opens the run the challenger is logged in.
+        mlflow: dg.ResourceParam[MlFlow],
+        trainer: TrainerResource,
+    ) -> dg.Output[RegisteredModel]:
+        """Face verifier challenger, registered in MLflow with the alias `challenger`."""
+        registry = model_registry.get_client(model.registry_name)
+        return train_face_challenger(context, config, training_data, registry, trainer, model)
 
     return trained_model
