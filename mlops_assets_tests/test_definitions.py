@@ -9,6 +9,27 @@ from mlops_assets.definitions import build_resources, defs
 from mlops_assets.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+STAGES = (
+    "training_data",
+    "trained_model",
+    "verification_report",
+    "champion_model",
+    "deployment",
+    "champion_monitor",
+)
+TASK_PHOTOS_LINEAGE = {
+    "task_photos/training_data": set(),
+    "task_photos/trained_model": {"task_photos/training_data"},
+    "task_photos/verification_report": {
+        "task_photos/training_data",
+        "task_photos/trained_model",
+        "task_photos/verification_report",
+    },
+    "task_photos/champion_model": {"task_photos/verification_report"},
+    "task_photos/deployment": {"task_photos/champion_model"},
+    # It reads @champion and the stores, not the retraining assets' values.
+    "task_photos/champion_monitor": set(),
+}
 
 
 def test_asset_names_and_lineage():
@@ -22,24 +43,22 @@ def test_asset_names_and_lineage():
         "task_photos/deployment",
         "task_photos/champion_monitor",
         "replay_report",
+        *(f"face_verifier/{stage}" for stage in STAGES),
     }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
         for key in graph.get_all_asset_keys()
     }
     assert parents == {
-        "task_photos/training_data": set(),
-        "task_photos/trained_model": {"task_photos/training_data"},
-        "task_photos/verification_report": {
-            "task_photos/training_data",
-            "task_photos/trained_model",
-            "task_photos/verification_report",
-        },
-        "task_photos/champion_model": {"task_photos/verification_report"},
-        "task_photos/deployment": {"task_photos/champion_model"},
+        **TASK_PHOTOS_LINEAGE,
         "replay_report": {"task_photos/champion_model"},
-        # It reads @champion and the stores, not the retraining assets' values.
-        "task_photos/champion_monitor": set(),
+        # The face verifier's graph has the same shape.
+        **{
+            key.replace("task_photos/", "face_verifier/"): {
+                p.replace("task_photos/", "face_verifier/") for p in keys
+            }
+            for key, keys in TASK_PHOTOS_LINEAGE.items()
+        },
     }
 
 
@@ -64,6 +83,16 @@ def test_check_names_and_blocking():
         # The monitor warns; the health sensor decides with its minimum sample.
         ("task_photos/champion_monitor", "champion_accuracy_at_target"): False,
         ("task_photos/champion_monitor", "champion_drift_within_threshold"): False,
+        # The face verifier: identity data checks block, its spec's gates by their names.
+        ("face_verifier/training_data", "enough_identities"): True,
+        ("face_verifier/training_data", "identities_disjoint"): True,
+        ("face_verifier/training_data", "vectors_valid"): True,
+        ("face_verifier/verification_report", "tar_at_far_above_minimum"): False,
+        ("face_verifier/verification_report", "eer_not_worse_than_champion"): False,
+        ("face_verifier/verification_report", "verify_latency_below_maximum"): False,
+        ("face_verifier/champion_model", "champion_alias_agrees"): True,
+        ("face_verifier/champion_monitor", "champion_tar_at_target"): False,
+        ("face_verifier/champion_monitor", "champion_scores_stable"): False,
     }
 
 
@@ -73,13 +102,21 @@ def test_jobs_schedules_sensors():
         "task_photos_retrain_job",
         "task_photos_monitor_job",
         "task_photos_rollback_job",
+        "face_verifier_retrain_job",
+        "face_verifier_monitor_job",
+        "face_verifier_rollback_job",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "task_photos_retrain_schedule",
         "task_photos_monitor_schedule",
+        "face_verifier_retrain_schedule",
+        "face_verifier_monitor_schedule",
     }
     assert {s.name for s in repo.sensor_defs} == {
+        # One replication sensor per source queue.
         "task_confirmed_events_sensor",
+        "face_registered_events_sensor",
+        "face_verifier_champion_outbox_sensor",
         "training_completed_sensor",
         "pipeline_failure_sensor",
         "task_photos_champion_health_sensor",
@@ -91,6 +128,7 @@ def test_the_schedules_run_on_the_spec_cadence_and_monitor_cron():
     repo = defs.get_repository_def()
     assert repo.get_schedule_def("task_photos_retrain_schedule").cron_schedule == "0 2 * * *"
     assert repo.get_schedule_def("task_photos_monitor_schedule").cron_schedule == "0 * * * *"
+    assert repo.get_schedule_def("face_verifier_retrain_schedule").cron_schedule == "0 3 * * 1"
 
 
 def test_dagster_definitions_validate(tmp_path):
@@ -114,7 +152,8 @@ def test_dagster_definitions_validate(tmp_path):
 
 def test_one_group_per_model():
     graph = defs.resolve_asset_graph()
-    assert {graph.get(key).group_name for key in graph.get_all_asset_keys()} == {"task_photos"}
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {"task_photos", "face_verifier"}
 
 
 def test_alert_secrets_are_env_vars_the_ui_shows_by_name(monkeypatch, tmp_path):

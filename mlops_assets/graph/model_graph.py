@@ -34,7 +34,7 @@ from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.run_sensors import run_outcome_sensors
 from mlops_assets.graph.schedules import monitor_schedule_for, retrain_schedule_for
 from mlops_assets.graph.sensors import champion_health_sensor_for
-from mlops_assets.graph.source_sensors import source_sensor_for
+from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
 from mlops_assets.retraining.health import HealthPolicy
 
 
@@ -186,15 +186,14 @@ def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> d
     shared = dg.Definitions(
         sensors=[
             *(
-                source_sensor_for(
-                    kind,
-                    queue,
+                event_source_sensor_for(
+                    source_for(kind, queue),
                     models,
                     [retrain_jobs[m.name] for m in models],
-                    options.min_new_labels,
-                    options.events_max_batch,
-                    options.events_max_seconds,
-                    options.events_sensor_interval_s,
+                    min_new=options.min_new_labels,
+                    max_messages=options.events_max_batch,
+                    max_seconds=options.events_max_seconds,
+                    interval_s=options.events_sensor_interval_s,
                 )
                 for (kind, queue), models in sources.items()
             ),

@@ -148,24 +148,6 @@ def event_source_sensor_for(
     return event_source_sensor
 
 
-def source_sensor_for(
-    kind: str,
-    queue: str,
-    models: Sequence[ModelSpec],
-    jobs: Sequence[Target],
-    min_new: int,
-    max_messages: int,
-    max_seconds: float,
-    interval_s: int,
-) -> dg.SensorDefinition:
-    """The sensor of the `kind` source (`SourceSpec.kind`) read from `queue`, requesting the
-    retraining `jobs` of `models` (every model the fleet feeds from that queue)."""
-    return event_source_sensor_for(
-        dataclasses.replace(SOURCES[kind], queue=queue),
-        models,
-        jobs,
-        min_new=min_new,
-        max_messages=max_messages,
-        max_seconds=max_seconds,
-        interval_s=interval_s,
-    )
+def source_for(kind: str, queue: str) -> EventSource:
+    """The replicated source of a `SourceSpec.kind`, read from the spec's `queue`."""
+    return dataclasses.replace(SOURCES[kind], queue=queue)

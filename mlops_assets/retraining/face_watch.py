@@ -23,7 +23,7 @@ from mlops_assets.ml.face_data import face_arrays
 from mlops_assets.ml.face_metrics import pair_scores
 from mlops_assets.ml.face_verifier import FaceVerifier
 from mlops_assets.retraining.monitoring import DriftThresholds, ks_drift
-from mlops_assets.retraining.watch import reference_month
+from mlops_assets.retraining.watch import champion_and_reference
 
 # Impostor pairs grow with the square of the window's vectors: beyond this many, a seeded draw.
 MAX_IMPOSTOR_PAIRS = 100_000
@@ -106,12 +106,11 @@ def evaluate_face_champion(
     Returns:
         The report, or None before the first champion.
     """
-    champion = registry.champion()
-    if champion is None:
+    found = champion_and_reference(registry, window[0])
+    if found is None:
         return None
+    champion, month, (ref_start, ref_end) = found
     start, end = window
-    month = registry.holdout_month(champion.version) or f"{start:%Y-%m-01}"
-    ref_start, ref_end = reference_month(month)
     with tempfile.TemporaryDirectory() as scratch:
         folder = registry.download_version_folder(champion.version, scratch)
         verifier = face_model_contract.load_face_verifier(folder, champion.sha256)

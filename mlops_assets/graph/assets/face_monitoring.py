@@ -9,7 +9,7 @@ import dagster as dg
 from mlops_assets.backends.record_tables import FACE_RECORDS
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.monitoring import FaceMonitorReport
-from mlops_assets.graph.assets.monitoring import MonitorConfig
+from mlops_assets.graph.assets.monitoring import MonitorConfig, champion_monitor_options
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.registry import RegistryResource
@@ -76,14 +76,9 @@ def watch_face_champion(
 
 
 def face_champion_monitor_asset(model: ModelSpec) -> dg.AssetsDefinition:
-    """`<model>/champion_monitor` of a verification model, unpartitioned, in its group."""
+    """`<model>/champion_monitor` of a verification model."""
 
-    @dg.asset(
-        key=ModelNames(model.name).champion_monitor,
-        group_name=model.name,
-        kinds={"scipy"},
-        output_required=False,
-    )
+    @dg.asset(**champion_monitor_options(model))
     def champion_monitor(
         context: dg.AssetExecutionContext,
         config: MonitorConfig,

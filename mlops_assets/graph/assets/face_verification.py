@@ -64,16 +64,7 @@ def verify_face_challenger(
     )
     challenger, champion = verdict.challenger, verdict.champion
     report = FaceVerificationReport(
-        month=training_data.month,
-        data_version=training_data.data_version,
-        holdout_rows=len(training_data.holdout),
-        holdout_identities=challenger.identities,
-        holdout_start=training_data.holdout_start.isoformat(),
-        min_improvement=verdict.min_improvement,
-        challenger=challenger,
-        champion=champion,
-        gates=verdict.gates,
-        decision=verdict.decision,
+        **verdict.report_fields(training_data), holdout_identities=challenger.identities
     )
     gate_metadata = record_verdict(context, report)
     model_contract.log_holdout_metrics(

@@ -176,15 +176,21 @@ def watch_champion(
     )
 
 
-def champion_monitor_asset(model: ModelSpec) -> dg.AssetsDefinition:
-    """`<model>/champion_monitor`, unpartitioned, in the model's group."""
+def champion_monitor_options(model: ModelSpec) -> dict:
+    """What every task's `<model>/champion_monitor` shares: unpartitioned, in the model's
+    group, materialized only once there is a champion."""
+    return {
+        "key": ModelNames(model.name).champion_monitor,
+        "group_name": model.name,
+        "kinds": {"scipy"},
+        "output_required": False,
+    }
 
-    @dg.asset(
-        key=ModelNames(model.name).champion_monitor,
-        group_name=model.name,
-        kinds={"scipy"},
-        output_required=False,
-    )
+
+def champion_monitor_asset(model: ModelSpec) -> dg.AssetsDefinition:
+    """`<model>/champion_monitor` of a classification model."""
+
+    @dg.asset(**champion_monitor_options(model))
     def champion_monitor(
         context: dg.AssetExecutionContext,
         config: MonitorConfig,

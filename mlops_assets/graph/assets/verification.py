@@ -28,6 +28,7 @@ from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.ml import metrics
 from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.ml.verification import AccuracyVerifier, PerformanceVerifier
 from mlops_assets.resources.registry import RegistryResource
@@ -88,6 +89,20 @@ class Verdict(Generic[S]):
     @property
     def decision(self) -> Decision:
         return gates.decide(self.gates)
+
+    def report_fields(self, snapshot: TrainingSnapshot | FaceSnapshot) -> dict:
+        """The fields every task's verification report has, for this verdict on `snapshot`."""
+        return {
+            "month": snapshot.month,
+            "data_version": snapshot.data_version,
+            "holdout_rows": len(snapshot.holdout),
+            "holdout_start": snapshot.holdout_start.isoformat(),
+            "min_improvement": self.min_improvement,
+            "challenger": self.challenger,
+            "champion": self.champion,
+            "gates": self.gates,
+            "decision": self.decision,
+        }
 
 
 def judge(
@@ -155,17 +170,7 @@ def verify_challenger(
         lambda version: _score(registry, version, training_data, config.latency_samples),
     )
     challenger, champion_score = verdict.challenger, verdict.champion
-    report = VerificationReport(
-        month=training_data.month,
-        data_version=training_data.data_version,
-        holdout_rows=len(training_data.holdout),
-        holdout_start=training_data.holdout_start.isoformat(),
-        min_improvement=verdict.min_improvement,
-        challenger=challenger,
-        champion=champion_score,
-        gates=verdict.gates,
-        decision=verdict.decision,
-    )
+    report = VerificationReport(**verdict.report_fields(training_data))
     gate_metadata = record_verdict(context, report)
     model_contract.log_holdout_metrics(
         {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s},
