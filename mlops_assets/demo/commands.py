@@ -17,7 +17,9 @@ from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.definitions import build_definitions, monitor_config, reconstructable_retrain_job
-from mlops_assets.demo import policies, policy_report, replay, report
+from mlops_assets.demo import face_replay, policies, policy_report, replay, report
+from mlops_assets.demo.face_replay import FACE_NAMES
+from mlops_assets.demo.face_source import FaceScenario
 from mlops_assets.demo.source import Scenario, demo_tasks
 from mlops_assets.demo.spec import DEMO_NAMES
 from mlops_assets.retraining.replication import replicate
@@ -103,6 +105,31 @@ def monitor_champion(
     )
 
 
+def replay_face_verifier(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    queue: EventQueue,
+    store: TrainingDataStore,
+    run_config: dict,
+) -> str:
+    """Replays the face verifier over the same two years on synthetic face registrations, when
+    the fleet declares it; returns its table and summary (empty when it does not)."""
+    if FACE_NAMES.retrain_job not in {job.name for job in definitions.jobs or []}:
+        return ""
+    log.info("the face verifier over the same two years (synthetic identities)")
+    results = face_replay.run_face_replay(
+        definitions,
+        instance,
+        FaceScenario(),
+        deliver=lambda events: face_replay.deliver_face_events(queue, store, events),
+        run_config=run_config,
+    )
+    return (
+        "face verifier (synthetic identities, TAR at the spec's target FAR):\n"
+        f"{face_replay.face_table_markdown(results)}\n\n{face_replay.face_summary(results)}\n\n"
+    )
+
+
 def run_demo(settings: Settings) -> int:
     """Replays two years month by month on the configured backends and reports who won.
 
@@ -142,6 +169,7 @@ def run_demo(settings: Settings) -> int:
             )
             folder = report.publish_report(settings, instance, results, scenario, policy_runs)
             counts = report.instance_counts(instance, results)
+            face_table = replay_face_verifier(definitions, instance, queue, store, run_config)
     finally:
         queue.close()
         store.close()
@@ -150,6 +178,7 @@ def run_demo(settings: Settings) -> int:
         f"{report.table_markdown(results)}\n\n{totals}\n\n"
         f"retraining policies on the same stream:\n"
         f"{policy_report.policies_markdown(policy_runs, scenario)}\n\n"
+        f"{face_table}"
         f"in the Dagster UI: runs {counts['runs']}, champion_model materialized for "
         f"{counts['champion_model_materialized']}\n"
         f"report: {folder / 'report.md'} (plots: {folder / 'accuracy.png'}, "
