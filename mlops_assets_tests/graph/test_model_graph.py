@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from mlops_assets.backends import factory
 from mlops_assets.constants import DEFAULT_MODEL_NAME
 from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, FleetFileError, load_fleet
 from mlops_assets.definitions import build_definitions
