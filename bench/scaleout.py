@@ -40,6 +40,7 @@ import yaml
 from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.source import demo_tasks
+from mlops_assets.demo.spec import DEMO_NAMES as PHOTO
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
@@ -258,7 +259,7 @@ def step_values_overhead(parent: Path) -> dict:
         for name, url in (("filesystem", None), ("s3", f"s3://{weed.bucket}/values")):
             home = fresh_home(parent, f"values-{name}")
             settings = Settings(home=home, step_values_url=url, s3_endpoint_url=weed.endpoint_url)
-            job = build_definitions(settings).resolve_job_def("retrain_job")
+            job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
             with dg.DagsterInstance.ephemeral() as instance:
                 result = job.execute_in_process(instance=instance, partition_key=MONTH)
                 figures[name] = step_timings(instance, result.run_id)
@@ -269,7 +270,7 @@ def step_values_overhead(parent: Path) -> dict:
                     item["Key"].removeprefix("values/"): item["Size"]
                     for item in objects.get("Contents", [])
                 }
-                snapshot = result.output_for_node("training_data")
+                snapshot = result.output_for_node(PHOTO.key("training_data").to_python_identifier())
                 figures["training_data_as_pickle_bytes"] = len(pickle.dumps(snapshot))
                 figures["training_data_handoff_bytes"] = len(
                     factory.object_store(settings).get_bytes(f"training_data/handoff/{MONTH}.json")

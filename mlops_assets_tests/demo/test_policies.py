@@ -16,6 +16,7 @@ from mlops_assets.demo.source import Scenario
 from mlops_assets.graph.sensors import last_snapshot_high_water_mark
 from mlops_assets.retraining.health import HealthPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
+from mlops_assets_tests.support.photo_graph import PHOTO
 from mlops_assets_tests.support.services import embedded_settings
 
 HEALTH = HealthPolicy(0.90, min_samples=100, cooldown=timedelta(days=7))
@@ -32,7 +33,7 @@ def test_each_policy_runs_embedded_in_this_process_whatever_the_environment(tmp_
     }.items():
         monkeypatch.setenv(name, value)
     settings = policies.policy_settings(tmp_path / "volume")
-    job = build_definitions(settings).resolve_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
     assert job.executor_def is dg.in_process_executor
     assert settings.resolved_tracking_uri == f"sqlite:///{tmp_path / 'volume' / 'mlflow.db'}"
     assert settings.resolved_rabbitmq_url is None
@@ -114,7 +115,7 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
     registry, store = factory.registry(settings), factory.data_store(settings)
     with dg.DagsterInstance.ephemeral() as instance:
         monthly = replay.run_replay(
-            build_definitions(settings).resolve_job_def("retrain_job"),
+            build_definitions(settings).resolve_job_def(PHOTO.retrain_job),
             instance,
             SHORT,
             deliver=store.insert,

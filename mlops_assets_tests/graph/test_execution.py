@@ -28,16 +28,17 @@ from mlops_assets_tests.support.celery_workers import (
     scaled_out_environment,
     worker_of_steps,
 )
+from mlops_assets_tests.support.photo_graph import PHOTO, node
 from mlops_assets_tests.support.private_broker import private_broker
 from mlops_assets_tests.support.services import embedded_settings
 
 MONTH = "2024-12-01"
-RUN_CONFIG = {"ops": {"verification_report": {"config": {"min_improvement": 0.005}}}}
+RUN_CONFIG = {"ops": {node("verification_report"): {"config": {"min_improvement": 0.005}}}}
 RUN_TIMEOUT_S = 900
 
 
 def test_in_process_is_the_default(settings):
-    job = build_definitions(settings).resolve_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
     assert job.executor_def is dg.in_process_executor
 
 
@@ -45,7 +46,7 @@ def test_celery_executor_routes_training_to_its_queue(settings):
     scaled = settings.model_copy(
         update={"executor": "celery", "celery_broker_url": "amqp://b", "celery_queue": "steps"}
     )
-    job = build_definitions(scaled).resolve_job_def("retrain_job")
+    job = build_definitions(scaled).resolve_job_def(PHOTO.retrain_job)
     assert job.executor_def.name == "celery"
     assert job.graph.node_named("trained_model").tags == {"dagster-celery/queue": "training"}
     assert "dagster-celery/queue" not in job.graph.node_named("champion_model").tags
@@ -83,7 +84,7 @@ def _long_training(env: dict[str, str], config: Path, epochs: int) -> None:
     env["MLOPS_RETRY_MAX_RETRIES"] = "0"
     config.write_text(
         yaml.safe_dump(
-            {"ops": {**RUN_CONFIG["ops"], "trained_model": {"config": {"epochs": epochs}}}}
+            {"ops": {**RUN_CONFIG["ops"], node("trained_model"): {"config": {"epochs": epochs}}}}
         )
     )
 
@@ -136,7 +137,7 @@ def test_retrain_on_two_workers_decides_as_in_process(
 ):
     broker_or_skip()
     with dg.DagsterInstance.ephemeral() as instance:
-        job = definitions.resolve_job_def("retrain_job")
+        job = definitions.resolve_job_def(PHOTO.retrain_job)
         local = job.execute_in_process(
             run_config=RUN_CONFIG, instance=instance, partition_key=MONTH
         )

@@ -28,6 +28,7 @@ from mlops_assets_tests.support.celery_workers import (
     queue_depth,
     worker_of_steps,
 )
+from mlops_assets_tests.support.photo_graph import PHOTO, node
 from mlops_assets_tests.support.remote_hosts import can_hide, host_environment, shared_services
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -175,7 +176,7 @@ def test_retrain_with_every_step_on_a_host_without_the_shared_disk(
     shared, seaweedfs, tmp_path, definitions, seeded_store, monkeypatch
 ):
     with dg.DagsterInstance.ephemeral() as instance:
-        job = definitions.resolve_job_def("retrain_job")
+        job = definitions.resolve_job_def(PHOTO.retrain_job)
         local = job.execute_in_process(
             run_config=RUN_CONFIG, instance=instance, partition_key=MONTH
         )
@@ -216,7 +217,9 @@ def test_a_host_killed_mid_step_hands_the_step_to_another_host(
 ):
     deployment = Deployment(shared, tmp_path, seaweedfs, monkeypatch, MLOPS_RETRY_MAX_RETRIES="0")
     deployment.config.write_text(
-        yaml.safe_dump({"ops": {**RUN_CONFIG["ops"], "trained_model": {"config": {"epochs": 60}}}})
+        yaml.safe_dump(
+            {"ops": {**RUN_CONFIG["ops"], node("trained_model"): {"config": {"epochs": 60}}}}
+        )
     )
     steps_queue, training_queue = deployment.queues()
     with deployment.workers("host-a") as host_a, deployment.workers("host-b") as host_b:

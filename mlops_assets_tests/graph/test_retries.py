@@ -17,6 +17,7 @@ from mlops_assets.constants import (
 from mlops_assets.definitions import build_definitions
 from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER, training_data_asset
 from mlops_assets.graph.retries import external_step_retry_policy
+from mlops_assets_tests.support.photo_graph import node
 
 MONTH = "2024-12-01"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -75,7 +76,7 @@ def test_a_store_that_fails_twice_then_answers_is_retried_to_success(seeded_stor
     assert result.success
     assert flaky.reads == 3
     assert _count(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == 2
-    snapshot = result.output_for_node("training_data")
+    snapshot = result.output_for_node(node("training_data"))
     assert snapshot.high_water_mark == seeded_store.high_water_mark()
 
 

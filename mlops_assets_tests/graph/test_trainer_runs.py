@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 from mlops_assets.graph.run_log import root_cause
 from mlops_assets.graph.trainer_runs import ArgumentType, TrainerArgument, argument_flags
 from mlops_assets_tests.graph.test_jobs import materialized, report_of, run_retraining
+from mlops_assets_tests.support.photo_graph import REGISTRY
 from mlops_assets_tests.support.trainer_probe import fake_trainer
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "train.py")
@@ -79,7 +80,7 @@ def test_every_trainer_reaches_a_registered_challenger_with_live_progress(
     assert result.success
     report = report_of(result)
     assert report.decision == "promoted"
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     challenger = registry.by_alias("challenger")
     assert challenger.version == "1" and challenger.sha256
     assert registry.history()[-1]["action"] == "promoted" and registry.champion().version == "1"
@@ -126,7 +127,7 @@ def test_the_example_trainer_can_hand_its_model_over_through_its_mlflow_run(
         if e.asset_key.to_user_string() == "trained_model"
     ]
     trainer_run = model_meta["trainer_mlflow_run"].value
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     challenger = registry.by_alias("challenger")
     client = MlflowClient(registry.tracking_uri)
     trainer_run_id = client.get_run(challenger.run_id).data.tags["trainer_mlflow_run_id"]
@@ -139,7 +140,7 @@ def test_a_trainer_that_leaves_nothing_usable_fails_and_the_champion_stays(
     definitions, resources, seeded_store, instance
 ):
     first = run_retraining(definitions, instance, training={"epochs": EPOCHS})
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     assert first.success and registry.champion().version == "1"
     for mode, says in [
         ("garbage", "wrote no .keras model"),

@@ -29,9 +29,9 @@ pytestmark = pytest.mark.ui
 # What a failed gate means, as each gate check's `on_failure` row says, and a piece of the
 # reason only that gate gives.
 GATE_SEVERITIES = {
-    "accuracy_gate": ("ERROR: rejected", "the minimum 0.90"),
-    "latency_gate": ("ERROR: rejected", "p95 latency"),
-    "not_worse_than_champion_gate": ("WARN: defended", "champion v"),
+    "accuracy_above_minimum": ("ERROR: rejected", "the minimum 0.90"),
+    "p95_latency_below_maximum": ("ERROR: rejected", "p95 latency"),
+    "not_worse_than_champion": ("WARN: defended", "champion v"),
 }
 
 
