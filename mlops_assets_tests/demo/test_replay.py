@@ -82,9 +82,7 @@ def test_every_decided_month_is_a_green_run_with_its_champion(drifting):
     }
     for r in results:
         [record] = instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey("champion_model"), asset_partitions=[r.month]
-            ),
+            dg.AssetRecordsFilter(asset_key=PHOTO.champion_model, asset_partitions=[r.month]),
             limit=1,
         ).records
         metadata = record.asset_materialization.metadata

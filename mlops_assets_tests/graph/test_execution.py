@@ -158,7 +158,12 @@ def test_retrain_on_two_workers_decides_as_in_process(
         scaled = champion_materialization(instance, dagster_run.run_id)
         steps = worker_of_steps(instance, dagster_run.run_id)
     assert steps.pop("trained_model") == ["gpu"]
-    assert {"training_data", "verification_report", "champion_model", "deployment"} <= set(steps)
+    assert {
+        node("training_data"),
+        node("verification_report"),
+        node("champion_model"),
+        node("deployment"),
+    } <= set(steps)
     assert all(taken == ["steps"] for taken in steps.values())
     assert scaled["decision"] == expected["decision"] == "promoted"
     assert scaled["challenger_accuracy"] == pytest.approx(expected["challenger_accuracy"])
@@ -174,7 +179,7 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
         workers.start("steps", env["MLOPS_CELERY_QUEUE"])
         workers.start("gpu-a", env["MLOPS_CELERY_TRAINING_QUEUE"])
         run = _start_run(env, config)
-        victim = _wait_until_executing(home, run, "trained_model")
+        victim = _wait_until_executing(home, run, node("trained_model"))
         assert victim == ["gpu-a"], victim
         # The second training worker joins only now: the step can go nowhere else.
         workers.kill("gpu-a", signal.SIGKILL)
@@ -188,7 +193,7 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         (dagster_run,) = instance.get_runs()
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        assert worker_of_steps(instance, dagster_run.run_id)["trained_model"] == [
+        assert worker_of_steps(instance, dagster_run.run_id)[node("trained_model")] == [
             "gpu-a",
             "gpu-b",
         ]
@@ -260,7 +265,7 @@ def test_a_broker_restart_mid_training_loses_no_run(tmp_path, demo_records, monk
             workers.start("steps", env["MLOPS_CELERY_QUEUE"])
             workers.start("gpu", env["MLOPS_CELERY_TRAINING_QUEUE"])
             run = _start_run(env, config)
-            assert _wait_until_executing(home, run, "trained_model") == ["gpu"]
+            assert _wait_until_executing(home, run, node("trained_model")) == ["gpu"]
             broker.stop()
             time.sleep(2)
             broker.start()
@@ -276,7 +281,7 @@ def test_a_broker_restart_mid_training_loses_no_run(tmp_path, demo_records, monk
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         (dagster_run,) = instance.get_runs()
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        taken = worker_of_steps(instance, dagster_run.run_id)["trained_model"]
+        taken = worker_of_steps(instance, dagster_run.run_id)[node("trained_model")]
         decided = champion_materialization(instance, dagster_run.run_id)
     # The step stopped with the broker connection and ran again once it was back (or, when the
     # stop signal came at a moment the step could not be interrupted, it finished, and its

@@ -7,9 +7,9 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlops_assets.constants import MIN_IMPROVEMENT
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.stage_results import VerificationReport
-from mlops_assets_tests.support.photo_graph import PHOTO, REGISTRY, node
+from mlops_assets_tests.support.photo_graph import PHOTO, REGISTRY, key, node
 
 pytestmark = pytest.mark.model
 
@@ -53,11 +53,11 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     result = run_retraining(definitions, instance)
     assert result.success
     assert materialized(result) == {
-        "training_data",
-        "trained_model",
-        "verification_report",
-        "champion_model",
-        "deployment",
+        key("training_data"),
+        key("trained_model"),
+        key("verification_report"),
+        key("champion_model"),
+        key("deployment"),
     }
     registry = resources["model_registry"].get_client(REGISTRY)
     champion = registry.champion()
@@ -71,15 +71,15 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
         e.asset_key.to_user_string(): e.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
-    model_meta = by_key["trained_model"]
+    model_meta = by_key[key("trained_model")]
     assert model_meta["model_version"].value == "1"
     assert model_meta["mlflow_run"].value.startswith("http://127.0.0.1:5000/#/experiments/")
     assert model_meta["parameters"].value > 0 and model_meta["epochs"].value >= 1
-    assert by_key["training_data"]["holdout_rows"].value == 150
-    assert by_key["training_data"]["train_rows"].value == 11 * 150
-    assert "data:image/png;base64," in by_key["verification_report"]["confusion_plot"].value
-    assert by_key["champion_model"]["champion_version"].value == "1"
-    assert by_key["deployment"]["status"].value == "no server configured"
+    assert by_key[key("training_data")]["holdout_rows"].value == 150
+    assert by_key[key("training_data")]["train_rows"].value == 11 * 150
+    assert "data:image/png;base64," in by_key[key("verification_report")]["confusion_plot"].value
+    assert by_key[key("champion_model")]["champion_version"].value == "1"
+    assert by_key[key("deployment")]["status"].value == "no server configured"
 
     report = report_of(result)
     assert report.decision == "promoted" and report.champion is None
@@ -144,7 +144,7 @@ def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_stor
     # launchpad, the schedule and the sensors do): an equal model defends, no churn.
     same = run_retraining(definitions, instance, training=WEAK)
     assert same.success and report_of(same).decision == "defended"
-    assert report_of(same).min_improvement == MIN_IMPROVEMENT > 0
+    assert report_of(same).min_improvement == load_fleet().model("task_photos").min_improvement > 0
     assert report_of(same).challenger.accuracy == pytest.approx(weak_accuracy)
     assert same.output_for_node(node("champion_model")).decision == "defended"
     failed = [

@@ -19,7 +19,7 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.graph.assets.dataset import snapshot_key
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor
-from mlops_assets_tests.support.photo_graph import PHOTO, node
+from mlops_assets_tests.support.photo_graph import PHOTO, key, node
 from mlops_assets_tests.support.stack_fixtures import stack_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -172,8 +172,8 @@ def test_s3_down_after_the_snapshot_fails_clearly_and_keeps_champion(
     assert message.startswith(("trained_model:", "training_data_")), message
     assert f"the S3 endpoint {weed.endpoint_url} does not answer" in message
     assert "S3_ENDPOINT_URL" in message
-    assert "training_data" in materialized(failed)
-    assert "champion_model" not in materialized(failed)
+    assert key("training_data") in materialized(failed)
+    assert key("champion_model") not in materialized(failed)
     assert registry.champion() == champion
 
     # Back up, the untouched champion still loads from S3.
