@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ui
 GATE_SEVERITIES = {
     "accuracy_above_minimum": ("ERROR: rejected", "the threshold 0.9"),
     "p95_latency_below_maximum": ("ERROR: rejected", "latency_p95_s"),
-    "not_worse_than_champion": ("WARN: defended", "champion v"),
+    "not_worse_than_champion": ("WARN: defended", "champion"),
 }
 
 
