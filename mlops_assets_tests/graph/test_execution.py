@@ -225,7 +225,7 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(
         launches = [
             subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE)
             for command in (
-                launch_command("retrain_job", "2024-11-01"),
+                launch_command(PHOTO.retrain_job, "2024-11-01"),
                 launch_command("__ASSET_JOB", "2024-12-01"),
             )
         ]
@@ -245,7 +245,7 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(
     ).read_text()[-4000:]
     first, second = records
     assert {first.dagster_run.job_name, second.dagster_run.job_name} == {
-        "retrain_job",
+        PHOTO.retrain_job,
         "__ASSET_JOB",
     }
     # Both were waiting before the first ended, and the second started only after it ended.

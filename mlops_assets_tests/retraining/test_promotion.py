@@ -11,7 +11,6 @@ from mlops_assets.retraining import gates
 from mlops_assets.retraining.promotion import settle_champion
 from mlops_assets_tests.support.registry import register
 
-
 GATES = load_fleet().model("task_photos").gates
 
 
