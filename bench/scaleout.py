@@ -1,11 +1,11 @@
 """Benchmark: steps on Celery workers against the in-process executor.
 
-1. One `task_photos_retrain_job` run (2024-12) in-process and on two warm Celery workers (a steps worker
+1. One `<model>_retrain_job` run (2024-12) in-process and on two warm Celery workers (a steps worker
    and a training worker) over the real RabbitMQ: the executor's overhead.
 2. A backfill of `training_data` + `trained_model` for MONTHS months, the months' runs started
    together, on one worker and then on two (each serving both queues): what a second worker buys.
    Promotion is not in it: the registry pool runs promoting runs one at a time anyway.
-3. Step values in S3 (SeaweedFS) against the filesystem: one in-process `task_photos_retrain_job` each, the
+3. Step values in S3 (SeaweedFS) against the filesystem: one in-process retrain job each, the
    mean step time and the time spent storing and loading values; the bytes a run moves
    through the step-values store, and what the training snapshot would weigh as a pickle.
 4. The backfill of 2 on two Celery workers that share no disk with the orchestrator (each its own
