@@ -13,7 +13,6 @@ from mlops_assets.contracts.events import (
 )
 from mlops_assets.demo.commands import publish_demo_events
 from mlops_assets.graph.partitions import month_key
-from mlops_assets.graph.sensors import training_completed_sensor
 from mlops_assets_tests.support.photo_graph import PHOTO
 
 pytestmark = pytest.mark.model
@@ -24,7 +23,7 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
 ):
     assert publish_demo_events(settings) == len(demo_records)
     queue, store = backends.event_queue, backends.data_store
-    sensor = definitions.get_sensor_def("task_events_sensor")
+    sensor = definitions.get_sensor_def("task_confirmed_events_sensor")
 
     with dg.instance_for_test() as instance:
         replication = {
@@ -52,7 +51,7 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
                 "model_registry": resources["model_registry"],
             },
         ) as context:
-            training_completed_sensor(context)
+            definitions.get_sensor_def("training_completed_sensor")(context)
 
         with dg.build_sensor_context(
             instance=instance, resources=replication, cursor=tick.cursor

@@ -7,7 +7,8 @@ import dagster as dg
 from mlops_assets.backends import factory, outbox
 from mlops_assets.backends.inference_client import InferenceClient
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
-from mlops_assets.graph.outbox_sensor import champion_outbox_sensor
+from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
 from mlops_assets.retraining.rollback import roll_back_champion
 from mlops_assets.tools import processes
 from mlops_assets_tests.support.photo_graph import REGISTRY
@@ -16,7 +17,7 @@ from mlops_assets_tests.support.registry import register
 
 def tick(instance, resources: dict):
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
-        return champion_outbox_sensor(context)
+        return champion_outbox_sensor_for(load_fleet().model("task_photos"))(context)
 
 
 def test_the_sensor_publishes_a_rollback_event_left_while_the_broker_was_down(

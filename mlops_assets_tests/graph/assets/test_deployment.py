@@ -4,12 +4,15 @@ import dagster as dg
 import pytest
 
 from mlops_assets.backends.inference_client import DeploymentError
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
-from mlops_assets.graph.assets.deployment import deployment
+from mlops_assets.graph.assets.deployment import deployment_asset
 from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets_tests.support.photo_graph import REGISTRY
 from mlops_assets_tests.support.registry import register
 from mlops_assets_tests.support.serving import champion_change, free_port
+
+deployment = deployment_asset(load_fleet().model("task_photos"))
 
 
 def run_deployment(resources, champion_model: ChampionChange, serving_client):
