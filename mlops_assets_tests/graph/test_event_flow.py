@@ -34,7 +34,7 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
             tick = sensor(context)
         [request] = tick.run_requests
         assert store.count() == len(demo_records) and queue.depth(TASK_CONFIRMED_QUEUE) == 0
-        assert request.run_key == f"task-events-hwm-{store.high_water_mark()}"
+        assert request.run_key == f"task_photos-task-events-hwm-{store.high_water_mark()}"
 
         assert request.partition_key == month_key(store.newest_confirmed_at())
         run = definitions.resolve_job_def(PHOTO.retrain_job).execute_in_process(

@@ -81,7 +81,7 @@ def test_champion_monitor_sees_the_new_camera_and_warns(
     drifted = monitor(definitions, instance, "2025-05-01")
     assert drifted.success  # WARN checks do not fail the run
     assert checks_of(drifted)["champion_drift_within_threshold"] == (False, "WARN")
-    report = latest_report(instance)
+    report = latest_report(instance, PHOTO.champion_monitor)
     assert report.window_end == pd.Timestamp("2025-05-01", tz="UTC")
     assert report.accuracy.joined_served == 60 and report.served_predictions == 60
     assert any(t.drifted for t in report.drift if t.name.startswith("input:"))
