@@ -1,11 +1,11 @@
 """Benchmark: steps on Celery workers against the in-process executor.
 
-1. One `retrain_job` run (2024-12) in-process and on two warm Celery workers (a steps worker
+1. One `<model>_retrain_job` run (2024-12) in-process and on two warm Celery workers (a steps worker
    and a training worker) over the real RabbitMQ: the executor's overhead.
 2. A backfill of `training_data` + `trained_model` for MONTHS months, the months' runs started
    together, on one worker and then on two (each serving both queues): what a second worker buys.
    Promotion is not in it: the registry pool runs promoting runs one at a time anyway.
-3. Step values in S3 (SeaweedFS) against the filesystem: one in-process `retrain_job` each, the
+3. Step values in S3 (SeaweedFS) against the filesystem: one in-process retrain job each, the
    mean step time and the time spent storing and loading values; the bytes a run moves
    through the step-values store, and what the training snapshot would weigh as a pickle.
 4. The backfill of 2 on two Celery workers that share no disk with the orchestrator (each its own
@@ -40,6 +40,7 @@ import yaml
 from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.source import demo_tasks
+from mlops_assets.demo.spec import DEMO_NAMES as PHOTO
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
@@ -139,7 +140,7 @@ def one_retrain(parent: Path, executor: str) -> dict:
             start_worker(env, parent, f"training-{executor}", [TRAINING_QUEUE]),
         ]
     try:
-        command = dagster("job", "execute", "-j", "retrain_job")
+        command = dagster("job", "execute", "-j", PHOTO.retrain_job)
         command += ["--tags", json.dumps({"dagster/partition": MONTH})]
         started = time.perf_counter()
         subprocess.run(command, env=env, check=True, capture_output=True)
@@ -258,7 +259,7 @@ def step_values_overhead(parent: Path) -> dict:
         for name, url in (("filesystem", None), ("s3", f"s3://{weed.bucket}/values")):
             home = fresh_home(parent, f"values-{name}")
             settings = Settings(home=home, step_values_url=url, s3_endpoint_url=weed.endpoint_url)
-            job = build_definitions(settings).resolve_job_def("retrain_job")
+            job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
             with dg.DagsterInstance.ephemeral() as instance:
                 result = job.execute_in_process(instance=instance, partition_key=MONTH)
                 figures[name] = step_timings(instance, result.run_id)
@@ -269,7 +270,7 @@ def step_values_overhead(parent: Path) -> dict:
                     item["Key"].removeprefix("values/"): item["Size"]
                     for item in objects.get("Contents", [])
                 }
-                snapshot = result.output_for_node("training_data")
+                snapshot = result.output_for_node(PHOTO.key("training_data").to_python_identifier())
                 figures["training_data_as_pickle_bytes"] = len(pickle.dumps(snapshot))
                 figures["training_data_handoff_bytes"] = len(
                     factory.object_store(settings).get_bytes(f"training_data/handoff/{MONTH}.json")

@@ -246,7 +246,9 @@ def _retrain(
     )
     if not result.success:
         return "failed"
-    change: ChampionChange = result.output_for_node("champion_model")
+    change: ChampionChange = result.output_for_node(
+        DEMO_NAMES.champion_model.to_python_identifier()
+    )
     return change.decision
 
 

@@ -1,13 +1,14 @@
-"""Every asset check, one property each.
+"""Every asset check of a classification model's graph, one property each (`model_checks`).
 
 Blocking (a failure fails the run and skips what follows): the data checks on `training_data`
 (training on a broken snapshot would waste the run and judge nothing) and
 `champion_alias_agrees` on `champion_model` (deployment would push a version the registry's
-alias does not hold). The gate checks on `verification_report` only show the verdicts
-`retraining.gates` recorded: a gate saying no is a decision, not a broken run, so they do not
-block; `champion_model` enforces them through `gates.require_promotable`. A failed value gate
-shows red (ERROR), a challenger that is good but not better shows yellow (WARN). The monitor
-checks on `champion_monitor` warn (WARN) when the serving champion falls below target or drifts.
+alias does not hold). The gate checks on `verification_report`, one per spec gate and named by
+it, only show the verdicts `retraining.gates` recorded: a gate saying no is a decision, not a
+broken run, so they do not block; `champion_model` enforces them through
+`gates.require_promotable`. A failed ERROR gate shows red (rejected), a failed WARN gate yellow
+(defended). The monitor checks on `champion_monitor` warn (WARN) when the serving champion falls
+below target or drifts.
 """
 
 import dagster as dg

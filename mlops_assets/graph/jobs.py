@@ -72,6 +72,7 @@ def rollback_job_for(model: ModelSpec) -> dg.JobDefinition:
             context.log,
             notifier=alerts.get_client(),
             transition=f"{context.run_id}/rollback_champion",
+            model=model.name,
         )
         if moved.server_following is False:
             raise dg.Failure(f"@{CHAMPION_ALIAS} is v{moved.version} but the server did not follow")

@@ -44,6 +44,7 @@ def roll_back_champion(
     notifier: Notifier | None = None,
     expected: str | None = None,
     transition: str | None = None,
+    model: str | None = None,
 ) -> ChampionMoved:
     """Moves @champion back, waits for the server to serve that version, announces it.
 
@@ -61,6 +62,7 @@ def roll_back_champion(
         notifier: where the rollback alert goes; None sends none.
         expected: the version being rolled back from; None takes whatever serves now.
         transition: the move's id (default a new request id); the same id moves once.
+        model: the fleet model whose serving the server reloads; None: the server's only model.
 
     Returns:
         What moved; `server_following` is None without a server, False if it did not follow.
@@ -87,7 +89,7 @@ def roll_back_champion(
         return entries
 
     rolled_from, restored = registry.rollback(reason, expected, transition, announce)
-    following = _follow(log, server, restored, server_reason or reason)
+    following = _follow(log, server, restored, server_reason or reason, model)
     log.warning(
         f"champion rolled back: {model} @{CHAMPION_ALIAS} v{rolled_from} -> v{restored}; "
         f"server following: {following}; {reason}"
@@ -104,12 +106,18 @@ def roll_back_champion(
     )
 
 
-def _follow(log: logging.Logger, server: InferenceClient, version: str, reason: str) -> bool | None:
+def _follow(
+    log: logging.Logger,
+    server: InferenceClient,
+    version: str,
+    reason: str,
+    model: str | None = None,
+) -> bool | None:
     """Makes the server serve `version` after a rollback; None when no server is configured."""
     if not server.configured:
         return None
     try:
-        server.deploy(version, reason)
+        server.deploy(version, reason, model)
     except DeploymentError as error:
         log.error(f"inference server did not come back to v{version}: {error}")
         return False

@@ -36,6 +36,7 @@ def compensate(
     failure: DeploymentError,
     event_queue: EventQueue | None = None,
     notifier: Notifier | None = None,
+    model: str | None = None,
 ) -> ChampionMoved | None:
     """Moves the alias back to `previous` and the server with it; None if there is no way back."""
     if previous is None:
@@ -56,6 +57,7 @@ def compensate(
             notifier=notifier,
             expected=version,
             transition=f"{context.run_id}/{DEPLOYMENT}",
+            model=model,
         )
     except ChampionConflict as conflict:
         context.log.error(f"{conflict}: leaving it alone")
@@ -107,6 +109,7 @@ def deploy_champion(
             failure,
             event_queue.get_client(),
             alerts.get_client(),
+            model.name,
         )
         raise dg.Failure(
             description=f"inference server did not serve v{version}: {failure}",

@@ -41,7 +41,6 @@ S = TypeVar("S")
 class VerificationConfig(dg.Config):
     min_improvement: float | None = Field(
         default=None,
-        ge=0,
         description="How much better than the champion the challenger must be on each gate "
         "against the champion (0 = not worse); unset: the model spec's min_improvement.",
     )
