@@ -68,7 +68,7 @@ def trainer_environment(
 
 
 # Metrics shown first, in this order, when a trainer reports several.
-HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
+HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_tar_at_far", "val_loss", "loss")
 
 
 class TrainerOutputError(ValueError):
