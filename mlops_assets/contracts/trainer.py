@@ -12,6 +12,7 @@ Exit code 0 means completed; anything else failed. No dagster import: the built-
 process and the asset share these definitions.
 """
 
+import argparse
 import json
 import math
 import re
@@ -68,7 +69,7 @@ def trainer_environment(
 
 
 # Metrics shown first, in this order, when a trainer reports several.
-HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
+HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_tar_at_far", "val_loss", "loss")
 
 
 class TrainerOutputError(ValueError):
@@ -200,6 +201,16 @@ def parse_custom_message(payload: object) -> Progress | RunMeta | None:
     if kind == RUN_META_KIND:
         return run_meta_from(payload)
     return None
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, fields: Mapping) -> None:
+    """Adds one `--flag-name` per hyperparameter (a pydantic model's `model_fields`), typed,
+    with its default and description, for a trainer run by hand."""
+    for name, info in fields.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=info.annotation, default=info.default,
+            help=info.description,
+        )  # fmt: skip
 
 
 def progress_line(progress: dict) -> str:

@@ -8,7 +8,6 @@ fleet's factory binds its resources and the model's spec.
 
 import shlex
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +17,13 @@ import numpy as np
 
 from mlops_assets.backends import face_model_contract, model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
-from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.trainer import DATA_FILE_NAME, TrainerOutputError
 from mlops_assets.graph.trainer_runs import (
     EpochReporter,
     TrainerConfig,
     invoke_trainer,
+    register_challenger,
     trainer_receipts,
 )
 from mlops_assets.ml.face_data import FaceSnapshot, face_arrays
@@ -203,18 +202,11 @@ def train_face_challenger(
         )
         receipts = {}
     run_id = mlflow.active_run().info.run_id
-    started = time.perf_counter()
-    with storage_errors_explained(
-        "storing the face verifier in MLflow's artifact store",
-        endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
-        location_variable="the experiment's artifact location",
-    ):
-        model_uri, sha256 = face_model_contract.log_face_verifier(result.verifier, arrays.vectors)
-    registered = registry.register(model_uri, run_id, sha256)
-    model_contract.name_run(training_data.month, registered.version)
-    context.log.info(
-        f"registered {registered.name} v{registered.version} (@challenger) in "
-        f"{time.perf_counter() - started:.1f} s"
+    registered, sha256 = register_challenger(
+        context,
+        registry,
+        training_data.month,
+        lambda: face_model_contract.log_face_verifier(result.verifier, arrays.vectors),
     )
     return dg.Output(
         registered,

@@ -8,6 +8,7 @@ and the event log as an observation of `trained_model`, which `mlops-assets runs
 import shlex
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -18,7 +19,9 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from pydantic import Field
 
-from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.backends import model_contract
+from mlops_assets.backends.registry import RegisteredModel, RegistryClient
+from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import TRAINED_MODEL
 from mlops_assets.contracts.trainer import (
     DATA_FILE_NAME,
@@ -210,6 +213,41 @@ def run_trainer(
         history=reporter.history,
     )
     return TrainerOutcome(result, trainer_receipts(command, invocation, produced.sha256, registry))
+
+
+def register_challenger(
+    context: dg.AssetExecutionContext,
+    registry: RegistryClient,
+    month: str,
+    log_model: Callable[[], tuple[str, str]],
+) -> tuple[RegisteredModel, str]:
+    """Logs a trained model in the active MLflow run, registers it as `@challenger` and names
+    the run after the month and the version.
+
+    Args:
+        context: the training asset's context (the log line goes there).
+        registry: the model's registry.
+        month: the partition key.
+        log_model: logs the model; returns its URI and the sha256 of its file.
+
+    Returns:
+        The new version and its sha256.
+    """
+    run_id = mlflow.active_run().info.run_id
+    started = time.perf_counter()
+    with storage_errors_explained(
+        "storing the model in MLflow's artifact store",
+        endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
+        location_variable="the experiment's artifact location",
+    ):
+        model_uri, sha256 = log_model()
+    registered = registry.register(model_uri, run_id, sha256)
+    model_contract.name_run(month, registered.version)
+    context.log.info(
+        f"registered {registered.name} v{registered.version} (@challenger) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return registered, sha256
 
 
 def invoke_trainer(

@@ -13,7 +13,12 @@ from pathlib import Path
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
-from mlops_assets.contracts.trainer import PROGRESS_KIND, VERIFIER_FILE, progress_line
+from mlops_assets.contracts.trainer import (
+    PROGRESS_KIND,
+    VERIFIER_FILE,
+    add_setting_flags,
+    progress_line,
+)
 from mlops_assets.ml.face_training import (
     TOTAL_STEPS,
     FaceTrainSettings,
@@ -29,11 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--train-data", required=True, help=".npz: x, y, validation, target_far")
     parser.add_argument("--output-dir", required=True, help=f"where {VERIFIER_FILE} goes")
     parser.add_argument("--epochs", type=int, default=TOTAL_STEPS, help="ignored: two steps")
-    for name, info in FaceTrainSettings.model_fields.items():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}", type=info.annotation, default=info.default,
-            help=info.description,
-        )  # fmt: skip
+    add_setting_flags(parser, FaceTrainSettings.model_fields)
     return parser.parse_args(argv)
 
 

@@ -2,15 +2,13 @@
 identity-disjoint holdout (TAR at the target FAR, EER, rank-1, verify latency), judged by the
 spec's gates."""
 
-import tempfile
-
 import dagster as dg
 from dagster_mlflow.resources import MlFlow
 
 from mlops_assets.backends import face_model_contract, model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.contracts.stage_results import FaceVerificationReport, VerifierScore
+from mlops_assets.contracts.stage_results import FaceVerificationReport
 from mlops_assets.graph.assets.verification import (
     VerificationConfig,
     judge,
@@ -18,24 +16,12 @@ from mlops_assets.graph.assets.verification import (
     verification_report_options,
 )
 from mlops_assets.ml.face_data import FaceSnapshot
-from mlops_assets.ml.face_scoring import score_verifier
 from mlops_assets.resources.registry import RegistryResource
-
-
-def score_face_version(
-    registry: RegistryClient,
-    version: RegisteredModel,
-    holdout,
-    latency_samples: int,
-    seed: int,
-) -> VerifierScore:
-    """Downloads a registered verifier, checks its hash and scores it on `holdout`; the same
-    seed gives champion and challenger the same impostor pairs."""
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = registry.download_version_folder(version.version, scratch)
-        verifier = face_model_contract.load_face_verifier(folder, version.sha256)
-    figures = score_verifier(verifier, holdout, latency_samples=latency_samples, seed=seed)
-    return VerifierScore(version=version.version, run_id=version.run_id, **figures)
+from mlops_assets.retraining.face_verification import (
+    face_report,
+    holdout_metrics,
+    score_face_version,
+)
 
 
 def verify_face_challenger(
@@ -55,25 +41,21 @@ def verify_face_challenger(
         trained_model,
         registry,
         lambda version: score_face_version(
-            registry,
-            version,
-            training_data.holdout,
-            config.latency_samples,
-            model.paired_test.seed,
+            registry, version, training_data, config.latency_samples
         ),
     )
     challenger, champion = verdict.challenger, verdict.champion
-    report = FaceVerificationReport(
-        **verdict.report_fields(training_data), holdout_identities=challenger.identities
+    report = face_report(
+        training_data,
+        challenger,
+        champion,
+        verdict.gates,
+        verdict.decision,
+        verdict.min_improvement,
     )
     gate_metadata = record_verdict(context, report)
     model_contract.log_holdout_metrics(
-        {
-            "holdout_tar_at_far": challenger.tar_at_far,
-            "holdout_eer": challenger.eer,
-            "holdout_rank1_accuracy": challenger.rank1_accuracy,
-            "verify_latency_p95_s": challenger.verify_latency_p95_s,
-        },
+        holdout_metrics(challenger),
         trained_model.source,
         face_model_contract.face_dataset(
             training_data.holdout,

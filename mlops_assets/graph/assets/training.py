@@ -1,7 +1,5 @@
 """The challenger: a CNN trained on the snapshot, logged to MLflow and registered."""
 
-import time
-
 import dagster as dg
 import numpy as np
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
@@ -10,14 +8,18 @@ from pydantic import Field
 
 from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
-from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import TRAINING_DATA, TRAINING_QUEUE
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
 from mlops_assets.graph.face_training import FaceTrainingConfig, train_face_challenger
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
-from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
+from mlops_assets.graph.trainer_runs import (
+    EpochReporter,
+    TrainerConfig,
+    register_challenger,
+    run_trainer,
+)
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.ml.model import TrainSettings, train
@@ -68,19 +70,12 @@ def train_challenger(
         result = train(x, y, settings, on_epoch=EpochReporter(context).on_epoch(settings.epochs))
         trainer_metadata = {}
     run_id = mlflow.active_run().info.run_id
-    started = time.perf_counter()
-    with storage_errors_explained(
-        "storing the model in MLflow's artifact store",
-        endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
-        location_variable="the experiment's artifact location",
-    ):
+
+    def log_model() -> tuple[str, str]:
         info, sha256 = model_contract.log_keras_model(result.model, x)
-    registered = registry.register(info.model_uri, run_id, sha256)
-    model_contract.name_run(training_data.month, registered.version)
-    context.log.info(
-        f"registered {registered.name} v{registered.version} (@challenger) in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+        return info.model_uri, sha256
+
+    registered, sha256 = register_challenger(context, registry, training_data.month, log_model)
     return dg.Output(
         registered,
         metadata={
