@@ -14,6 +14,7 @@ from mlops_assets.contracts.events import (
     TASK_CONFIRMED_QUEUE,
     TRAINING_COMPLETED_QUEUE,
 )
+from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo.source import demo_tasks
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -122,6 +123,7 @@ def queue_factory(request, tmp_path):
             TRAINING_COMPLETED_QUEUE,
             MODEL_EVENTS_QUEUE,
             PIPELINE_FAILED_QUEUE,
+            FACE_REGISTERED_QUEUE,
         ):
             cleaner.remove(name)
         cleaner.close()
