@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from mlops_assets.backends import factory
+from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.contracts.events import (
     MODEL_EVENTS_QUEUE,
     PIPELINE_FAILED_QUEUE,
@@ -127,6 +128,18 @@ def queue_factory(request, tmp_path):
         ):
             cleaner.remove(name)
         cleaner.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def any_store(request, tmp_path):
+    """The training data store on SQLite, and on PostgreSQL in the integration tier."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("data_store_database")
+    store = TrainingDataStore(url)
+    yield store
+    store.close()
 
 
 @pytest.fixture
