@@ -5,7 +5,6 @@ requests the face models' runs, beside `task_events_sensor` (one sensor per sour
 import dagster as dg
 import pytest
 
-from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.record_tables import FACE_RECORDS
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
 from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE
@@ -42,17 +41,10 @@ def instance():
         yield instance
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = TrainingDataStore(f"sqlite:///{tmp_path / 'store.db'}")
-    yield store
-    store.close()
-
-
-def tick(instance, queue_factory, store, evaluated=sensor, cursor=None, **context):
+def tick(instance, queue_factory, any_store, evaluated=sensor, cursor=None, **context):
     resources = {
         "event_queue": queue_factory.resource(),
-        "data_store": DataStoreResource(url=store.url),
+        "data_store": DataStoreResource(url=any_store.url),
     }
     with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources=resources, **context
@@ -66,26 +58,30 @@ def publish_month(queue, month: int) -> list:
     return events
 
 
-def test_below_the_threshold_it_replicates_and_skips_with_the_count(instance, queue_factory, store):
+def test_below_the_threshold_it_replicates_and_skips_with_the_count(
+    instance, queue_factory, any_store
+):
     queue = queue_factory()
     publish_month(queue, 1)
     queue.publish_bodies(Q, [b'{"event_type": "FaceVectorRegisteredEvent"'])
-    result = tick(instance, queue_factory, store)
+    result = tick(instance, queue_factory, any_store)
     assert not result.run_requests
     assert "12 new face vectors beyond high-water mark 0" in result.skip_reason.skip_message
     assert "retraining needs 20" in result.skip_reason.skip_message
-    assert store.count(table=FACE_RECORDS) == 12 and store.count() == 0
+    assert any_store.count(table=FACE_RECORDS) == 12 and any_store.count() == 0
     assert queue.depth(Q) == 0
     [letter] = queue.dead_letters(Q)
     assert "not JSON" in letter.reason
 
 
-def test_the_threshold_requests_one_run_of_the_target_and_not_again(instance, queue_factory, store):
+def test_the_threshold_requests_one_run_of_the_target_and_not_again(
+    instance, queue_factory, any_store
+):
     queue = queue_factory()
     publish_month(queue, 1)
-    assert not tick(instance, queue_factory, store).run_requests
+    assert not tick(instance, queue_factory, any_store).run_requests
     events = publish_month(queue, 2)
-    result = tick(instance, queue_factory, store)
+    result = tick(instance, queue_factory, any_store)
     [request] = result.run_requests
     assert request.run_key == "face-events-hwm-24"
     assert request.tags == {
@@ -96,25 +92,25 @@ def test_the_threshold_requests_one_run_of_the_target_and_not_again(instance, qu
     newest = max(event.captured_at for event in events)
     assert request.partition_key == month_key(newest) == month_key(SCENARIO.calendar.month_start(2))
     assert result.cursor == "24"
-    repeat = tick(instance, queue_factory, store, cursor=result.cursor)
+    repeat = tick(instance, queue_factory, any_store, cursor=result.cursor)
     assert not repeat.run_requests
     assert "0 new face vectors beyond high-water mark 24" in repeat.skip_reason.skip_message
 
 
-def test_the_baseline_is_what_the_last_snapshot_read(instance, queue_factory, store):
+def test_the_baseline_is_what_the_last_snapshot_read(instance, queue_factory, any_store):
     """The run the sensor asks for materializes the snapshot; the next tick, even without its
     cursor, counts only vectors beyond what that snapshot read."""
     queue = queue_factory()
     publish_month(queue, 1)
     publish_month(queue, 2)
-    [request] = tick(instance, queue_factory, store).run_requests
+    [request] = tick(instance, queue_factory, any_store).run_requests
     definitions = dg.Definitions(
         assets=[face_training_data],
         jobs=[face_job],
         sensors=[sensor],
         resources={
             "event_queue": queue_factory.resource(),
-            "data_store": DataStoreResource(url=store.url),
+            "data_store": DataStoreResource(url=any_store.url),
         },
     )
     run = definitions.resolve_job_def(face_job.name).execute_in_process(
@@ -122,46 +118,46 @@ def test_the_baseline_is_what_the_last_snapshot_read(instance, queue_factory, st
     )
     assert run.success
     publish_month(queue, 3)
-    result = tick(instance, queue_factory, store)
+    result = tick(instance, queue_factory, any_store)
     assert not result.run_requests
     assert "12 new face vectors beyond high-water mark 24" in result.skip_reason.skip_message
 
 
 def test_one_sensor_per_source_each_drains_only_its_own_queue(
-    instance, queue_factory, store, demo_records
+    instance, queue_factory, any_store, demo_records
 ):
     queue = queue_factory()
     publish_month(queue, 1)
     queue.publish(
         TASK_CONFIRMED_QUEUE, [TaskConfirmedEvent.from_record(r) for r in demo_records[:5]]
     )
-    tick(instance, queue_factory, store)
-    assert queue.depth(TASK_CONFIRMED_QUEUE) == 5 and store.count() == 0
+    tick(instance, queue_factory, any_store)
+    assert queue.depth(TASK_CONFIRMED_QUEUE) == 5 and any_store.count() == 0
     task_sensor = task_events_sensor_for(
         min_new_labels=10, max_messages=1000, max_seconds=5, interval_s=30
     )
-    result = tick(instance, queue_factory, store, evaluated=task_sensor)
+    result = tick(instance, queue_factory, any_store, evaluated=task_sensor)
     assert "5 new confirmed labels beyond high-water mark 0" in result.skip_reason.skip_message
-    assert store.count() == 5 and store.count(table=FACE_RECORDS) == 12
+    assert any_store.count() == 5 and any_store.count(table=FACE_RECORDS) == 12
     assert queue.depth(TASK_CONFIRMED_QUEUE) == 0
 
 
-def test_preview_leaves_the_face_queue_alone(instance, queue_factory, store):
+def test_preview_leaves_the_face_queue_alone(instance, queue_factory, any_store):
     queue = queue_factory()
     publish_month(queue, 1)
     result = tick(
         instance,
         queue_factory,
-        store,
+        any_store,
         repository_name="__repository__",
         sensor_name="face_events_sensor",
     )
     assert result.skip_reason.skip_message.startswith("preview, queue not drained: 0 new face")
-    assert queue.depth(Q) == 12 and store.count(table=FACE_RECORDS) == 0
+    assert queue.depth(Q) == 12 and any_store.count(table=FACE_RECORDS) == 0
 
 
 def test_an_asset_selection_target_without_partitions_loads_and_is_requested(
-    instance, queue_factory, store
+    instance, queue_factory, any_store
 ):
     @dg.asset(key=["face_verifier", "snapshot"])
     def snapshot() -> None:
@@ -181,5 +177,5 @@ def test_an_asset_selection_target_without_partitions_loads_and_is_requested(
     definitions = dg.Definitions(assets=[snapshot], sensors=[unpartitioned])
     assert definitions.get_sensor_def("face_verifier_events_sensor") is unpartitioned
     publish_month(queue_factory(), 1)
-    [request] = tick(instance, queue_factory, store, evaluated=unpartitioned).run_requests
+    [request] = tick(instance, queue_factory, any_store, evaluated=unpartitioned).run_requests
     assert request.partition_key is None and request.run_key == "face-events-hwm-12"
