@@ -21,7 +21,8 @@ from mlops_assets.contracts.face_events import (
     FACE_VECTOR_DIMENSION,
     FaceVectorRegisteredEvent,
 )
-from mlops_assets.retraining.replication import FACE_EVENTS, TASK_EVENTS, replicate
+from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.retraining.replication import EVENT_SOURCES, FACE_EVENTS, TASK_EVENTS, replicate
 from mlops_assets_tests.support import hostile_faces
 from mlops_assets_tests.support.draining import check_any_bodies, drain, reasons
 
@@ -251,3 +252,9 @@ def test_any_face_bodies_end_stored_or_dead_lettered_with_their_reason(queue_fac
     )
     # Shown with `pytest -rP`: the figures of the run (examples include shrinking).
     print(f"{queue_factory.backend} queue, face events: {dict(counts)}")
+
+
+def test_every_fleet_source_with_a_queue_has_its_event_source_on_that_queue():
+    for spec in load_fleet().models:
+        if spec.source.queue is not None:
+            assert EVENT_SOURCES[spec.source.kind].queue == spec.source.queue, spec.name
