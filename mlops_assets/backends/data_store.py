@@ -221,10 +221,11 @@ class TrainingDataStore:
             query = query.where(table.time < as_utc(until))
         if since is not None:
             query = query.where(table.time >= as_utc(since))
+        columns = [column.name for column in table.table.columns]
         with self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(query).mappings().all())
+            frame = pd.DataFrame(conn.execute(query).all(), columns=columns)
         if frame.empty:
-            return pd.DataFrame(columns=[c.name for c in table.table.columns])
+            return frame
         frame[table.time_column] = pd.to_datetime(frame[table.time_column], utc=True)
         for column, dtype in table.arrays.items():
             frame[column] = [np.frombuffer(value, dtype=dtype) for value in frame[column]]

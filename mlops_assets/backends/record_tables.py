@@ -99,15 +99,15 @@ class RecordTable(Generic[R]):
 
     def values(self, record: R) -> tuple[Any, ...]:
         """The record's column values in order, its timestamp in UTC."""
-        values = list(self._fields(record))
-        values[self._time_index] = as_utc(values[self._time_index])
-        return tuple(values)
+        values = self._fields(record)
+        at = self._time_index
+        return (*values[:at], as_utc(values[at]), *values[at + 1 :])
 
     def sqlite_values(self, record: R) -> tuple[Any, ...]:
         """`values` with the timestamp as the text SQLAlchemy's SQLite dialect reads back."""
-        values = list(self._fields(record))
-        values[self._time_index] = as_utc(values[self._time_index]).strftime(SQLITE_DATETIME)
-        return tuple(values)
+        values = self._fields(record)
+        at = self._time_index
+        return (*values[:at], as_utc(values[at]).strftime(SQLITE_DATETIME), *values[at + 1 :])
 
     def from_row(self, row: Mapping[str, Any]) -> R:
         """The record of a stored row (binary columns as bytes, the timestamp in UTC)."""

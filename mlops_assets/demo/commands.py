@@ -14,15 +14,16 @@ import dagster as dg
 from mlops_assets.backends import factory
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
-from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, Event, TaskConfirmedEvent
+from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.definitions import build_definitions, monitor_config, reconstructable_retrain_job
 from mlops_assets.demo import face_replay, policies, policy_report, replay, report
 from mlops_assets.demo.face_replay import FACE_NAMES
-from mlops_assets.demo.face_source import FaceScenario
+from mlops_assets.demo.face_source import FaceScenario, demo_face_events, month_face_events
 from mlops_assets.demo.source import Scenario, demo_tasks
 from mlops_assets.demo.spec import DEMO_NAMES
-from mlops_assets.retraining.replication import replicate
+from mlops_assets.retraining.replication import FACE_EVENTS, TASK_EVENTS, EventSource, replicate
 from mlops_assets.settings import Settings
 
 log = logging.getLogger("mlops_assets")
@@ -30,18 +31,40 @@ log = logging.getLogger("mlops_assets")
 
 def publish_demo_events(settings: Settings) -> int:
     """Publishes the demo's confirmed tasks as TaskConfirmedEvents, as the Helper service would."""
+    events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
+    return _publish(settings, TASK_CONFIRMED_QUEUE, events)
+
+
+def publish_demo_face_events(settings: Settings, scenario: FaceScenario | None = None) -> int:
+    """Publishes every month's synthetic face registrations as FaceVectorRegisteredEvents, as
+    the Auth service would (oldest month first)."""
+    return _publish(settings, FACE_REGISTERED_QUEUE, demo_face_events(scenario or FaceScenario()))
+
+
+def _publish(settings: Settings, queue_name: str, events: Sequence[Event]) -> int:
     queue = factory.event_queue(settings)
     try:
-        events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
-        queue.publish(TASK_CONFIRMED_QUEUE, events)
-        log.info(
-            "published %d TaskConfirmedEvents to %s",
-            len(events),
-            queue.queue_name(TASK_CONFIRMED_QUEUE),
-        )
+        queue.publish(queue_name, events)
+        name = type(events[0]).__name__ if events else "events"
+        log.info("published %d %ss to %s", len(events), name, queue.queue_name(queue_name))
     finally:
         queue.close()
     return len(events)
+
+
+def deliver_events(
+    queue: EventQueue,
+    store: TrainingDataStore,
+    events: Sequence[Event],
+    source: EventSource = TASK_EVENTS,
+) -> int:
+    """Publishes a source's events on its queue, then replicates them as its sensor does.
+
+    Returns:
+        How many records were new to the source's table.
+    """
+    queue.publish(source.queue, events)
+    return replicate(queue, store, max_messages=10**9, max_seconds=600, source=source).inserted
 
 
 def deliver_through_events(
@@ -52,8 +75,20 @@ def deliver_through_events(
     Returns:
         How many records were new to the store.
     """
-    queue.publish(TASK_CONFIRMED_QUEUE, [TaskConfirmedEvent.from_record(r) for r in records])
-    return replicate(queue, store, max_messages=10**9, max_seconds=600).inserted
+    return deliver_events(queue, store, [TaskConfirmedEvent.from_record(r) for r in records])
+
+
+def deliver_face_month(
+    queue: EventQueue, store: TrainingDataStore, scenario: FaceScenario, month: int
+) -> int:
+    """Publishes one month of the synthetic face registrations as the Auth service would
+    (`FaceVectorRegisteredEvent`s on `face.registered`), then replicates them into
+    `face_vectors` as the face source's sensor does (the replay calls it month by month).
+
+    Returns:
+        How many vectors were new to the store.
+    """
+    return deliver_events(queue, store, month_face_events(scenario, month), FACE_EVENTS)
 
 
 def seed_demo(settings: Settings) -> int:
@@ -121,7 +156,7 @@ def replay_face_verifier(
         definitions,
         instance,
         FaceScenario(),
-        deliver=lambda events: face_replay.deliver_face_events(queue, store, events),
+        deliver=lambda events: deliver_events(queue, store, events, FACE_EVENTS),
         run_config=run_config,
     )
     return (

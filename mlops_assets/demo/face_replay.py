@@ -1,23 +1,21 @@
 """The face verifier's replay: the synthetic face registrations of the same two years, month by
 month, each month's challenger verifier against the champion.
 
-The demo stands in for the Auth service: each month's synthetic registrations are published as
-FaceVectorRegisteredEvents and replicated as `face_registered_events_sensor` does; from
+The demo stands in for the Auth service: each month's synthetic registrations are delivered
+(`commands.deliver_events`: published as FaceVectorRegisteredEvents and replicated as
+`face_registered_events_sensor` does); from
 `first_month` on each month runs the face verifier's retraining job for its partition.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
 
-from mlops_assets.backends.data_store import TrainingDataStore
-from mlops_assets.backends.event_queue.base import EventQueue
-from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE, FaceVectorRegisteredEvent
+from mlops_assets.contracts.face_events import FaceVectorRegisteredEvent
 from mlops_assets.contracts.stage_results import ChampionChange, FaceVerificationReport, Outcome
 from mlops_assets.demo.face_source import FaceScenario, month_face_events
 from mlops_assets.graph.model_names import ModelNames
-from mlops_assets.retraining.replication import FACE_EVENTS, replicate
 
 FACE_MODEL = "face_verifier"
 FACE_NAMES = ModelNames(FACE_MODEL)
@@ -36,18 +34,6 @@ class FaceMonthResult:
     challenger_eer: float | None
     reason: str
     champion_after: str | None
-
-
-def deliver_face_events(
-    queue: EventQueue, store: TrainingDataStore, events: Sequence[FaceVectorRegisteredEvent]
-) -> int:
-    """Publishes face registrations, then replicates them as the face events sensor does.
-
-    Returns:
-        How many vectors were new to the store.
-    """
-    queue.publish(FACE_REGISTERED_QUEUE, list(events))
-    return replicate(queue, store, 10**9, 600, source=FACE_EVENTS).inserted
 
 
 def _month_result(

@@ -20,7 +20,7 @@ from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.retraining.replication import (
-    FACE_EVENTS,
+    EVENT_SOURCES,
     TASK_EVENTS,
     EventSource,
     replicate,
@@ -30,14 +30,11 @@ from mlops_assets.retraining.triggers import decide_retrain, is_preview, parse_c
 # What a sensor requests: a job (`dg.define_asset_job`'s, whose class Dagster does not export).
 Target = Any
 
-# The replicated source of each `SourceSpec.kind` that reads a queue.
-SOURCES: dict[str, EventSource] = {"task_photos": TASK_EVENTS, "face_vectors": FACE_EVENTS}
-
 
 def source_table(model: ModelSpec) -> RecordTable:
     """The store table a model's snapshots read: its source's (a model fed by upstream models
     still trains on the task photos' labels)."""
-    return SOURCES.get(model.source.kind, TASK_EVENTS).table
+    return EVENT_SOURCES.get(model.source.kind, TASK_EVENTS).table
 
 
 def last_snapshot_high_water_mark(instance: dg.DagsterInstance, training_data: dg.AssetKey) -> int:
@@ -150,4 +147,4 @@ def event_source_sensor_for(
 
 def source_for(kind: str, queue: str) -> EventSource:
     """The replicated source of a `SourceSpec.kind`, read from the spec's `queue`."""
-    return dataclasses.replace(SOURCES[kind], queue=queue)
+    return dataclasses.replace(EVENT_SOURCES[kind], queue=queue)

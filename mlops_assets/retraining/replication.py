@@ -66,6 +66,8 @@ TASK_EVENTS = EventSource(
 FACE_EVENTS = EventSource(
     "face events", "face vectors", FACE_REGISTERED_QUEUE, FaceVectorRegisteredEvent, FACE_RECORDS
 )
+# The event source of each fleet source kind that reads a queue (`ModelSpec.source.kind`).
+EVENT_SOURCES: dict[str, EventSource] = {"task_photos": TASK_EVENTS, "face_vectors": FACE_EVENTS}
 
 
 @dataclass(frozen=True)

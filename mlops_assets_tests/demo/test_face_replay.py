@@ -6,14 +6,15 @@ import pytest
 from mlops_assets.backends import factory
 from mlops_assets.backends.record_tables import FACE_RECORDS
 from mlops_assets.definitions import build_definitions
+from mlops_assets.demo.commands import deliver_events
 from mlops_assets.demo.face_replay import (
-    deliver_face_events,
     face_summary,
     face_table_markdown,
     run_face_replay,
 )
 from mlops_assets.demo.face_source import FaceScenario
 from mlops_assets.demo.source import Scenario
+from mlops_assets.retraining.replication import FACE_EVENTS
 
 pytestmark = pytest.mark.model
 
@@ -29,7 +30,7 @@ def test_the_replay_publishes_each_month_and_decides_by_the_gates(settings):
                 build_definitions(settings),
                 instance,
                 SCENARIO,
-                deliver=lambda events: deliver_face_events(queue, store, events),
+                deliver=lambda events: deliver_events(queue, store, events, FACE_EVENTS),
                 first_month=2,
                 run_config={
                     "ops": {

@@ -1,14 +1,16 @@
 """The command line: dead letters are listed with their reasons and re-driven on request."""
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE, FACE_VECTOR_DIMENSION
 from mlops_assets.contracts.records import ConfirmedWindow
-from mlops_assets.retraining.replication import replicate
+from mlops_assets.retraining.replication import FACE_EVENTS, replicate
 from mlops_assets.tools import cli
 
 Q = TASK_CONFIRMED_QUEUE
@@ -103,3 +105,37 @@ def test_stderr_silenced_reaches_native_output_and_restores_it(capfd):
     subprocess.run([sys.executable, "-c", "import os; os.write(2, b'after')"], check=True)
     err = capfd.readouterr().err
     assert "banner" not in err and "after" in err
+
+
+def test_face_dead_letters_are_shown_and_re_driven_on_their_own_queue(
+    environment, tmp_path, caplog
+):
+    queue = environment()
+    zero = json.dumps(
+        {
+            "event_id": "face-0",
+            "schema_version": 1,
+            "event_type": "FaceVectorRegisteredEvent",
+            "helper_id": "helper-1",
+            "vector": [0.0] * FACE_VECTOR_DIMENSION,
+            "captured_at": "2025-03-01T12:00:00Z",
+            "camera": "camera-a",
+            "source": "auth",
+        }
+    ).encode()
+    queue.publish_bodies(FACE_REGISTERED_QUEUE, [zero])
+    queue.publish_bodies(Q, [b"not json"])
+    store = TrainingDataStore(f"sqlite:///{tmp_path / 's.db'}")
+    replicate(queue, store, 10, max_seconds=5, source=FACE_EVENTS)
+    with caplog.at_level("INFO", logger="mlops_assets"):
+        assert cli.main(["dead-letters", "--source", "face"]) == 0
+        assert cli.main(["dead-letters", "--source", "face", "--requeue"]) == 0
+    assert "vector: a zero vector" in caplog.text
+    assert "1 dead-lettered face events shown" in caplog.text
+    assert "moved 1 dead-lettered face events back onto the queue" in caplog.text
+    for _ in range(50):  # RabbitMQ counts re-driven messages asynchronously
+        if queue.depth(FACE_REGISTERED_QUEUE) == 1:
+            break
+        time.sleep(0.1)
+    assert queue.depth(FACE_REGISTERED_QUEUE) == 1
+    assert queue.depth(Q) == 1 and queue.dead_letters(Q) == []
