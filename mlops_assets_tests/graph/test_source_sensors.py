@@ -1,6 +1,7 @@
 """Event source sensors: the face source's sensor replicates face events into `face_vectors` and
-requests the face models' retraining jobs, beside the task events' sensor (one sensor per source queue), ticked with
-`dg.build_sensor_context` against a real Dagster instance and real queues and stores."""
+requests the face models' retraining jobs, beside the task events' sensor (one sensor per source
+queue), ticked with `dg.build_sensor_context` against a real Dagster instance and real queues and
+stores."""
 
 import json
 
