@@ -18,6 +18,8 @@ PHOTO_FEATURES = ("mean_grey", "grey_spread", "ink_share")
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"
 DEFAULT_MODEL_NAME = "task-photo-classifier"
+# The fleet entry the server's unprefixed routes (/predict, /admin/reload, …) answer for.
+PHOTO_MODEL = "task_photos"
 DEFAULT_EXPERIMENT = "mlops_assets"
 
 # Promotion gates (ARCHITECTURE.md, "Gates").

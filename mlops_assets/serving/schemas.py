@@ -1,7 +1,7 @@
 """Request and response bodies of the inference API (they make the OpenAPI page at /docs)."""
 
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -121,9 +121,11 @@ class PredictRequest(BaseModel):
         return self
 
 
+@cache
 def bounded_request(max_batch: int) -> type[PredictRequest]:
     """`PredictRequest` whose `instances` holds at most `max_batch` photos, checked first (and
-    shown as `maxItems` in the schema)."""
+    shown as `maxItems` in the schema); one class per bound, so every classification route
+    shares one schema."""
     instances = Annotated[
         list[Photo],
         # Before-validators run last-listed first: a flat photo is named before it is counted.
@@ -223,6 +225,8 @@ class RecorderStatus(BaseModel):
 class ModelStatus(BaseModel):
     """The serving model, the standby kept for instant rollback, and the last failed reload."""
 
+    fleet_model: str = Field(description="The model's name in the fleet file.")
+    task: Literal["classification", "verification"]
     model: ModelInfo | None
     standby_version: str | None
     alias: str
@@ -244,3 +248,25 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     model_version: str | None
+
+
+class ModelSummary(BaseModel):
+    """One served model of the fleet: where to call it and what it serves now."""
+
+    name: str = Field(description="The model's name in the fleet file.")
+    task: Literal["classification", "verification"]
+    route: str = Field(description="Path prefix of its routes.")
+    request_route: str = Field(description="Where to POST requests: <route>/predict or /verify.")
+    registered_model: str = Field(description="The MLflow registered model it follows.")
+    ready: bool
+    model_version: str | None
+
+
+class FleetStatus(BaseModel):
+    """Every model this server serves, and the one the unprefixed routes answer for."""
+
+    default_model: str | None = Field(
+        description="The model behind /predict, /ready, /model and /admin/reload (null when "
+        "this server does not serve it)."
+    )
+    models: list[ModelSummary]
