@@ -8,6 +8,7 @@ downloaded version folder, checks the hash and loads it (no pickle). No dagster 
 
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -22,14 +23,18 @@ VERIFIER_FILE = "face_verifier.npz"
 INPUT_EXAMPLE_PAIRS = 2
 
 
-class FaceVerifierModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: rows of two concatenated face vectors in, one cosine score per row out."""
+# MLflow warns at class creation that `predict` has no type hints; the signature is given.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
 
-    def load_context(self, context) -> None:
-        self.verifier = FaceVerifier.load(Path(context.artifacts["verifier"]))
+    class FaceVerifierModel(mlflow.pyfunc.PythonModel):
+        """pyfunc wrapper: rows of two concatenated face vectors in, a cosine score per row."""
 
-    def predict(self, context, model_input, params=None) -> np.ndarray:
-        return pair_scores(self.verifier, np.asarray(model_input, dtype=np.float64))
+        def load_context(self, context) -> None:
+            self.verifier = FaceVerifier.load(Path(context.artifacts["verifier"]))
+
+        def predict(self, context, model_input, params=None) -> np.ndarray:
+            return pair_scores(self.verifier, np.asarray(model_input, dtype=np.float64))
 
 
 def pair_scores(verifier: FaceVerifier, pairs: np.ndarray) -> np.ndarray:
@@ -76,8 +81,8 @@ def load_face_verifier(model_dir: Path, expected_sha256: str | None = None) -> F
         ValueError: the file is not a face verifier.
     """
     model_dir = Path(model_dir)
-    found = [model_dir] if model_dir.name == VERIFIER_FILE else sorted(
-        model_dir.rglob(VERIFIER_FILE)
+    found = (
+        [model_dir] if model_dir.name == VERIFIER_FILE else sorted(model_dir.rglob(VERIFIER_FILE))
     )
     if not found:
         raise FileNotFoundError(f"{model_dir} holds no {VERIFIER_FILE}")
