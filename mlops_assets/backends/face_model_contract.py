@@ -25,7 +25,7 @@ INPUT_EXAMPLE_PAIRS = 2
 
 # MLflow warns at class creation that `predict` has no type hints; the signature is given.
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
+    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
 
     class FaceVerifierModel(mlflow.pyfunc.PythonModel):
         """pyfunc wrapper: rows of two concatenated face vectors in, a cosine score per row."""
