@@ -5,16 +5,40 @@ The fallback routes are registered after every model's own routes, so they answe
 model route matched; they stay out of the OpenAPI page.
 """
 
+from typing import Literal
+
 from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, Field
 
 from mlops_assets.serving.routes import readiness
-from mlops_assets.serving.schemas import FleetStatus, ModelSummary
 from mlops_assets.serving.served import ServedModel
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 DEFAULT_ROUTES = ("/predict", "/verify", "/ready", "/model", "/admin/reload")
 
 router = APIRouter()
+
+
+class ModelSummary(BaseModel):
+    """One served model of the fleet: where to call it and what it serves now."""
+
+    name: str = Field(description="The model's name in the fleet file.")
+    task: Literal["classification", "verification"]
+    route: str = Field(description="Path prefix of its routes.")
+    request_route: str = Field(description="Where to POST requests: <route>/predict or /verify.")
+    registered_model: str = Field(description="The MLflow registered model it follows.")
+    ready: bool
+    model_version: str | None
+
+
+class FleetStatus(BaseModel):
+    """Every model this server serves, and the one the unprefixed routes answer for."""
+
+    default_model: str | None = Field(
+        description="The model behind /predict, /ready, /model and /admin/reload (null when "
+        "this server does not serve it)."
+    )
+    models: list[ModelSummary]
 
 
 def _served(request: Request) -> dict[str, ServedModel]:

@@ -37,20 +37,12 @@ from mlops_assets.serving.schemas import (
     RecorderStatus,
     ReloadReport,
     bounded_request,
+    request_responses,
 )
 from mlops_assets.serving.served import ACTIONS, ServedModel
 from mlops_assets.serving.verify import add_verify_route
 
 router = APIRouter()
-
-REQUEST_ERRORS = {
-    400: {"model": Problems, "description": "The body is not JSON"},
-    413: {
-        "description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES (refused unread)",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    },
-    503: {"model": ErrorDetail, "description": "No model loaded yet"},
-}
 
 
 @dataclass(frozen=True)
@@ -117,19 +109,11 @@ def _add_predict_route(routes: APIRouter, name: str, path: str, max_batch: int) 
     @routes.post(
         path,
         response_model=PredictResponse,
-        responses={
-            **REQUEST_ERRORS,
-            401: {
-                "model": ErrorDetail,
-                "description": "task_ids without the X-Task-Ids-Token the server requires",
-            },
-            422: {
-                "model": Problems,
-                "description": "Not a valid request: each problem by place and reason (a photo "
-                "that is not 64 values, a grey level outside 0..16, a batch over "
-                "MLOPS_SERVING_MAX_BATCH, text or booleans for numbers)",
-            },
-        },
+        responses=request_responses(
+            "task_ids",
+            "a photo that is not 64 values, a grey level outside 0..16, a batch over "
+            "MLOPS_SERVING_MAX_BATCH, text or booleans for numbers",
+        ),
     )
     async def predict(
         body: request_type,
@@ -182,7 +166,7 @@ def model_router(served: ServedModel, paths: ModelPaths, max_batch: int) -> APIR
     if served.task == "classification":
         _add_predict_route(routes, name, paths.action, max_batch)
     else:
-        add_verify_route(routes, name, paths.action, REQUEST_ERRORS)
+        add_verify_route(routes, name, paths.action)
 
     @routes.get(
         paths.ready,

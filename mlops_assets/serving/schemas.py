@@ -250,23 +250,26 @@ class Readiness(BaseModel):
     model_version: str | None
 
 
-class ModelSummary(BaseModel):
-    """One served model of the fleet: where to call it and what it serves now."""
+def request_responses(token_use: str, invalid: str) -> dict:
+    """The error answers a model's request route declares (400, 401, 413, 422, 503).
 
-    name: str = Field(description="The model's name in the fleet file.")
-    task: Literal["classification", "verification"]
-    route: str = Field(description="Path prefix of its routes.")
-    request_route: str = Field(description="Where to POST requests: <route>/predict or /verify.")
-    registered_model: str = Field(description="The MLflow registered model it follows.")
-    ready: bool
-    model_version: str | None
-
-
-class FleetStatus(BaseModel):
-    """Every model this server serves, and the one the unprefixed routes answer for."""
-
-    default_model: str | None = Field(
-        description="The model behind /predict, /ready, /model and /admin/reload (null when "
-        "this server does not serve it)."
-    )
-    models: list[ModelSummary]
+    Args:
+        token_use: what needs X-Task-Ids-Token on this route.
+        invalid: what makes a request invalid (the 422), in words.
+    """
+    return {
+        400: {"model": Problems, "description": "The body is not JSON"},
+        401: {
+            "model": ErrorDetail,
+            "description": f"{token_use} without the X-Task-Ids-Token the server requires",
+        },
+        413: {
+            "description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES (refused unread)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        422: {
+            "model": Problems,
+            "description": f"Not a valid request: each problem by place and reason ({invalid})",
+        },
+        503: {"model": ErrorDetail, "description": "No model loaded yet"},
+    }

@@ -18,7 +18,7 @@ from mlops_assets.contracts.face_events import FACE_VECTOR_DIMENSION, FaceVector
 from mlops_assets.serving.deps import TaskIdsCallerDep, served_by_name, serving_model
 from mlops_assets.serving.holder import LoadedModel
 from mlops_assets.serving.recorder import VerifiedBatch
-from mlops_assets.serving.schemas import ErrorDetail, Problems, TaskId
+from mlops_assets.serving.schemas import TaskId, request_responses
 from mlops_assets.serving.served import ServedModel
 
 _EXAMPLE = [1.0] + [0.0] * (FACE_VECTOR_DIMENSION - 1)
@@ -54,7 +54,7 @@ class VerifyResponse(BaseModel):
     threshold: float = Field(description="The threshold calibrated at the model's target FAR.")
 
 
-def add_verify_route(routes: APIRouter, name: str, path: str, errors: dict) -> None:
+def add_verify_route(routes: APIRouter, name: str, path: str) -> None:
     """Registers `POST <path>` for the verification model `name`."""
     model_dep = Annotated[LoadedModel, Depends(serving_model(name))]
     served_dep = Annotated[ServedModel, Depends(served_by_name(name))]
@@ -62,19 +62,11 @@ def add_verify_route(routes: APIRouter, name: str, path: str, errors: dict) -> N
     @routes.post(
         path,
         response_model=VerifyResponse,
-        responses={
-            **errors,
-            401: {
-                "model": ErrorDetail,
-                "description": "pair_id without the X-Task-Ids-Token the server requires",
-            },
-            422: {
-                "model": Problems,
-                "description": "Not a valid request: each problem by place and reason (a vector "
-                f"that is not {FACE_VECTOR_DIMENSION} values, a non-finite value, a zero or "
-                "unnormalised vector, text for numbers)",
-            },
-        },
+        responses=request_responses(
+            "pair_id",
+            f"a vector that is not {FACE_VECTOR_DIMENSION} values, a non-finite value, a zero "
+            "or unnormalised vector, text for numbers",
+        ),
     )
     async def verify(
         body: VerifyRequest,
