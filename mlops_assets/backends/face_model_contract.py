@@ -17,10 +17,18 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from mlops_assets.ml.face_verifier import FaceVerifier
-from mlops_assets.ml.predictor import ArtifactIntegrityError, file_sha256
 
 VERIFIER_FILE = "face_verifier.npz"
 INPUT_EXAMPLE_PAIRS = 2
+
+
+class VerifierIntegrityError(ValueError):
+    """The verifier file is not the one that was registered."""
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as saved:
+        return hashlib.file_digest(saved, "sha256").hexdigest()
 
 
 # MLflow warns at class creation that `predict` has no type hints; the signature is given.
@@ -59,8 +67,7 @@ def log_face_verifier(verifier: FaceVerifier, example_vectors: np.ndarray) -> tu
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / VERIFIER_FILE
         verifier.save(path)
-        with open(path, "rb") as saved:
-            sha256 = hashlib.file_digest(saved, "sha256").hexdigest()
+        sha256 = _sha256(path)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=FaceVerifierModel(),
@@ -77,7 +84,7 @@ def load_face_verifier(model_dir: Path, expected_sha256: str | None = None) -> F
 
     Raises:
         FileNotFoundError: the folder holds no `VERIFIER_FILE`.
-        ArtifactIntegrityError: its sha256 differs from `expected_sha256`.
+        VerifierIntegrityError: its sha256 differs from `expected_sha256`.
         ValueError: the file is not a face verifier.
     """
     model_dir = Path(model_dir)
@@ -88,9 +95,9 @@ def load_face_verifier(model_dir: Path, expected_sha256: str | None = None) -> F
         raise FileNotFoundError(f"{model_dir} holds no {VERIFIER_FILE}")
     path = found[0]
     if expected_sha256 is not None:
-        actual = file_sha256(path)
+        actual = _sha256(path)
         if actual != expected_sha256:
-            raise ArtifactIntegrityError(
+            raise VerifierIntegrityError(
                 f"{VERIFIER_FILE}: sha256 {actual[:12]}… differs from the registered "
                 f"{expected_sha256[:12]}…; the artifact was changed after registration"
             )

@@ -6,41 +6,26 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
-import mlflow
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from mlops_assets.backends import factory
-from mlops_assets.backends.face_model_contract import log_face_verifier
 from mlops_assets.backends.model_signing import SIGNATURE_TAG
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.demo.face_source import synthetic_face_vectors
-from mlops_assets.resources.tracking import ensure_experiment
 from mlops_assets.serving.app import create_app
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.settings import Settings
 from mlops_assets_tests.support.serving import (
     log_and_register,
-    tiny_verifier,
+    register_verifier,
     two_model_fleet_text,
 )
 
 TOKEN = "fleet-registry-token"
 PHOTO = [float(i % 17) for i in range(64)]
 PAIR = synthetic_face_vectors(1, 2, seed=11)[0].tolist()
-
-
-def register_verifier(settings: Settings, registry: RegistryClient, seed: int) -> str:
-    """Logs a tiny verifier in a run of its own and registers it; returns the version."""
-    verifier = tiny_verifier(seed)
-    experiment_id = ensure_experiment(
-        settings.resolved_tracking_uri, settings.experiment, settings.resolved_artifact_location
-    )
-    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        model_uri, sha256 = log_face_verifier(verifier, synthetic_face_vectors(2, 2, seed=0)[0])
-    return registry.register(model_uri, run.info.run_id, sha256).version
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import keras
 import mlflow
 import yaml
 
-from mlops_assets.backends.face_model_contract import VERIFIER_FILE
+from mlops_assets.backends.face_model_contract import VERIFIER_FILE, log_face_verifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.fleet import FleetSpec, load_fleet, parse_fleet
 from mlops_assets.contracts.stage_results import ChampionChange
@@ -186,3 +186,17 @@ def log_and_register(settings: Settings, registry: RegistryClient, seed: int, sh
         digest = file_sha256(registry.download_keras(info.model_uri, scratch))
     registered = registry.register(info.model_uri, run.info.run_id, sha256 or digest)
     return registered.version, model
+
+
+def register_verifier(settings: Settings, registry: RegistryClient, seed: int) -> str:
+    """Logs a tiny verifier through its MLflow model contract in a run of its own and
+    registers it (sha256, and signature when the registry signs); returns the version."""
+    experiment_id = ensure_experiment(
+        settings.resolved_tracking_uri, settings.experiment, settings.resolved_artifact_location
+    )
+    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        model_uri, sha256 = log_face_verifier(
+            tiny_verifier(seed), synthetic_face_vectors(2, 2, seed=0)[0]
+        )
+    return registry.register(model_uri, run.info.run_id, sha256).version
