@@ -8,7 +8,6 @@ downloaded version folder, checks the hash and loads it (no pickle). No dagster 
 
 import hashlib
 import tempfile
-import warnings
 from pathlib import Path
 
 import mlflow
@@ -31,18 +30,14 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(saved, "sha256").hexdigest()
 
 
-# MLflow warns at class creation that `predict` has no type hints; the signature is given.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method")
+class FaceVerifierModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: rows of two concatenated face vectors in, a cosine score per row out."""
 
-    class FaceVerifierModel(mlflow.pyfunc.PythonModel):
-        """pyfunc wrapper: rows of two concatenated face vectors in, a cosine score per row."""
+    def load_context(self, context) -> None:
+        self.verifier = FaceVerifier.load(Path(context.artifacts["verifier"]))
 
-        def load_context(self, context) -> None:
-            self.verifier = FaceVerifier.load(Path(context.artifacts["verifier"]))
-
-        def predict(self, context, model_input, params=None) -> np.ndarray:
-            return pair_scores(self.verifier, np.asarray(model_input, dtype=np.float64))
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        return pair_scores(self.verifier, np.asarray(model_input, dtype=np.float64))
 
 
 def pair_scores(verifier: FaceVerifier, pairs: np.ndarray) -> np.ndarray:
