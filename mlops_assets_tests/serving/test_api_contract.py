@@ -60,7 +60,8 @@ def server(tmp_path_factory):
         "MLOPS_SERVING_MAX_BATCH": "8",
         "MLOPS_SERVING_MAX_BODY_BYTES": "65536",
     }
-    with running_server(env, home / "server.log") as url:
+    # Two models to load before the first answer on a shared machine.
+    with running_server(env, home / "server.log", startup_s=300) as url:
         assert httpx.get(f"{url}/ready", timeout=30).json()["model_version"] == version
         assert httpx.get(f"{url}/models/face_verifier/ready", timeout=30).status_code == 200
         yield url
