@@ -2,6 +2,7 @@
 own routes, readiness, reload, metrics and prediction log (FastAPI's TestClient)."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -316,3 +317,32 @@ def test_openapi_documents_every_model_route(client):
     request = schema["components"]["schemas"]["VerifyRequest"]["properties"]["first"]
     assert (request["minItems"], request["maxItems"]) == (128, 128)
     assert not any("{rest" in path for path in schema["paths"])
+
+
+def test_a_pushed_event_wakes_only_the_model_it_names(source, faces):
+    """The subscribe hook gets each served model's wake-up by registered model name."""
+    source.alias, faces.alias = "1", "1"
+    hooked = {}
+
+    def subscribe(notifiers):
+        hooked.update(notifiers)
+        return lambda: None
+
+    settings = ServingSettings(poll_interval_s=0, record_predictions=False)
+    app = create_app(
+        settings,
+        subscribe=subscribe,
+        sources={"task_photos": source, "face_verifier": faces},
+        fleet=two_model_fleet(),
+    )
+    with TestClient(app) as client:
+        assert set(hooked) == {"task-photo-classifier", "face-verifier"}
+        source.alias = faces.alias = "2"
+        hooked["face-verifier"]("ModelPromoted v2")
+        deadline = time.monotonic() + 30
+        while client.get("/models/face_verifier/ready").json()["model_version"] != "2":
+            assert time.monotonic() < deadline, "the pushed event did not reload the verifier"
+            time.sleep(0.02)
+        assert client.get("/ready").json()["model_version"] == "1"
+        reason = client.get("/models/face_verifier").json()["last_reload"]["reason"]
+        assert reason == "ModelPromoted v2"
