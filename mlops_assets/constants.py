@@ -20,6 +20,8 @@ CHALLENGER_ALIAS = "challenger"
 DEFAULT_MODEL_NAME = "task-photo-classifier"
 # The fleet model the demo replays (the photo classifier), and its replay report's group.
 DEMO_MODEL = "task_photos"
+# The fleet entry the server's unprefixed routes (/predict, /admin/reload, …) answer for.
+PHOTO_MODEL = "task_photos"
 DEFAULT_EXPERIMENT = "mlops_assets"
 
 # Data checks on the training snapshot.

@@ -98,14 +98,17 @@ def load_face_verifier(model_dir: Path, expected_sha256: str | None = None) -> F
     """Finds `VERIFIER_FILE` under a downloaded version folder, checks its hash, loads it.
 
     Args:
-        model_dir: the folder `RegistryClient.download_version_folder` returned.
+        model_dir: the folder `RegistryClient.download_version_folder` returned (or the
+            verifier file itself).
         expected_sha256: the registered hash (`RegisteredModel.sha256`); None skips the check.
 
     Raises:
         VerifierIntegrityError: no verifier file, several, or one whose hash differs.
         ValueError: the file is not a face verifier (`FaceVerifier.load`).
     """
-    found = sorted(Path(model_dir).rglob(VERIFIER_FILE))
+    model_dir = Path(model_dir)
+    # A source that hands out the `.npz` itself (the server's local folders) gives the file.
+    found = [model_dir] if model_dir.is_file() else sorted(model_dir.rglob(VERIFIER_FILE))
     if len(found) != 1:
         raise VerifierIntegrityError(
             f"{model_dir} holds {len(found)} {VERIFIER_FILE} files; a face verifier version "

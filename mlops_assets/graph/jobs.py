@@ -73,6 +73,7 @@ def rollback_job_for(model: ModelSpec) -> dg.JobDefinition:
             notifier=alerts.get_client(),
             transition=f"{context.run_id}/rollback_champion",
             model=model.name,
+            route=model.serving_route,
         )
         if moved.server_following is False:
             raise dg.Failure(f"@{CHAMPION_ALIAS} is v{moved.version} but the server did not follow")

@@ -36,7 +36,7 @@ def compensate(
     failure: DeploymentError,
     event_queue: EventQueue | None = None,
     notifier: Notifier | None = None,
-    model: str | None = None,
+    model: ModelSpec | None = None,
 ) -> ChampionMoved | None:
     """Moves the alias back to `previous` and the server with it; None if there is no way back."""
     if previous is None:
@@ -57,7 +57,7 @@ def compensate(
             notifier=notifier,
             expected=version,
             transition=f"{context.run_id}/{DEPLOYMENT}",
-            model=model,
+            **({"model": model.name, "route": model.serving_route} if model else {}),
         )
     except ChampionConflict as conflict:
         context.log.error(f"{conflict}: leaving it alone")
@@ -98,7 +98,12 @@ def deploy_champion(
         )
     started = time.perf_counter()
     try:
-        report = server.deploy(version, f"deploy v{version} (run {context.run_id[:8]})", model.name)
+        report = server.deploy(
+            version,
+            f"deploy v{version} (run {context.run_id[:8]})",
+            model.name,
+            model.serving_route,
+        )
     except DeploymentError as failure:
         moved = compensate(
             context,
@@ -109,7 +114,7 @@ def deploy_champion(
             failure,
             event_queue.get_client(),
             alerts.get_client(),
-            model.name,
+            model,
         )
         raise dg.Failure(
             description=f"inference server did not serve v{version}: {failure}",
