@@ -172,5 +172,7 @@ def test_preview_leaves_the_face_queue_alone(instance, queue_factory, any_store)
         repository_name="__repository__",
         sensor_name="face_registered_events_sensor",
     )
-    assert result.skip_reason.skip_message.startswith("preview, queue not drained: 0 new face")
+    assert result.skip_reason.skip_message.startswith(
+        "preview, queue not drained: face_verifier: 0 new face"
+    )
     assert queue.depth(Q) == 12 and any_store.count(table=FACE_RECORDS) == 0
