@@ -45,10 +45,13 @@ def face(fleet: dict) -> dict:
     return fleet["models"][1]
 
 
-def test_the_shipped_fleet_declares_the_photo_classifier():
+def test_the_shipped_fleet_declares_the_photo_classifier_and_the_face_verifier():
     fleet = load_fleet()
-    assert fleet.names == ["task_photos"]
-    assert fleet.model("task_photos") == load_fleet(EXAMPLE_FLEET_FILE).model("task_photos")
+    assert fleet.names == ["task_photos", "face_verifier"]
+    example = load_fleet(EXAMPLE_FLEET_FILE)
+    assert [fleet.model(name) for name in fleet.names] == [
+        example.model(name) for name in fleet.names
+    ]
 
 
 def test_the_example_fleet_declares_the_photo_classifier_and_the_face_verifier():
