@@ -69,9 +69,10 @@ def monitor_figures(home: Path) -> dict:
     from mlops_assets.backends.data_store import TrainingDataStore
     from mlops_assets.backends.object_store import LocalObjectStore
     from mlops_assets.backends.prediction_log import PredictionLog
+    from mlops_assets.demo.spec import drift_thresholds
     from mlops_assets.ml.model import TrainSettings, build_model
     from mlops_assets.ml.predictor import Predictor
-    from mlops_assets.retraining.monitoring import DriftThresholds, gather_inputs, monitor_report
+    from mlops_assets.retraining.monitoring import gather_inputs, monitor_report
     from mlops_assets.retraining.watch import reference_month
 
     rng = np.random.default_rng(0)
@@ -100,7 +101,7 @@ def monitor_figures(home: Path) -> dict:
         confirmed,
         served,
     )
-    report = monitor_report("1", WINDOW, inputs, DriftThresholds(), 0.9, "bench")
+    report = monitor_report("1", WINDOW, inputs, drift_thresholds(), 0.9, "bench")
     total = time.perf_counter() - started
     store.close()
     return {

@@ -17,6 +17,7 @@ from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo import policies, replay, report
 from mlops_assets.demo.source import Scenario
+from mlops_assets.demo.spec import DEMO_NAMES as PHOTO
 from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "replay.json"
@@ -28,7 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home))
         store, registry = factory.data_store(settings), factory.registry(settings)
-        job = build_definitions(settings).resolve_job_def("retrain_job")
+        job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
         run_config = replay.QUIET
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()

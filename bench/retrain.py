@@ -23,6 +23,7 @@ from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.replay import STAGES, stage_seconds
 from mlops_assets.demo.source import demo_tasks
+from mlops_assets.demo.spec import DEMO_NAMES as PHOTO
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor, measure_latency
 from mlops_assets.settings import Settings
@@ -48,7 +49,13 @@ def trainer_paths(job, instance) -> dict:
     seen: dict[str, dict[str, list[float]]] = {"in_process": {}, "subprocess": {}}
     for _ in range(REPEATS):
         for path, trainer in (("in_process", "built-in"), ("subprocess", "subprocess")):
-            config = {"ops": {"trained_model": {"config": {"trainer": trainer}}}}
+            config = {
+                "ops": {
+                    PHOTO.key("trained_model").to_python_identifier(): {
+                        "config": {"trainer": trainer}
+                    }
+                }
+            }
             result = job.execute_in_process(
                 run_config=config, instance=instance, partition_key=MONTH, raise_on_error=False
             )
@@ -57,7 +64,7 @@ def trainer_paths(job, instance) -> dict:
                 for e in result.get_asset_materialization_events()
                 if e.asset_key.to_user_string() == "trained_model"
             ]
-            report = result.output_for_node("verification_report")
+            report = result.output_for_node(PHOTO.key("verification_report").to_python_identifier())
             figures = seen[path]
             figures.setdefault("trained_model_s", []).append(
                 stage_seconds(instance, result.run_id)["trained_model"]
@@ -88,7 +95,7 @@ def main() -> None:
         settings = Settings(home=Path(home), trainers={"subprocess": BUILT_IN_TRAINER})
         store = factory.data_store(settings)
         store.insert(demo_tasks())
-        job = build_definitions(settings).resolve_job_def("retrain_job")
+        job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
             result = job.execute_in_process(instance=instance, partition_key=MONTH)

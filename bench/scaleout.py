@@ -1,11 +1,11 @@
 """Benchmark: steps on Celery workers against the in-process executor.
 
-1. One `retrain_job` run (2024-12) in-process and on two warm Celery workers (a steps worker
+1. One `<model>_retrain_job` run (2024-12) in-process and on two warm Celery workers (a steps worker
    and a training worker) over the real RabbitMQ: the executor's overhead.
 2. A backfill of `training_data` + `trained_model` for MONTHS months, the months' runs started
    together, on one worker and then on two (each serving both queues): what a second worker buys.
    Promotion is not in it: the registry pool runs promoting runs one at a time anyway.
-3. Step values in S3 (SeaweedFS) against the filesystem: ROUNDS in-process `retrain_job` runs
+3. Step values in S3 (SeaweedFS) against the filesystem: ROUNDS in-process `<model>_retrain_job` runs
    each, taken in turns (medians of the mean step time and of the time spent storing and
    loading values); what one step on a worker pays its IO manager (start it, store a value,
    load it), for the filesystem, `dagster-aws`'s stock S3PickleIOManager and this project's;
@@ -45,6 +45,7 @@ from dagster_aws.s3 import S3PickleIOManager, S3Resource
 from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.source import demo_tasks
+from mlops_assets.demo.spec import DEMO_NAMES as PHOTO
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.graph.step_values import step_io_manager
 from mlops_assets.settings import Settings
@@ -149,7 +150,7 @@ def one_retrain(parent: Path, executor: str) -> dict:
             start_worker(env, parent, f"training-{executor}", [TRAINING_QUEUE]),
         ]
     try:
-        command = dagster("job", "execute", "-j", "retrain_job")
+        command = dagster("job", "execute", "-j", PHOTO.retrain_job)
         command += ["--tags", json.dumps({"dagster/partition": MONTH})]
         started = time.perf_counter()
         subprocess.run(command, env=env, check=True, capture_output=True)
@@ -167,7 +168,7 @@ def materialize_months(env: dict[str, str], parent: Path, name: str, cwd: Path |
     logs = [parent / f"backfill-{name}-{month}.log" for month in BACKFILL]
     runs = [
         subprocess.Popen(
-            dagster("asset", "materialize", "--select", "training_data,trained_model")
+            dagster("asset", "materialize", "--select", f"{PHOTO.key('training_data').to_user_string()},{PHOTO.key('trained_model').to_user_string()}")
             + ["--partition", month],
             cwd=cwd,
             env=env,
@@ -293,7 +294,7 @@ def step_start_cycles(weed, url: str) -> dict:
 
 
 def step_values_overhead(parent: Path) -> dict:
-    """ROUNDS pairs of in-process retrain_job runs, values on the filesystem then in S3, and
+    """ROUNDS pairs of in-process `<model>_retrain_job` runs, values on the filesystem then in S3, and
     the per-step IO cycle of each IO manager (`step_start_cycles`)."""
     use_test_support()
     from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
@@ -309,7 +310,7 @@ def step_values_overhead(parent: Path) -> dict:
                 settings = Settings(
                     home=home, step_values_url=url, s3_endpoint_url=weed.endpoint_url
                 )
-                job = build_definitions(settings).resolve_job_def("retrain_job")
+                job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
                 with dg.DagsterInstance.ephemeral() as instance:
                     result = job.execute_in_process(instance=instance, partition_key=MONTH)
                     rounds[name].append(step_timings(instance, result.run_id))
@@ -318,10 +319,10 @@ def step_values_overhead(parent: Path) -> dict:
             item["Key"].removeprefix("values/"): item["Size"] for item in objects["Contents"]
         }
         figures["training_data_as_pickle_bytes"] = len(
-            pickle.dumps(result.output_for_node("training_data"))
+            pickle.dumps(result.output_for_node(PHOTO.key("training_data").to_python_identifier()))
         )
         figures["training_data_handoff_bytes"] = len(
-            factory.object_store(settings).get_bytes(f"training_data/handoff/{MONTH}.json")
+            factory.object_store(settings).get_bytes(f"{PHOTO.model}/training_data/handoff/{MONTH}.json")
         )
         figures["step_start_io_cycle"] = step_start_cycles(weed, f"s3://{weed.bucket}/cycles")
     finally:

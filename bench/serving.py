@@ -434,13 +434,13 @@ def middleware_cost_us(calls: int = 20000, rounds: int = 5) -> dict:
     without `ObservabilityMiddleware` (request id, header, histogram), best of `rounds`."""
     import asyncio
 
-    from mlops_assets.serving.metrics import ObservabilityMiddleware, ServingMetrics
+    from mlops_assets.serving.metrics import ModelState, ObservabilityMiddleware, ServingMetrics
 
     async def bare(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    metrics = ServingMetrics(lambda: ("m", "1", 1, 0))
+    metrics = ServingMetrics(lambda: [ModelState("m", "1", 1, 0)])
     wrapped = ObservabilityMiddleware(bare, metrics)
     scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
 

@@ -29,6 +29,7 @@ from mlops_assets.backends.storage_errors import ObjectStoreError
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.replay import STAGES, stage_seconds
 from mlops_assets.demo.source import demo_tasks
+from mlops_assets.demo.spec import DEMO_NAMES as PHOTO
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
 
@@ -67,7 +68,7 @@ def bucket_ready(endpoint: str) -> bool:
 
 def timed_run(settings: Settings) -> tuple[float, float, dict[str, float]]:
     """Returns the run's wall time, the time spent fitting the model, and per-stage times."""
-    job = build_definitions(settings).resolve_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
     with dg.DagsterInstance.ephemeral() as instance:
         started = time.perf_counter()
         result = job.execute_in_process(instance=instance, partition_key=MONTH)

@@ -2,38 +2,17 @@
 
 import os
 import shlex
-from datetime import timedelta
 
 import dagster as dg
 
 from mlops_assets.backends.model_signing import key_file
-from mlops_assets.constants import CHAMPION_MODEL, MIN_ACCURACY, REPLAY_REPORT, RETRAINING_GROUP
-from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER, training_data_asset
-from mlops_assets.graph.assets.deployment import deployment
-from mlops_assets.graph.assets.monitoring import champion_monitor
-from mlops_assets.graph.assets.promotion import champion_model
-from mlops_assets.graph.assets.training import trained_model_asset
-from mlops_assets.graph.assets.verification import verification_report
-from mlops_assets.graph.checks import (
-    CHAMPION_CHECKS,
-    GATE_CHECKS,
-    MONITOR_CHECKS,
-    TRAINING_DATA_CHECKS,
-)
+from mlops_assets.constants import DEMO_MODEL, REPLAY_REPORT
+from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, load_fleet
+from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER
 from mlops_assets.graph.execution import step_executor
-from mlops_assets.graph.jobs import monitor_job, retrain_job, rollback_champion_job
-from mlops_assets.graph.outbox_sensor import champion_outbox_sensor
+from mlops_assets.graph.model_graph import GraphOptions, fleet_definitions
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.retries import external_step_retry_policy
-from mlops_assets.graph.schedules import (
-    champion_monitor_schedule_for,
-    nightly_retrain_schedule_for,
-)
-from mlops_assets.graph.sensors import (
-    champion_health_sensor_for,
-    pipeline_failure_sensor,
-    task_events_sensor_for,
-    training_completed_sensor,
-)
 from mlops_assets.graph.snapshot_handoff import SnapshotHandoff
 from mlops_assets.graph.step_values import FILESYSTEM, step_io_manager
 from mlops_assets.resources.alerts import AlertsResource
@@ -44,7 +23,6 @@ from mlops_assets.resources.object_store import ObjectStoreResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.tracking import mlflow_run_tracking
 from mlops_assets.resources.trainer import TrainerResource
-from mlops_assets.retraining.health import HealthPolicy
 from mlops_assets.settings import Settings, reveal
 
 
@@ -54,21 +32,32 @@ def _secret(settings: Settings, field: str, variable: str) -> dg.EnvVar | None:
 
 
 def monitor_config(settings: Settings) -> dict:
-    """champion_monitor's run config from the settings (window and thresholds)."""
-    return {
+    """`MonitorConfig` overrides from the settings: only the documented variables that are set
+    (MLOPS_MONITOR_*); every other value is the model spec's."""
+    values = {
         "window_days": settings.monitor_window_days,
         "input_drift_threshold": settings.monitor_input_drift_threshold,
         "prediction_drift_threshold": settings.monitor_prediction_drift_threshold,
         "drift_alpha": settings.monitor_drift_alpha,
     }
+    return {k: v for k, v in values.items() if v is not None}
 
 
-def health_policy(settings: Settings) -> HealthPolicy:
-    """champion_health_sensor's target, minimum sample and cooldown."""
-    return HealthPolicy(
-        target_accuracy=MIN_ACCURACY,
-        min_samples=settings.health_min_samples,
-        cooldown=timedelta(hours=settings.health_cooldown_hours),
+def graph_options(settings: Settings) -> GraphOptions:
+    """What the settings decide about every model's graph (the spec decides the rest)."""
+    return GraphOptions(
+        retry_policy=external_step_retry_policy(settings.retry_max_retries, settings.retry_delay_s),
+        training_queue=settings.celery_training_queue,
+        timezone=settings.schedule_timezone,
+        min_new_labels=settings.min_new_labels,
+        events_max_batch=settings.events_max_batch,
+        events_max_seconds=settings.events_max_seconds,
+        events_sensor_interval_s=settings.events_sensor_interval_s,
+        health_sensor_interval_s=settings.health_sensor_interval_s,
+        monitor_cron=settings.monitor_cron,
+        monitor_overrides=monitor_config(settings),
+        health_min_samples=settings.health_min_samples,
+        health_cooldown_hours=settings.health_cooldown_hours,
     )
 
 
@@ -115,7 +104,6 @@ def build_resources(settings: Settings) -> dict:
         ),
         "model_registry": RegistryResource(
             tracking_uri=tracking_uri,
-            model_name=settings.model_name,
             ui_url=settings.mlflow_ui_url,
             signing_key=from_environment(
                 "MLOPS_MODEL_SIGNING_KEY", reveal(settings.model_signing_key)
@@ -167,47 +155,29 @@ def build_resources(settings: Settings) -> dict:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Builds the code location for a given configuration (tests pass their own)."""
-    retries = external_step_retry_policy(settings.retry_max_retries, settings.retry_delay_s)
-    return dg.Definitions(
-        assets=[
-            training_data_asset(retries),
-            trained_model_asset(retries, settings.celery_training_queue),
-            verification_report,
-            champion_model,
-            deployment,
-            champion_monitor,
-            dg.AssetSpec(
-                REPLAY_REPORT,
-                deps=[CHAMPION_MODEL],
-                group_name=RETRAINING_GROUP,
-                description="Month-by-month champion vs challenger table and plot, written by "
-                "the two-year replay (`make demo`).",
-            ),
-        ],
-        asset_checks=[*TRAINING_DATA_CHECKS, *GATE_CHECKS, *CHAMPION_CHECKS, *MONITOR_CHECKS],
-        jobs=[retrain_job, monitor_job, rollback_champion_job],
-        schedules=[
-            nightly_retrain_schedule_for(settings.schedule_timezone),
-            champion_monitor_schedule_for(
-                settings.monitor_cron, settings.schedule_timezone, monitor_config(settings)
-            ),
-        ],
-        sensors=[
-            task_events_sensor_for(
-                settings.min_new_labels,
-                settings.events_max_batch,
-                settings.events_max_seconds,
-                settings.events_sensor_interval_s,
-            ),
-            training_completed_sensor,
-            pipeline_failure_sensor,
-            champion_health_sensor_for(health_policy(settings), settings.health_sensor_interval_s),
-            champion_outbox_sensor,
-        ],
+    """Builds the code location for a given configuration (tests pass their own): every model
+    of the fleet file (MLOPS_MODELS_FILE, default the shipped one) with its graph.
+
+    Raises:
+        FleetFileError: the fleet file is missing or invalid, or declares a model the factory
+            cannot build; the message names the file, the model and the field.
+    """
+    fleet = load_fleet(settings.models_file)
+    origin = str(settings.models_file or SHIPPED_FLEET_FILE)
+    graphs = fleet_definitions(fleet, graph_options(settings), origin)
+    replay_report = dg.AssetSpec(
+        REPLAY_REPORT,
+        deps=[ModelNames(DEMO_MODEL).champion_model],
+        group_name=DEMO_MODEL,
+        description="Month-by-month champion vs challenger table and plot, written by "
+        "the two-year replay (`make demo`).",
+    )
+    wiring = dg.Definitions(
+        assets=[replay_report] if DEMO_MODEL in fleet.names else [],
         resources=build_resources(settings),
         executor=build_executor(settings),
     )
+    return dg.Definitions.merge(graphs, wiring)
 
 
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
@@ -238,7 +208,15 @@ def _env_config(value: str, *variables: str) -> str | dict:
 defs = build_definitions(Settings())
 
 
-def retrain_job_for_workers() -> dg.JobDefinition:
-    """`retrain_job` of `defs`, for `dg.reconstructable`: runs whose steps go to other
-    processes (Celery workers) name the job by this function, and each worker loads it."""
-    return defs.resolve_job_def("retrain_job")
+def retrain_job_for_workers(model: str = DEMO_MODEL) -> dg.JobDefinition:
+    """The retraining job of the model called `model` in `defs`, for
+    `dg.build_reconstructable_job`: runs whose steps go to other processes (Celery workers)
+    name the job by this function and the model, and each worker loads it."""
+    return defs.resolve_job_def(ModelNames(model).retrain_job)
+
+
+def reconstructable_retrain_job(model: str = DEMO_MODEL):
+    """The retraining job of `model` as a job other processes can load (Celery workers)."""
+    return dg.build_reconstructable_job(
+        __name__, retrain_job_for_workers.__name__, reconstructable_args=(model,)
+    )

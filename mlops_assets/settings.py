@@ -21,10 +21,6 @@ from mlops_assets.constants import (
     DEFAULT_MAX_CLOCK_SKEW_S,
     DEFAULT_MODEL_NAME,
     DEFAULT_STEP_QUEUE,
-    DRIFT_ALPHA,
-    INPUT_DRIFT_THRESHOLD,
-    MONITOR_WINDOW_DAYS,
-    PREDICTION_DRIFT_THRESHOLD,
     TRAINING_QUEUE,
 )
 
@@ -188,7 +184,7 @@ class Settings(SharedSettings):
         default=100, ge=1, description="New confirmed labels that trigger a retraining run."
     )
     events_sensor_interval_s: int = Field(
-        default=30, ge=5, description="Seconds between task_events_sensor ticks."
+        default=30, ge=5, description="Seconds between ticks of each task-events source sensor."
     )
     events_max_batch: int = Field(
         default=20000, ge=1, description="Most task events one sensor tick replicates."
@@ -313,49 +309,56 @@ class Settings(SharedSettings):
         description="Seconds an own trainer may run before its process group is killed.",
     )
 
-    monitor_cron: str = Field(
-        default="0 * * * *",
-        description="When champion_monitor_schedule evaluates the champion (cron, "
-        "schedule_timezone).",
+    # Overrides of every model's `monitor` settings in the fleet file (documented variables);
+    # unset: each model's own spec value.
+    monitor_cron: str | None = Field(
+        default=None,
+        description="Overrides each model's monitor.cron: when its monitor schedule evaluates "
+        "the champion (cron, schedule_timezone).",
     )
-    monitor_window_days: float = Field(
-        default=MONITOR_WINDOW_DAYS,
+    monitor_window_days: float | None = Field(
+        default=None,
         gt=0,
-        description="Days of confirmed tasks and served predictions each monitor run judges.",
+        description="Overrides each model's monitor.window_days: days of confirmed tasks and "
+        "served predictions each monitor run judges.",
     )
-    monitor_input_drift_threshold: float = Field(
-        default=INPUT_DRIFT_THRESHOLD,
-        gt=0,
-        le=1,
-        description="KS statistic of a photo summary (brightness, contrast, ink) above which "
-        "the inputs drifted.",
-    )
-    monitor_prediction_drift_threshold: float = Field(
-        default=PREDICTION_DRIFT_THRESHOLD,
+    monitor_input_drift_threshold: float | None = Field(
+        default=None,
         gt=0,
         le=1,
-        description="Total variation distance of the predicted-label shares above which the "
-        "predictions drifted.",
+        description="Overrides each model's monitor.input_drift_threshold: KS statistic of a "
+        "photo summary (brightness, contrast, ink) above which the inputs drifted.",
     )
-    monitor_drift_alpha: float = Field(
-        default=DRIFT_ALPHA,
+    monitor_prediction_drift_threshold: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Overrides each model's monitor.prediction_drift_threshold: total "
+        "variation distance of the predicted-label shares above which the predictions drifted.",
+    )
+    monitor_drift_alpha: float | None = Field(
+        default=None,
         gt=0,
         lt=1,
-        description="Significance (p-value) a drift test must also reach.",
+        description="Overrides each model's monitor.drift_alpha: significance (p-value) a "
+        "drift test must also reach.",
     )
-    health_min_samples: int = Field(
-        default=100,
+    health_min_samples: int | None = Field(
+        default=None,
         ge=1,
-        description="Confirmed tasks (accuracy) or window photos (drift) below which "
-        "champion_health_sensor does not act on the evidence.",
+        description="Overrides each model's monitor.min_samples: confirmed tasks (accuracy) or "
+        "window photos (drift) below which the health sensor does not act on the evidence.",
     )
-    health_cooldown_hours: float = Field(
-        default=168.0,
+    health_cooldown_hours: float | None = Field(
+        default=None,
         ge=0,
-        description="Hours after a health-triggered retraining run before the next one.",
+        description="Overrides each model's monitor.cooldown_hours: hours after a "
+        "health-triggered retraining run before the next one.",
     )
     health_sensor_interval_s: int = Field(
-        default=300, ge=30, description="Seconds between champion_health_sensor ticks."
+        default=300,
+        ge=30,
+        description="Seconds between champion health sensor ticks (every model's).",
     )
     alert_slack_webhook_url: SecretStr | None = Field(
         default=None,

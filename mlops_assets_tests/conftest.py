@@ -8,12 +8,14 @@ from types import SimpleNamespace
 import pytest
 
 from mlops_assets.backends import factory
+from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.contracts.events import (
     MODEL_EVENTS_QUEUE,
     PIPELINE_FAILED_QUEUE,
     TASK_CONFIRMED_QUEUE,
     TRAINING_COMPLETED_QUEUE,
 )
+from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE
 from mlops_assets.definitions import build_definitions, build_resources
 from mlops_assets.demo.source import demo_tasks
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -122,9 +124,22 @@ def queue_factory(request, tmp_path):
             TRAINING_COMPLETED_QUEUE,
             MODEL_EVENTS_QUEUE,
             PIPELINE_FAILED_QUEUE,
+            FACE_REGISTERED_QUEUE,
         ):
             cleaner.remove(name)
         cleaner.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def any_store(request, tmp_path):
+    """The training data store on SQLite, and on PostgreSQL in the integration tier."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("data_store_database")
+    store = TrainingDataStore(url)
+    yield store
+    store.close()
 
 
 @pytest.fixture

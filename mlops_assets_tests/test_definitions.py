@@ -9,33 +9,56 @@ from mlops_assets.definitions import build_resources, defs
 from mlops_assets.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+STAGES = (
+    "training_data",
+    "trained_model",
+    "verification_report",
+    "champion_model",
+    "deployment",
+    "champion_monitor",
+)
+TASK_PHOTOS_LINEAGE = {
+    "task_photos/training_data": set(),
+    "task_photos/trained_model": {"task_photos/training_data"},
+    "task_photos/verification_report": {
+        "task_photos/training_data",
+        "task_photos/trained_model",
+        "task_photos/verification_report",
+    },
+    "task_photos/champion_model": {"task_photos/verification_report"},
+    "task_photos/deployment": {"task_photos/champion_model"},
+    # It reads @champion and the stores, not the retraining assets' values.
+    "task_photos/champion_monitor": set(),
+}
 
 
 def test_asset_names_and_lineage():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert keys == {
-        "training_data",
-        "trained_model",
-        "verification_report",
-        "champion_model",
-        "deployment",
+        "task_photos/training_data",
+        "task_photos/trained_model",
+        "task_photos/verification_report",
+        "task_photos/champion_model",
+        "task_photos/deployment",
+        "task_photos/champion_monitor",
         "replay_report",
-        "champion_monitor",
+        *(f"face_verifier/{stage}" for stage in STAGES),
     }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
         for key in graph.get_all_asset_keys()
     }
     assert parents == {
-        "training_data": set(),
-        "trained_model": {"training_data"},
-        "verification_report": {"training_data", "trained_model", "verification_report"},
-        "champion_model": {"verification_report"},
-        "deployment": {"champion_model"},
-        "replay_report": {"champion_model"},
-        # It reads @champion and the stores, not the retraining assets' values.
-        "champion_monitor": set(),
+        **TASK_PHOTOS_LINEAGE,
+        "replay_report": {"task_photos/champion_model"},
+        # The face verifier's graph has the same shape.
+        **{
+            key.replace("task_photos/", "face_verifier/"): {
+                p.replace("task_photos/", "face_verifier/") for p in keys
+            }
+            for key, keys in TASK_PHOTOS_LINEAGE.items()
+        },
     }
 
 
@@ -46,40 +69,66 @@ def test_check_names_and_blocking():
         for key in graph.asset_check_keys
     }
     assert checks == {
-        ("training_data", "enough_rows"): True,
-        ("training_data", "no_missing_pixels"): True,
-        ("training_data", "labels_known"): True,
-        ("training_data", "every_class_in_train"): True,
-        # A gate saying no is a decision, not a broken run: champion_model enforces the gates.
-        ("verification_report", "accuracy_gate"): False,
-        ("verification_report", "latency_gate"): False,
-        ("verification_report", "not_worse_than_champion_gate"): False,
+        ("task_photos/training_data", "enough_rows"): True,
+        ("task_photos/training_data", "no_missing_pixels"): True,
+        ("task_photos/training_data", "labels_known"): True,
+        ("task_photos/training_data", "every_class_in_train"): True,
+        # One check per spec gate, named by the gate. A gate saying no is a decision, not a
+        # broken run: champion_model enforces the gates.
+        ("task_photos/verification_report", "accuracy_above_minimum"): False,
+        ("task_photos/verification_report", "p95_latency_below_maximum"): False,
+        ("task_photos/verification_report", "not_worse_than_champion"): False,
         # Deployment must not push a version the registry's alias does not hold.
-        ("champion_model", "champion_alias_agrees"): True,
-        # The monitor warns; champion_health_sensor decides with its minimum sample.
-        ("champion_monitor", "champion_accuracy_at_target"): False,
-        ("champion_monitor", "champion_drift_within_threshold"): False,
+        ("task_photos/champion_model", "champion_alias_agrees"): True,
+        # The monitor warns; the health sensor decides with its minimum sample.
+        ("task_photos/champion_monitor", "champion_accuracy_at_target"): False,
+        ("task_photos/champion_monitor", "champion_drift_within_threshold"): False,
+        # The face verifier: identity data checks block, its spec's gates by their names.
+        ("face_verifier/training_data", "enough_identities"): True,
+        ("face_verifier/training_data", "identities_disjoint"): True,
+        ("face_verifier/training_data", "vectors_valid"): True,
+        ("face_verifier/verification_report", "tar_at_far_above_minimum"): False,
+        ("face_verifier/verification_report", "eer_not_worse_than_champion"): False,
+        ("face_verifier/verification_report", "verify_latency_below_maximum"): False,
+        ("face_verifier/champion_model", "champion_alias_agrees"): True,
+        ("face_verifier/champion_monitor", "champion_tar_at_target"): False,
+        ("face_verifier/champion_monitor", "champion_scores_stable"): False,
     }
 
 
 def test_jobs_schedules_sensors():
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs() if not j.name.startswith("__")} == {
-        "retrain_job",
-        "monitor_job",
-        "rollback_champion_job",
+        "task_photos_retrain_job",
+        "task_photos_monitor_job",
+        "task_photos_rollback_job",
+        "face_verifier_retrain_job",
+        "face_verifier_monitor_job",
+        "face_verifier_rollback_job",
     }
     assert {s.name for s in repo.schedule_defs} == {
-        "nightly_retrain_schedule",
-        "champion_monitor_schedule",
+        "task_photos_retrain_schedule",
+        "task_photos_monitor_schedule",
+        "face_verifier_retrain_schedule",
+        "face_verifier_monitor_schedule",
     }
     assert {s.name for s in repo.sensor_defs} == {
-        "task_events_sensor",
+        # One replication sensor per source queue.
+        "task_confirmed_events_sensor",
+        "face_registered_events_sensor",
+        "face_verifier_champion_outbox_sensor",
         "training_completed_sensor",
         "pipeline_failure_sensor",
-        "champion_health_sensor",
-        "champion_outbox_sensor",
+        "task_photos_champion_health_sensor",
+        "task_photos_champion_outbox_sensor",
     }
+
+
+def test_the_schedules_run_on_the_spec_cadence_and_monitor_cron():
+    repo = defs.get_repository_def()
+    assert repo.get_schedule_def("task_photos_retrain_schedule").cron_schedule == "0 2 * * *"
+    assert repo.get_schedule_def("task_photos_monitor_schedule").cron_schedule == "0 * * * *"
+    assert repo.get_schedule_def("face_verifier_retrain_schedule").cron_schedule == "0 3 * * 1"
 
 
 def test_dagster_definitions_validate(tmp_path):
@@ -101,10 +150,10 @@ def test_dagster_definitions_validate(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_champion_monitor_is_in_the_monitoring_group():
+def test_one_group_per_model():
     graph = defs.resolve_asset_graph()
-    node = graph.get(dg.AssetKey("champion_monitor"))
-    assert node.group_name == "monitoring"
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {"task_photos", "face_verifier"}
 
 
 def test_alert_secrets_are_env_vars_the_ui_shows_by_name(monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""The training data store: confirmed task photos replicated from task events.
+"""The training data store: confirmed task photos and face vectors replicated from their events.
 
 One implementation over SQLAlchemy Core serves both backends: a SQLite file (embedded default)
 and PostgreSQL (production), chosen by the URL. Rows are append-only; `seq` is the store's
@@ -9,57 +9,43 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mlops_assets.contracts.records import ConfirmedWindow, TaskRecord, record_problems
-
-METADATA = sa.MetaData()
-CONFIRMED_TASKS = sa.Table(
-    "confirmed_tasks",
+from mlops_assets.backends.record_tables import (
+    FACE_RECORDS,
     METADATA,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("task_id", sa.String(64), nullable=False),
-    sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("label", sa.Integer, nullable=False),
-    sa.Column("pixels", sa.LargeBinary, nullable=False),
-    sa.Column("source", sa.String(64), nullable=False),
+    TASK_RECORDS,
+    RecordTable,
+    as_utc,
 )
+from mlops_assets.contracts.records import ConfirmedWindow
 
-# One statement, compiled once (an expanding IN): the drain looks up every batch's event ids.
-STORED_BY_ID = sa.select(CONFIRMED_TASKS).where(
-    CONFIRMED_TASKS.c.event_id.in_(sa.bindparam("ids", expanding=True))
-)
-SQLITE_INSERT = (
-    "INSERT INTO confirmed_tasks (event_id, task_id, confirmed_at, label, pixels, source) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
-)
+# Rows per look-up: keeps an IN list under SQLite's bound-parameter limit.
+LOOKUP_CHUNK = 500
 
 
 class RecordRefused(ValueError):
     """The store refused a record for its content (not because the store is down)."""
 
 
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 class TrainingDataStore:
-    """Append-only store of confirmed task photos, idempotent on `event_id`.
+    """Append-only store of the replicated sources, idempotent on `event_id`: confirmed task
+    photos (`confirmed_tasks`, the default table of every method) and registered face vectors
+    (`face_vectors`, read-only copies of the Auth service's events).
 
-    It refuses what the event contract refuses (`contracts.records.record_problems`), and its
-    reads skip rows whose `confirmed_at` lies outside `window` (rows stored before the rule
-    existed), so no row can push a snapshot, the sensor or the schedule out of range.
+    It refuses what the event contracts refuse (each table's `problems`), and its reads skip
+    rows whose timestamp lies outside `window` (rows stored before the rule existed), so no row
+    can push a snapshot, a sensor or the schedule out of range.
 
     Args:
         url: SQLAlchemy URL: sqlite:///path/to/file.db or postgresql+psycopg2://...
-        window: the plausible `confirmed_at` instants (default `ConfirmedWindow()`).
+        window: the plausible `confirmed_at` / `captured_at` instants (default
+            `ConfirmedWindow()`).
     """
 
     def __init__(self, url: str, window: ConfirmedWindow | None = None) -> None:
@@ -69,7 +55,7 @@ class TrainingDataStore:
 
     @property
     def engine(self) -> sa.Engine:
-        """The engine, created with the table on first use."""
+        """The engine, created with the tables on first use."""
         if self._engine is None:
             if self.url.startswith("sqlite:///"):
                 Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -86,11 +72,12 @@ class TrainingDataStore:
             self._engine.dispose()
             self._engine = None
 
-    def insert(self, records: Iterable[TaskRecord]) -> int:
+    def insert(self, records: Iterable[Any], table: RecordTable = TASK_RECORDS) -> int:
         """Inserts records in one transaction, skipping event ids already stored.
 
         Args:
-            records: the records to add.
+            records: the records to add (`TaskRecord`s, or `FaceRecord`s with `FACE_RECORDS`).
+            table: the records' table.
 
         Returns:
             How many records were new.
@@ -102,103 +89,81 @@ class TrainingDataStore:
         records = list(records)
         window = self.window.at(datetime.now(UTC))
         for record in records:
-            problems = record_problems(record, window)
+            problems = table.problems(record, window)
             if problems:
                 raise RecordRefused(f"event {record.event_id!r}: {'; '.join(problems)}")
+        if not records:
+            return 0
         try:
             if self.engine.dialect.name == "sqlite":
-                return self._insert_sqlite(records)
-            return self._insert_rows(records)
+                return self._insert_sqlite(records, table)
+            return self._insert_rows(records, table)
         except (sa.exc.DataError, UnicodeError) as error:
             # Content the database cannot hold (PostgreSQL's class 22, "data exception"), as
             # opposed to an unreachable or failing server, which propagates as it is.
             raise RecordRefused(f"the database refused the batch: {error}") from error
 
-    def _insert_rows(self, records: Sequence[TaskRecord]) -> int:
-        rows = [
-            {
-                "event_id": r.event_id,
-                "task_id": r.task_id,
-                "confirmed_at": _as_utc(r.confirmed_at),
-                "label": int(r.label),
-                "pixels": bytes(r.pixels),
-                "source": r.source,
-            }
-            for r in records
-        ]
-        if not rows:
-            return 0
+    def _insert_rows(self, records: Sequence[Any], table: RecordTable) -> int:
+        rows = [dict(zip(table.columns, table.values(r), strict=True)) for r in records]
         dialect = self.engine.dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CONFIRMED_TASKS)
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.table)
         with self.engine.begin() as conn:
             result = conn.execute(insert.on_conflict_do_nothing(index_elements=["event_id"]), rows)
         return max(result.rowcount, 0)
 
-    def _insert_sqlite(self, records: Iterable[TaskRecord]) -> int:
+    def _insert_sqlite(self, records: Sequence[Any], table: RecordTable) -> int:
         # SQLAlchemy's per-row bind processing costs more than SQLite's insert itself (it halves
         # event replication throughput); the driver gets the same values, DATETIME in the
         # format SQLAlchemy's SQLite dialect stores and reads back.
-        rows = [
-            (
-                r.event_id,
-                r.task_id,
-                _as_utc(r.confirmed_at).strftime("%Y-%m-%d %H:%M:%S.%f"),
-                int(r.label),
-                bytes(r.pixels),
-                r.source,
-            )
-            for r in records
-        ]
-        if not rows:
-            return 0
+        statement = (
+            f"INSERT INTO {table.table.name} ({', '.join(table.columns)}) "
+            f"VALUES ({', '.join('?' for _ in table.columns)}) ON CONFLICT (event_id) DO NOTHING"
+        )
         with self.engine.begin() as conn:
-            result = conn.exec_driver_sql(SQLITE_INSERT, rows)
+            result = conn.exec_driver_sql(statement, [table.sqlite_values(r) for r in records])
         return max(result.rowcount, 0)
 
-    def stored(self, event_ids: Iterable[str]) -> dict[str, tuple[int, TaskRecord]]:
-        """Returns the stored `(seq, record)` of each of `event_ids` that the store holds."""
+    def stored(
+        self, event_ids: Iterable[str], table: RecordTable = TASK_RECORDS
+    ) -> dict[str, tuple[int, Any]]:
+        """Returns the stored `(seq, record)` of each of `event_ids` that `table` holds."""
         ids = sorted(set(event_ids))
-        found: dict[str, tuple[int, TaskRecord]] = {}
+        query = sa.select(table.table).where(
+            table.table.c.event_id.in_(sa.bindparam("ids", expanding=True))
+        )
+        found: dict[str, tuple[int, Any]] = {}
         with self.engine.connect() as conn:
-            # Chunks keep the IN list under SQLite's bound-parameter limit.
-            for start in range(0, len(ids), 500):
-                rows = conn.execute(STORED_BY_ID, {"ids": ids[start : start + 500]})
+            for start in range(0, len(ids), LOOKUP_CHUNK):
+                rows = conn.execute(query, {"ids": ids[start : start + LOOKUP_CHUNK]})
                 for row in rows.mappings():
-                    found[row["event_id"]] = (
-                        row["seq"],
-                        TaskRecord(
-                            event_id=row["event_id"],
-                            task_id=row["task_id"],
-                            confirmed_at=_as_utc(row["confirmed_at"]),
-                            label=row["label"],
-                            pixels=bytes(row["pixels"]),
-                            source=row["source"],
-                        ),
-                    )
+                    found[row["event_id"]] = (row["seq"], table.from_row(row))
         return found
 
-    def _plausible(self) -> sa.ColumnElement[bool]:
-        confirmed_at = CONFIRMED_TASKS.c.confirmed_at
+    def _plausible(self, table: RecordTable) -> sa.ColumnElement[bool]:
         return sa.and_(
-            confirmed_at >= _as_utc(self.window.earliest),
-            confirmed_at <= _as_utc(self.window.latest()),
+            table.time >= as_utc(self.window.earliest),
+            table.time <= as_utc(self.window.latest()),
         )
 
-    def high_water_mark(self) -> int:
-        """Returns the newest `seq` in the store (0 when empty)."""
+    def high_water_mark(self, table: RecordTable = TASK_RECORDS) -> int:
+        """Returns the newest `seq` in `table` (0 when empty)."""
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.max(CONFIRMED_TASKS.c.seq))).scalar() or 0)
+            return int(conn.execute(sa.select(sa.func.max(table.table.c.seq))).scalar() or 0)
+
+    def newest_at(self, table: RecordTable) -> datetime | None:
+        """Returns the newest plausible timestamp of `table` (UTC), or None when it is empty."""
+        query = sa.select(sa.func.max(table.time)).where(self._plausible(table))
+        with self.engine.connect() as conn:
+            newest = conn.execute(query).scalar()
+        return None if newest is None else as_utc(newest)
 
     def newest_confirmed_at(self) -> datetime | None:
         """Returns when the newest plausible task was confirmed (UTC), or None when empty."""
-        query = sa.select(sa.func.max(CONFIRMED_TASKS.c.confirmed_at)).where(self._plausible())
-        with self.engine.connect() as conn:
-            newest = conn.execute(query).scalar()
-        return None if newest is None else _as_utc(newest)
+        return self.newest_at(TASK_RECORDS)
 
-    def count(self, after_seq: int = 0) -> int:
-        """Returns how many records have `seq` greater than `after_seq`."""
-        query = sa.select(sa.func.count()).where(CONFIRMED_TASKS.c.seq > after_seq)
+    def count(self, after_seq: int = 0, table: RecordTable = TASK_RECORDS) -> int:
+        """Returns how many records of `table` have `seq` greater than `after_seq`."""
+        query = sa.select(sa.func.count()).where(table.table.c.seq > after_seq)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar())
 
@@ -208,7 +173,7 @@ class TrainingDataStore:
         until: datetime | None = None,
         since: datetime | None = None,
     ) -> pd.DataFrame:
-        """Reads the store as of a high-water mark.
+        """Reads the confirmed tasks as of a high-water mark.
 
         Args:
             up_to_seq: newest `seq` to include; None means everything stored now.
@@ -219,25 +184,58 @@ class TrainingDataStore:
             One row per record ordered by `seq`, with `pixels` as uint8 numpy arrays and
             `confirmed_at` as UTC timestamps; rows outside the store's window are left out.
         """
-        query = sa.select(CONFIRMED_TASKS).where(self._plausible()).order_by(CONFIRMED_TASKS.c.seq)
+        return self._frame(TASK_RECORDS, up_to_seq, until, since)
+
+    def face_vectors(
+        self,
+        until: datetime | None = None,
+        since: datetime | None = None,
+        up_to_seq: int | None = None,
+    ) -> pd.DataFrame:
+        """Reads the registered face vectors (the face verifier's snapshot).
+
+        Args:
+            until: if given, only vectors captured before this instant.
+            since: if given, only vectors captured at or after this instant.
+            up_to_seq: newest `seq` of `face_vectors` to include; None means everything.
+
+        Returns:
+            One row per vector ordered by `seq`: `seq`, `event_id`, `helper_id`, `captured_at`
+            (UTC timestamps), `vector` (float64 numpy arrays of `FACE_VECTOR_DIMENSION`, unit
+            norm; `np.stack(frame["vector"])` is the matrix), `camera`, `source`; rows outside
+            the store's window are left out.
+        """
+        return self._frame(FACE_RECORDS, up_to_seq, until, since)
+
+    def _frame(
+        self,
+        table: RecordTable,
+        up_to_seq: int | None,
+        until: datetime | None,
+        since: datetime | None,
+    ) -> pd.DataFrame:
+        query = sa.select(table.table).where(self._plausible(table)).order_by(table.table.c.seq)
         if up_to_seq is not None:
-            query = query.where(CONFIRMED_TASKS.c.seq <= up_to_seq)
+            query = query.where(table.table.c.seq <= up_to_seq)
         if until is not None:
-            query = query.where(CONFIRMED_TASKS.c.confirmed_at < _as_utc(until))
+            query = query.where(table.time < as_utc(until))
         if since is not None:
-            query = query.where(CONFIRMED_TASKS.c.confirmed_at >= _as_utc(since))
+            query = query.where(table.time >= as_utc(since))
+        columns = [column.name for column in table.table.columns]
         with self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(query).mappings().all())
+            frame = pd.DataFrame(conn.execute(query).all(), columns=columns)
         if frame.empty:
-            return pd.DataFrame(columns=[c.name for c in CONFIRMED_TASKS.columns])
-        frame["confirmed_at"] = pd.to_datetime(frame["confirmed_at"], utc=True)
-        frame["pixels"] = [np.frombuffer(p, dtype=np.uint8) for p in frame["pixels"]]
+            return frame
+        frame[table.time_column] = pd.to_datetime(frame[table.time_column], utc=True)
+        for column, dtype in table.arrays.items():
+            frame[column] = [np.frombuffer(value, dtype=dtype) for value in frame[column]]
         return frame
 
     def clear(self) -> None:
-        """Deletes every record (used by the demo to start from an empty store)."""
+        """Deletes every record of every table (the demo starts from an empty store)."""
         with self.engine.begin() as conn:
-            conn.execute(CONFIRMED_TASKS.delete())
+            for table in reversed(METADATA.sorted_tables):
+                conn.execute(table.delete())
 
 
 def content_hash(frame: pd.DataFrame) -> str:

@@ -35,10 +35,17 @@ REQUIRED_DISTRIBUTIONS = (("tensorflow-cpu", "tensorflow"), ("keras",), ("numpy"
 INPUT_EXAMPLE_ROWS = 2
 
 
-def pinned_requirements() -> list[str]:
-    """`name==version` of each distribution loading the model needs, as installed here."""
+def pinned_requirements(
+    distributions: tuple[tuple[str, ...], ...] = REQUIRED_DISTRIBUTIONS,
+) -> list[str]:
+    """`name==version` of each distribution loading the model needs, as installed here.
+
+    Args:
+        distributions: for each requirement, the names it may be installed under (the
+            first installed one is pinned); default the photo model's.
+    """
     pins = []
-    for choices in REQUIRED_DISTRIBUTIONS:
+    for choices in distributions:
         for name in choices:
             try:
                 pins.append(f"{name}=={importlib.metadata.version(name)}")
@@ -113,7 +120,7 @@ def log_keras_model(model, x: np.ndarray) -> tuple[ModelInfo, str]:
 
 
 @contextlib.contextmanager
-def _dataset_hints_silenced():
+def dataset_hints_silenced():
     """MLflow's dataset warnings that do not apply to a snapshot (the schema is computed
     lazily, so they come wherever a dataset is first used)."""
     with warnings.catch_warnings():
@@ -135,20 +142,20 @@ def snapshot_dataset(frame: pd.DataFrame, name: str, source: str | None) -> Pand
     pixels = np.stack(frame["pixels"].to_list()) if len(frame) else np.zeros((0, PIXEL_COUNT))
     tidy = pd.DataFrame(pixels.astype(np.int16), columns=[f"p{i}" for i in range(PIXEL_COUNT)])
     tidy["label"] = frame["label"].to_numpy(dtype=np.int16)
-    with _dataset_hints_silenced():
+    with dataset_hints_silenced():
         return mlflow.data.from_pandas(tidy, source=source, targets="label", name=name)
 
 
 def log_datasets(train: PandasDataset, holdout: PandasDataset) -> None:
     """Records which data the run trained on and which it was judged on."""
-    with _dataset_hints_silenced():
+    with dataset_hints_silenced():
         mlflow.log_input(train, context="training")
         mlflow.log_input(holdout, context="holdout")
 
 
 def log_holdout_metrics(metrics: dict[str, float], model_uri: str, holdout: PandasDataset) -> None:
     """Logs the holdout metrics in the run, linked to the logged model and the holdout dataset."""
-    with _dataset_hints_silenced():
+    with dataset_hints_silenced():
         mlflow.log_metrics(metrics, model_id=logged_model_id(model_uri), dataset=holdout)
 
 

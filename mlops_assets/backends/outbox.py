@@ -6,8 +6,8 @@ a broker or alert channel that is down delays them and loses none. `drain` publi
 pending and deletes each tag once the broker confirmed it (or the notifier delivered it); a
 crash between the two publishes again, and consumers dedupe on the event id, the notifier on
 the alert key. Drains run right after every move, at the start of every `mlops-assets rollback`,
-on `mlops-assets outbox`, and on every tick of `champion_outbox_sensor` (each minute). No dagster
-import.
+on `mlops-assets outbox`, and on every tick of each model's `<model>_champion_outbox_sensor`
+(each minute). No dagster import.
 """
 
 import json

@@ -146,15 +146,29 @@ class RegistryClient(ChampionMoves):
         Returns:
             The path of its `.keras` file.
         """
+        files = sorted(self.download_folder(artifact_uri, destination).rglob("*.keras"))
+        if not files:
+            raise FileNotFoundError(f"{artifact_uri} holds no .keras file")
+        return files[0]
+
+    def download_folder(self, artifact_uri: str, destination: str | Path) -> Path:
+        """Downloads a logged model or artifact folder of any flavor to `destination`.
+
+        Returns:
+            The local folder.
+        """
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=artifact_uri,
             dst_path=str(destination),
             tracking_uri=self.tracking_uri,
         )
-        files = sorted(Path(local).rglob("*.keras"))
-        if not files:
-            raise FileNotFoundError(f"{artifact_uri} holds no .keras file")
-        return files[0]
+        return Path(local)
+
+    def download_version_folder(self, version: str, destination: str | Path) -> Path:
+        """Downloads a registered version's whole model folder (e.g. a face verifier's, for
+        `face_model_contract.load_face_verifier`) and returns it."""
+        uri = self.client().get_model_version_download_uri(self.model_name, version)
+        return self.download_folder(uri, destination)
 
     def download_run_model(self, run_id: str, destination: str | Path) -> Path:
         """Downloads the `.keras` model an MLflow run logged (a trainer that reports its run id).

@@ -12,26 +12,23 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
-    field_validator,
 )
 from pydantic_core import PydanticCustomError, from_json
 
 from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
-from mlops_assets.contracts.records import (
-    TEXT_MAX_LENGTH,
-    ConfirmedWindow,
-    TaskRecord,
-    text_problem,
+from mlops_assets.contracts.event_base import (
+    SCHEMA_VERSION,
+    WINDOW,
+    ArrivalTime,
+    Event,
+    PlainText,
 )
+from mlops_assets.contracts.face_events import FaceVectorRegisteredEvent
+from mlops_assets.contracts.records import ConfirmedWindow, TaskRecord
 from mlops_assets.contracts.safe_text import PrintableText
 from mlops_assets.contracts.stage_results import GateResult, Outcome
-
-SCHEMA_VERSION = 1
 
 # Logical queue names; the event queue resource may prefix them (tests use a unique prefix).
 TASK_CONFIRMED_QUEUE = "task.confirmed"
@@ -42,23 +39,6 @@ PIPELINE_FAILED_QUEUE = "pipeline.failed"
 # Strict: a grey level or label is a JSON integer, never "1", true or 7.0.
 Pixel = Annotated[int, Field(strict=True, ge=0, le=PIXEL_MAX)]
 Label = Annotated[int, Field(strict=True, ge=LABELS[0], le=LABELS[-1])]
-# The validation context key that carries the `ConfirmedWindow` (parse_event's `window`).
-WINDOW = "confirmed_window"
-
-
-def _plain(value: str) -> str:
-    if value.isprintable():  # the common case; text_problem says why otherwise
-        return value
-    problem = text_problem(value)
-    if problem is not None:
-        raise PydanticCustomError("plain_text", "{problem}", {"problem": problem})
-    return value
-
-
-# Identifiers and names: 1..64 characters, no control characters (PostgreSQL refuses NUL).
-PlainText = Annotated[
-    str, Field(strict=True, min_length=1, max_length=TEXT_MAX_LENGTH), AfterValidator(_plain)
-]
 
 
 def _printable_name(value: str) -> str:
@@ -81,11 +61,6 @@ Name = Annotated[
 EVENT_MAX_BYTES = 64 * 1024
 
 
-def new_event_id() -> str:
-    """Returns a fresh random event id."""
-    return str(uuid.uuid4())
-
-
 def stable_event_id(*parts: str) -> str:
     """Returns an event id derived from `parts`, so a retried publisher repeats the same id."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "mlops-assets:" + "/".join(parts)))
@@ -95,42 +70,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Event(BaseModel):
-    """Fields every event has."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    event_id: PlainText = Field(default_factory=new_event_id)
-    schema_version: Literal[1] = SCHEMA_VERSION
-
-    def to_json(self) -> bytes:
-        """Serialises the event as the UTF-8 JSON body that goes on the queue."""
-        return self.model_dump_json().encode()
-
-
 class TaskConfirmedEvent(Event):
     """A person confirmed a task's label; the photo travels inline as grey levels."""
 
     event_type: Literal["TaskConfirmedEvent"] = "TaskConfirmedEvent"
     task_id: PlainText
-    confirmed_at: AwareDatetime = Field(
+    confirmed_at: ArrivalTime = Field(
         description="When the task was confirmed; on arrival it must lie inside the consumer's "
         "window (default: from the first partition to now plus five minutes)."
     )
     label: Label
     pixels: list[Pixel] = Field(min_length=PIXEL_COUNT, max_length=PIXEL_COUNT)
     source: PlainText
-
-    @field_validator("confirmed_at")
-    @classmethod
-    def _plausible(cls, value: datetime, info: ValidationInfo) -> datetime:
-        # Checked on arrival (parse_event always passes a window), not when a producer builds
-        # an event in code: the window is the consumer's configuration.
-        window = (info.context or {}).get(WINDOW)
-        problem = None if window is None else window.problem(value)
-        if problem is not None:
-            raise PydanticCustomError("implausible_time", "{problem}", {"problem": problem})
-        return value
 
     @classmethod
     def from_record(cls, record: TaskRecord) -> "TaskConfirmedEvent":
@@ -213,6 +164,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
         TaskConfirmedEvent,
+        FaceVectorRegisteredEvent,
         TrainingCompletedEvent,
         ModelPromoted,
         ModelRolledBack,

@@ -57,3 +57,32 @@ class MonitorReport(_Result):
     drift: list[DriftTest]
     target_accuracy: float
     reference: str
+
+
+class ScoreSummary(_Result):
+    """A sample of verification scores (cosine), summarised; None values for an empty one."""
+
+    n: int
+    mean: float | None
+    p05: float | None
+    p50: float | None
+    p95: float | None
+
+
+class FaceMonitorReport(_Result):
+    """One evaluation of a face verifier champion on the faces registered in one window: the
+    Auth service's confirmed identities make every pair's truth known (genuine or impostor)."""
+
+    champion_version: str
+    window_start: datetime
+    window_end: datetime
+    vectors: int
+    identities: int
+    threshold: float
+    tar: float | None
+    far: float | None
+    target_tar: float
+    genuine: ScoreSummary
+    impostor: ScoreSummary
+    drift: list[DriftTest]
+    reference: str

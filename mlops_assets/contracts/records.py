@@ -40,6 +40,13 @@ class TaskRecord:
     pixels: bytes
     source: str
 
+    def summary(self) -> str:
+        """The record in a few words (dead-letter reasons name the record holding an id)."""
+        return (
+            f"task {self.task_id!r}, confirmed_at {self.confirmed_at.isoformat()}, "
+            f"label {self.label}, source {self.source!r}"
+        )
+
 
 @dataclass(frozen=True)
 class ConfirmedWindow:

@@ -29,6 +29,9 @@ class GateResult(_Result):
     observed: float | None = None
     threshold: float | None = None
     reason: str = ""
+    # The spec's metric and severity (ERROR: failing rejects; WARN: failing defends).
+    metric: str | None = None
+    severity: Literal["ERROR", "WARN"] = "ERROR"
 
 
 class ModelScore(_Result):
@@ -44,19 +47,40 @@ class ModelScore(_Result):
     latency_p95_s: float
     latency_p99_s: float
 
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The gate metrics a classification model reports (names from `gate_spec.METRICS`)."""
+        return {"accuracy": self.accuracy, "latency_p95_s": self.latency_p95_s}
 
-class VerificationReport(_Result):
-    """Challenger and champion on the same newest holdout, the gate results and the decision."""
 
-    month: str
-    data_version: str
-    holdout_rows: int
-    holdout_start: str
-    min_improvement: float
-    challenger: ModelScore
-    champion: ModelScore | None
-    gates: list[GateResult]
-    decision: Decision
+class VerifierScore(_Result):
+    """One face verifier version scored on the identity-disjoint holdout
+    (`ml.face_scoring.score_verifier`'s figures)."""
+
+    version: str
+    run_id: str | None
+    tar_at_far: float
+    far_at_threshold: float
+    eer: float
+    rank1_accuracy: float
+    threshold: float
+    target_far: float
+    identities: int
+    genuine_pairs: int
+    impostor_pairs: int
+    probes: int
+    verify_latency_p50_s: float
+    verify_latency_p95_s: float
+    verify_latency_p99_s: float
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The figures by name, as the gates read them (`gate_spec.METRICS`)."""
+        return self.model_dump(exclude={"version", "run_id"})
+
+
+class GatedReport(_Result):
+    """What every verification report answers about its gates."""
 
     def gate(self, name: str) -> GateResult:
         """Returns the result of the gate called `name`.
@@ -73,6 +97,36 @@ class VerificationReport(_Result):
     def failed_reasons(self) -> list[str]:
         """The reasons of the gates that failed, in gate order."""
         return [g.reason for g in self.gates if not g.passed]
+
+
+class VerificationReport(GatedReport):
+    """Challenger and champion on the same newest holdout, the gate results and the decision."""
+
+    month: str
+    data_version: str
+    holdout_rows: int
+    holdout_start: str
+    min_improvement: float
+    challenger: ModelScore
+    champion: ModelScore | None
+    gates: list[GateResult]
+    decision: Decision
+
+
+class FaceVerificationReport(GatedReport):
+    """Face verifier challenger and champion on the same identity-disjoint holdout, the gate
+    results and the decision."""
+
+    month: str
+    data_version: str
+    holdout_rows: int
+    holdout_identities: int
+    holdout_start: str
+    min_improvement: float
+    challenger: VerifierScore
+    champion: VerifierScore | None
+    gates: list[GateResult]
+    decision: Decision
 
 
 class ChampionChange(_Result):

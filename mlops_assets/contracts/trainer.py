@@ -12,6 +12,7 @@ Exit code 0 means completed; anything else failed. No dagster import: the built-
 process and the asset share these definitions.
 """
 
+import argparse
 import json
 import math
 import re
@@ -27,6 +28,12 @@ RUN_META_KIND = "run_meta"
 DATA_INPUTS = "x"
 DATA_LABELS = "y"
 DATA_FILE_NAME = "train.npz"
+# A verification trainer's data file adds the threshold's identities and the target rate (its
+# `x` are face vectors, its `y` identity codes), and it leaves `VERIFIER_FILE` (the
+# `FaceVerifier.save` format) in its output folder instead of a `.keras` model.
+DATA_VALIDATION = "validation"
+DATA_TARGET_FAR = "target_far"
+VERIFIER_FILE = "face_verifier.npz"
 
 # What every trainer inherits from the pipeline's environment: enough to find its interpreter,
 # libraries, locale, temporary folder and GPU, nothing that holds a secret. Anything else only
@@ -62,7 +69,12 @@ def trainer_environment(
 
 
 # Metrics shown first, in this order, when a trainer reports several.
-HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
+HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_tar_at_far", "val_loss", "loss")
+
+
+class TrainerOutputError(ValueError):
+    """The trainer left nothing usable: no model file, an unreadable one, or one that answers
+    nonsense."""
 
 
 class MalformedTrainerMessage(ValueError):
@@ -189,6 +201,16 @@ def parse_custom_message(payload: object) -> Progress | RunMeta | None:
     if kind == RUN_META_KIND:
         return run_meta_from(payload)
     return None
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, fields: Mapping) -> None:
+    """Adds one `--flag-name` per hyperparameter (a pydantic model's `model_fields`), typed,
+    with its default and description, for a trainer run by hand."""
+    for name, info in fields.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=info.annotation, default=info.default,
+            help=info.description,
+        )  # fmt: skip
 
 
 def progress_line(progress: dict) -> str:

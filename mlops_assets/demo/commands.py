@@ -1,7 +1,7 @@
 """The demo's use cases behind `mlops-assets demo | seed-demo | publish-demo-events`.
 
 The demo stands in for the Helper service: it publishes confirmed tasks as TaskConfirmedEvents
-and replicates them as `task_events_sensor` does, then replays two years month by month.
+and replicates them as `task_confirmed_events_sensor` does, then replays two years month by month.
 """
 
 import logging
@@ -14,12 +14,16 @@ import dagster as dg
 from mlops_assets.backends import factory
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
-from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, Event, TaskConfirmedEvent
+from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE
 from mlops_assets.contracts.records import TaskRecord
-from mlops_assets.definitions import build_definitions, monitor_config, retrain_job_for_workers
-from mlops_assets.demo import policies, policy_report, replay, report
+from mlops_assets.definitions import build_definitions, monitor_config, reconstructable_retrain_job
+from mlops_assets.demo import face_replay, policies, policy_report, replay, report
+from mlops_assets.demo.face_replay import FACE_NAMES
+from mlops_assets.demo.face_source import FaceScenario, demo_face_events, month_face_events
 from mlops_assets.demo.source import Scenario, demo_tasks
-from mlops_assets.retraining.replication import replicate
+from mlops_assets.demo.spec import DEMO_NAMES
+from mlops_assets.retraining.replication import FACE_EVENTS, TASK_EVENTS, EventSource, replicate
 from mlops_assets.settings import Settings
 
 log = logging.getLogger("mlops_assets")
@@ -27,30 +31,64 @@ log = logging.getLogger("mlops_assets")
 
 def publish_demo_events(settings: Settings) -> int:
     """Publishes the demo's confirmed tasks as TaskConfirmedEvents, as the Helper service would."""
+    events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
+    return _publish(settings, TASK_CONFIRMED_QUEUE, events)
+
+
+def publish_demo_face_events(settings: Settings, scenario: FaceScenario | None = None) -> int:
+    """Publishes every month's synthetic face registrations as FaceVectorRegisteredEvents, as
+    the Auth service would (oldest month first)."""
+    return _publish(settings, FACE_REGISTERED_QUEUE, demo_face_events(scenario or FaceScenario()))
+
+
+def _publish(settings: Settings, queue_name: str, events: Sequence[Event]) -> int:
     queue = factory.event_queue(settings)
     try:
-        events = [TaskConfirmedEvent.from_record(record) for record in demo_tasks()]
-        queue.publish(TASK_CONFIRMED_QUEUE, events)
-        log.info(
-            "published %d TaskConfirmedEvents to %s",
-            len(events),
-            queue.queue_name(TASK_CONFIRMED_QUEUE),
-        )
+        queue.publish(queue_name, events)
+        name = type(events[0]).__name__ if events else "events"
+        log.info("published %d %ss to %s", len(events), name, queue.queue_name(queue_name))
     finally:
         queue.close()
     return len(events)
 
 
+def deliver_events(
+    queue: EventQueue,
+    store: TrainingDataStore,
+    events: Sequence[Event],
+    source: EventSource = TASK_EVENTS,
+) -> int:
+    """Publishes a source's events on its queue, then replicates them as its sensor does.
+
+    Returns:
+        How many records were new to the source's table.
+    """
+    queue.publish(source.queue, events)
+    return replicate(queue, store, max_messages=10**9, max_seconds=600, source=source).inserted
+
+
 def deliver_through_events(
     queue: EventQueue, store: TrainingDataStore, records: Sequence[TaskRecord]
 ) -> int:
-    """Publishes records as TaskConfirmedEvents, then replicates them as task_events_sensor does.
+    """Publishes records as TaskConfirmedEvents, then replicates them as the events sensor does.
 
     Returns:
         How many records were new to the store.
     """
-    queue.publish(TASK_CONFIRMED_QUEUE, [TaskConfirmedEvent.from_record(r) for r in records])
-    return replicate(queue, store, max_messages=10**9, max_seconds=600).inserted
+    return deliver_events(queue, store, [TaskConfirmedEvent.from_record(r) for r in records])
+
+
+def deliver_face_month(
+    queue: EventQueue, store: TrainingDataStore, scenario: FaceScenario, month: int
+) -> int:
+    """Publishes one month of the synthetic face registrations as the Auth service would
+    (`FaceVectorRegisteredEvent`s on `face.registered`), then replicates them into
+    `face_vectors` as the face source's sensor does (the replay calls it month by month).
+
+    Returns:
+        How many vectors were new to the store.
+    """
+    return deliver_events(queue, store, month_face_events(scenario, month), FACE_EVENTS)
 
 
 def seed_demo(settings: Settings) -> int:
@@ -85,18 +123,45 @@ def _reset_embedded_state(settings: Settings) -> None:
 def monitor_champion(
     definitions: dg.Definitions, instance: dg.DagsterInstance, settings: Settings
 ) -> None:
-    """Materializes `champion_monitor` on the replayed data: the settings' thresholds, a month's
+    """Materializes the demo model's `champion_monitor` on the replayed data: its spec's
+    thresholds (or the settings' overrides), a month's
     window anchored to the newest confirmed task (the data is historical, not live)."""
     config = {
         **monitor_config(settings),
         "window_days": 30,
         "window_anchor": "newest_confirmed_task",
     }
-    definitions.resolve_job_def("monitor_job").execute_in_process(
-        run_config={"ops": {"champion_monitor": {"config": config}}, **replay.QUIET},
+    op = DEMO_NAMES.champion_monitor.to_python_identifier()
+    definitions.resolve_job_def(DEMO_NAMES.monitor_job).execute_in_process(
+        run_config={"ops": {op: {"config": config}}, **replay.QUIET},
         instance=instance,
         raise_on_error=False,
         tags={"mlops_assets/replay": "true"},
+    )
+
+
+def replay_face_verifier(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    queue: EventQueue,
+    store: TrainingDataStore,
+    run_config: dict,
+) -> str:
+    """Replays the face verifier over the same two years on synthetic face registrations, when
+    the fleet declares it; returns its table and summary (empty when it does not)."""
+    if FACE_NAMES.retrain_job not in {job.name for job in definitions.jobs or []}:
+        return ""
+    log.info("the face verifier over the same two years (synthetic identities)")
+    results = face_replay.run_face_replay(
+        definitions,
+        instance,
+        FaceScenario(),
+        deliver=lambda events: deliver_events(queue, store, events, FACE_EVENTS),
+        run_config=run_config,
+    )
+    return (
+        "face verifier (synthetic identities, TAR at the spec's target FAR):\n"
+        f"{face_replay.face_table_markdown(results)}\n\n{face_replay.face_summary(results)}\n\n"
     )
 
 
@@ -111,12 +176,12 @@ def run_demo(settings: Settings) -> int:
     store, queue = factory.data_store(settings), factory.event_queue(settings)
     registry = factory.registry(settings)
     definitions = build_definitions(settings)
-    job = definitions.resolve_job_def("retrain_job")
+    job = definitions.resolve_job_def(DEMO_NAMES.retrain_job)
     # min_improvement is verification_report's default, as for every other launch path.
     run_config = replay.QUIET
     if settings.executor != "in_process":
         # Steps in other processes: each loads the job from the definitions module by name.
-        job = dg.reconstructable(retrain_job_for_workers)
+        job = reconstructable_retrain_job(DEMO_NAMES.model)
     try:
         with dg.DagsterInstance.get() as instance:
             results = replay.run_replay(
@@ -139,6 +204,7 @@ def run_demo(settings: Settings) -> int:
             )
             folder = report.publish_report(settings, instance, results, scenario, policy_runs)
             counts = report.instance_counts(instance, results)
+            face_table = replay_face_verifier(definitions, instance, queue, store, run_config)
     finally:
         queue.close()
         store.close()
@@ -147,6 +213,7 @@ def run_demo(settings: Settings) -> int:
         f"{report.table_markdown(results)}\n\n{totals}\n\n"
         f"retraining policies on the same stream:\n"
         f"{policy_report.policies_markdown(policy_runs, scenario)}\n\n"
+        f"{face_table}"
         f"in the Dagster UI: runs {counts['runs']}, champion_model materialized for "
         f"{counts['champion_model_materialized']}\n"
         f"report: {folder / 'report.md'} (plots: {folder / 'accuracy.png'}, "

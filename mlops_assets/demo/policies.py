@@ -16,19 +16,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from mlops_assets.backends import factory
-from mlops_assets.constants import MIN_ACCURACY
 from mlops_assets.contracts.monitoring import MonitorReport
 from mlops_assets.contracts.stage_results import ChampionChange
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.replay import MonthResult
 from mlops_assets.demo.source import Scenario, month_tasks
+from mlops_assets.demo.spec import DEMO_NAMES, drift_thresholds, health_policy, target_accuracy
 from mlops_assets.retraining.health import HealthPolicy, health_verdict
 from mlops_assets.retraining.monitoring import DriftThresholds
 from mlops_assets.retraining.watch import evaluate_champion
@@ -68,7 +67,7 @@ class PolicyRun:
 
     @property
     def months_below_target(self) -> int:
-        return sum(a < MIN_ACCURACY for a in self.served)
+        return sum(a < target_accuracy() for a in self.served)
 
     @property
     def mean_accuracy(self) -> float | None:
@@ -177,7 +176,7 @@ def run_policy(
     instance of its own, all under the settings' home (`<home>/dagster` for the instance)."""
     started = time.perf_counter()
     store, registry = factory.data_store(settings), factory.registry(settings)
-    job = build_definitions(settings).resolve_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def(DEMO_NAMES.retrain_job)
     months, predictors = [], {}
     instance = policy_instance(settings.home_dir)
     try:
@@ -188,7 +187,7 @@ def run_policy(
             start = pd.Timestamp(scenario.month_start(month))
             end = pd.Timestamp(scenario.month_start(month + 1))
             report = evaluate_champion(
-                registry, store, None, (start, end), thresholds, MIN_ACCURACY, predictors
+                registry, store, None, (start, end), thresholds, target_accuracy(), predictors
             )
             trigger = "initial" if month == first_month else decide(report, month, end)
             decision = None
@@ -245,7 +244,9 @@ def _retrain(
     )
     if not result.success:
         return "failed"
-    change: ChampionChange = result.output_for_node("champion_model")
+    change: ChampionChange = result.output_for_node(
+        DEMO_NAMES.champion_model.to_python_identifier()
+    )
     return change.decision
 
 
@@ -285,8 +286,8 @@ def compare_policies(
         thresholds: the monitor's drift thresholds.
         volume_labels: the volume policy's labels per run.
     """
-    health = health or HealthPolicy(MIN_ACCURACY, min_samples=100, cooldown=timedelta(days=7))
-    thresholds = thresholds or DriftThresholds()
+    health = health or health_policy()
+    thresholds = thresholds or drift_thresholds()
     runs = [monthly_from_replay(monthly)]
     # dagster-mlflow exports MLFLOW_TRACKING_URI for each run; keep the caller's.
     saved = os.environ.get("MLFLOW_TRACKING_URI")

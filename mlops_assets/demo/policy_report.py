@@ -8,9 +8,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from mlops_assets.constants import MIN_ACCURACY  # noqa: E402
 from mlops_assets.demo.policies import PolicyRun, detections  # noqa: E402
 from mlops_assets.demo.source import Scenario  # noqa: E402
+from mlops_assets.demo.spec import target_accuracy  # noqa: E402
 
 MARKERS = {"initial": "*", "monthly": "o", "volume": "s", "performance": "v", "drift": "D"}
 
@@ -18,8 +18,8 @@ MARKERS = {"initial": "*", "monthly": "o", "volume": "s", "performance": "v", "d
 def policies_markdown(runs: list[PolicyRun], scenario: Scenario) -> str:
     """One row per policy: runs, months below target, mean serving accuracy, detections."""
     lines = [
-        f"| policy | retraining runs | months below {MIN_ACCURACY:.2f} | mean serving accuracy | "
-        "new camera detected | label shift detected | triggers |",
+        f"| policy | retraining runs | months below {target_accuracy():.2f} | "
+        "mean serving accuracy | new camera detected | label shift detected | triggers |",
         "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
@@ -59,7 +59,7 @@ def policies_plot_png(runs: list[PolicyRun], scenario: Scenario) -> bytes:
                 )
     for trigger, marker in MARKERS.items():
         axes.scatter([], [], marker=marker, color="grey", label=f"trigger: {trigger}")
-    axes.axhline(MIN_ACCURACY, color="red", linestyle="--", linewidth=1)
+    axes.axhline(target_accuracy(), color="red", linestyle="--", linewidth=1)
     for month, label in (
         (scenario.drift_month, "new camera"),
         (scenario.late_label_month, f"'{scenario.late_label}' common"),

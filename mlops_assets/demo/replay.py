@@ -20,6 +20,7 @@ from tqdm import tqdm
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.contracts.stage_results import ChampionChange, Outcome, VerificationReport
 from mlops_assets.demo.source import Scenario, month_tasks
+from mlops_assets.demo.spec import DEMO_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 STAGES = ("training_data", "trained_model", "verification_report", "champion_model", "deployment")
+
+
+def _stage(step_key: str) -> str:
+    # A model's step `task_photos__trained_model` is its stage `trained_model`.
+    return step_key.rsplit("__", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,9 @@ def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
         if event is None or event.step_key is None:
             continue
         if event.event_type_value == "STEP_START":
-            starts[event.step_key] = record.timestamp
+            starts[_stage(event.step_key)] = record.timestamp
         elif event.event_type_value == "STEP_SUCCESS":
-            ends[event.step_key] = record.timestamp
+            ends[_stage(event.step_key)] = record.timestamp
     return {key: round(ends[key] - starts[key], 3) for key in starts if key in ends}
 
 
@@ -132,7 +138,10 @@ def _execute(
             raise_on_error=False,
             tags=tags,
         )
-        yield result, result.output_for_node
+        yield (
+            result,
+            lambda stage: result.output_for_node(DEMO_NAMES.key(stage).to_python_identifier()),
+        )
         return
     # The workers load the job from these module-level definitions; values are read the same way.
     from mlops_assets.definitions import defs
@@ -147,7 +156,7 @@ def _execute(
             # The loader logs every load at DEBUG on a console logger of its own; the
             # terminal shows one line a month.
             with contextlib.redirect_stderr(io.StringIO()):
-                return loader.load_asset_value(name, partition_key=partition_key)
+                return loader.load_asset_value(DEMO_NAMES.key(name), partition_key=partition_key)
 
         yield result, load
 

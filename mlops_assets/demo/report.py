@@ -15,11 +15,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from mlops_assets.constants import CHAMPION_MODEL, REPLAY_REPORT  # noqa: E402
+from mlops_assets.constants import REPLAY_REPORT  # noqa: E402
 from mlops_assets.demo.policies import PolicyRun, detections  # noqa: E402
 from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png  # noqa: E402
 from mlops_assets.demo.replay import MonthResult  # noqa: E402
 from mlops_assets.demo.source import Scenario  # noqa: E402
+from mlops_assets.demo.spec import DEMO_NAMES, accuracy_gate_threshold  # noqa: E402
 from mlops_assets.settings import Settings  # noqa: E402
 
 
@@ -64,7 +65,7 @@ def instance_counts(instance: dg.DagsterInstance, results: list[MonthResult]) ->
     statuses: dict[str, int] = defaultdict(int)
     for run in runs:
         statuses[run.status.value.lower()] += 1
-    materialized = instance.get_materialized_partitions(dg.AssetKey(CHAMPION_MODEL))
+    materialized = instance.get_materialized_partitions(DEMO_NAMES.champion_model)
     decided = [r.month for r in results if r.decision != "failed"]
     return {
         "runs": dict(statuses),
@@ -93,7 +94,9 @@ def accuracy_plot_png(results: list[MonthResult], scenario: Scenario) -> bytes:
             label="promoted",
             zorder=3,
         )
-    axes.axhline(0.90, color="red", linestyle="--", linewidth=1, label="accuracy gate")
+    axes.axhline(
+        accuracy_gate_threshold(), color="red", linestyle="--", linewidth=1, label="accuracy gate"
+    )
     for marker, label in (
         (scenario.drift_month, "new camera"),
         (scenario.late_label_month, f"'{scenario.late_label}' common"),

@@ -1,38 +1,37 @@
-"""Every asset check, one property each.
+"""Every asset check of a classification model's graph, one property each (`model_checks`).
 
 Blocking (a failure fails the run and skips what follows): the data checks on `training_data`
 (training on a broken snapshot would waste the run and judge nothing) and
 `champion_alias_agrees` on `champion_model` (deployment would push a version the registry's
-alias does not hold). The gate checks on `verification_report` only show the verdicts
-`retraining.gates` recorded: a gate saying no is a decision, not a broken run, so they do not
-block; `champion_model` enforces them through `gates.require_promotable`. A failed value gate
-shows red (ERROR), a challenger that is good but not better shows yellow (WARN). The monitor
-checks on `champion_monitor` warn (WARN) when the serving champion falls below target or drifts.
+alias does not hold). The gate checks on `verification_report`, one per spec gate and named by
+it, only show the verdicts `retraining.gates` recorded: a gate saying no is a decision, not a
+broken run, so they do not block; `champion_model` enforces them through
+`gates.require_promotable`. A failed ERROR gate shows red (rejected), a failed WARN gate yellow
+(defended). The monitor checks on `champion_monitor` warn (WARN) when the serving champion falls
+below target or drifts.
 """
 
 import dagster as dg
 
 from mlops_assets.constants import (
     CHAMPION_ALIAS,
-    CHAMPION_MODEL,
-    CHAMPION_MONITOR,
     LABELS,
     MIN_HOLDOUT_ROWS,
     MIN_TRAIN_ROWS,
     PIXEL_COUNT,
-    TRAINING_DATA,
-    VERIFICATION_REPORT,
 )
-from mlops_assets.contracts.monitoring import MonitorReport
-from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
+from mlops_assets.contracts.gate_spec import GateSpec
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.contracts.monitoring import DriftTest, MonitorReport
+from mlops_assets.contracts.stage_results import ChampionChange, GatedReport
 from mlops_assets.graph.assets.dataset import TrainingSnapshot
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.registry import RegistryResource
-from mlops_assets.retraining import gates
 from mlops_assets.retraining.health import describe_accuracy, describe_drift
 
 
-def _result(
+def check_result(
     passed: bool,
     observed,
     threshold,
@@ -46,18 +45,16 @@ def _result(
     )
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def enough_rows(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Train and holdout each have enough rows to train and to judge."""
     train, holdout = len(training_data.train), len(training_data.holdout)
-    return _result(
+    return check_result(
         train >= MIN_TRAIN_ROWS and holdout >= MIN_HOLDOUT_ROWS,
         f"train {train}, holdout {holdout}",
         f"train ≥ {MIN_TRAIN_ROWS}, holdout ≥ {MIN_HOLDOUT_ROWS}",
     )
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def no_missing_pixels(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Every photo has exactly the expected number of pixels."""
     bad = sum(
@@ -65,86 +62,83 @@ def no_missing_pixels(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
         for frame in (training_data.train, training_data.holdout)
         for pixels in frame["pixels"]
     )
-    return _result(bad == 0, f"{bad} photos with missing pixels", f"0 (each {PIXEL_COUNT} px)")
+    return check_result(bad == 0, f"{bad} photos with missing pixels", f"0 (each {PIXEL_COUNT} px)")
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def labels_known(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Every label belongs to the known label set."""
     seen = set(training_data.train["label"]) | set(training_data.holdout["label"])
     unknown = sorted(int(v) for v in seen - set(LABELS))
-    return _result(not unknown, f"unknown labels {unknown}", f"labels in {list(LABELS)}")
+    return check_result(not unknown, f"unknown labels {unknown}", f"labels in {list(LABELS)}")
 
 
-@dg.asset_check(asset=TRAINING_DATA, blocking=True, partitions_def=monthly_partitions)
 def every_class_in_train(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Each known class appears at least once in the training split."""
     missing = sorted(set(LABELS) - {int(v) for v in training_data.train["label"]})
-    return _result(not missing, f"classes missing from train: {missing}", "none missing")
+    return check_result(not missing, f"classes missing from train: {missing}", "none missing")
 
 
-def _gate_check(
-    report: VerificationReport, name: str, severity: dg.AssetCheckSeverity, consequence: str
-) -> dg.AssetCheckResult:
-    # The verdict `gates.evaluate` recorded in the report: the check shows it, never recomputes.
-    # `on_failure` shows the severity on a passed check too (the UI shows it only on failures).
-    result = report.gate(name)
-    return _result(
-        result.passed,
-        result.observed,
-        result.threshold,
-        severity,
-        reason=result.reason,
-        on_failure=f"{severity.value}: {consequence}",
+def gate_check(gate: GateSpec, key: dg.AssetKey) -> dg.AssetChecksDefinition:
+    """The check of one spec gate on the `verification_report` at `key`, named by the gate,
+    with the gate's severity (ERROR: failed means rejected; WARN: defended)."""
+    severity = dg.AssetCheckSeverity(gate.severity)
+    consequence = "rejected" if gate.severity == "ERROR" else "defended"
+    bound = f"{gate.threshold:g}" if gate.against == "threshold" else "the champion's value"
+
+    @dg.asset_check(
+        asset=key,
+        name=gate.name,
+        partitions_def=monthly_partitions,
+        description=f"Gate: challenger {gate.metric} {gate.comparison} {bound} "
+        f"(failed: {consequence}).",
     )
+    def check(verification_report: GatedReport) -> dg.AssetCheckResult:
+        # The verdict `gates.evaluate` recorded in the report: the check shows it, never
+        # recomputes. `on_failure` shows the severity on a passed check too (the UI shows it
+        # only on failures).
+        result = verification_report.gate(gate.name)
+        return check_result(
+            result.passed,
+            result.observed,
+            result.threshold,
+            severity,
+            reason=result.reason,
+            on_failure=f"{severity.value}: {consequence}",
+        )
+
+    return check
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
-def accuracy_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
-    """Gate: challenger holdout accuracy is above 0.90 (failed: the challenger is rejected)."""
-    return _gate_check(
-        verification_report, gates.ACCURACY_GATE, dg.AssetCheckSeverity.ERROR, "rejected"
+def champion_alias_agrees_for(model: ModelSpec) -> dg.AssetChecksDefinition:
+    """`champion_alias_agrees` on the model's `champion_model`, read from its registry."""
+
+    @dg.asset_check(
+        asset=ModelNames(model.name).champion_model,
+        blocking=True,
+        partitions_def=monthly_partitions,
     )
+    def champion_alias_agrees(
+        champion_model: ChampionChange, model_registry: RegistryResource
+    ) -> dg.AssetCheckResult:
+        """The registry's `@champion` holds the version `champion_model` settled on, so
+        deployment serves what the registry says (another writer may not have moved it in
+        between)."""
+        current = model_registry.get_client(model.registry_name).champion()
+        holder = current.version if current else None
+        return check_result(
+            holder == champion_model.version,
+            f"@{CHAMPION_ALIAS} = v{holder}",
+            f"v{champion_model.version}",
+        )
+
+    return champion_alias_agrees
 
 
-@dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
-def latency_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
-    """Gate: challenger p95 single-sample latency is under 3 s (failed: rejected)."""
-    return _gate_check(
-        verification_report, gates.LATENCY_GATE, dg.AssetCheckSeverity.ERROR, "rejected"
-    )
-
-
-@dg.asset_check(asset=VERIFICATION_REPORT, partitions_def=monthly_partitions)
-def not_worse_than_champion_gate(verification_report: VerificationReport) -> dg.AssetCheckResult:
-    """Gate: challenger accuracy reaches the champion's plus min_improvement (failed: the
-    champion is defended)."""
-    return _gate_check(
-        verification_report, gates.NOT_WORSE_GATE, dg.AssetCheckSeverity.WARN, "defended"
-    )
-
-
-@dg.asset_check(asset=CHAMPION_MODEL, blocking=True, partitions_def=monthly_partitions)
-def champion_alias_agrees(
-    champion_model: ChampionChange, model_registry: RegistryResource
-) -> dg.AssetCheckResult:
-    """The registry's `@champion` holds the version `champion_model` settled on, so deployment
-    serves what the registry says (another writer may not have moved it in between)."""
-    current = model_registry.get_client().champion()
-    holder = current.version if current else None
-    return _result(
-        holder == champion_model.version,
-        f"@{CHAMPION_ALIAS} = v{holder}",
-        f"v{champion_model.version}",
-    )
-
-
-@dg.asset_check(asset=CHAMPION_MONITOR)
 def champion_accuracy_at_target(champion_monitor: MonitorReport) -> dg.AssetCheckResult:
     """The serving champion's live accuracy on confirmed tasks reaches the target (WARN: the
     evidence goes to champion_health_sensor, which decides with its minimum sample)."""
     a = champion_monitor.accuracy
-    return _result(
+    return check_result(
         a.accuracy is None or a.accuracy >= champion_monitor.target_accuracy,
         a.accuracy,
         champion_monitor.target_accuracy,
@@ -155,12 +149,16 @@ def champion_accuracy_at_target(champion_monitor: MonitorReport) -> dg.AssetChec
     )
 
 
-@dg.asset_check(asset=CHAMPION_MONITOR)
 def champion_drift_within_threshold(champion_monitor: MonitorReport) -> dg.AssetCheckResult:
     """No input or prediction drift test is past its threshold and significant (WARN)."""
-    drifted = [t for t in champion_monitor.drift if t.drifted]
-    worst = max(champion_monitor.drift, key=lambda t: (t.statistic or 0) - t.threshold)
-    return _result(
+    return drift_result(champion_monitor.drift)
+
+
+def drift_result(tests: list[DriftTest]) -> dg.AssetCheckResult:
+    """Passed when no drift test is past its threshold and significant (WARN)."""
+    drifted = [t for t in tests if t.drifted]
+    worst = max(tests, key=lambda t: (t.statistic or 0) - t.threshold)
+    return check_result(
         not drifted,
         ", ".join(describe_drift(t) for t in drifted) or describe_drift(worst),
         "each score ≤ its threshold or p ≥ alpha",
@@ -168,7 +166,30 @@ def champion_drift_within_threshold(champion_monitor: MonitorReport) -> dg.Asset
     )
 
 
-TRAINING_DATA_CHECKS = [enough_rows, no_missing_pixels, labels_known, every_class_in_train]
-GATE_CHECKS = [accuracy_gate, latency_gate, not_worse_than_champion_gate]
-CHAMPION_CHECKS = [champion_alias_agrees]
-MONITOR_CHECKS = [champion_accuracy_at_target, champion_drift_within_threshold]
+def checks_on(key: dg.AssetKey, functions, **options) -> list[dg.AssetChecksDefinition]:
+    """One check on `key` per function, named by the function, described by its docstring."""
+    return [
+        dg.asset_check(asset=key, name=fn.__name__, description=fn.__doc__, **options)(fn)
+        for fn in functions
+    ]
+
+
+def model_checks(model: ModelSpec) -> list[dg.AssetChecksDefinition]:
+    """Every check of a classification model's graph: the data checks on its training_data,
+    one check per spec gate on its verification_report, the alias check on its
+    champion_model and the monitor checks on its champion_monitor."""
+    names = ModelNames(model.name)
+    return [
+        *checks_on(
+            names.training_data,
+            [enough_rows, no_missing_pixels, labels_known, every_class_in_train],
+            blocking=True,
+            partitions_def=monthly_partitions,
+        ),
+        *(gate_check(gate, names.verification_report) for gate in model.gates),
+        champion_alias_agrees_for(model),
+        *checks_on(
+            names.champion_monitor,
+            [champion_accuracy_at_target, champion_drift_within_threshold],
+        ),
+    ]

@@ -7,7 +7,11 @@ from mlops_assets.retraining.outcomes import RunFacts
 
 
 def run_facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
-    """Reads a run's asset materializations and check evaluations from the event log."""
+    """Reads a run's asset materializations and check evaluations from the event log.
+
+    A run retrains one model, so its facts are keyed by stage (`training_data`, the last part
+    of `<model>/training_data`) and by check name.
+    """
     facts = RunFacts()
     records = instance.get_records_for_run(
         run_id,
@@ -21,13 +25,13 @@ def run_facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
         data = event.event_specific_data
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = data.materialization
-            facts.materializations[materialization.asset_key.to_user_string()] = {
+            facts.materializations[materialization.asset_key.path[-1]] = {
                 k: v.value for k, v in materialization.metadata.items()
             }
         else:
             metadata = {k: v.value for k, v in data.metadata.items()}
             facts.checks[data.check_name] = (
-                data.asset_key.to_user_string(),
+                data.asset_key.path[-1],
                 data.passed,
                 metadata,
             )

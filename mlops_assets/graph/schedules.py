@@ -1,56 +1,74 @@
-"""Schedules: retrain every night, whatever the event traffic was; evaluate the champion."""
+"""Schedules of one model: retrain on its cadence, whatever the event traffic was; evaluate its
+champion on its monitor cron."""
 
 import dagster as dg
 
-from mlops_assets.graph.jobs import monitor_job, retrain_job
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import existing_month_key
+from mlops_assets.graph.source_sensors import source_table
 from mlops_assets.resources.data_store import DataStoreResource
 
 
-def nightly_retrain_schedule_for(timezone: str) -> dg.ScheduleDefinition:
-    """Builds the 02:00 nightly retraining schedule in `timezone`.
+def retrain_schedule_for(
+    model: ModelSpec, job: "dg.UnresolvedAssetJobDefinition", timezone: str
+) -> dg.ScheduleDefinition:
+    """Builds `<model>_retrain_schedule` on the spec's `cadence` in `timezone`.
 
-    Each night retrains the month of the newest confirmed task (its as-of partition).
+    Each tick retrains the month of the source's newest record (its as-of partition).
     """
+    table = source_table(model)
 
     @dg.schedule(
-        name="nightly_retrain_schedule",
-        job=retrain_job,
-        cron_schedule="0 2 * * *",
+        name=ModelNames(model.name).retrain_schedule,
+        job=job,
+        cron_schedule=model.cadence,
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Retrains at 02:00 every night regardless of new labels.",
+        description=f"Retrains {model.name} on its cadence ({model.cadence}) regardless of new "
+        "labels.",
     )
-    def nightly_retrain_schedule(
+    def retrain_schedule(
         context: dg.ScheduleEvaluationContext, data_store: DataStoreResource
     ) -> dg.RunRequest | dg.SkipReason:
-        newest = data_store.get_client().newest_confirmed_at()
+        newest = data_store.get_client().newest_at(table)
         if newest is None:
-            return dg.SkipReason("the training data store is empty: nothing to train on")
-        night = context.scheduled_execution_time.strftime("%Y-%m-%d")
+            return dg.SkipReason(
+                f"the training data store's {table.table.name} is empty: nothing to train on"
+            )
+        tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
         month = existing_month_key(newest, context.scheduled_execution_time)
-        return dg.RunRequest(run_key=f"nightly-{night}", partition_key=month)
+        return dg.RunRequest(run_key=f"{model.name}-cadence-{tick}", partition_key=month)
 
-    return nightly_retrain_schedule
+    return retrain_schedule
 
 
-def champion_monitor_schedule_for(
-    cron: str, timezone: str, monitor_config: dict
+def monitor_schedule_for(
+    model: ModelSpec,
+    job: "dg.UnresolvedAssetJobDefinition",
+    timezone: str,
+    monitor_config: dict,
+    cron: str | None = None,
 ) -> dg.ScheduleDefinition:
-    """Builds the schedule that materializes `champion_monitor` with the settings' thresholds.
+    """Builds `<model>_monitor_schedule`: materializes the model's `champion_monitor`.
 
     Args:
-        cron: when (MLOPS_MONITOR_CRON).
+        model: the spec; its `monitor.cron` says when.
+        job: the model's monitor job.
         timezone: the cron's timezone.
-        monitor_config: `MonitorConfig` fields from the settings (window, thresholds).
+        monitor_config: `MonitorConfig` overrides from the settings (unset fields: the spec's).
+        cron: overrides `monitor.cron` (MLOPS_MONITOR_CRON).
     """
+    names = ModelNames(model.name)
     return dg.ScheduleDefinition(
-        name="champion_monitor_schedule",
-        job=monitor_job,
-        cron_schedule=cron,
+        name=names.monitor_schedule,
+        job=job,
+        cron_schedule=cron or model.monitor.cron,
         execution_timezone=timezone,
-        run_config={"ops": {"champion_monitor": {"config": monitor_config}}},
+        run_config={
+            "ops": {names.champion_monitor.to_python_identifier(): {"config": monitor_config}}
+        },
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Evaluates the serving champion on the newest window; "
-        "champion_health_sensor acts on the result.",
+        description=f"Evaluates {model.name}'s serving champion on the newest window; "
+        f"{names.health_sensor} acts on the result.",
     )

@@ -1,97 +1,26 @@
-"""Sensors: replicate task events and trigger retraining; retrain on the champion's health;
-announce how every run ended and alert when one broke.
+"""Sensors of one model's champion: retrain it on its champion's health, and alert.
 
-Each sensor reads its resources and cursor and returns a run request or a skip reason; the
-logic lives in `retraining` (replication, triggers, health, alerts, outcomes).
+Each sensor reads its resources and cursor and returns run requests or a skip reason; the logic
+lives in `retraining` (health, alerts). The event source sensors (one per source queue) are in
+`graph/source_sensors.py`, the run-status sensors that announce how runs ended in
+`graph/run_sensors.py`.
 """
 
 import json
-import logging
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.notifier import AlertDeliveryError, Notifier
-from mlops_assets.constants import TRAINING_DATA
-from mlops_assets.contracts.events import Event
+from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.monitoring import latest_report
-from mlops_assets.graph.jobs import retrain_job
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import existing_month_key
-from mlops_assets.graph.run_log import run_facts, step_errors
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
-from mlops_assets.resources.event_queue import EventQueueResource
-from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining import alerts as alert_rules
 from mlops_assets.retraining.health import HealthPolicy, health_verdict
-from mlops_assets.retraining.outcomes import outcome_events
-from mlops_assets.retraining.replication import replicate
-from mlops_assets.retraining.triggers import decide_retrain, is_preview, parse_cursor
-
-log = logging.getLogger(__name__)
-
-
-def last_snapshot_high_water_mark(instance: dg.DagsterInstance) -> int:
-    """The store's high-water mark that the newest `training_data` materialization used."""
-    event = instance.get_latest_materialization_event(dg.AssetKey(TRAINING_DATA))
-    if event is None or event.asset_materialization is None:
-        return 0
-    value = event.asset_materialization.metadata.get("high_water_mark")
-    return int(value.value) if value is not None else 0
-
-
-def task_events_sensor_for(
-    min_new_labels: int, max_messages: int, max_seconds: float, interval_s: int
-) -> dg.SensorDefinition:
-    """Builds `task_events_sensor` with its thresholds and bounds."""
-
-    @dg.sensor(
-        name="task_events_sensor",
-        job=retrain_job,
-        minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Replicates TaskConfirmedEvents into the training data store and requests "
-        f"retrain_job once {min_new_labels} new labels arrived. Preview does not consume.",
-    )
-    def task_events_sensor(
-        context: dg.SensorEvaluationContext,
-        event_queue: EventQueueResource,
-        data_store: DataStoreResource,
-    ) -> dg.SensorResult:
-        store = data_store.get_client()
-        preview = is_preview(context.log_key, context.repository_name)
-        if preview:
-            context.log.info("preview: leaving the queue untouched, reading the store only")
-        else:
-            drained = replicate(event_queue.get_client(), store, max_messages, max_seconds)
-            context.log.info(drained.summary())
-        cursor = parse_cursor(context.cursor)
-        baseline = max(last_snapshot_high_water_mark(context.instance), cursor)
-        decision = decide_retrain(
-            store.high_water_mark(), baseline, store.count(baseline), min_new_labels
-        )
-        if not decision.retrain:
-            note = "preview, queue not drained: " if preview else ""
-            return dg.SensorResult(skip_reason=dg.SkipReason(note + decision.skip_reason()))
-        # The newest month's as-of partition trains on everything older, as the schedule does.
-        newest = store.newest_confirmed_at()
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(
-                    run_key=decision.run_key,
-                    partition_key=existing_month_key(newest),
-                    tags={
-                        "mlops/trigger": "task_events",
-                        "mlops/high_water_mark": str(decision.high_water_mark),
-                        "mlops/new_labels": str(decision.new_labels),
-                    },
-                )
-            ],
-            cursor=str(decision.high_water_mark),
-        )
-
-    return task_events_sensor
+from mlops_assets.retraining.triggers import is_preview
 
 
 def send_alerts(notifier: Notifier, alerts: list, log) -> None:
@@ -112,15 +41,21 @@ def parse_health_cursor(cursor: str | None) -> tuple[datetime | None, str | None
     return (datetime.fromisoformat(value) if value else None), state.get("last_run_key")
 
 
-def champion_health_sensor_for(policy: HealthPolicy, interval_s: int) -> dg.SensorDefinition:
-    """Builds `champion_health_sensor` with its target, minimum sample and cooldown."""
+def champion_health_sensor_for(
+    model: ModelSpec,
+    job: "dg.UnresolvedAssetJobDefinition",
+    policy: HealthPolicy,
+    interval_s: int,
+) -> dg.SensorDefinition:
+    """Builds `<model>_champion_health_sensor` with its target, minimum sample and cooldown."""
+    names = ModelNames(model.name)
 
     @dg.sensor(
-        name="champion_health_sensor",
-        job=retrain_job,
+        name=names.health_sensor,
+        job=job,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Requests retrain_job when the newest champion_monitor shows live accuracy "
+        description=f"Requests {job.name} when the newest champion_monitor shows live accuracy "
         f"below {policy.target_accuracy:.2f} or drift, on at least {policy.min_samples} samples, "
         f"at most once per {policy.cooldown.total_seconds() / 3600:g} h; alerts on both.",
     )
@@ -129,11 +64,11 @@ def champion_health_sensor_for(policy: HealthPolicy, interval_s: int) -> dg.Sens
         data_store: DataStoreResource,
         alerts: AlertsResource,
     ) -> dg.SensorResult:
-        report = latest_report(context.instance)
+        report = latest_report(context.instance, names.champion_monitor)
         if report is None:
             return dg.SensorResult(
                 skip_reason=dg.SkipReason(
-                    "no champion_monitor report yet: champion_monitor_schedule (or a "
+                    f"no champion_monitor report yet: {names.monitor_schedule} (or a "
                     "materialization in the UI) makes one"
                 )
             )
@@ -173,72 +108,3 @@ def champion_health_sensor_for(policy: HealthPolicy, interval_s: int) -> dg.Sens
         )
 
     return champion_health_sensor
-
-
-def publish_all(queue: EventQueue, events: list[tuple[str, Event]]) -> None:
-    """Publishes (queue name, event) pairs, each durably before the next."""
-    for name, event in events:
-        queue.publish(name, [event])
-
-
-def _outcome_events(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, model_name: str, error: str | None = None
-) -> list[tuple[str, Event]]:
-    # Only a retraining run has a decision to announce; any failed run announces its failure.
-    facts = run_facts(instance, run.run_id) if run.job_name == retrain_job.name else None
-    return outcome_events(facts, run.run_id, run.job_name, model_name, error)
-
-
-@dg.run_status_sensor(
-    name="training_completed_sensor",
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[retrain_job],
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Publishes TrainingCompletedEvent (and ModelPromoted) when retrain_job succeeds.",
-)
-def training_completed_sensor(
-    context: dg.RunStatusSensorContext,
-    event_queue: EventQueueResource,
-    model_registry: RegistryResource,
-) -> None:
-    run = context.dagster_run
-    events = _outcome_events(context.instance, run, model_registry.model_name)
-    # Raising here fails the tick, so the cursor stays and the next tick publishes again (with
-    # the same event ids, which consumers dedupe).
-    publish_all(event_queue.get_client(), events)
-    names = ", ".join(type(e).__name__ for _, e in events) or "nothing (no decision in this run)"
-    context.log.info(f"run {run.run_id}: published {names}")
-
-
-@dg.run_failure_sensor(
-    name="pipeline_failure_sensor",
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Publishes PipelineFailed and sends an alert when a run fails after its retries "
-    "(it broke: a gate saying no is a successful run); for retrain_job also the "
-    "TrainingCompletedEvent (failed).",
-)
-def pipeline_failure_sensor(
-    context: dg.RunFailureSensorContext,
-    event_queue: EventQueueResource,
-    model_registry: RegistryResource,
-    alerts: AlertsResource,
-) -> None:
-    run = context.dagster_run
-    error = step_errors(
-        context.get_step_failure_events(), context.failure_event.message or "run failed"
-    )
-    publish_all(
-        event_queue.get_client(),
-        _outcome_events(context.instance, run, model_registry.model_name, error),
-    )
-    instance = context.instance
-    default_retries = instance.run_retries_max_retries if instance.run_retries_enabled else 0
-    if alert_rules.will_be_retried(run.tags, default_retries):
-        context.log.info(f"run {run.run_id} failed and will be retried: no alert yet")
-        return
-    alert = f"ALERT pipeline failed: job {run.job_name} run {run.run_id}: {error[:500]}"
-    context.log.error(alert)
-    log.error(alert)
-    attempt = int(run.tags.get(alert_rules.RETRY_NUMBER_TAG, 0))
-    # Raising fails the tick and the next tick sends again; the dedup key stops a double page.
-    alerts.get_client().send(alert_rules.run_failed(run.job_name, run.run_id, error, attempt))

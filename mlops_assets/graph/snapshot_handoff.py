@@ -12,20 +12,25 @@ import json
 import dagster as dg
 import pandas as pd
 
-from mlops_assets.constants import TRAINING_DATA
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_key
+from mlops_assets.graph.assets.face_dataset import face_snapshot_from, face_snapshot_reference
 from mlops_assets.graph.step_values import check_same_setup
+from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.resources.object_store import ObjectStoreResource
 
+# The reference's `kind` of a verification model's snapshot (a classification one has none).
+FACE_KIND = "face_vectors"
 
-def reference_key(partition_key: str) -> str:
-    """Object key of a month's reference: the newest materialization of the partition wins,
-    as with Dagster's own IO managers."""
-    return f"{TRAINING_DATA}/handoff/{partition_key}.json"
+
+def reference_key(asset_key: dg.AssetKey, partition_key: str) -> str:
+    """Object key of a model's month's reference (`<model>/training_data/handoff/<month>.json`):
+    the newest materialization of the partition wins, as with Dagster's own IO managers."""
+    return f"{'/'.join(asset_key.path)}/handoff/{partition_key}.json"
 
 
 class SnapshotHandoff(dg.ConfigurableIOManager):
-    """Stores a `TrainingSnapshot` as a reference to its Parquet object; loads it back whole.
+    """Stores a `TrainingSnapshot` (or a verification model's `FaceSnapshot`) as a reference to
+    its Parquet object; loads it back whole.
 
     `training_data` writes only through this IO manager, so this is where its step checks that
     the worker was started like the run (`step_values.check_same_setup`).
@@ -37,7 +42,12 @@ class SnapshotHandoff(dg.ConfigurableIOManager):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         check_same_setup(context.dagster_run, self.step_values)
 
-    def handle_output(self, context: dg.OutputContext, obj: TrainingSnapshot) -> None:
+    def handle_output(
+        self, context: dg.OutputContext, obj: TrainingSnapshot | FaceSnapshot
+    ) -> None:
+        if isinstance(obj, FaceSnapshot):
+            self._write(context, {"kind": FACE_KIND, **face_snapshot_reference(obj)})
+            return
         reference = {
             "month": obj.month,
             "high_water_mark": obj.high_water_mark,
@@ -46,14 +56,21 @@ class SnapshotHandoff(dg.ConfigurableIOManager):
             "as_of": obj.as_of.isoformat(),
             "snapshot_uri": obj.snapshot_uri,
         }
+        self._write(context, reference)
+
+    def _write(self, context: dg.OutputContext, reference: dict) -> None:
         data = json.dumps(reference, sort_keys=True).encode()
-        self.object_store.get_client().put_bytes(reference_key(context.asset_partition_key), data)
+        key = reference_key(context.asset_key, context.asset_partition_key)
+        self.object_store.get_client().put_bytes(key, data)
         context.add_output_metadata({"handoff_bytes": len(data)})
 
-    def load_input(self, context: dg.InputContext) -> TrainingSnapshot:
+    def load_input(self, context: dg.InputContext) -> TrainingSnapshot | FaceSnapshot:
         store = self.object_store.get_client()
-        reference = json.loads(store.get_bytes(reference_key(context.asset_partition_key)))
+        key = reference_key(context.asset_key, context.asset_partition_key)
+        reference = json.loads(store.get_bytes(key))
         frame = store.get_frame(snapshot_key(reference["data_version"]))
+        if reference.get("kind") == FACE_KIND:
+            return face_snapshot_from(reference, frame)
         holdout_start = pd.Timestamp(reference["holdout_start"])
         newest = frame["confirmed_at"] >= holdout_start
         return TrainingSnapshot(

@@ -8,6 +8,7 @@ and the event log as an observation of `trained_model`, which `mlops-assets runs
 import shlex
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -18,17 +19,25 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from pydantic import Field
 
-from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.backends import model_contract
+from mlops_assets.backends.registry import RegisteredModel, RegistryClient
+from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import TRAINED_MODEL
-from mlops_assets.contracts.trainer import DATA_FILE_NAME, EtaClock, Progress, progress_record
+from mlops_assets.contracts.trainer import (
+    DATA_FILE_NAME,
+    EtaClock,
+    Progress,
+    TrainerOutputError,
+    progress_record,
+)
 from mlops_assets.ml.model import TrainResult, TrainSettings
 from mlops_assets.ml.trainer_files import (
-    TrainerOutputError,
     check_model_file,
     find_model_file,
     write_training_data,
 )
 from mlops_assets.resources.trainer import TrainerResource
+from mlops_assets.resources.trainer_pipes import TrainerInvocation
 
 # Inputs the produced model is smoke-tested on before it is registered.
 SMOKE_TEST_ROWS = 32
@@ -108,6 +117,8 @@ class EpochReporter:
     context: dg.AssetExecutionContext
     started: float = field(default_factory=time.monotonic)
     history: dict[str, list[float]] = field(default_factory=dict)
+    # The asset the observations are about (a fleet model's own `trained_model`).
+    asset_key: str | dg.AssetKey = TRAINED_MODEL
 
     def __post_init__(self) -> None:
         self.clock = EtaClock(self.started)
@@ -127,7 +138,7 @@ class EpochReporter:
         self.context.log.info(f"{where}: {shown}{eta}")
         self.context.log_event(
             dg.AssetObservation(
-                asset_key=TRAINED_MODEL,
+                asset_key=self.asset_key,
                 partition=self.context.partition_key if self.context.has_partition_key else None,
                 metadata=record,
             )
@@ -167,23 +178,19 @@ def run_trainer(
         output_dir = Path(workdir) / "output"
         output_dir.mkdir()
         data_file = write_training_data(Path(workdir) / DATA_FILE_NAME, x, y)
-        argv = [
-            *command,
-            *("--train-data", str(data_file), "--output-dir", str(output_dir)),
-            *("--epochs", str(settings.epochs), "--seed", str(settings.seed)),
-            *argument_flags(config.trainer_args),
-        ]
-        active = mlflow.active_run()
-        invocation = trainer.get_client().run(
-            context=context,
-            command=argv,
-            timeout_s=config.trainer_timeout_s or trainer.timeout_s,
-            extras={"hyperparameters": settings.model_dump(), "month": context.partition_key},
-            env={
-                "MLFLOW_TRACKING_URI": registry.tracking_uri,
-                "MLFLOW_EXPERIMENT_ID": active.info.experiment_id if active else "",
-            },
-            on_progress=reporter,
+        invocation = invoke_trainer(
+            context,
+            command,
+            config,
+            [
+                *("--train-data", str(data_file), "--output-dir", str(output_dir)),
+                *("--epochs", str(settings.epochs), "--seed", str(settings.seed)),
+            ],
+            {"hyperparameters": settings.model_dump(), "month": context.partition_key},
+            config.trainer_timeout_s or trainer.timeout_s,
+            trainer,
+            registry,
+            reporter,
         )
         trainer_run_id = invocation.run_meta.get("mlflow_run_id")
         try:
@@ -198,14 +205,6 @@ def run_trainer(
                 f"the trainer's model is not usable: {error}", allow_retries=False
             ) from error
     context.log.info(f"the trainer's {model_file.name} loads and answers; sha256 {produced.sha256}")
-    metadata: dict = {
-        "trainer": shlex.join(command),
-        "trainer_model_sha256": produced.sha256,
-        **invocation.reported_metadata,
-    }
-    if trainer_run_id:
-        mlflow.set_tag("trainer_mlflow_run_id", trainer_run_id)
-        metadata["trainer_mlflow_run"] = dg.MetadataValue.url(registry.run_url(trainer_run_id))
     last = invocation.last_progress
     result = TrainResult(
         model=produced.model,
@@ -213,4 +212,87 @@ def run_trainer(
         seconds=invocation.seconds,
         history=reporter.history,
     )
-    return TrainerOutcome(result, metadata)
+    return TrainerOutcome(result, trainer_receipts(command, invocation, produced.sha256, registry))
+
+
+def register_challenger(
+    context: dg.AssetExecutionContext,
+    registry: RegistryClient,
+    month: str,
+    log_model: Callable[[], tuple[str, str]],
+) -> tuple[RegisteredModel, str]:
+    """Logs a trained model in the active MLflow run, registers it as `@challenger` and names
+    the run after the month and the version.
+
+    Args:
+        context: the training asset's context (the log line goes there).
+        registry: the model's registry.
+        month: the partition key.
+        log_model: logs the model; returns its URI and the sha256 of its file.
+
+    Returns:
+        The new version and its sha256.
+    """
+    run_id = mlflow.active_run().info.run_id
+    started = time.perf_counter()
+    with storage_errors_explained(
+        "storing the model in MLflow's artifact store",
+        endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
+        location_variable="the experiment's artifact location",
+    ):
+        model_uri, sha256 = log_model()
+    registered = registry.register(model_uri, run_id, sha256)
+    model_contract.name_run(month, registered.version)
+    context.log.info(
+        f"registered {registered.name} v{registered.version} (@challenger) in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    return registered, sha256
+
+
+def invoke_trainer(
+    context: dg.AssetExecutionContext,
+    command: list[str],
+    config: TrainerConfig,
+    arguments: list[str],
+    extras: dict,
+    timeout_s: float,
+    trainer: TrainerResource,
+    registry: RegistryClient,
+    reporter: EpochReporter,
+) -> TrainerInvocation:
+    """Runs an own trainer through Pipes with the contract's arguments, the launchpad's typed
+    arguments after them, and the active MLflow run's tracking URI and experiment.
+
+    Raises:
+        dagster.Failure: a launchpad argument does not fit its type, or the trainer failed.
+    """
+    active = mlflow.active_run()
+    return trainer.get_client().run(
+        context=context,
+        command=[*command, *arguments, *argument_flags(config.trainer_args)],
+        timeout_s=timeout_s,
+        extras=extras,
+        env={
+            "MLFLOW_TRACKING_URI": registry.tracking_uri,
+            "MLFLOW_EXPERIMENT_ID": active.info.experiment_id if active else "",
+        },
+        on_progress=reporter,
+    )
+
+
+def trainer_receipts(
+    command: list[str], invocation: TrainerInvocation, sha256: str, registry: RegistryClient
+) -> dict:
+    """The asset metadata of an own trainer's run: its command, its model's hash, what it
+    reported, and a link to its own MLflow run (also tagged on the active run)."""
+    metadata: dict = {
+        "trainer": shlex.join(command),
+        "trainer_model_sha256": sha256,
+        **invocation.reported_metadata,
+    }
+    trainer_run_id = invocation.run_meta.get("mlflow_run_id")
+    if trainer_run_id:
+        mlflow.set_tag("trainer_mlflow_run_id", trainer_run_id)
+        metadata["trainer_mlflow_run"] = dg.MetadataValue.url(registry.run_url(trainer_run_id))
+    return metadata

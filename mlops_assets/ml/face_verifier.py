@@ -62,6 +62,16 @@ class FaceVerifier:
         norms = np.linalg.norm(embedded, axis=1, keepdims=True)
         return embedded / np.where(norms == 0, 1.0, norms)
 
+    def scores(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Cosine scores of pairs: row i of `first` against row i of `second`.
+
+        Raises:
+            ValueError: not two equally long stacks of `dimension` finite values.
+        """
+        if np.shape(first) != np.shape(second):
+            raise ValueError(f"pairs need rows alike, got {np.shape(first)} and {np.shape(second)}")
+        return np.einsum("ij,ij->i", self.embed(first), self.embed(second))
+
     def verify(self, first: np.ndarray, second: np.ndarray) -> Verification:
         """Whether two face vectors belong to one identity.
 
@@ -175,11 +185,41 @@ def train_face_verifier(
     """
     fit, validation = identity_disjoint_split(identities, validation_fraction, seed)
     mean, projection = fit_projection(vectors[fit], identities[fit], components)
-    untuned = FaceVerifier(mean, projection, threshold=1.0, target_far=target_far)
-    embedded = untuned.embed(vectors[validation])
-    _, impostor = pair_scores(embedded, identities[validation], max_impostor_pairs, seed)
-    threshold = threshold_at_far(impostor, target_far)
-    return FaceVerifier(mean, projection, threshold, target_far)
+    verifier, _, _ = calibrate(
+        FaceVerifier(mean, projection, threshold=1.0, target_far=target_far),
+        vectors[validation],
+        identities[validation],
+        max_impostor_pairs,
+        seed,
+    )
+    return verifier
+
+
+def calibrate(
+    untuned: FaceVerifier,
+    vectors: np.ndarray,
+    identities: np.ndarray,
+    max_impostor_pairs: int = 500_000,
+    seed: int = 0,
+) -> tuple[FaceVerifier, np.ndarray, np.ndarray]:
+    """Fits the match threshold for `untuned.target_far` on validation identities.
+
+    Args:
+        untuned: the verifier with its projection (its threshold is replaced).
+        vectors: face vectors of identities the projection was not fitted on.
+        identities: each row's identity.
+        max_impostor_pairs: impostor pairs sampled (see `face_metrics.pair_scores`).
+        seed: seeds the sampling.
+
+    Returns:
+        The verifier with the fitted threshold, and the validation genuine and impostor scores
+        it was fitted from.
+    """
+    embedded = untuned.embed(vectors)
+    genuine, impostor = pair_scores(embedded, identities, max_impostor_pairs, seed)
+    threshold = threshold_at_far(impostor, untuned.target_far)
+    tuned = FaceVerifier(untuned.mean, untuned.projection, threshold, untuned.target_far)
+    return tuned, genuine, impostor
 
 
 def verify_latency(

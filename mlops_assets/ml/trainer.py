@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
-from mlops_assets.contracts.trainer import PROGRESS_KIND, progress_line
+from mlops_assets.contracts.trainer import PROGRESS_KIND, add_setting_flags, progress_line
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.ml.trainer_files import read_training_data
 
@@ -24,11 +24,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-data", required=True, help=".npz with x (n, 8, 8, 1) and y")
     parser.add_argument("--output-dir", required=True, help="where model.keras goes")
-    for name, info in TrainSettings.model_fields.items():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}", type=info.annotation, default=info.default,
-            help=info.description,
-        )  # fmt: skip
+    add_setting_flags(parser, TrainSettings.model_fields)
     return parser.parse_args(argv)
 
 

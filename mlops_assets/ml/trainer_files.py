@@ -8,13 +8,8 @@ import keras
 import numpy as np
 
 from mlops_assets.constants import IMAGE_SHAPE, LABELS
-from mlops_assets.contracts.trainer import DATA_INPUTS, DATA_LABELS
+from mlops_assets.contracts.trainer import DATA_INPUTS, DATA_LABELS, TrainerOutputError
 from mlops_assets.ml.predictor import ArtifactIntegrityError, Predictor, file_sha256
-
-
-class TrainerOutputError(ValueError):
-    """The trainer left nothing usable: no model file, an unreadable one, or one that answers
-    nonsense."""
 
 
 @dataclass(frozen=True)

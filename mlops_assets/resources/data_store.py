@@ -1,5 +1,5 @@
 """The training data store resource: hands out the plain `TrainingDataStore` (SQLite or
-PostgreSQL by its URL)."""
+PostgreSQL by its URL), which holds every replicated source (task photos, face vectors)."""
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -10,18 +10,20 @@ from mlops_assets.constants import DEFAULT_EARLIEST_CONFIRMED_AT, DEFAULT_MAX_CL
 
 
 class DataStoreResource(dg.ConfigurableResource):
-    """Append-only store of confirmed task photos, idempotent on `event_id`."""
+    """Append-only store of confirmed task photos and face vectors, idempotent on `event_id`."""
 
     url: str = Field(
         description="SQLAlchemy URL: sqlite:///path/to/file.db or postgresql+psycopg2://...",
     )
     earliest_confirmed_at: str = Field(
         default=DEFAULT_EARLIEST_CONFIRMED_AT,
-        description="Oldest confirmed_at the store accepts and reads (ISO 8601 with timezone).",
+        description="Oldest confirmed_at / captured_at the store accepts and reads (ISO 8601 "
+        "with timezone).",
     )
     max_clock_skew_s: float = Field(
         default=DEFAULT_MAX_CLOCK_SKEW_S,
-        description="Seconds past now that a confirmed_at may lie (producers' clock skew).",
+        description="Seconds past now that a confirmed_at / captured_at may lie (producers' "
+        "clock skew).",
     )
 
     _client: TrainingDataStore | None = PrivateAttr(default=None)

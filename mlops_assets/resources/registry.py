@@ -10,10 +10,11 @@ from mlops_assets.backends.registry import RegistryClient
 
 
 class RegistryResource(dg.ConfigurableResource):
-    """Registers challengers, moves the `champion` alias and rolls it back."""
+    """Registers challengers, moves the `champion` alias and rolls it back, for every model of
+    the fleet: one MLflow server, one client per registered model (its spec's
+    `registry_name`), each with its own champion lock and outbox."""
 
     tracking_uri: str = Field(description="MLflow tracking URI (sqlite:///… or http://…).")
-    model_name: str = Field(description="Registered model that holds every version.")
     ui_url: str = Field(
         default="http://127.0.0.1:5000", description="MLflow UI address used in asset links."
     )
@@ -32,9 +33,11 @@ class RegistryResource(dg.ConfigurableResource):
         "file lock beside the SQLite registry.",
     )
 
-    def get_client(self) -> RegistryClient:
-        """The registry client (it holds no connection)."""
+    def get_client(self, registry_name: str) -> RegistryClient:
+        """The client of the registered model `registry_name` (it holds no connection).
+
+        Args:
+            registry_name: the model spec's `registry_name`.
+        """
         signer = ModelSigner(self.signing_key, Path(self.signing_key_file))
-        return RegistryClient(
-            self.tracking_uri, self.model_name, self.ui_url, signer, self.lock_url
-        )
+        return RegistryClient(self.tracking_uri, registry_name, self.ui_url, signer, self.lock_url)

@@ -1,115 +1,135 @@
 """Promotion gates: the one place that decides whether a challenger may replace the champion.
 
-The asset checks on `verification_report` show these results; the report, the promotion and the
-completion event quote them. Semantics in ARCHITECTURE.md ("Gates").
+Each gate is declared in the model spec (`contracts.gate_spec.GateSpec`): a metric, a
+comparison, a bound (a threshold or the champion's value) and a severity. `evaluate` runs the
+spec's gates on metric dicts of any task (classification: accuracy, latency_p95_s;
+verification: tar_at_far, eer, …); `decide` names the decision from the results alone. The
+asset checks on `verification_report` show these results under the gates' names; the report,
+the promotion and the completion event quote them. Semantics in ARCHITECTURE.md ("Gates").
 """
 
-from mlops_assets.constants import MAX_P95_LATENCY_S, MIN_ACCURACY
-from mlops_assets.contracts.stage_results import Decision, GateResult, ModelScore
+from collections.abc import Mapping, Sequence
 
-ACCURACY_GATE = "accuracy_above_minimum"
-LATENCY_GATE = "p95_latency_below_maximum"
-NOT_WORSE_GATE = "not_worse_than_champion"
-GATE_NAMES = (ACCURACY_GATE, LATENCY_GATE, NOT_WORSE_GATE)
+from mlops_assets.contracts.gate_spec import GateSpec
+from mlops_assets.contracts.stage_results import Decision, GateResult
 
 
 class PromotionRefused(RuntimeError):
     """A promotion was attempted although a gate failed or did not run."""
 
 
-def accuracy_gate(challenger: ModelScore) -> GateResult:
-    """Challenger holdout accuracy must exceed MIN_ACCURACY."""
-    observed = challenger.accuracy
-    passed = observed > MIN_ACCURACY
-    verdict = "above" if passed else "not above"
-    return GateResult(
-        name=ACCURACY_GATE,
-        passed=passed,
-        observed=observed,
-        threshold=MIN_ACCURACY,
-        reason=f"challenger accuracy {observed:.4f} is {verdict} the minimum {MIN_ACCURACY:.2f}",
-    )
+def _verdict(gate: GateSpec, passed: bool) -> str:
+    return f"meets {gate.comparison}" if passed else f"does not meet {gate.comparison}"
 
 
-def latency_gate(challenger: ModelScore) -> GateResult:
-    """Challenger p95 single-sample latency must stay under MAX_P95_LATENCY_S."""
-    observed = challenger.latency_p95_s
-    passed = observed < MAX_P95_LATENCY_S
-    verdict = "under" if passed else "not under"
-    return GateResult(
-        name=LATENCY_GATE,
-        passed=passed,
-        observed=observed,
-        threshold=MAX_P95_LATENCY_S,
-        reason=f"p95 latency {observed * 1000:.2f} ms is {verdict} {MAX_P95_LATENCY_S:.0f} s",
-    )
-
-
-def not_worse_gate(
-    challenger: ModelScore, champion: ModelScore | None, min_improvement: float
+def evaluate_gate(
+    gate: GateSpec,
+    challenger: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    min_improvement: float,
 ) -> GateResult:
-    """Challenger accuracy must reach champion's + min_improvement; passes with no champion."""
-    if champion is None:
+    """Runs one gate: the challenger's `gate.metric` compared with the gate's bound.
+
+    A gate against the champion passes when there is no champion. A metric the challenger did
+    not report fails the gate (it did not run); so does a champion without the metric.
+    """
+    common = {"name": gate.name, "metric": gate.metric, "severity": gate.severity}
+    observed = challenger.get(gate.metric)
+    if observed is None:
         return GateResult(
-            name=NOT_WORSE_GATE, passed=True, reason="no champion yet: value gates only"
+            passed=False, reason=f"the challenger reported no {gate.metric}: gate not run", **common
         )
-    observed = challenger.accuracy
-    threshold = champion.accuracy + min_improvement
-    passed = observed >= threshold
-    verdict = "reaches" if passed else "falls short of"
+    if gate.against == "champion" and champion is None:
+        return GateResult(
+            passed=True, observed=observed, reason="no champion yet: value gates only", **common
+        )
+    champion_value = None if champion is None else champion.get(gate.metric)
+    if gate.against == "champion" and champion_value is None:
+        return GateResult(
+            passed=False,
+            observed=observed,
+            reason=f"the champion reported no {gate.metric}: gate not run",
+            **common,
+        )
+    bound = gate.bound(champion_value, min_improvement)
+    passed = gate.passes(observed, bound)
+    if gate.against == "champion":
+        allowance = "tolerance" if gate.tolerance is not None else "min_improvement"
+        against = (
+            f"champion {champion_value:.4f} {bound - champion_value:+.4f} ({allowance}) "
+            f"= {bound:.4f}"
+        )
+    else:
+        against = f"the threshold {bound:g}"
     return GateResult(
-        name=NOT_WORSE_GATE,
         passed=passed,
         observed=observed,
-        threshold=threshold,
-        reason=f"challenger accuracy {observed:.4f} {verdict} champion v{champion.version} "
-        f"{champion.accuracy:.4f} + {min_improvement:.4f}",
+        threshold=bound,
+        reason=f"challenger {gate.metric} {observed:.4f} {_verdict(gate, passed)} {against}",
+        **common,
     )
 
 
 def evaluate(
-    challenger: ModelScore, champion: ModelScore | None, min_improvement: float
+    specs: Sequence[GateSpec],
+    challenger: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    min_improvement: float,
 ) -> list[GateResult]:
-    """Runs every gate on the two scores."""
-    return [
-        accuracy_gate(challenger),
-        latency_gate(challenger),
-        not_worse_gate(challenger, champion, min_improvement),
+    """Runs every gate of a model spec, in the spec's order.
+
+    Args:
+        specs: the model's gates (`ModelSpec.gates`).
+        challenger: the challenger's metrics on the holdout, by metric name.
+        champion: the champion's metrics on the same holdout; None when there is no champion.
+        min_improvement: how much better than the champion a challenger must be on a gate
+            against the champion without a tolerance.
+    """
+    return [evaluate_gate(gate, challenger, champion, min_improvement) for gate in specs]
+
+
+def _not_passed(results: Sequence[GateResult], expected: Sequence[str]) -> list[GateResult]:
+    # A gate that did not run counts as failed (and as a value gate): only a complete, passing
+    # verdict promotes.
+    ran = {r.name for r in results}
+    missing = [
+        GateResult(name=name, passed=False, reason="did not run")
+        for name in expected
+        if name not in ran
     ]
+    return [r for r in results if not r.passed] + missing
 
 
-def _not_passed(results: list[GateResult]) -> set[str]:
-    # A gate that did not run counts as failed: only a complete, passing verdict promotes.
-    passed = {r.name for r in results if r.passed}
-    return {r.name for r in results if not r.passed} | (set(GATE_NAMES) - passed)
+def decide(results: Sequence[GateResult], expected: Sequence[str] = ()) -> Decision:
+    """Names the decision: `promoted` (every gate ran and passed), `rejected` (an ERROR gate,
+    one against a threshold, failed or did not run) or `defended` (only WARN gates, the ones
+    against the champion, failed: good enough, but not better).
 
-
-def decide(results: list[GateResult]) -> Decision:
-    """Names the decision: `promoted` (every gate ran and passed), `rejected` (a value gate
-    failed or did not run) or `defended` (good enough, but not better than the champion)."""
-    not_passed = _not_passed(results)
-    if not not_passed:
-        return "promoted"
-    if not_passed - {NOT_WORSE_GATE}:
+    Args:
+        results: the gate results.
+        expected: gate names that must be among the results (a missing one did not run).
+    """
+    not_passed = _not_passed(results, expected)
+    if not results or not not_passed:
+        return "promoted" if results else "rejected"
+    if any(r.severity == "ERROR" for r in not_passed):
         return "rejected"
     return "defended"
 
 
-def require_promotable(results: list[GateResult]) -> None:
+def require_promotable(results: Sequence[GateResult], expected: Sequence[str] = ()) -> None:
     """The one door to `@champion`: returns only when every gate ran and passed.
 
     `champion_model` calls it right before moving the alias, whatever the report's recorded
     decision says, so no path promotes past a failed gate.
 
     Raises:
-        PromotionRefused: naming each gate that failed (with its reason) or did not run.
+        PromotionRefused: naming each gate that failed (with its reason) or did not run, or
+            saying that no gate ran at all.
     """
-    not_passed = _not_passed(results)
+    if not results:
+        raise PromotionRefused("promotion refused: no gate ran")
+    not_passed = _not_passed(results, expected)
     if not_passed:
-        reasons = {r.name: r.reason for r in results}
-        details = "; ".join(
-            f"{name}: {reasons.get(name) or 'did not run'}"
-            for name in GATE_NAMES + tuple(sorted(not_passed - set(GATE_NAMES)))
-            if name in not_passed
-        )
+        details = "; ".join(f"{r.name}: {r.reason or 'did not run'}" for r in not_passed)
         raise PromotionRefused(f"promotion refused, not every gate passed: {details}")

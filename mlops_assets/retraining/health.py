@@ -9,11 +9,11 @@ from mlops_assets.contracts.monitoring import DriftTest, MonitorReport
 
 @dataclass(frozen=True)
 class HealthPolicy:
-    """When the evidence justifies a retraining run (docs/configuration.md)."""
+    """When the evidence justifies a retraining run (the model spec's `monitor`)."""
 
-    target_accuracy: float = 0.90
-    min_samples: int = 100
-    cooldown: timedelta = timedelta(days=7)
+    target_accuracy: float
+    min_samples: int
+    cooldown: timedelta
 
 
 @dataclass(frozen=True)

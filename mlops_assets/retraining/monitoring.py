@@ -70,27 +70,35 @@ def input_drift(
         One test per summary in `PHOTO_FEATURES`; statistic and p-value are None when a side
         is empty.
     """
-    tests = []
-    n_ref, n_win = len(reference[PHOTO_FEATURES[0]]), len(window[PHOTO_FEATURES[0]])
-    for name in PHOTO_FEATURES:
-        ref, win = np.asarray(reference[name]), np.asarray(window[name])
-        statistic = p_value = None
-        if n_ref and n_win:
-            result = stats.ks_2samp(ref, win)
-            statistic, p_value = float(result.statistic), float(result.pvalue)
-        tests.append(
-            DriftTest(
-                name=f"input:{name}",
-                kind="ks_2samp",
-                statistic=statistic,
-                p_value=p_value,
-                n_reference=n_ref,
-                n_window=n_win,
-                threshold=threshold,
-                alpha=alpha,
-            )
-        )
-    return tests
+    return [
+        ks_drift(f"input:{name}", reference[name], window[name], threshold, alpha)
+        for name in PHOTO_FEATURES
+    ]
+
+
+def ks_drift(
+    name: str, reference: np.ndarray, window: np.ndarray, threshold: float, alpha: float
+) -> DriftTest:
+    """Kolmogorov-Smirnov test of one sample, the reference's against the window's.
+
+    Returns:
+        The test called `name`; statistic and p-value are None when a side is empty.
+    """
+    ref, win = np.asarray(reference), np.asarray(window)
+    statistic = p_value = None
+    if len(ref) and len(win):
+        result = stats.ks_2samp(ref, win)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    return DriftTest(
+        name=name,
+        kind="ks_2samp",
+        statistic=statistic,
+        p_value=p_value,
+        n_reference=len(ref),
+        n_window=len(win),
+        threshold=threshold,
+        alpha=alpha,
+    )
 
 
 def label_counts(labels: np.ndarray) -> np.ndarray:
@@ -138,11 +146,11 @@ def prediction_drift(
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """When a drift test counts (docs/configuration.md)."""
+    """When a drift test counts (the model spec's `monitor`, or the settings' overrides)."""
 
-    input_statistic: float = 0.3
-    prediction_distance: float = 0.2
-    alpha: float = 0.01
+    input_statistic: float
+    prediction_distance: float
+    alpha: float
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,12 @@ from mlops_assets.contracts.events import (
 from mlops_assets.contracts.safe_text import redact
 from mlops_assets.contracts.stage_results import GateResult
 
-METRIC_KEYS = ("challenger_accuracy", "champion_accuracy", "latency_p95_ms")
+# The headline figures of each task's verification report (classification, verification).
+METRIC_KEYS = (
+    *("challenger_accuracy", "champion_accuracy", "latency_p95_ms"),
+    *("challenger_tar_at_far", "champion_tar_at_far", "challenger_eer", "champion_eer"),
+    "verify_latency_p95_ms",
+)
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """Settling a decided month: the registry's `@champion` after a verification report."""
 
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
+from mlops_assets.contracts.stage_results import ChampionChange, GatedReport
 from mlops_assets.retraining import gates
 
 
 def settle_champion(
-    registry: RegistryClient, report: VerificationReport, transition: str | None = None
+    registry: RegistryClient, report: GatedReport, transition: str | None = None
 ) -> ChampionChange:
     """Applies a verification report to the registry and says who serves after its month.
 

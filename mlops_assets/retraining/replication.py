@@ -1,4 +1,5 @@
-"""Event-based replication: task events from the queue into the training data store.
+"""Event-based replication: events of a source from its queue into its table of the training data
+store (task events into `confirmed_tasks`, face events into `face_vectors`).
 
 Order per batch: fetch (unacknowledged) -> validate each body -> look up the event ids the store
 already holds -> dead-letter the unreadable and the conflicting duplicates -> insert the new ones
@@ -15,18 +16,58 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from mlops_assets.backends.data_store import RecordRefused, TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue, Message
+from mlops_assets.backends.record_tables import FACE_RECORDS, TASK_RECORDS, RecordTable
 from mlops_assets.contracts.events import (
     TASK_CONFIRMED_QUEUE,
+    Event,
     InvalidEvent,
     TaskConfirmedEvent,
     parse_event,
 )
-from mlops_assets.contracts.records import TaskRecord
+from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE, FaceVectorRegisteredEvent
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """One replicated source: its events, their queue and the store table they land in.
+
+    Args:
+        name: what its events are called in logs, summaries and run keys.
+        records: what its stored records are called (a sensor's skip reason counts them).
+        queue: the logical queue its producer publishes to.
+        event: the event class (strict contract, `to_record()`).
+        table: the store table of its records.
+        shown: fields whose differing value a conflicting duplicate's reason shows (small ones;
+            the others are only named).
+    """
+
+    name: str
+    records: str
+    queue: str
+    event: type[Event]
+    table: RecordTable
+    shown: frozenset[str] = frozenset()
+
+
+TASK_EVENTS = EventSource(
+    "task events",
+    "confirmed labels",
+    TASK_CONFIRMED_QUEUE,
+    TaskConfirmedEvent,
+    TASK_RECORDS,
+    frozenset({"label"}),
+)
+FACE_EVENTS = EventSource(
+    "face events", "face vectors", FACE_REGISTERED_QUEUE, FaceVectorRegisteredEvent, FACE_RECORDS
+)
+# The event source of each fleet source kind that reads a queue (`ModelSpec.source.kind`).
+EVENT_SOURCES: dict[str, EventSource] = {"task_photos": TASK_EVENTS, "face_vectors": FACE_EVENTS}
 
 
 @dataclass(frozen=True)
@@ -39,6 +80,7 @@ class Replication:
     batches: int
     seconds: float
     conflicts: int = 0
+    source: str = TASK_EVENTS.name
 
     @property
     def duplicates(self) -> int:
@@ -46,7 +88,7 @@ class Replication:
 
     def summary(self) -> str:
         return (
-            f"replicated {self.received} task events in {self.batches} batches "
+            f"replicated {self.received} {self.source} in {self.batches} batches "
             f"({self.seconds:.2f} s): {self.inserted} new, {self.duplicates} duplicate, "
             f"{self.dead_lettered} dead-lettered ({self.conflicts} conflicting duplicates)"
         )
@@ -58,8 +100,8 @@ class _Sorted:
     each event id) for the store, `rejected` (message, reason) pairs for the dead-letter queue,
     and after `_settle` the messages to `ack`."""
 
-    valid: list[tuple[Message, TaskRecord]]
-    records: dict[str, TaskRecord]
+    valid: list[tuple[Message, Any]]
+    records: dict[str, Any]
     rejected: list[tuple[Message, str]]
     ack: list[Message]
     conflicts: int = 0
@@ -71,16 +113,19 @@ def replicate(
     max_messages: int,
     max_seconds: float,
     batch_size: int = 1000,
+    source: EventSource = TASK_EVENTS,
 ) -> Replication:
-    """Drains task events into the store, bounded in count and time.
+    """Drains a source's events into its store table, bounded in count and time.
 
     Args:
-        queue: where the Helper service publishes `TaskConfirmedEvent`s.
+        queue: where the producer publishes (the Helper service's `TaskConfirmedEvent`s, the
+            Auth service's `FaceVectorRegisteredEvent`s).
         store: the training data store (idempotent on `event_id`); its `window` bounds the
-            accepted `confirmed_at`.
+            accepted `confirmed_at` / `captured_at`.
         max_messages: stop after about this many messages.
         max_seconds: stop starting new batches after this long.
         batch_size: messages per fetch / commit / ack round.
+        source: which events: `TASK_EVENTS` (default) or `FACE_EVENTS`.
 
     Returns:
         Counts of what was received, stored, dead-lettered and found conflicting.
@@ -91,37 +136,34 @@ def replicate(
         remaining = max_seconds - (time.monotonic() - started)
         if remaining <= 0:
             break
-        batch = queue.fetch(
-            TASK_CONFIRMED_QUEUE, min(batch_size, max_messages - received), remaining
-        )
+        batch = queue.fetch(source.queue, min(batch_size, max_messages - received), remaining)
         if not batch:
             break
         batches += 1
         received += len(batch)
-        fates = _sort(batch, store)
-        added = _insert(store, fates)
+        fates = _sort(batch, store, source)
+        added = _insert(store, fates, source.table)
         # Looked up only when the insert skipped an event id, so new events cost no query.
-        stored = store.stored(fates.records) if added < len(fates.records) else {}
-        _settle(fates, stored)
+        stored = store.stored(fates.records, source.table) if added < len(fates.records) else {}
+        _settle(fates, stored, source)
         if fates.rejected:
             for _, reason in fates.rejected:
-                log.warning("dead-lettering a task event: %s", reason)
-            queue.dead_letter(TASK_CONFIRMED_QUEUE, fates.rejected)
+                log.warning("dead-lettering a %s: %s", source.event.__name__, reason)
+            queue.dead_letter(source.queue, fates.rejected)
         inserted += added
         dead += len(fates.rejected)
         conflicts += fates.conflicts
-        queue.ack(TASK_CONFIRMED_QUEUE, fates.ack)
-    return Replication(
-        received, inserted, dead, batches, time.monotonic() - started, conflicts=conflicts
-    )
+        queue.ack(source.queue, fates.ack)
+    seconds = time.monotonic() - started
+    return Replication(received, inserted, dead, batches, seconds, conflicts, source.name)
 
 
-def _sort(batch: Sequence[Message], store: TrainingDataStore) -> _Sorted:
+def _sort(batch: Sequence[Message], store: TrainingDataStore, source: EventSource) -> _Sorted:
     fates = _Sorted(valid=[], records={}, rejected=[], ack=[])
     window = store.window.at(datetime.now(UTC))
     for message in batch:
         try:
-            record = parse_event(message.body, TaskConfirmedEvent, window).to_record()
+            record = parse_event(message.body, source.event, window).to_record()
         except InvalidEvent as error:
             fates.rejected.append((message, error.reason))
             continue
@@ -130,9 +172,9 @@ def _sort(batch: Sequence[Message], store: TrainingDataStore) -> _Sorted:
     return fates
 
 
-def _insert(store: TrainingDataStore, fates: _Sorted) -> int:
+def _insert(store: TrainingDataStore, fates: _Sorted, table: RecordTable) -> int:
     try:
-        return store.insert(fates.records.values())
+        return store.insert(fates.records.values(), table)
     except RecordRefused:
         pass
     # The store refused something the contract let through: find it record by record, so only
@@ -141,7 +183,7 @@ def _insert(store: TrainingDataStore, fates: _Sorted) -> int:
     refused: dict[str, str] = {}
     for event_id, record in fates.records.items():
         try:
-            added += store.insert([record])
+            added += store.insert([record], table)
         except RecordRefused as error:
             refused[event_id] = str(error)[:300]
     valid = []
@@ -157,7 +199,7 @@ def _insert(store: TrainingDataStore, fates: _Sorted) -> int:
     return added
 
 
-def _settle(fates: _Sorted, stored: dict[str, tuple[int, TaskRecord]]) -> None:
+def _settle(fates: _Sorted, stored: dict[str, tuple[int, Any]], source: EventSource) -> None:
     # After the insert each event id holds one record: an earlier one (`stored`, when the
     # insert skipped the id) or this batch's first. The same content is a redelivery; other
     # content is a conflicting duplicate, named after the record that holds the id.
@@ -171,19 +213,17 @@ def _settle(fates: _Sorted, stored: dict[str, tuple[int, TaskRecord]]) -> None:
             if seq is not None
             else "an event earlier in the same batch (stored now"
         )
-        fates.rejected.append((message, _conflict(record, holder, where)))
+        fates.rejected.append((message, _conflict(record, holder, where, source)))
         fates.conflicts += 1
 
 
-def _conflict(record: TaskRecord, other: TaskRecord, where: str) -> str:
+def _conflict(record: Any, other: Any, where: str, source: EventSource) -> str:
     differs = [
-        f"{name} ({getattr(record, name)})" if name == "label" else name
-        for name in ("task_id", "confirmed_at", "label", "pixels", "source")
+        f"{name} ({getattr(record, name)})" if name in source.shown else name
+        for name in source.table.columns[1:]
         if getattr(record, name) != getattr(other, name)
     ]
     return (
         f"conflicting duplicate: event_id {record.event_id!r} is already taken by {where}: "
-        f"task {other.task_id!r}, confirmed_at {other.confirmed_at.isoformat()}, "
-        f"label {other.label}, source {other.source!r}); this message differs in "
-        f"{', '.join(differs)}"
+        f"{other.summary()}); this message differs in {', '.join(differs)}"
     )

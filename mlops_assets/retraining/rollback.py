@@ -15,7 +15,7 @@ from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.constants import CHAMPION_ALIAS
+from mlops_assets.constants import CHAMPION_ALIAS, PHOTO_MODEL
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack
 from mlops_assets.retraining import alerts
 
@@ -44,6 +44,8 @@ def roll_back_champion(
     notifier: Notifier | None = None,
     expected: str | None = None,
     transition: str | None = None,
+    model: str = PHOTO_MODEL,
+    route: str | None = None,
 ) -> ChampionMoved:
     """Moves @champion back, waits for the server to serve that version, announces it.
 
@@ -61,6 +63,8 @@ def roll_back_champion(
         notifier: where the rollback alert goes; None sends none.
         expected: the version being rolled back from; None takes whatever serves now.
         transition: the move's id (default a new request id); the same id moves once.
+        model: the fleet model (its spec's name) whose serving the server reloads.
+        route: its serving route (the spec's `serving_route`), when not `/models/<model>`.
 
     Returns:
         What moved; `server_following` is None without a server, False if it did not follow.
@@ -70,31 +74,33 @@ def roll_back_champion(
         ChampionConflict: @champion is not `expected`.
     """
     transition = transition or f"rollback-{uuid.uuid4().hex}"
-    model = registry.model_name
+    registered = registry.model_name
 
     def announce(rolled_from: str, restored: str) -> list[outbox.Entry]:
         entries = []
         if event_queue is not None:
             event = ModelRolledBack(
-                model_name=model, version=restored, previous_version=rolled_from, reason=reason
+                model_name=registered, version=restored, previous_version=rolled_from, reason=reason
             )
             entries.append(outbox.event_entry(MODEL_EVENTS_QUEUE, event))
         if notifier is not None:
             at = datetime.now(UTC)
             entries.append(
-                outbox.alert_entry(alerts.rolled_back(model, restored, rolled_from, reason, at))
+                outbox.alert_entry(
+                    alerts.rolled_back(registered, restored, rolled_from, reason, at)
+                )
             )
         return entries
 
     rolled_from, restored = registry.rollback(reason, expected, transition, announce)
-    following = _follow(log, server, restored, server_reason or reason)
+    following = _follow(log, server, restored, server_reason or reason, model, route)
     log.warning(
-        f"champion rolled back: {model} @{CHAMPION_ALIAS} v{rolled_from} -> v{restored}; "
+        f"champion rolled back: {registered} @{CHAMPION_ALIAS} v{rolled_from} -> v{restored}; "
         f"server following: {following}; {reason}"
     )
-    drained = outbox.drain(registry.client(), model, event_queue, notifier, log)
+    drained = outbox.drain(registry.client(), registered, event_queue, notifier, log)
     return ChampionMoved(
-        model_name=model,
+        model_name=registered,
         version=restored,
         previous_version=rolled_from,
         reason=reason,
@@ -104,12 +110,19 @@ def roll_back_champion(
     )
 
 
-def _follow(log: logging.Logger, server: InferenceClient, version: str, reason: str) -> bool | None:
+def _follow(
+    log: logging.Logger,
+    server: InferenceClient,
+    version: str,
+    reason: str,
+    model: str,
+    route: str | None,
+) -> bool | None:
     """Makes the server serve `version` after a rollback; None when no server is configured."""
     if not server.configured:
         return None
     try:
-        server.deploy(version, reason)
+        server.deploy(version, reason, model, route)
     except DeploymentError as error:
         log.error(f"inference server did not come back to v{version}: {error}")
         return False

@@ -6,12 +6,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RetrainDecision:
-    """The task-events sensor's verdict for one tick."""
+    """An event source's sensor verdict for one tick (`source`, `records`: how its events and
+    their records are called: "task events" / "confirmed labels", "face events" / "face
+    vectors")."""
 
     new_labels: int
     baseline: int
     high_water_mark: int
     min_new_labels: int
+    source: str = "task events"
+    records: str = "confirmed labels"
 
     @property
     def retrain(self) -> bool:
@@ -20,17 +24,22 @@ class RetrainDecision:
     @property
     def run_key(self) -> str:
         # The same data always yields the same key, so a retried tick cannot start a second run.
-        return f"task-events-hwm-{self.high_water_mark}"
+        return f"{self.source.replace(' ', '-')}-hwm-{self.high_water_mark}"
 
     def skip_reason(self) -> str:
         return (
-            f"{self.new_labels} new confirmed labels beyond high-water mark {self.baseline} "
+            f"{self.new_labels} new {self.records} beyond high-water mark {self.baseline} "
             f"(store at {self.high_water_mark}); retraining needs {self.min_new_labels}"
         )
 
 
 def decide_retrain(
-    high_water_mark: int, baseline: int, new_labels: int, min_new_labels: int
+    high_water_mark: int,
+    baseline: int,
+    new_labels: int,
+    min_new_labels: int,
+    source: str = "task events",
+    records: str = "confirmed labels",
 ) -> RetrainDecision:
     """Decides whether enough labels arrived since the data the last run used or requested.
 
@@ -40,15 +49,17 @@ def decide_retrain(
             which this sensor last requested a run (the cursor).
         new_labels: records in the store beyond `baseline`.
         min_new_labels: how many new labels justify a retraining run.
+        source: what the source's events are called (its run keys start with it).
+        records: what its records are called (in the skip reason).
 
     Returns:
         The decision, with the run key to use when it says retrain.
     """
-    return RetrainDecision(new_labels, baseline, high_water_mark, min_new_labels)
+    return RetrainDecision(new_labels, baseline, high_water_mark, min_new_labels, source, records)
 
 
 def parse_cursor(cursor: str | None) -> int:
-    """The task-events sensor's cursor: the store's high-water mark at its last run request."""
+    """An event source sensor's cursor: its table's high-water mark at its last run request."""
     return int(cursor) if cursor and cursor.isdigit() else 0
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.prediction_log import PredictionLog
-from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.monitoring import MonitorReport
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.retraining.monitoring import DriftThresholds, gather_inputs, monitor_report
@@ -27,6 +27,18 @@ def reference_month(holdout_month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """[start, end) of the month a champion was judged on (a partition key, YYYY-MM-01)."""
     start = pd.Timestamp(holdout_month, tz="UTC")
     return start, start + pd.DateOffset(months=1)
+
+
+def champion_and_reference(
+    registry: RegistryClient, window_start: datetime
+) -> tuple[RegisteredModel, str, tuple[pd.Timestamp, pd.Timestamp]] | None:
+    """`@champion`, the month it was judged on (the window's month when the registry does not
+    say) and that month's [start, end); None before the first champion."""
+    champion = registry.champion()
+    if champion is None:
+        return None
+    month = registry.holdout_month(champion.version) or f"{window_start:%Y-%m-01}"
+    return champion, month, reference_month(month)
 
 
 def evaluate_champion(
@@ -53,12 +65,11 @@ def evaluate_champion(
     Returns:
         The report, or None before the first champion.
     """
-    champion = registry.champion()
-    if champion is None:
+    found = champion_and_reference(registry, window[0])
+    if found is None:
         return None
+    champion, _, (ref_start, ref_end) = found
     start, end = window
-    month = registry.holdout_month(champion.version) or f"{start:%Y-%m-01}"
-    ref_start, ref_end = reference_month(month)
     reference = store.snapshot(since=ref_start.to_pydatetime(), until=ref_end.to_pydatetime())
     confirmed = store.snapshot(since=start, until=end)
     served = predictions.read(start, end) if predictions is not None else pd.DataFrame()

@@ -1,30 +1,39 @@
-"""The FastAPI application: model loaded in `lifespan`, body size bounded (413), routes mounted.
+"""The FastAPI application: every served model of the fleet loaded in `lifespan`, body size
+bounded (413), each model's routes mounted under its serving route.
 
 Run with `make serve` (or `python -m mlops_assets.serving`); uvicorn calls `serving_app`.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-import pandas as pd
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from mlops_assets.backends import factory
-from mlops_assets.backends.prediction_log import PredictionLog
+from mlops_assets.contracts.fleet import FleetSpec, load_fleet
+from mlops_assets.serving.catalog import default_model_missing_router
+from mlops_assets.serving.catalog import router as catalog_router
 from mlops_assets.serving.config import ServingSettings, check_admin_guard
-from mlops_assets.serving.holder import ModelHolder
-from mlops_assets.serving.metrics import ObservabilityMiddleware, ServingMetrics, metrics_router
-from mlops_assets.serving.model_source import RegistrySource
-from mlops_assets.serving.push import push_subscription
-from mlops_assets.serving.recorder import PredictionRecorder
-from mlops_assets.serving.reloader import ModelReloader, ModelSource
-from mlops_assets.serving.routes import predict_router, router
+from mlops_assets.serving.metrics import (
+    ModelState,
+    ObservabilityMiddleware,
+    ServingMetrics,
+    metrics_router,
+)
+from mlops_assets.serving.push import Notifiers, push_subscription
+from mlops_assets.serving.reloader import ModelSource
+from mlops_assets.serving.routes import default_paths, model_router, router, served_paths
 from mlops_assets.serving.schemas import MAX_PROBLEMS
+from mlops_assets.serving.served import (
+    PredictionSink,
+    ServedModel,
+    build_served,
+    served_specs,
+)
 
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -54,105 +63,126 @@ async def unparseable_body(request: Request, error: HTTPException) -> Response:
     return JSONResponse({"detail": [problem], "total": 1}, status_code=error.status_code)
 
 
-# A push subscription: called at startup with `notify(reason)`, returns the function that closes
-# it at shutdown. A queue consumer of ModelPromoted / ModelRolledBack messages fits here.
-Subscribe = Callable[[Callable[[str], None]], Callable[[], None]]
-# Where the recorder writes batches of served predictions (a DataFrame each).
-PredictionSink = Callable[[pd.DataFrame], object]
+# A push subscription: called at startup with each served model's `notify(reason)` by registered
+# model name (`push.Notifiers`, callable itself for the default model); returns the function
+# that closes it at shutdown. A queue consumer of ModelPromoted / ModelRolledBack fits here.
+Subscribe = Callable[[Notifiers], Callable[[], None]]
 
 
-def _recorder(settings: ServingSettings, sink: PredictionSink | None) -> PredictionRecorder | None:
-    if not settings.record_predictions:
-        return None
-    if sink is None:
-        sink = PredictionLog(factory.object_store(settings)).write
-    return PredictionRecorder(
-        sink, settings.record_buffer, settings.record_batch, settings.record_flush_s
-    )
+def _serve(
+    settings: ServingSettings,
+    fleet: FleetSpec,
+    sources: Mapping[str, ModelSource],
+    prediction_sink: PredictionSink | Mapping[str, PredictionSink] | None,
+) -> dict[str, ServedModel]:
+    names = list(sources) or None
+    return {
+        spec.name: build_served(spec, settings, sources.get(spec.name), prediction_sink)
+        for spec in served_specs(fleet, settings, names)
+    }
 
 
 def create_app(
     settings: ServingSettings | None = None,
     source: ModelSource | None = None,
     subscribe: Subscribe | None = None,
-    prediction_sink: PredictionSink | None = None,
+    prediction_sink: PredictionSink | Mapping[str, PredictionSink] | None = None,
+    *,
+    sources: Mapping[str, ModelSource] | None = None,
+    fleet: FleetSpec | None = None,
 ) -> FastAPI:
-    """Builds the server.
+    """Builds the server for the models of a fleet.
 
     Args:
         settings: default: read from the environment.
-        source: where models come from; default the MLflow registry alias in `settings`.
-        subscribe: push notifications of a new champion (see `Subscribe`); polling and
-            `POST /admin/reload` work without one.
-        prediction_sink: where recorded predictions go; default the object store's
-            prediction log (when MLOPS_SERVING_RECORD_PREDICTIONS is on).
+        source: shorthand for `sources={settings.default_model: source}` (one model).
+        subscribe: push notifications of a new champion (see `Subscribe`); polling and the
+            admin reloads work without one.
+        prediction_sink: where recorded predictions go: one sink for every model, or one per
+            model name; default each model's prediction log in the object store (when
+            MLOPS_SERVING_RECORD_PREDICTIONS is on).
+        sources: the models to serve (fleet names) and where each one's versions come from;
+            default every model of the fleet (MLOPS_SERVING_MODELS narrows it), each from its
+            registered model's alias.
+        fleet: default: the fleet file (MLOPS_MODELS_FILE, else the one shipped).
+
+    Raises:
+        FleetFileError: the fleet file is not valid.
+        ValueError: a model to serve is not in the fleet.
     """
     settings = settings or ServingSettings()
+    fleet = fleet or load_fleet(settings.models_file)
+    sources = dict(sources or {})
+    if source is not None:
+        sources[settings.default_model] = source
+    models = _serve(settings, fleet, sources, prediction_sink)
+    default = models.get(settings.default_model)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        holder = ModelHolder()
-        model_source = source or RegistrySource(
-            settings.resolved_tracking_uri,
-            settings.model_name,
-            settings.alias,
-            factory.model_signer(settings),
-        )
         if settings.download_dir is not None:
             settings.download_dir.mkdir(parents=True, exist_ok=True)
-        reloader = ModelReloader(
-            holder, model_source, settings.poll_interval_s, settings.download_dir
+        # Loading off the event loop; a failure leaves the server up and that model not ready
+        # (503s). One model after the other: two TensorFlow loads at once gain nothing.
+        for served in models.values():
+            await anyio.to_thread.run_sync(served.reloader.reload, "startup")
+        for served in models.values():
+            served.reloader.start()
+            if served.recorder is not None:
+                served.recorder.start()
+        notifiers = Notifiers(
+            {m.registry_name: m.reloader.notify for m in models.values()},
+            default.registry_name if default else None,
         )
-        app.state.holder = holder
-        app.state.reloader = reloader
-        # Loading off the event loop; a failure leaves the server up and not ready (503s).
-        await anyio.to_thread.run_sync(reloader.reload, "startup")
-        reloader.start()
-        recorder = app.state.recorder = _recorder(settings, prediction_sink)
-        if recorder is not None:
-            recorder.start()
-        unsubscribe = subscribe(reloader.notify) if subscribe else None
+        unsubscribe = subscribe(notifiers) if subscribe else None
         try:
             yield
         finally:
             if unsubscribe is not None:
                 await anyio.to_thread.run_sync(unsubscribe)
-            await anyio.to_thread.run_sync(reloader.stop)
-            if recorder is not None:
-                await anyio.to_thread.run_sync(recorder.stop)
+            for served in models.values():
+                await anyio.to_thread.run_sync(served.reloader.stop)
+                if served.recorder is not None:
+                    await anyio.to_thread.run_sync(served.recorder.stop)
 
     app = FastAPI(
         title="mlops_assets inference",
-        summary="Task-photo classifier: the registry's champion, hot-swapped without downtime.",
-        version="1",
+        summary="The fleet's champions (task-photo classifier, face verifier, …), each "
+        "hot-swapped without downtime.",
+        version="2",
         lifespan=lifespan,
         # FastAPI's body-limit middleware: larger bodies get a 413 before they are parsed.
         max_body_size=settings.body_limit,
     )
     app.state.settings = settings
+    app.state.fleet = fleet
+    app.state.models = models
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, unparseable_body)
-    app.include_router(predict_router(settings.max_batch))
+    if default is not None:
+        app.include_router(model_router(default, default_paths(default), settings.max_batch))
+    else:
+        app.include_router(default_model_missing_router(settings.default_model))
+    for served in models.values():
+        app.include_router(model_router(served, served_paths(served), settings.max_batch))
     app.include_router(router)
+    app.include_router(catalog_router)
     app.state.metrics = None
     if settings.metrics:
-        app.state.metrics = ServingMetrics(lambda: _model_state(app, settings))
+        app.state.metrics = ServingMetrics(lambda: _models_state(models))
         app.include_router(metrics_router)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     return app
 
 
-def _model_state(app: FastAPI, settings: ServingSettings) -> tuple[str, str | None, int, int]:
-    """What /metrics reports of the model: name, serving version, swaps, reload failures."""
-    holder = getattr(app.state, "holder", None)
-    reloader = getattr(app.state, "reloader", None)
-    current = holder.current if holder else None
-    return (
-        current.name if current else settings.model_name,
-        current.version if current else None,
-        holder.swaps if holder else 0,
-        reloader.failures if reloader else 0,
-    )
+def _models_state(models: Mapping[str, ServedModel]) -> list[ModelState]:
+    """What /metrics reports of each model: serving version, swaps, reload failures."""
+    states = []
+    for name, served in models.items():
+        current = served.holder.current
+        version = current.version if current else None
+        states.append(ModelState(name, version, served.holder.swaps, served.reloader.failures))
+    return states
 
 
 def serving_app() -> FastAPI:

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from mlops_assets.constants import CHAMPION_ALIAS
+from mlops_assets.constants import CHAMPION_ALIAS, PHOTO_MODEL
 from mlops_assets.settings import SharedSettings
 
 # A photo's 64 grey levels as JSON, each as long as a float can print ("1.2345678901234567e-05"
@@ -46,6 +46,17 @@ class ServingSettings(SharedSettings):
         "(development on loopback only); by default it is refused without the token.",
     )
     alias: str = Field(default=CHAMPION_ALIAS, description="Registry alias the server follows.")
+    models: str | None = Field(
+        default=None,
+        description="Comma-separated fleet models this server serves (e.g. `face_verifier`); "
+        "default every model of the fleet file (MLOPS_MODELS_FILE).",
+    )
+    default_model: str = Field(
+        default=PHOTO_MODEL,
+        description="The fleet model the unprefixed routes answer for (`POST /predict`, "
+        "`GET /ready`, `GET /model`, `POST /admin/reload`); every model also answers under "
+        "its own serving route (`/models/<name>/…`).",
+    )
     poll_interval_s: float = Field(
         default=3.0,
         ge=0,
@@ -106,6 +117,13 @@ class ServingSettings(SharedSettings):
     record_flush_s: float = Field(
         default=5.0, gt=0, description="Most seconds a recorded prediction waits to be written."
     )
+
+    @property
+    def served_models(self) -> list[str] | None:
+        """The names in MLOPS_SERVING_MODELS, or None for the whole fleet."""
+        if self.models is None or not self.models.strip():
+            return None
+        return [name.strip() for name in self.models.split(",") if name.strip()]
 
     @property
     def body_limit(self) -> int:

@@ -1,18 +1,19 @@
-"""Request dependencies: the settings, the reloader and the one model reference per request.
+"""Request dependencies: the settings, the served model of a route and the one model reference
+per request, the admin and task-id guards.
 
 They are `async` because FastAPI runs plain `def` dependencies in its thread pool, a hand-off
 per dependency per request for what is an attribute read.
 """
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from mlops_assets.serving.config import ServingSettings
-from mlops_assets.serving.holder import LoadedModel, ModelHolder
-from mlops_assets.serving.recorder import PredictionRecorder
-from mlops_assets.serving.reloader import ModelReloader
+from mlops_assets.serving.holder import LoadedModel
+from mlops_assets.serving.served import ServedModel
 from mlops_assets.settings import reveal
 
 
@@ -20,42 +21,47 @@ async def get_settings(request: Request) -> ServingSettings:
     return request.app.state.settings
 
 
-async def get_holder(request: Request) -> ModelHolder:
-    return request.app.state.holder
+def served_by_name(name: str) -> Callable[[Request], Awaitable[ServedModel]]:
+    """The dependency that hands a route its model of the fleet."""
+
+    async def served(request: Request) -> ServedModel:
+        return request.app.state.models[name]
+
+    return served
 
 
-async def get_reloader(request: Request) -> ModelReloader:
-    return request.app.state.reloader
+def serving_model(name: str) -> Callable[[Request], Awaitable[LoadedModel]]:
+    """The dependency that hands a request the version of model `name` that answers it: read
+    once, so one version computes the whole answer.
 
-
-async def get_recorder(request: Request) -> PredictionRecorder | None:
-    return getattr(request.app.state, "recorder", None)
-
-
-async def serving_model(request: Request) -> LoadedModel:
-    """The model that answers this request: read once, so one version computes the whole answer.
-
-    Raises:
-        HTTPException: 503 until a first model has been loaded.
+    The dependency raises HTTPException 503 until a first version has been loaded.
     """
-    model = request.app.state.holder.current
-    if model is None:
-        settings: ServingSettings = request.app.state.settings
-        reloader: ModelReloader = request.app.state.reloader
-        detail = (
-            f"no model loaded yet: waiting for {settings.model_name}@{settings.alias} "
-            "in the registry"
-        )
-        if reloader.last_error is not None:
-            # The kind only: a prediction caller is not an operator, and the text may name
-            # the registry's address.
-            detail += f"; last load failed: {reloader.last_error.error_kind or 'error'}"
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail=detail,
-            headers={"Retry-After": str(max(1, round(settings.poll_interval_s)))},
-        )
-    return model
+
+    async def current(request: Request) -> LoadedModel:
+        served: ServedModel = request.app.state.models[name]
+        model = served.holder.current
+        if model is None:
+            raise not_loaded(served, request.app.state.settings)
+        return model
+
+    return current
+
+
+def not_loaded(served: ServedModel, settings: ServingSettings) -> HTTPException:
+    """The 503 of a model without a loaded version, saying what it waits for."""
+    detail = (
+        f"no model loaded yet: waiting for {served.registry_name}@{settings.alias} in the registry"
+    )
+    last_error = served.reloader.last_error
+    if last_error is not None:
+        # The kind only: a prediction caller is not an operator, and the text may name
+        # the registry's address.
+        detail += f"; last load failed: {last_error.error_kind or 'error'}"
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=detail,
+        headers={"Retry-After": str(max(1, round(settings.poll_interval_s)))},
+    )
 
 
 async def require_admin(
@@ -104,9 +110,5 @@ async def caller_is_admin(
 
 
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
-HolderDep = Annotated[ModelHolder, Depends(get_holder)]
-ReloaderDep = Annotated[ModelReloader, Depends(get_reloader)]
-ModelDep = Annotated[LoadedModel, Depends(serving_model)]
-RecorderDep = Annotated[PredictionRecorder | None, Depends(get_recorder)]
 AdminDep = Annotated[bool, Depends(caller_is_admin)]
 TaskIdsCallerDep = Annotated[bool, Depends(task_ids_caller)]

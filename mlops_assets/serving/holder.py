@@ -14,12 +14,17 @@ from datetime import datetime
 
 import numpy as np
 
+from mlops_assets.ml.face_verifier import FaceVerifier, Verification
 from mlops_assets.ml.predictor import Prediction, Predictor
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A loaded, warmed and smoke-tested model version."""
+    """A loaded, warmed and smoke-tested model version.
+
+    `predictor` is what the version's task loaded: a `Predictor` (classification) or a
+    `FaceVerifier` (verification).
+    """
 
     name: str
     version: str
@@ -28,11 +33,16 @@ class LoadedModel:
     sha256: str
     loaded_at: datetime
     load_seconds: float
-    predictor: Predictor
+    predictor: Predictor | FaceVerifier
 
     def predict(self, pixels: np.ndarray) -> Prediction:
-        """Predicts raw grey levels shaped (n, 64)."""
+        """Predicts raw grey levels shaped (n, 64) (classification models)."""
         return self.predictor.predict_pixels(pixels)
+
+    def verify(self, first: np.ndarray, second: np.ndarray) -> Verification:
+        """Scores two face vectors and matches them at the calibrated threshold (verification
+        models)."""
+        return self.predictor.verify(first, second)
 
 
 class ModelHolder:

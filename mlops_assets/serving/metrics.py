@@ -2,9 +2,10 @@
 
 `ObservabilityMiddleware` (pure ASGI, so it adds no task or thread per request) gives every
 request an id (the caller's `X-Request-ID`, else a new one), echoes it in the response, and
-times the request into a histogram labelled by route template, method and status. The model's
-state (serving version, swaps, reload failures) and the predictions per label are read when
-Prometheus scrapes `GET /metrics`, so the request path pays for none of them.
+times the request into a histogram labelled by route template, method and status. Each model's
+state (serving version, swaps, reload failures), its predictions per label or verifications per
+decision are read when Prometheus scrapes `GET /metrics`, so the request path pays for none of
+them; every model metric carries the fleet model's name in its `model` label.
 
 Each worker process has its own registry: with `MLOPS_SERVING_WORKERS` > 1 a scrape sees the
 worker that answered it, so scrape each worker (one per container) or keep one worker.
@@ -13,7 +14,9 @@ worker that answered it, so scrape each worker (one per container) or keep one w
 import contextvars
 import os
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
@@ -30,6 +33,18 @@ REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID_CHARS = 128
 # Single-photo predictions take about a millisecond here; batches and swaps reach seconds.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Cosine scores of verify requests: coarse below zero, fine where thresholds sit.
+SCORE_BUCKETS = (-0.5, 0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+class ModelState(NamedTuple):
+    """One served model as /metrics reports it."""
+
+    model: str
+    version: str | None
+    swaps: int
+    failures: int
+
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -40,10 +55,10 @@ class ServingMetrics(Collector):
     """The server's metrics in their own registry (one per app, so tests can build several).
 
     Args:
-        model_state: returns (model name, serving version or None, swaps, reload failures).
+        models_state: returns a `ModelState` per served model.
     """
 
-    def __init__(self, model_state) -> None:
+    def __init__(self, models_state: Callable[[], Iterable[ModelState]]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.latency = Histogram(
             "mlops_serving_request_duration_seconds",
@@ -54,8 +69,19 @@ class ServingMetrics(Collector):
         )
         # Children by (route, method, status): `labels()` costs more than the observation.
         self._latency_children: dict[tuple[str, str, str], Histogram] = {}
-        self.predicted = np.zeros(len(LABELS), dtype=np.int64)
-        self._model_state = model_state
+        self.scores = Histogram(
+            "mlops_serving_verify_score",
+            "Cosine scores answered by verify requests, by model.",
+            ["model"],
+            buckets=SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self._score_children: dict[str, Histogram] = {}
+        self.predicted: dict[str, np.ndarray] = defaultdict(
+            lambda: np.zeros(len(LABELS), dtype=np.int64)
+        )
+        self.verified: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self._models_state = models_state
         self.registry.register(self)
 
     def observe_request(self, route: str, method: str, status: str, seconds: float) -> None:
@@ -66,34 +92,57 @@ class ServingMetrics(Collector):
             child = self._latency_children[key] = self.latency.labels(*key)
         child.observe(seconds)
 
-    def count_predictions(self, labels: np.ndarray) -> None:
-        """Adds a response's predicted labels (called on the event loop, once per /predict)."""
-        self.predicted += np.bincount(labels, minlength=len(LABELS))[: len(LABELS)]
+    def count_predictions(self, model: str, labels: np.ndarray) -> None:
+        """Adds a response's predicted labels (called on the event loop, once per predict)."""
+        self.predicted[model] += np.bincount(labels, minlength=len(LABELS))[: len(LABELS)]
+
+    def count_verification(self, model: str, match: bool, score: float) -> None:
+        """Adds one verify answer: its decision and its score (on the event loop)."""
+        self.verified[model][int(match)] += 1
+        child = self._score_children.get(model)
+        if child is None:
+            child = self._score_children[model] = self.scores.labels(model)
+        child.observe(score)
 
     def collect(self) -> Iterator:
-        name, version, swaps, failures = self._model_state()
+        states = list(self._models_state())
         serving = GaugeMetricFamily(
             "mlops_serving_model_version",
-            "Registry version of the model answering now (absent before the first load).",
+            "Registry version of each model answering now (absent before its first load).",
             labels=["model"],
         )
-        if version is not None and version.isdigit():
-            serving.add_metric([name], int(version))
-        yield serving
-        yield CounterMetricFamily(
-            "mlops_serving_model_swaps", "Models swapped into service.", value=swaps
+        swaps = CounterMetricFamily(
+            "mlops_serving_model_swaps", "Versions swapped into service.", labels=["model"]
         )
-        yield CounterMetricFamily(
+        failures = CounterMetricFamily(
             "mlops_serving_reload_failures",
-            "Reloads that failed; the previous model kept serving.",
-            value=failures,
+            "Reloads that failed; the previous version kept serving.",
+            labels=["model"],
         )
+        for state in states:
+            if state.version is not None and state.version.isdigit():
+                serving.add_metric([state.model], int(state.version))
+            swaps.add_metric([state.model], state.swaps)
+            failures.add_metric([state.model], state.failures)
+        yield from (serving, swaps, failures)
         predictions = CounterMetricFamily(
-            "mlops_serving_predictions", "Photos labelled, by predicted label.", labels=["label"]
+            "mlops_serving_predictions",
+            "Photos labelled, by model and predicted label.",
+            labels=["model", "label"],
         )
-        for label, count in zip(LABELS, self.predicted.tolist(), strict=True):
-            predictions.add_metric([str(label)], count)
+        for model, counts in list(self.predicted.items()):
+            for label, count in zip(LABELS, counts.tolist(), strict=True):
+                predictions.add_metric([model, str(label)], count)
         yield predictions
+        verifications = CounterMetricFamily(
+            "mlops_serving_verifications",
+            "Verify requests answered, by model and decision.",
+            labels=["model", "match"],
+        )
+        for model, (rejected, matched) in list(self.verified.items()):
+            verifications.add_metric([model, "false"], rejected)
+            verifications.add_metric([model, "true"], matched)
+        yield verifications
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""

@@ -2,24 +2,26 @@
 
 A subscriber thread consumes the queue `model.events` (`MODEL_EVENTS_QUEUE`) on the pipeline's
 event queue backend (RABBITMQ_URL selects RabbitMQ, else the embedded SQLite file under
-MLOPS_HOME, with the same queue prefix). For each `ModelPromoted` / `ModelRolledBack` of the
-served model it calls `notify`, which wakes the reloader, and then acks: the message is only a
-wake-up (the reloader resolves the alias itself), so a server that dies after the ack loses
-nothing, it loads the alias's version when it starts. Events of other models are acked and
-dropped; bodies that are not a model event go to the dead-letter queue with the reason. Each
-message is settled on its own, parsed by the depth- and size-bounded `parse_event`, and one
-delivered more than `MAX_DELIVERIES` times goes to the dead-letter queue unread.
+MLOPS_HOME, with the same queue prefix). For each `ModelPromoted` / `ModelRolledBack` of a
+served model (by its registered name) it calls that model's `notify`, which wakes its reloader,
+and then acks: the message is only a wake-up (the reloader resolves the alias itself), so a
+server that dies after the ack loses nothing, it loads the alias's version when it starts.
+Events of other models are acked and dropped (one subscriber serves every model of a server);
+bodies that are not a model event go to the dead-letter queue with the reason. Each message is
+settled on its own, parsed by the depth- and size-bounded `parse_event`, and one delivered more
+than `MAX_DELIVERIES` times goes to the dead-letter queue unread.
 
 Known limitation: one durable queue means several server processes (uvicorn workers, replicas)
 compete for each message. One of them reloads at once; the others follow at their next alias
 poll (MLOPS_SERVING_POLL_INTERVAL_S), so polling must stay on when more than one process serves.
-Servers of different models on one queue would drop each other's events: give them different
-queue prefixes. A fan-out exchange with a queue per server would lift both limits.
+Servers of different models on one queue would drop each other's events: serve the fleet from
+one server, or give the servers different queue prefixes. A fan-out exchange with a queue per
+server would lift both limits.
 """
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pydantic_core import from_json
 
@@ -44,6 +46,21 @@ BATCH = 10
 # A message delivered this often without being settled took its consumer down each time (or
 # was never settled for another reason): it is dead-lettered unread.
 MAX_DELIVERIES = 5
+
+Notify = Callable[[str], None]
+
+
+class Notifiers(dict[str, Notify]):
+    """Each served model's reloader wake-up by registered model name (what model events
+    carry); called with a reason alone, it wakes the default model's reloader."""
+
+    def __init__(self, by_name: Mapping[str, Notify], default: str | None = None) -> None:
+        super().__init__(by_name)
+        self.default = default
+
+    def __call__(self, reason: str) -> None:
+        if self.default is not None:
+            self[self.default](reason)
 
 
 def parse_model_event(body: bytes) -> ModelPromoted | ModelRolledBack:
@@ -72,12 +89,13 @@ def model_event_queue(settings: ServingSettings) -> EventQueue:
 
 
 class ModelEventSubscriber:
-    """A thread that turns model events of one model into `notify(reason)` calls.
+    """A thread that turns model events of the served models into `notify(reason)` calls.
 
     Args:
         make_queue: makes the queue object; called in the subscriber thread, which alone uses
             it (pika connections are not thread-safe).
-        model_name: the served registered model; events of others are dropped.
+        model_name: the served registered model, or a mapping of each served registered model
+            to its `notify` (then `notify` is not used); events of others are dropped.
         notify: wakes the reloader (`ModelReloader.notify`); must not block.
         interval_s: wait between checks of an empty queue, and the bound of one fetch.
         retry_s: wait after the queue failed (broker down, file unreadable).
@@ -86,14 +104,17 @@ class ModelEventSubscriber:
     def __init__(
         self,
         make_queue: Callable[[], EventQueue],
-        model_name: str,
-        notify: Callable[[str], None],
+        model_name: str | Mapping[str, Notify],
+        notify: Notify | None = None,
         interval_s: float = 0.5,
         retry_s: float = 5.0,
     ) -> None:
         self.make_queue = make_queue
-        self.model_name = model_name
-        self.notify = notify
+        if isinstance(model_name, str):
+            if notify is None:
+                raise TypeError("give notify with a single model name")
+            model_name = {model_name: notify}
+        self.notifiers: dict[str, Notify] = dict(model_name)
         self.interval_s = interval_s
         self.retry_s = retry_s
         self._stop = threading.Event()
@@ -143,8 +164,9 @@ class ModelEventSubscriber:
             event = parse_model_event(message.body)
         except InvalidEvent as error:
             return error.reason
-        if event.model_name == self.model_name:
-            self.notify(f"{event.event_type} v{event.version}")
+        notify = self.notifiers.get(event.model_name)
+        if notify is not None:
+            notify(f"{event.event_type} v{event.version}")
         return None
 
     def _run(self) -> None:
@@ -185,16 +207,14 @@ def _discard(queue: EventQueue | None) -> None:
     return None
 
 
-def push_subscription(
-    settings: ServingSettings,
-) -> Callable[[Callable[[str], None]], Callable[[], None]]:
-    """Returns the `subscribe` hook of `create_app` for the event queue in `settings`."""
+def push_subscription(settings: ServingSettings) -> Callable[[Notifiers], Callable[[], None]]:
+    """Returns the `subscribe` hook of `create_app` for the event queue in `settings`: one
+    subscriber for every served model."""
 
-    def subscribe(notify: Callable[[str], None]) -> Callable[[], None]:
+    def subscribe(notifiers: Notifiers) -> Callable[[], None]:
         subscriber = ModelEventSubscriber(
             lambda: model_event_queue(settings),
-            settings.model_name,
-            notify,
+            notifiers,
             interval_s=settings.push_interval_s,
         )
         subscriber.start()

@@ -9,6 +9,10 @@ A task id is recorded with its first prediction only: a later prediction for the
 (another caller's, or a retry) is recorded without it, so nobody can replace the served label
 that `champion_monitor` joins to the confirmed one. The recorder remembers the last
 `task_id_memory` task ids; the monitor keeps the first prediction per task id besides.
+
+Each served model has its own recorder and log: photo predictions become rows of
+`batches_to_rows`, face verifications rows of `verifications_to_rows` (score, match,
+threshold and the caller's pair id; never the face vectors).
 """
 
 import logging
@@ -60,6 +64,37 @@ def batches_to_rows(batches: Sequence[ServedBatch]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class VerifiedBatch:
+    """One verify request's answer (a batch of one), with the caller's pair id if any."""
+
+    served_at: float
+    model_version: str
+    scores: np.ndarray
+    matches: np.ndarray
+    threshold: float
+    task_ids: Sequence[str | None]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def verifications_to_rows(batches: Sequence[VerifiedBatch]) -> pd.DataFrame:
+    """One DataFrame of many verify answers (`prediction_log.VERIFICATION_COLUMNS`)."""
+    sizes = [len(b) for b in batches]
+    served_at = np.repeat([b.served_at for b in batches], sizes)
+    return pd.DataFrame(
+        {
+            "served_at": pd.to_datetime(served_at, unit="s", utc=True),
+            "model_version": np.repeat([b.model_version for b in batches], sizes),
+            "score": np.concatenate([b.scores for b in batches]).astype(np.float32),
+            "match": np.concatenate([b.matches for b in batches]).astype(bool),
+            "threshold": np.repeat([b.threshold for b in batches], sizes).astype(np.float32),
+            "pair_id": [pair for b in batches for pair in b.task_ids],
+        }
+    )
+
+
+@dataclass(frozen=True)
 class RecorderStats:
     recorded: int
     dropped: int
@@ -80,6 +115,8 @@ class PredictionRecorder:
         batch_size: most predictions per write.
         flush_interval_s: most seconds a prediction waits for its write.
         task_id_memory: how many recent task ids are remembered as taken.
+        to_rows: turns buffered batches into the log's rows (`batches_to_rows` for photo
+            predictions, `verifications_to_rows` for verifications).
     """
 
     def __init__(
@@ -89,12 +126,14 @@ class PredictionRecorder:
         batch_size: int = 5_000,
         flush_interval_s: float = 5.0,
         task_id_memory: int = 1_000_000,
+        to_rows: Callable[[Sequence], pd.DataFrame] = batches_to_rows,
     ) -> None:
         self._write = write
+        self._to_rows = to_rows
         self.capacity = capacity
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
-        self._buffer: deque[ServedBatch] = deque()
+        self._buffer: deque = deque()
         self._pending = 0
         self._lock = threading.Condition()
         self._stopping = False
@@ -104,7 +143,7 @@ class PredictionRecorder:
         self._taken: OrderedDict[str, None] = OrderedDict()
         self.repeated_task_ids = 0
 
-    def record(self, batch: ServedBatch) -> bool:
+    def record(self, batch: ServedBatch | VerifiedBatch) -> bool:
         """Queues a request's predictions; never blocks on the sink, never raises.
 
         Returns:
@@ -121,7 +160,7 @@ class PredictionRecorder:
                 self._lock.notify()
         return True
 
-    def _first_claims(self, batch: ServedBatch) -> ServedBatch:
+    def _first_claims(self, batch):
         """The batch with every task id already taken (by an earlier prediction) removed."""
         if not any(batch.task_ids):
             return batch
@@ -169,7 +208,7 @@ class PredictionRecorder:
         while self._write_one():
             pass
 
-    def _take(self) -> list[ServedBatch]:
+    def _take(self) -> list:
         taken, size = [], 0
         with self._lock:
             while self._buffer and (not taken or size + len(self._buffer[0]) <= self.batch_size):
@@ -185,7 +224,7 @@ class PredictionRecorder:
             return False
         count = sum(len(b) for b in taken)
         try:
-            self._write(batches_to_rows(taken))
+            self._write(self._to_rows(taken))
         except Exception:  # noqa: BLE001 - any sink error: count the rows, keep serving
             log.exception("prediction log write failed; %d predictions lost", count)
             with self._lock:

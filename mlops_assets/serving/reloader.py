@@ -6,7 +6,7 @@ keeps the current model serving and is reported.
 
 Two kinds of failure: a download that fails (the registry or the object store hiccups) is
 transient and retried with exponential backoff, polling or not; a model that arrives but is
-refused (hash mismatch, no recorded hash, unreadable by Keras, nonsense answers) is permanent for
+refused (hash mismatch, no recorded hash, unreadable, nonsense answers) is permanent for
 that version and hash, and only a push or an admin request tries it again. The failure counter
 counts load attempts, never a poll that repeats a known refusal.
 """
@@ -20,25 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-import numpy as np
-
 from mlops_assets.backends.model_signing import SignatureError
-from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
 from mlops_assets.contracts.safe_text import error_kind, redact
-from mlops_assets.ml.predictor import ArtifactIntegrityError, Predictor
+from mlops_assets.ml.predictor import ArtifactIntegrityError
 from mlops_assets.serving.holder import LoadedModel, ModelHolder
+from mlops_assets.serving.model_kinds import Loader, load_classifier
 from mlops_assets.serving.model_source import VersionRef
 
 log = logging.getLogger("mlops_assets.serving")
-
-# A blank photo and a ramp of every grey level: a model that cannot answer these cannot serve.
-SMOKE_PIXELS = np.stack([np.zeros(PIXEL_COUNT), np.linspace(0, PIXEL_MAX, PIXEL_COUNT)]).astype(
-    np.float32
-)
-
-
-class SmokeTestError(ValueError):
-    """A loaded model gave an answer that is not a probability per label."""
 
 
 class TransientLoadError(RuntimeError):
@@ -69,20 +58,20 @@ class ReloadOutcome:
     transient: bool = False
 
 
-def smoke_test(predictor: Predictor) -> None:
-    """Raises SmokeTestError unless the model returns a probability per label for each photo."""
-    probabilities = predictor.predict_pixels(SMOKE_PIXELS).probabilities
-    expected = (len(SMOKE_PIXELS), len(LABELS))
-    if probabilities.shape != expected:
-        raise SmokeTestError(f"smoke prediction shaped {probabilities.shape}, expected {expected}")
-    if not np.isfinite(probabilities).all():
-        raise SmokeTestError("smoke prediction holds NaN or infinite values")
-    if not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
-        raise SmokeTestError("smoke prediction rows do not sum to 1: not class probabilities")
-
-
 class ModelReloader:
-    """Keeps the holder on the version the alias points at (push via `notify`, or polling)."""
+    """Keeps the holder on the version the alias points at (push via `notify`, or polling).
+
+    Args:
+        holder: where the loaded model goes.
+        source: resolves the alias and downloads versions.
+        poll_interval_s: seconds between polls; 0 turns polling off.
+        download_dir: where versions are downloaded (default a temporary folder).
+        retry_initial_s: first wait after a transient failure (doubling up to `retry_max_s`).
+        retry_max_s: longest wait between retries.
+        loader: loads a downloaded version, hash-checked and smoke-tested
+            (`model_kinds.LOADERS`); default a classifier's `.keras` file.
+        name: the fleet model this reloader serves, named in its log lines and thread.
+    """
 
     def __init__(
         self,
@@ -92,8 +81,12 @@ class ModelReloader:
         download_dir: Path | None = None,
         retry_initial_s: float = 1.0,
         retry_max_s: float = 60.0,
+        loader: Loader = load_classifier,
+        name: str = "",
     ):
         self.holder = holder
+        self.loader = loader
+        self.name = name
         self.source = source
         self.poll_interval_s = poll_interval_s
         self.download_dir = download_dir
@@ -130,16 +123,23 @@ class ModelReloader:
         if outcome.status == "failed" and outcome.attempted:
             self.last_error = outcome
             self.failures += 1
-            log.error("reload (%s) failed, still serving v%s: %s", *self._fields(outcome))
+            log.error(
+                "%sreload (%s) failed, still serving v%s: %s", self._tag, *self._fields(outcome)
+            )
         elif outcome.status == "swapped":
             log.info(
-                "reload (%s): v%s -> v%s in %.3f s",
+                "%sreload (%s): v%s -> v%s in %.3f s",
+                self._tag,
                 reason,
                 outcome.previous_version,
                 outcome.serving_version,
                 outcome.seconds,
             )
         return outcome
+
+    @property
+    def _tag(self) -> str:
+        return f"{self.name}: " if self.name else ""
 
     def notify(self, reason: str) -> None:
         """Asks the watcher thread to reload now, without waiting (for push notifiers).
@@ -152,7 +152,9 @@ class ModelReloader:
     def start(self) -> None:
         """Starts the watcher thread (polls every `poll_interval_s`, wakes early on `notify`)."""
         self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch, name=f"model-watcher-{self.name}".rstrip("-"), daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -270,8 +272,7 @@ class ModelReloader:
             except Exception as error:
                 message = f"download failed: {type(error).__name__}: {error}"
                 raise TransientLoadError(message) from error
-            predictor = Predictor.load(path, ref.sha256)
-        smoke_test(predictor)
+            model = self.loader(path, ref.sha256)
         return LoadedModel(
             name=ref.name,
             version=ref.version,
@@ -280,7 +281,7 @@ class ModelReloader:
             sha256=ref.sha256,
             loaded_at=datetime.now(UTC),
             load_seconds=round(time.perf_counter() - started, 3),
-            predictor=predictor,
+            predictor=model,
         )
 
     @staticmethod

@@ -1,7 +1,7 @@
 """Request and response bodies of the inference API (they make the OpenAPI page at /docs)."""
 
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -121,9 +121,11 @@ class PredictRequest(BaseModel):
         return self
 
 
+@cache
 def bounded_request(max_batch: int) -> type[PredictRequest]:
     """`PredictRequest` whose `instances` holds at most `max_batch` photos, checked first (and
-    shown as `maxItems` in the schema)."""
+    shown as `maxItems` in the schema); one class per bound, so every classification route
+    shares one schema."""
     instances = Annotated[
         list[Photo],
         # Before-validators run last-listed first: a flat photo is named before it is counted.
@@ -223,6 +225,8 @@ class RecorderStatus(BaseModel):
 class ModelStatus(BaseModel):
     """The serving model, the standby kept for instant rollback, and the last failed reload."""
 
+    fleet_model: str = Field(description="The model's name in the fleet file.")
+    task: Literal["classification", "verification"]
     model: ModelInfo | None
     standby_version: str | None
     alias: str
@@ -244,3 +248,28 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     model_version: str | None
+
+
+def request_responses(token_use: str, invalid: str) -> dict:
+    """The error answers a model's request route declares (400, 401, 413, 422, 503).
+
+    Args:
+        token_use: what needs X-Task-Ids-Token on this route.
+        invalid: what makes a request invalid (the 422), in words.
+    """
+    return {
+        400: {"model": Problems, "description": "The body is not JSON"},
+        401: {
+            "model": ErrorDetail,
+            "description": f"{token_use} without the X-Task-Ids-Token the server requires",
+        },
+        413: {
+            "description": "Body larger than MLOPS_SERVING_MAX_BODY_BYTES (refused unread)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        422: {
+            "model": Problems,
+            "description": f"Not a valid request: each problem by place and reason ({invalid})",
+        },
+        503: {"model": ErrorDetail, "description": "No model loaded yet"},
+    }

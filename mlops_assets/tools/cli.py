@@ -1,6 +1,7 @@
-"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | dead-letters [--requeue
-[--reason-contains TEXT]] | rollback [--from VERSION] [--request-id ID] | outbox | health |
-runs [--watch]`, each with `--verbose` for the libraries' log lines.
+"""Command line: `mlops-assets demo | seed-demo | publish-demo-events | publish-demo-face-events |
+dead-letters [--source task|face] [--requeue [--reason-contains TEXT]] | rollback [--from VERSION]
+[--request-id ID] | outbox | health | runs [--watch]`, each with `--verbose` for the libraries'
+log lines.
 
 The demo's commands live in `mlops_assets.demo.commands`. The heavy imports (dagster and
 TensorFlow through the definitions, MLflow) happen inside the commands that need them, so
@@ -24,34 +25,51 @@ log = logging.getLogger("mlops_assets")
 BROKER_ATTEMPTS = 2
 
 
-def show_dead_letters(settings: Settings, limit: int = 20) -> int:
-    """Logs the oldest dead-lettered task events with the reason each was set aside."""
-    from mlops_assets.backends import factory
-    from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
+# The replicated sources whose dead letters an operator reads and re-drives (`--source`).
+SOURCES = ("face", "task")
 
+
+def _source_queue(source: str) -> tuple[str, str]:
+    """A source's queue and what its events are called."""
+    from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
+    from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE
+
+    return {
+        "task": (TASK_CONFIRMED_QUEUE, "task events"),
+        "face": (FACE_REGISTERED_QUEUE, "face events"),
+    }[source]
+
+
+def show_dead_letters(settings: Settings, limit: int = 20, source: str = "task") -> int:
+    """Logs a source's oldest dead-lettered events with the reason each was set aside."""
+    from mlops_assets.backends import factory
+
+    queue_name, what = _source_queue(source)
     queue = factory.event_queue(settings)
     try:
-        letters = queue.dead_letters(TASK_CONFIRMED_QUEUE, limit)
+        letters = queue.dead_letters(queue_name, limit)
     finally:
         queue.close()
     for letter in letters:
         log.info("dead letter: %s | %r", letter.reason, letter.body[:200])
-    log.info("%d dead-lettered task events shown (limit %d)", len(letters), limit)
+    log.info("%d dead-lettered %s shown (limit %d)", len(letters), what, limit)
     return len(letters)
 
 
-def requeue_dead_letters(settings: Settings, reason_contains: str | None) -> int:
-    """Moves dead-lettered task events back onto `task.confirmed` (after a producer is fixed)."""
+def requeue_dead_letters(
+    settings: Settings, reason_contains: str | None, source: str = "task"
+) -> int:
+    """Moves a source's dead-lettered events back onto its queue (after a producer is fixed)."""
     from mlops_assets.backends import factory
-    from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE
 
+    queue_name, what = _source_queue(source)
     queue = factory.event_queue(settings)
     try:
-        moved = queue.requeue_dead_letters(TASK_CONFIRMED_QUEUE, reason_contains)
+        moved = queue.requeue_dead_letters(queue_name, reason_contains)
     finally:
         queue.close()
     which = "" if reason_contains is None else f" whose reason contains {reason_contains!r}"
-    log.info("moved %d dead-lettered task events%s back onto the queue", moved, which)
+    log.info("moved %d dead-lettered %s%s back onto the queue", moved, what, which)
     return moved
 
 
@@ -96,7 +114,7 @@ def rollback(
 ) -> int:
     """Moves @champion back to the version it replaced and waits for the server to serve it.
 
-    The same use case as `rollback_champion_job`, without dagster or the Definitions: those import
+    The same use case as `<model>_rollback_job`, without dagster or the Definitions: those import
     TensorFlow (seconds), and a rollback should take well under two seconds. Exits 0 once the
     alias moved, even when the broker is down: the event and alert then wait in the outbox (the
     output names them) and leave with the next drain.
@@ -207,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             "demo",
             "seed-demo",
             "publish-demo-events",
+            "publish-demo-face-events",
             "dead-letters",
             "rollback",
             "outbox",
@@ -231,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         "--requeue",
         action="store_true",
         help="dead-letters: move the dead letters back onto the queue (after fixing a producer)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="task",
+        help="dead-letters: whose dead letters: task (task.confirmed) or face (face.registered)",
     )
     parser.add_argument(
         "--reason-contains",
@@ -260,9 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dead-letters":
         # Neither dagster nor TensorFlow: the queue alone.
         if args.requeue:
-            requeue_dead_letters(Settings(), args.reason_contains)
+            requeue_dead_letters(Settings(), args.reason_contains, args.source)
         else:
-            show_dead_letters(Settings())
+            show_dead_letters(Settings(), source=args.source)
         return 0
     # Only here: every other command builds Dagster resources, and a rollback must not wait for
     # dagster's import.
@@ -289,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "publish-demo-events":
         commands.publish_demo_events(settings)
+        return 0
+    if args.command == "publish-demo-face-events":
+        commands.publish_demo_face_events(settings)
         return 0
     if args.command == "seed-demo":
         commands.seed_demo(settings)

@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL, VERIFICATION_REPORT
+from mlops_assets.constants import TRAINED_MODEL, VERIFICATION_REPORT
 from mlops_assets.contracts.safe_text import printable
 from mlops_assets.graph.run_log import run_facts
 
-RETRAIN_JOB = "retrain_job"
+# Every model's retraining job is `<model>_retrain_job` (graph.model_names.ModelNames).
+RETRAIN_JOB_SUFFIX = "_retrain_job"
 BAR_WIDTH = 24
 _ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 
@@ -40,10 +41,10 @@ class RunView:
 
 
 def is_retraining(run: dg.DagsterRun) -> bool:
-    """A run of retrain_job, or an asset run that trains a model."""
-    if run.job_name == RETRAIN_JOB:
+    """A run of a model's retraining job, or an asset run that trains a model."""
+    if run.job_name.endswith(RETRAIN_JOB_SUFFIX):
         return True
-    return any(key.to_user_string() == TRAINED_MODEL for key in run.asset_selection or ())
+    return any(key.path[-1] == TRAINED_MODEL for key in run.asset_selection or ())
 
 
 def retraining_runs(instance: dg.DagsterInstance, limit: int = 10) -> list[RunView]:
@@ -79,7 +80,8 @@ def _last_of(instance: dg.DagsterInstance, run_id: str, event_type: dg.DagsterEv
 
 def _last_step(instance: dg.DagsterInstance, run_id: str) -> str | None:
     entry = _last_of(instance, run_id, dg.DagsterEventType.STEP_START)
-    return entry.step_key if entry else None
+    # A model's step `task_photos__trained_model` is its stage `trained_model`.
+    return entry.step_key.rsplit("__", 1)[-1] if entry else None
 
 
 def _last_progress(instance: dg.DagsterInstance, run_id: str) -> dict | None:
@@ -133,7 +135,7 @@ def render(views: list[RunView], now: float | None = None) -> str:
     now = time.time() if now is None else now
     lines = [
         f"retraining runs at {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M:%S} UTC "
-        f"(group {RETRAINING_GROUP}; {sum(v.active for v in views)} running)",
+        f"(every model; {sum(v.active for v in views)} running)",
         f"{'run':8}  {'status':9} {'month':7}  {'started':8}  {'took':>7}  training",
     ]
     for v in views:

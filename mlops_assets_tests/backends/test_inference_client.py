@@ -23,6 +23,7 @@ class FakeServer:
         self.serving = "1"
         self.model_delay_s = 0.0
         self.tokens: list[str | None] = []
+        self.paths: list[str] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,10 +42,12 @@ class FakeServer:
                     pass  # the client stopped waiting (a deadline test)
 
             def do_POST(self) -> None:
+                owner.paths.append(f"POST {self.path}")
                 owner.tokens.append(self.headers.get("X-Admin-Token"))
                 self._answer(owner.reload_status, owner.reload_body)
 
             def do_GET(self) -> None:
+                owner.paths.append(f"GET {self.path}")
                 time.sleep(owner.model_delay_s)
                 self._answer(200, {"model": {"version": owner.serving}})
 
@@ -115,3 +118,26 @@ def test_no_url_is_not_configured_and_refuses_to_deploy():
     assert not client.configured
     with pytest.raises(DeploymentError, match="MLOPS_SERVING_URL"):
         client.deploy("2", "test")
+
+
+def test_each_model_is_deployed_through_its_own_route(server):
+    server.reload_body = {"status": "unchanged", "serving_version": "1", "target_version": "1"}
+    threading.Timer(0.2, lambda: setattr(server, "serving", "2")).start()
+    InferenceClient(server.url, timeout_s=5).deploy("2", "test", model="face_verifier")
+    assert server.paths[0] == "POST /models/face_verifier/admin/reload?reason=test"
+    assert set(server.paths[1:]) == {"GET /models/face_verifier"}
+    server.reload_body["serving_version"] = "2"
+    server.paths.clear()
+    InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+    assert server.paths == ["POST /models/task_photos/admin/reload?reason=test"]
+    server.paths.clear()
+    InferenceClient(server.url, timeout_s=5).deploy("2", "test", "faces", route="/v2/faces")
+    assert server.paths == ["POST /v2/faces/admin/reload?reason=test"]
+
+
+def test_a_refusal_names_the_model(server):
+    server.reload_status = 500
+    server.reload_body = {"status": "failed", "target_version": "3", "serving_version": "2"}
+    server.reload_body["error"] = "smoke test"
+    with pytest.raises(DeploymentError, match=r"\(face_verifier\) refused v3: smoke test"):
+        InferenceClient(server.url, timeout_s=5).deploy("3", "t", model="face_verifier")

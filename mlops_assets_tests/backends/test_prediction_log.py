@@ -31,7 +31,7 @@ def test_a_batch_spanning_midnight_is_split_by_day_and_read_back_by_window(tmp_p
     log = PredictionLog(store)
     uris = log.write(_rows(["2025-04-01 23:59:00", "2025-04-02 00:01:00", "2025-04-03 12:00:00"]))
     assert len(uris) == 3
-    assert store.list_keys("predictions/date=2025-04-02/")[0].endswith(".parquet")
+    assert store.list_keys("predictions/model=task_photos/date=2025-04-02/")[0].endswith(".parquet")
     window = log.read(pd.Timestamp("2025-04-02", tz="UTC"), pd.Timestamp("2025-04-03", tz="UTC"))
     assert window["task_id"].tolist() == ["t1"]
     everything = log.read(

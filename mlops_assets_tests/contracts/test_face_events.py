@@ -19,6 +19,7 @@ from mlops_assets.contracts.face_events import (
 )
 from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets_tests.support import hostile
+from mlops_assets_tests.support.fleet_files import EXAMPLE_FLEET_FILE
 
 UNIT = [1.0] + [0.0] * (FACE_VECTOR_DIMENSION - 1)
 
@@ -151,5 +152,5 @@ def test_parse_never_raises_anything_but_invalid_event(raw):
 
 
 def test_the_fleet_reads_face_vectors_from_the_contract_queue():
-    source = load_fleet().model("face_verifier").source
+    source = load_fleet(EXAMPLE_FLEET_FILE).model("face_verifier").source
     assert (source.kind, source.queue) == ("face_vectors", FACE_REGISTERED_QUEUE)

@@ -18,18 +18,18 @@ from mlops_assets.contracts.fleet import (
 )
 from mlops_assets.contracts.model_spec import cron_problem
 from mlops_assets.settings import SharedSettings
+from mlops_assets_tests.support.fleet_files import EXAMPLE_FLEET_FILE, write_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def shipped() -> dict:
-    return yaml.safe_load(SHIPPED_FLEET_FILE.read_text())
+    """The example fleet with both models, as a dict to break."""
+    return yaml.safe_load(EXAMPLE_FLEET_FILE.read_text())
 
 
 def write(tmp_path: Path, fleet: dict) -> Path:
-    path = tmp_path / "fleet.yaml"
-    path.write_text(yaml.safe_dump(fleet, sort_keys=False))
-    return path
+    return write_fleet(tmp_path, fleet)
 
 
 def failure(tmp_path: Path, fleet: dict) -> str:
@@ -47,6 +47,15 @@ def face(fleet: dict) -> dict:
 
 def test_the_shipped_fleet_declares_the_photo_classifier_and_the_face_verifier():
     fleet = load_fleet()
+    assert fleet.names == ["task_photos", "face_verifier"]
+    example = load_fleet(EXAMPLE_FLEET_FILE)
+    assert [fleet.model(name) for name in fleet.names] == [
+        example.model(name) for name in fleet.names
+    ]
+
+
+def test_the_example_fleet_declares_the_photo_classifier_and_the_face_verifier():
+    fleet = load_fleet(EXAMPLE_FLEET_FILE)
     assert fleet.names == ["task_photos", "face_verifier"]
     assert fleet.model("task_photos").task == "classification"
     verifier = fleet.model("face_verifier")
@@ -211,7 +220,7 @@ def test_a_model_without_a_name_is_named_by_position(tmp_path):
 
 
 def test_a_key_written_twice_fails_instead_of_the_last_one_winning(tmp_path):
-    text = SHIPPED_FLEET_FILE.read_text().replace(
+    text = EXAMPLE_FLEET_FILE.read_text().replace(
         '    cadence: "0 3 * * 1"\n', '    cadence: "0 3 * * 1"\n    cadence: "0 * * * *"\n'
     )
     with pytest.raises(FleetFileError, match="key 'cadence' appears twice"):

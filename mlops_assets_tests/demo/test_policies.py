@@ -13,9 +13,10 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.demo import policies, replay, report
 from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png
 from mlops_assets.demo.source import Scenario
-from mlops_assets.graph.sensors import last_snapshot_high_water_mark
+from mlops_assets.graph.source_sensors import last_snapshot_high_water_mark
 from mlops_assets.retraining.health import HealthPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
+from mlops_assets_tests.support.photo_graph import PHOTO
 from mlops_assets_tests.support.services import embedded_settings
 
 HEALTH = HealthPolicy(0.90, min_samples=100, cooldown=timedelta(days=7))
@@ -32,7 +33,7 @@ def test_each_policy_runs_embedded_in_this_process_whatever_the_environment(tmp_
     }.items():
         monkeypatch.setenv(name, value)
     settings = policies.policy_settings(tmp_path / "volume")
-    job = build_definitions(settings).resolve_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
     assert job.executor_def is dg.in_process_executor
     assert settings.resolved_tracking_uri == f"sqlite:///{tmp_path / 'volume' / 'mlflow.db'}"
     assert settings.resolved_rabbitmq_url is None
@@ -114,7 +115,7 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
     registry, store = factory.registry(settings), factory.data_store(settings)
     with dg.DagsterInstance.ephemeral() as instance:
         monthly = replay.run_replay(
-            build_definitions(settings).resolve_job_def("retrain_job"),
+            build_definitions(settings).resolve_job_def(PHOTO.retrain_job),
             instance,
             SHORT,
             deliver=store.insert,
@@ -123,7 +124,7 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
             run_config=RUN_CONFIG,
         )
         latest_before = newest_champion_model(instance)
-        baseline = last_snapshot_high_water_mark(instance)
+        baseline = last_snapshot_high_water_mark(instance, PHOTO.training_data)
         runs = policies.compare_policies(
             monthly, tmp_path / "policies", SHORT, 3, RUN_CONFIG, HEALTH
         )
@@ -131,8 +132,8 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
         assert not instance.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
         assert len(instance.get_runs()) == len(monthly)
         assert newest_champion_model(instance) == latest_before
-        # task_events_sensor's baseline: the monthly replay's newest snapshot, still.
-        assert last_snapshot_high_water_mark(instance) == baseline > 0
+        # task_confirmed_events_sensor's baseline: the monthly replay's newest snapshot, still.
+        assert last_snapshot_high_water_mark(instance, PHOTO.training_data) == baseline > 0
     with policies.policy_instance(tmp_path / "policies" / "evidence") as own:
         tagged = own.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
     by_name = {run.name: run for run in runs}

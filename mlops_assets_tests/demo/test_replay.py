@@ -7,6 +7,7 @@ from mlops_assets.backends import factory
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo import replay, report
 from mlops_assets.demo.source import Scenario
+from mlops_assets_tests.support.photo_graph import PHOTO, node
 from mlops_assets_tests.support.services import embedded_settings
 
 pytestmark = pytest.mark.model
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.model
 # are corrupted, so its challenger is rejected.
 SHORT = Scenario(months=6, per_month=400, drift_month=5, late_label_month=99, corrupt_month=6)
 RUN_CONFIG = {
-    "ops": {"verification_report": {"config": {"min_improvement": 0.02}}},
+    "ops": {node("verification_report"): {"config": {"min_improvement": 0.02}}},
     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
 }
 
@@ -27,7 +28,7 @@ def replay_in(home, scenario: Scenario):
     definitions = build_definitions(settings)
     instance = dg.DagsterInstance.ephemeral()
     results = replay.run_replay(
-        definitions.resolve_job_def("retrain_job"),
+        definitions.resolve_job_def(PHOTO.retrain_job),
         instance,
         scenario,
         deliver=store.insert,
@@ -81,9 +82,7 @@ def test_every_decided_month_is_a_green_run_with_its_champion(drifting):
     }
     for r in results:
         [record] = instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey("champion_model"), asset_partitions=[r.month]
-            ),
+            dg.AssetRecordsFilter(asset_key=PHOTO.champion_model, asset_partitions=[r.month]),
             limit=1,
         ).records
         metadata = record.asset_materialization.metadata
@@ -95,12 +94,12 @@ def test_every_decided_month_is_a_green_run_with_its_champion(drifting):
         }
         expected = {
             "promoted": {},
-            "defended": {"not_worse_than_champion_gate": dg.AssetCheckSeverity.WARN},
+            "defended": {"not_worse_than_champion": dg.AssetCheckSeverity.WARN},
         }.get(r.decision)
         if expected is not None:
             assert failed == expected
         else:
-            assert failed["accuracy_gate"] == dg.AssetCheckSeverity.ERROR
+            assert failed["accuracy_above_minimum"] == dg.AssetCheckSeverity.ERROR
     # The alias moved exactly on the promoted months, in order.
     promotions = [e for e in registry.history() if e["action"] == "promoted"]
     assert [e["version"] for e in promotions] == [
@@ -129,14 +128,14 @@ def test_rerunning_a_month_reproduces_its_decision(drifting):
     # time and must not rewind today's champion.
     latest_promotion = max(i for i, r in enumerate(results) if r.decision == "promoted")
     month = results[latest_promotion - 1]
-    rerun = definitions.resolve_job_def("retrain_job").execute_in_process(
+    rerun = definitions.resolve_job_def(PHOTO.retrain_job).execute_in_process(
         run_config=RUN_CONFIG, instance=instance, partition_key=month.month, raise_on_error=False
     )
-    verified = rerun.output_for_node("verification_report")
+    verified = rerun.output_for_node(node("verification_report"))
     assert (verified.champion.version if verified.champion else None) == month.champion_before
     assert verified.challenger.accuracy == month.challenger_accuracy
     assert verified.decision == month.decision
-    kept = rerun.output_for_node("champion_model")
+    kept = rerun.output_for_node(node("champion_model"))
     assert (kept.version, kept.alias_moved) == (champion, False)
     assert kept.decision == ("defended" if month.decision == "promoted" else month.decision)
     assert registry.champion().version == champion

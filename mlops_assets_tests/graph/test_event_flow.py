@@ -13,7 +13,7 @@ from mlops_assets.contracts.events import (
 )
 from mlops_assets.demo.commands import publish_demo_events
 from mlops_assets.graph.partitions import month_key
-from mlops_assets.graph.sensors import training_completed_sensor
+from mlops_assets_tests.support.photo_graph import PHOTO
 
 pytestmark = pytest.mark.model
 
@@ -23,7 +23,7 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
 ):
     assert publish_demo_events(settings) == len(demo_records)
     queue, store = backends.event_queue, backends.data_store
-    sensor = definitions.get_sensor_def("task_events_sensor")
+    sensor = definitions.get_sensor_def("task_confirmed_events_sensor")
 
     with dg.instance_for_test() as instance:
         replication = {
@@ -34,10 +34,10 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
             tick = sensor(context)
         [request] = tick.run_requests
         assert store.count() == len(demo_records) and queue.depth(TASK_CONFIRMED_QUEUE) == 0
-        assert request.run_key == f"task-events-hwm-{store.high_water_mark()}"
+        assert request.run_key == f"task_photos-task-events-hwm-{store.high_water_mark()}"
 
         assert request.partition_key == month_key(store.newest_confirmed_at())
-        run = definitions.resolve_job_def("retrain_job").execute_in_process(
+        run = definitions.resolve_job_def(PHOTO.retrain_job).execute_in_process(
             instance=instance, tags=request.tags, partition_key=request.partition_key
         )
         assert run.success
@@ -51,7 +51,7 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
                 "model_registry": resources["model_registry"],
             },
         ) as context:
-            training_completed_sensor(context)
+            definitions.get_sensor_def("training_completed_sensor")(context)
 
         with dg.build_sensor_context(
             instance=instance, resources=replication, cursor=tick.cursor
@@ -66,9 +66,9 @@ def test_demo_events_trigger_a_retraining_that_announces_its_outcome(
     assert (completed.challenger_version, completed.champion_version) == ("1", "1")
     assert completed.previous_champion_version is None
     assert {g.name for g in completed.gates} == {
-        "accuracy_gate",
-        "latency_gate",
-        "not_worse_than_champion_gate",
+        "accuracy_above_minimum",
+        "p95_latency_below_maximum",
+        "not_worse_than_champion",
     }
     assert all(g.passed for g in completed.gates)
     assert completed.metrics["challenger_accuracy"] > 0.9

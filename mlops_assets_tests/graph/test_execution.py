@@ -28,16 +28,17 @@ from mlops_assets_tests.support.celery_workers import (
     scaled_out_environment,
     worker_of_steps,
 )
+from mlops_assets_tests.support.photo_graph import PHOTO, node
 from mlops_assets_tests.support.private_broker import private_broker
 from mlops_assets_tests.support.services import embedded_settings
 
 MONTH = "2024-12-01"
-RUN_CONFIG = {"ops": {"verification_report": {"config": {"min_improvement": 0.005}}}}
+RUN_CONFIG = {"ops": {node("verification_report"): {"config": {"min_improvement": 0.005}}}}
 RUN_TIMEOUT_S = 900
 
 
 def test_in_process_is_the_default(settings):
-    job = build_definitions(settings).resolve_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
     assert job.executor_def is dg.in_process_executor
 
 
@@ -45,7 +46,7 @@ def test_celery_executor_routes_training_to_its_queue(settings):
     scaled = settings.model_copy(
         update={"executor": "celery", "celery_broker_url": "amqp://b", "celery_queue": "steps"}
     )
-    job = build_definitions(scaled).resolve_job_def("retrain_job")
+    job = build_definitions(scaled).resolve_job_def(PHOTO.retrain_job)
     assert job.executor_def.name == "celery"
     assert job.graph.node_named("trained_model").tags == {"dagster-celery/queue": "training"}
     assert "dagster-celery/queue" not in job.graph.node_named("champion_model").tags
@@ -83,7 +84,7 @@ def _long_training(env: dict[str, str], config: Path, epochs: int) -> None:
     env["MLOPS_RETRY_MAX_RETRIES"] = "0"
     config.write_text(
         yaml.safe_dump(
-            {"ops": {**RUN_CONFIG["ops"], "trained_model": {"config": {"epochs": epochs}}}}
+            {"ops": {**RUN_CONFIG["ops"], node("trained_model"): {"config": {"epochs": epochs}}}}
         )
     )
 
@@ -136,7 +137,7 @@ def test_retrain_on_two_workers_decides_as_in_process(
 ):
     broker_or_skip()
     with dg.DagsterInstance.ephemeral() as instance:
-        job = definitions.resolve_job_def("retrain_job")
+        job = definitions.resolve_job_def(PHOTO.retrain_job)
         local = job.execute_in_process(
             run_config=RUN_CONFIG, instance=instance, partition_key=MONTH
         )
@@ -157,7 +158,12 @@ def test_retrain_on_two_workers_decides_as_in_process(
         scaled = champion_materialization(instance, dagster_run.run_id)
         steps = worker_of_steps(instance, dagster_run.run_id)
     assert steps.pop("trained_model") == ["gpu"]
-    assert {"training_data", "verification_report", "champion_model", "deployment"} <= set(steps)
+    assert {
+        node("training_data"),
+        node("verification_report"),
+        node("champion_model"),
+        node("deployment"),
+    } <= set(steps)
     assert all(taken == ["steps"] for taken in steps.values())
     assert scaled["decision"] == expected["decision"] == "promoted"
     assert scaled["challenger_accuracy"] == pytest.approx(expected["challenger_accuracy"])
@@ -173,7 +179,7 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
         workers.start("steps", env["MLOPS_CELERY_QUEUE"])
         workers.start("gpu-a", env["MLOPS_CELERY_TRAINING_QUEUE"])
         run = _start_run(env, config)
-        victim = _wait_until_executing(home, run, "trained_model")
+        victim = _wait_until_executing(home, run, node("trained_model"))
         assert victim == ["gpu-a"], victim
         # The second training worker joins only now: the step can go nowhere else.
         workers.kill("gpu-a", signal.SIGKILL)
@@ -187,7 +193,7 @@ def test_worker_killed_mid_training_hands_the_step_to_another(tmp_path, demo_rec
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         (dagster_run,) = instance.get_runs()
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        assert worker_of_steps(instance, dagster_run.run_id)["trained_model"] == [
+        assert worker_of_steps(instance, dagster_run.run_id)[node("trained_model")] == [
             "gpu-a",
             "gpu-b",
         ]
@@ -219,7 +225,7 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(
         launches = [
             subprocess.Popen(command, cwd=root, env=env, stderr=subprocess.PIPE)
             for command in (
-                launch_command("retrain_job", "2024-11-01"),
+                launch_command(PHOTO.retrain_job, "2024-11-01"),
                 launch_command("__ASSET_JOB", "2024-12-01"),
             )
         ]
@@ -239,7 +245,7 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(
     ).read_text()[-4000:]
     first, second = records
     assert {first.dagster_run.job_name, second.dagster_run.job_name} == {
-        "retrain_job",
+        PHOTO.retrain_job,
         "__ASSET_JOB",
     }
     # Both were waiting before the first ended, and the second started only after it ended.
@@ -259,7 +265,7 @@ def test_a_broker_restart_mid_training_loses_no_run(tmp_path, demo_records, monk
             workers.start("steps", env["MLOPS_CELERY_QUEUE"])
             workers.start("gpu", env["MLOPS_CELERY_TRAINING_QUEUE"])
             run = _start_run(env, config)
-            assert _wait_until_executing(home, run, "trained_model") == ["gpu"]
+            assert _wait_until_executing(home, run, node("trained_model")) == ["gpu"]
             broker.stop()
             time.sleep(2)
             broker.start()
@@ -275,7 +281,7 @@ def test_a_broker_restart_mid_training_loses_no_run(tmp_path, demo_records, monk
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         (dagster_run,) = instance.get_runs()
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        taken = worker_of_steps(instance, dagster_run.run_id)["trained_model"]
+        taken = worker_of_steps(instance, dagster_run.run_id)[node("trained_model")]
         decided = champion_materialization(instance, dagster_run.run_id)
     # The step stopped with the broker connection and ran again once it was back (or, when the
     # stop signal came at a moment the step could not be interrupted, it finished, and its

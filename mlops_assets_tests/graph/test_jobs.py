@@ -7,8 +7,9 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlops_assets.constants import MIN_IMPROVEMENT
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.stage_results import VerificationReport
+from mlops_assets_tests.support.photo_graph import PHOTO, REGISTRY, key, node
 
 pytestmark = pytest.mark.model
 
@@ -24,11 +25,11 @@ MONTH = "2024-12-01"
 def run_retraining(definitions, instance, training=None, verification=None, month=MONTH):
     run_config = {
         "ops": {
-            "trained_model": {"config": training or {}},
-            "verification_report": {"config": verification or {}},
+            node("trained_model"): {"config": training or {}},
+            node("verification_report"): {"config": verification or {}},
         }
     }
-    job = definitions.resolve_job_def("retrain_job")
+    job = definitions.resolve_job_def(PHOTO.retrain_job)
     return job.execute_in_process(
         run_config=run_config, instance=instance, partition_key=month, raise_on_error=False
     )
@@ -39,7 +40,7 @@ def materialized(result) -> set[str]:
 
 
 def report_of(result) -> VerificationReport:
-    return result.output_for_node("verification_report")
+    return result.output_for_node(node("verification_report"))
 
 
 @pytest.fixture
@@ -52,13 +53,13 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     result = run_retraining(definitions, instance)
     assert result.success
     assert materialized(result) == {
-        "training_data",
-        "trained_model",
-        "verification_report",
-        "champion_model",
-        "deployment",
+        key("training_data"),
+        key("trained_model"),
+        key("verification_report"),
+        key("champion_model"),
+        key("deployment"),
     }
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     champion = registry.champion()
     assert champion is not None and champion.version == "1"
     assert registry.by_alias("challenger").version == "1"
@@ -70,15 +71,15 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
         e.asset_key.to_user_string(): e.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
-    model_meta = by_key["trained_model"]
+    model_meta = by_key[key("trained_model")]
     assert model_meta["model_version"].value == "1"
     assert model_meta["mlflow_run"].value.startswith("http://127.0.0.1:5000/#/experiments/")
     assert model_meta["parameters"].value > 0 and model_meta["epochs"].value >= 1
-    assert by_key["training_data"]["holdout_rows"].value == 150
-    assert by_key["training_data"]["train_rows"].value == 11 * 150
-    assert "data:image/png;base64," in by_key["verification_report"]["confusion_plot"].value
-    assert by_key["champion_model"]["champion_version"].value == "1"
-    assert by_key["deployment"]["status"].value == "no server configured"
+    assert by_key[key("training_data")]["holdout_rows"].value == 150
+    assert by_key[key("training_data")]["train_rows"].value == 11 * 150
+    assert "data:image/png;base64," in by_key[key("verification_report")]["confusion_plot"].value
+    assert by_key[key("champion_model")]["champion_version"].value == "1"
+    assert by_key[key("deployment")]["status"].value == "no server configured"
 
     report = report_of(result)
     assert report.decision == "promoted" and report.champion is None
@@ -120,7 +121,7 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
 
 
 def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_store, instance):
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     first = run_retraining(definitions, instance, training=WEAK)
     assert first.success and registry.champion().version == "1"
     weak_accuracy = report_of(first).challenger.accuracy
@@ -128,28 +129,28 @@ def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_stor
     # A gate saying no is a successful run: the champion is materialized as kept.
     shuffled = run_retraining(definitions, instance, training={"shuffle_labels": True})
     assert shuffled.success and report_of(shuffled).decision == "rejected"
-    kept = shuffled.output_for_node("champion_model")
+    kept = shuffled.output_for_node(node("champion_model"))
     assert (kept.decision, kept.version, kept.challenger_version) == ("rejected", "1", "2")
     failed = {
         c.check_name: c.severity for c in shuffled.get_asset_check_evaluations() if not c.passed
     }
-    assert failed["accuracy_gate"] == dg.AssetCheckSeverity.ERROR
+    assert failed["accuracy_above_minimum"] == dg.AssetCheckSeverity.ERROR
     assert registry.champion().version == "1"
     assert registry.by_alias("challenger").version == "2"
-    deployed = shuffled.output_for_node("deployment")
+    deployed = shuffled.output_for_node(node("deployment"))
     assert (deployed.status, deployed.version) == ("unchanged", "1")
 
     # A rerun of the decided month on the same data, launched with the defaults (as the
     # launchpad, the schedule and the sensors do): an equal model defends, no churn.
     same = run_retraining(definitions, instance, training=WEAK)
     assert same.success and report_of(same).decision == "defended"
-    assert report_of(same).min_improvement == MIN_IMPROVEMENT > 0
+    assert report_of(same).min_improvement == load_fleet().model("task_photos").min_improvement > 0
     assert report_of(same).challenger.accuracy == pytest.approx(weak_accuracy)
-    assert same.output_for_node("champion_model").decision == "defended"
+    assert same.output_for_node(node("champion_model")).decision == "defended"
     failed = [
         (c.check_name, c.severity) for c in same.get_asset_check_evaluations() if not c.passed
     ]
-    assert failed == [("not_worse_than_champion_gate", dg.AssetCheckSeverity.WARN)]
+    assert failed == [("not_worse_than_champion", dg.AssetCheckSeverity.WARN)]
     assert registry.champion().version == "1"
 
     stronger = run_retraining(definitions, instance, training=STRONG)
@@ -157,8 +158,8 @@ def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_stor
     assert report.challenger.accuracy > report.champion.accuracy
     assert stronger.success and report.decision == "promoted"
     assert registry.champion().version == "4"
-    assert stronger.output_for_node("champion_model").previous_version == "1"
-    assert stronger.output_for_node("champion_model").decision == "promoted"
+    assert stronger.output_for_node(node("champion_model")).previous_version == "1"
+    assert stronger.output_for_node(node("champion_model")).decision == "promoted"
 
     actions = [(e["action"], e["version"], e["previous"]) for e in registry.history()]
     assert actions == [

@@ -7,21 +7,23 @@ import dagster as dg
 from mlops_assets.backends import factory, outbox
 from mlops_assets.backends.inference_client import InferenceClient
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
-from mlops_assets.graph.outbox_sensor import champion_outbox_sensor
+from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
 from mlops_assets.retraining.rollback import roll_back_champion
 from mlops_assets.tools import processes
+from mlops_assets_tests.support.photo_graph import REGISTRY
 from mlops_assets_tests.support.registry import register
 
 
 def tick(instance, resources: dict):
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
-        return champion_outbox_sensor(context)
+        return champion_outbox_sensor_for(load_fleet().model("task_photos"))(context)
 
 
 def test_the_sensor_publishes_a_rollback_event_left_while_the_broker_was_down(
     resources, settings, tmp_path
 ):
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     for version in register(registry, tmp_path, 2):
         registry.promote(version, f"v{version}")
     down = factory.event_queue_for(

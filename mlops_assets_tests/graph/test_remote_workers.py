@@ -30,6 +30,7 @@ from mlops_assets_tests.support.celery_workers import (
     queue_depth,
     worker_of_steps,
 )
+from mlops_assets_tests.support.photo_graph import PHOTO, node
 from mlops_assets_tests.support.remote_hosts import can_hide, host_environment, shared_services
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -177,7 +178,7 @@ def test_retrain_with_every_step_on_a_host_without_the_shared_disk(
     shared, seaweedfs, tmp_path, definitions, seeded_store, monkeypatch
 ):
     with dg.DagsterInstance.ephemeral() as instance:
-        job = definitions.resolve_job_def("retrain_job")
+        job = definitions.resolve_job_def(PHOTO.retrain_job)
         local = job.execute_in_process(
             run_config=RUN_CONFIG, instance=instance, partition_key=MONTH
         )
@@ -196,8 +197,13 @@ def test_retrain_with_every_step_on_a_host_without_the_shared_disk(
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
         decided = champion_materialization(instance, dagster_run.run_id)
         steps = worker_of_steps(instance, dagster_run.run_id)
-        snapshot_log = _step_log(instance, dagster_run.run_id, "training_data")
-    assert {"training_data", "trained_model", "champion_model", "deployment"} <= set(steps)
+        snapshot_log = _step_log(instance, dagster_run.run_id, node("training_data"))
+    assert {
+        node("training_data"),
+        node("trained_model"),
+        node("champion_model"),
+        node("deployment"),
+    } <= set(steps)
     assert all(taken == ["host-a"] for taken in steps.values()), steps
     assert decided["decision"] == expected["decision"] == "promoted"
     assert decided["challenger_accuracy"] == pytest.approx(expected["challenger_accuracy"])
@@ -218,13 +224,15 @@ def test_a_host_killed_mid_step_hands_the_step_to_another_host(
 ):
     deployment = Deployment(shared, tmp_path, seaweedfs, monkeypatch, MLOPS_RETRY_MAX_RETRIES="0")
     deployment.config.write_text(
-        yaml.safe_dump({"ops": {**RUN_CONFIG["ops"], "trained_model": {"config": {"epochs": 60}}}})
+        yaml.safe_dump(
+            {"ops": {**RUN_CONFIG["ops"], node("trained_model"): {"config": {"epochs": 60}}}}
+        )
     )
     steps_queue, training_queue = deployment.queues()
     with deployment.workers("host-a") as host_a, deployment.workers("host-b") as host_b:
         host_a.start("host-a", steps_queue, training_queue)
         run = deployment.start_run()
-        assert deployment.wait_until_executing(run, "trained_model") == ["host-a"]
+        assert deployment.wait_until_executing(run, node("trained_model")) == ["host-a"]
         host_a.kill("host-a", signal.SIGKILL)
         host_b.start("host-b", steps_queue, training_queue)
         _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
@@ -234,7 +242,7 @@ def test_a_host_killed_mid_step_hands_the_step_to_another_host(
     with deployment.instance() as instance:
         dagster_run = _newest_run(instance)
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
-        assert worker_of_steps(instance, dagster_run.run_id)["trained_model"] == [
+        assert worker_of_steps(instance, dagster_run.run_id)[node("trained_model")] == [
             "host-a",
             "host-b",
         ]
@@ -281,7 +289,7 @@ def test_a_host_started_without_the_run_settings_fails_the_first_step_cleanly(
         assert dagster_run.status == dg.DagsterRunStatus.FAILURE
         errors = _errors(instance, dagster_run.run_id)
     # The first step failed as its resources started (before it computed or wrote anything).
-    assert {step for step, _ in errors} == {"training_data"}, errors
+    assert {step for step, _ in errors} == {node("training_data")}, errors
     assert any(named in message for _, message in errors), errors
     assert deployment.registry().champion() is None
     assert deployment.step_values() == []

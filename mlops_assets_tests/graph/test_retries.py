@@ -14,9 +14,13 @@ from mlops_assets.constants import (
     TRAINING_DATA,
     VERIFICATION_REPORT,
 )
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.definitions import build_definitions
 from mlops_assets.graph.assets.dataset import SNAPSHOT_IO_MANAGER, training_data_asset
 from mlops_assets.graph.retries import external_step_retry_policy
+from mlops_assets_tests.support.photo_graph import PHOTO, node
+
+SPEC = load_fleet().model("task_photos")
 
 MONTH = "2024-12-01"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -53,7 +57,7 @@ class FlakyStoreResource:
 
 def _materialize(flaky: FlakyStore, resources: dict, max_retries: int) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [training_data_asset(external_step_retry_policy(max_retries, delay_s=0))],
+        [training_data_asset(SPEC, external_step_retry_policy(max_retries, delay_s=0))],
         partition_key=MONTH,
         resources={
             "data_store": FlakyStoreResource(flaky),
@@ -75,7 +79,7 @@ def test_a_store_that_fails_twice_then_answers_is_retried_to_success(seeded_stor
     assert result.success
     assert flaky.reads == 3
     assert _count(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == 2
-    snapshot = result.output_for_node("training_data")
+    snapshot = result.output_for_node(node("training_data"))
     assert snapshot.high_water_mark == seeded_store.high_water_mark()
 
 
@@ -104,7 +108,7 @@ def test_default_policy_is_three_retries_five_minutes_apart_with_backoff():
     ],
 )
 def test_only_the_steps_before_the_decision_retry(settings, asset, retries):
-    policy = build_definitions(settings).resolve_assets_def(asset).op.retry_policy
+    policy = build_definitions(settings).resolve_assets_def(PHOTO.key(asset)).op.retry_policy
     assert (policy.max_retries if policy else None) == retries
     if policy:
         assert policy.delay == settings.retry_delay_s

@@ -2,9 +2,17 @@ import datetime as dt
 
 import dagster as dg
 
-from mlops_assets.backends.data_store import CONFIRMED_TASKS
+from mlops_assets.backends.record_tables import CONFIRMED_TASKS
+from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.graph.jobs import retrain_job_for
 from mlops_assets.graph.partitions import monthly_partitions
-from mlops_assets.graph.schedules import nightly_retrain_schedule_for
+from mlops_assets.graph.schedules import retrain_schedule_for
+
+SPEC = load_fleet().model("task_photos")
+
+
+def nightly_retrain_schedule_for(timezone: str) -> dg.ScheduleDefinition:
+    return retrain_schedule_for(SPEC, retrain_job_for(SPEC), timezone)
 
 
 def context(resources, definitions):
@@ -15,22 +23,23 @@ def context(resources, definitions):
     )
 
 
-def test_nightly_schedule_retrains_the_newest_month(
+def test_the_cadence_schedule_retrains_the_newest_month(
     resources, definitions, seeded_store, demo_records
 ):
     schedule = nightly_retrain_schedule_for("Asia/Seoul")
-    assert schedule.cron_schedule == "0 2 * * *"
+    # The spec's cadence.
+    assert schedule.cron_schedule == SPEC.cadence == "0 2 * * *"
     assert schedule.execution_timezone == "Asia/Seoul"
-    assert schedule.job_name == "retrain_job"
+    assert schedule.job_name == "task_photos_retrain_job"
     with context(resources, definitions) as tick:
         requests = list(schedule.evaluate_tick(tick).run_requests)
     assert len(requests) == 1
     newest = max(r.confirmed_at for r in demo_records)
     assert requests[0].partition_key == newest.strftime("%Y-%m-01")
-    assert requests[0].run_key == "nightly-2026-01-01"
+    assert requests[0].run_key == "task_photos-cadence-2026-01-01T02:00"
 
 
-def test_nightly_schedule_skips_an_empty_store(resources, definitions):
+def test_the_cadence_schedule_skips_an_empty_store(resources, definitions):
     with context(resources, definitions) as tick:
         result = nightly_retrain_schedule_for("UTC").evaluate_tick(tick)
     assert not result.run_requests

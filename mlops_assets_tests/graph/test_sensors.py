@@ -23,21 +23,33 @@ from mlops_assets.contracts.events import (
     TrainingCompletedEvent,
     parse_event,
 )
+from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.graph.jobs import retrain_job_for
 from mlops_assets.graph.partitions import month_key, monthly_partitions
-from mlops_assets.graph.sensors import (
-    champion_health_sensor_for,
-    pipeline_failure_sensor,
-    task_events_sensor_for,
-)
+from mlops_assets.graph.run_sensors import run_outcome_sensors
+from mlops_assets.graph.sensors import champion_health_sensor_for
+from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.retraining.health import HealthPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
+from mlops_assets_tests.support.photo_graph import PHOTO
 from mlops_assets_tests.support.receiver import http_receiver
 
 Q = TASK_CONFIRMED_QUEUE
 ROOT = Path(__file__).resolve().parents[2]
-sensor = task_events_sensor_for(min_new_labels=10, max_messages=1000, max_seconds=5, interval_s=30)
+SPEC = load_fleet().model("task_photos")
+JOB = retrain_job_for(SPEC)
+sensor = event_source_sensor_for(
+    source_for("task_photos", Q),
+    [SPEC],
+    [JOB],
+    min_new=10,
+    max_messages=1000,
+    max_seconds=5,
+    interval_s=30,
+)
+_, pipeline_failure_sensor = run_outcome_sensors([SPEC], [JOB])
 
 
 @pytest.fixture
@@ -87,17 +99,18 @@ def test_threshold_requests_one_run_and_not_again(instance, queue_factory, store
     assert not tick(instance, queue_factory, store).run_requests
     publish(queue, demo_records[6:10])
     result = tick(instance, queue_factory, store)
-    assert [r.run_key for r in result.run_requests] == ["task-events-hwm-10"]
-    assert result.run_requests[0].tags["mlops/new_labels"] == "10"
+    assert [r.run_key for r in result.run_requests] == ["task_photos-task-events-hwm-10"]
+    assert result.run_requests[0].tags["mlops/new_records"] == "10"
     assert result.run_requests[0].partition_key == month_key(store.newest_confirmed_at())
-    assert result.cursor == "10"
+    assert json.loads(result.cursor) == {"task_photos": 10}
+    assert result.run_requests[0].job_name == "task_photos_retrain_job"
 
     repeat = tick(instance, queue_factory, store, cursor=result.cursor)
     assert not repeat.run_requests
     assert "0 new confirmed labels" in repeat.skip_reason.skip_message
     # A tick retried without its cursor asks for the same run key: the daemon dedupes it.
     retried = tick(instance, queue_factory, store)
-    assert [r.run_key for r in retried.run_requests] == ["task-events-hwm-10"]
+    assert [r.run_key for r in retried.run_requests] == ["task_photos-task-events-hwm-10"]
 
 
 def test_new_labels_count_from_the_last_training_snapshot(
@@ -107,7 +120,7 @@ def test_new_labels_count_from_the_last_training_snapshot(
     publish(queue, demo_records[:12])
     tick(instance, queue_factory, store)
     instance.report_runless_asset_event(
-        dg.AssetMaterialization("training_data", metadata={"high_water_mark": 12})
+        dg.AssetMaterialization(PHOTO.training_data, metadata={"high_water_mark": 12})
     )
     publish(queue, demo_records[12:15])
     result = tick(instance, queue_factory, store)
@@ -153,7 +166,9 @@ def test_preview_does_not_consume(instance, queue_factory, store, demo_records):
         sensor_name="task_events_sensor",
     )
     assert not result.run_requests
-    assert result.skip_reason.skip_message.startswith("preview, queue not drained: 0 new")
+    assert result.skip_reason.skip_message.startswith(
+        "preview, queue not drained: task_photos: 0 new"
+    )
     assert store.count() == 0
     assert queue.depth(Q) == 12
 
@@ -193,7 +208,7 @@ def test_a_broken_run_fails_publishes_pipeline_failed_and_alerts(
         backends.data_store.insert(demo_records)
     breaks(monkeypatch, backends, demo_records)
     month = month_key(backends.data_store.newest_confirmed_at())
-    result = definitions.resolve_job_def("retrain_job").execute_in_process(
+    result = definitions.resolve_job_def(PHOTO.retrain_job).execute_in_process(
         instance=instance, raise_on_error=False, partition_key=month
     )
     assert not result.success
@@ -213,7 +228,7 @@ def test_a_broken_run_fails_publishes_pipeline_failed_and_alerts(
         caplog.at_level(logging.ERROR),
     ):
         pipeline_failure_sensor(context.for_run_failure())
-    assert f"ALERT pipeline failed: job retrain_job run {result.run_id}" in caplog.text
+    assert f"ALERT pipeline failed: job task_photos_retrain_job run {result.run_id}" in caplog.text
 
     [failed] = queue.fetch(PIPELINE_FAILED_QUEUE, 10, max_seconds=2)
     event = parse_event(failed.body, PipelineFailed)
@@ -232,7 +247,12 @@ def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, t
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     result = subprocess.run(
-        [Path(sys.executable).parent / "dagster", "sensor", "preview", "task_events_sensor"]
+        [
+            Path(sys.executable).parent / "dagster",
+            "sensor",
+            "preview",
+            "task_confirmed_events_sensor",
+        ]
         + ["-w", "workspace.yaml"],
         cwd=ROOT,
         env={**os.environ, "MLOPS_HOME": str(settings.home), "DAGSTER_HOME": str(dagster_home)},
@@ -241,7 +261,10 @@ def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, t
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "preview, queue not drained: 0 new confirmed labels" in result.stdout + result.stderr
+    assert (
+        "preview, queue not drained: task_photos: 0 new confirmed labels"
+        in result.stdout + result.stderr
+    )
     queue = SqliteQueue(str(settings.resolved_event_queue_path))
     assert queue.depth(Q) == 150
     queue.close()
@@ -251,7 +274,7 @@ def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, t
 # HTTP receiver for the alerts.
 
 HEALTH = HealthPolicy(target_accuracy=0.90, min_samples=100, cooldown=timedelta(days=7))
-health_sensor = champion_health_sensor_for(HEALTH, interval_s=60)
+health_sensor = champion_health_sensor_for(SPEC, JOB, HEALTH, interval_s=60)
 
 
 @pytest.fixture
@@ -269,7 +292,7 @@ def alerts_to(receiver, tmp_path) -> AlertsResource:
 def report_monitor(instance, report) -> None:
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
-            "champion_monitor",
+            PHOTO.champion_monitor,
             metadata={"report": dg.MetadataValue.json(report.model_dump(mode="json"))},
         )
     )

@@ -12,6 +12,7 @@ from mlflow.tracking import MlflowClient
 from mlops_assets.graph.run_log import root_cause
 from mlops_assets.graph.trainer_runs import ArgumentType, TrainerArgument, argument_flags
 from mlops_assets_tests.graph.test_jobs import materialized, report_of, run_retraining
+from mlops_assets_tests.support.photo_graph import REGISTRY, key, node
 from mlops_assets_tests.support.trainer_probe import fake_trainer
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "examples" / "train.py")
@@ -79,7 +80,7 @@ def test_every_trainer_reaches_a_registered_challenger_with_live_progress(
     assert result.success
     report = report_of(result)
     assert report.decision == "promoted"
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     challenger = registry.by_alias("challenger")
     assert challenger.version == "1" and challenger.sha256
     assert registry.history()[-1]["action"] == "promoted" and registry.champion().version == "1"
@@ -96,7 +97,7 @@ def test_every_trainer_reaches_a_registered_challenger_with_live_progress(
     (model_meta,) = [
         e.materialization.metadata
         for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == "trained_model"
+        if e.asset_key.to_user_string() == key("trained_model")
     ]
     assert model_meta["epochs"].value == epochs
     if command:
@@ -123,10 +124,10 @@ def test_the_example_trainer_can_hand_its_model_over_through_its_mlflow_run(
     (model_meta,) = [
         e.materialization.metadata
         for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == "trained_model"
+        if e.asset_key.to_user_string() == key("trained_model")
     ]
     trainer_run = model_meta["trainer_mlflow_run"].value
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     challenger = registry.by_alias("challenger")
     client = MlflowClient(registry.tracking_uri)
     trainer_run_id = client.get_run(challenger.run_id).data.tags["trainer_mlflow_run_id"]
@@ -139,7 +140,7 @@ def test_a_trainer_that_leaves_nothing_usable_fails_and_the_champion_stays(
     definitions, resources, seeded_store, instance
 ):
     first = run_retraining(definitions, instance, training={"epochs": EPOCHS})
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     assert first.success and registry.champion().version == "1"
     for mode, says in [
         ("garbage", "wrote no .keras model"),
@@ -148,9 +149,9 @@ def test_a_trainer_that_leaves_nothing_usable_fails_and_the_champion_stays(
     ]:
         result = run_retraining(definitions, instance, training={"trainer": mode})
         assert not result.success
-        assert materialized(result) == {"training_data"}
+        assert materialized(result) == {key("training_data")}
         (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        assert failure.step_key == "trained_model"
+        assert failure.step_key == node("trained_model")
         # After the step's retries the failure wraps what the trainer did: read the root cause.
         assert says in root_cause(failure.step_failure_data.error)
         assert registry.champion().version == "1"

@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
+from mlops_assets.contracts.trainer import TrainerOutputError
 from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.ml.trainer_files import (
-    TrainerOutputError,
     check_model_file,
     find_model_file,
     read_training_data,

@@ -35,12 +35,12 @@ def champion(decision: str, serving: str, previous: str, moved: bool = False) ->
 def test_completion_event_names_each_outcome():
     facts = RunFacts(
         {"verification_report": REPORT, "champion_model": champion("defended", "1", "1")},
-        {"not_worse_than_champion_gate": GATE},
+        {"not_worse_than_champion": GATE},
     )
     defended = completion_event(facts, "run-1", "retrain_job", "m")
     assert defended.outcome == "defended" and defended.champion_version == "1"
     assert defended.challenger_version == "3" and defended.metrics["champion_accuracy"] == 0.96
-    assert defended.gates[0].name == "not_worse_than_champion_gate"
+    assert defended.gates[0].name == "not_worse_than_champion"
     assert not defended.gates[0].passed and promotion_event(defended) is None
 
     rejected = RunFacts(
@@ -100,7 +100,7 @@ def test_outcome_events_by_kind_of_run():
 
     defended = RunFacts(
         {"verification_report": REPORT, "champion_model": champion("defended", "1", "1")},
-        {"not_worse_than_champion_gate": GATE},
+        {"not_worse_than_champion": GATE},
     )
     queues = [q for q, _ in outcome_events(defended, "run-2", "retrain_job", "m")]
     assert queues == [TRAINING_COMPLETED_QUEUE]

@@ -5,11 +5,27 @@ import pytest
 
 from mlops_assets.backends.champion_moves import DECISION_TAG, ChampionConflict
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.contracts.stage_results import VerificationReport
+from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.contracts.stage_results import ModelScore, VerificationReport
 from mlops_assets.retraining import gates
 from mlops_assets.retraining.promotion import settle_champion
-from mlops_assets_tests.retraining.test_gates import score
 from mlops_assets_tests.support.registry import register
+
+GATES = load_fleet().model("task_photos").gates
+
+
+def score(version: str, accuracy: float, p95: float = 0.001) -> ModelScore:
+    return ModelScore(
+        version=version,
+        run_id=None,
+        accuracy=accuracy,
+        per_class_accuracy={},
+        confusion=[],
+        load_seconds=0.1,
+        latency_p50_s=p95 / 2,
+        latency_p95_s=p95,
+        latency_p99_s=p95 * 2,
+    )
 
 
 @pytest.fixture
@@ -26,7 +42,9 @@ def report(
 ):
     challenger_score = score(challenger, accuracy)
     champion_score = None if champion is None else score(champion_version, champion)
-    results = gates.evaluate(challenger_score, champion_score, 0.0)
+    results = gates.evaluate(
+        GATES, challenger_score.metrics, champion_score.metrics if champion_score else None, 0.0
+    )
     return VerificationReport(
         month=month,
         data_version="d",
@@ -51,7 +69,7 @@ def test_each_decision_says_who_serves_and_moves_the_alias_only_on_promotion(reg
     )
     defended = settle_champion(registry, report("2025-02-01", "2", 0.94, champion=0.95))
     assert (defended.decision, defended.version, defended.alias_moved) == ("defended", "1", False)
-    assert "falls short of champion v1" in defended.reasons[0]
+    assert "does not meet >= champion 0.9500" in defended.reasons[0]
     rejected = settle_champion(registry, report("2025-03-01", "3", 0.5, champion=0.95))
     assert (rejected.decision, rejected.version, rejected.challenger_version) == (
         "rejected",

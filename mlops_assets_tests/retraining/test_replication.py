@@ -5,28 +5,25 @@ import os
 import signal
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from mlops_assets.backends.data_store import CONFIRMED_TASKS, RecordRefused, TrainingDataStore
+from mlops_assets.backends.data_store import RecordRefused, TrainingDataStore
+from mlops_assets.backends.record_tables import CONFIRMED_TASKS, TASK_RECORDS
 from mlops_assets.contracts.events import (
     EVENT_MAX_BYTES,
     TASK_CONFIRMED_QUEUE,
     TaskConfirmedEvent,
 )
-from mlops_assets.retraining.replication import replicate
+from mlops_assets.retraining.replication import TASK_EVENTS, replicate
 from mlops_assets_tests.support import hostile
+from mlops_assets_tests.support.draining import check_any_bodies, drain, reasons
 
 Q = TASK_CONFIRMED_QUEUE
-# Examples run by the property test per backend, and the dead letters they produced.
-RUN_COUNTS: Counter = Counter()
 ROOT = Path(__file__).resolve().parents[2]
 MALFORMED = [
     b"{broken",
@@ -176,18 +173,6 @@ def test_consumer_killed_mid_batch_loses_and_duplicates_nothing(
 # property-based search over arbitrary bodies on every queue and store backend).
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def any_store(request, tmp_path):
-    """The training data store on SQLite, and on PostgreSQL in the integration tier."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("data_store_database")
-    store = TrainingDataStore(url)
-    yield store
-    store.close()
-
-
 def event_dict(i: int, **overrides) -> dict:
     event = json.loads(good(i))
     event.update(overrides)
@@ -196,26 +181,6 @@ def event_dict(i: int, **overrides) -> dict:
 
 def encode(event: dict) -> bytes:
     return json.dumps(event).encode()
-
-
-def drain(queue, store, published: int):
-    """Replicates until every published message was received (a broker delivers
-    asynchronously), then once more to show nothing is left; returns the summed counts."""
-    received = inserted = dead = conflicts = 0
-    for _ in range(50):
-        result = replicate(queue, store, max_messages=10**6, max_seconds=5, batch_size=64)
-        received += result.received
-        inserted += result.inserted
-        dead += result.dead_lettered
-        conflicts += result.conflicts
-        if received >= published:
-            break
-    assert replicate(queue, store, max_messages=10**6, max_seconds=0.5).received == 0
-    return received, inserted, dead, conflicts
-
-
-def reasons(queue) -> dict[bytes, str]:
-    return {letter.body: letter.reason for letter in queue.dead_letters(Q, 10**4)}
 
 
 def test_case1_deeply_nested_json_is_dead_lettered_and_the_drain_goes_on(queue_factory, store):
@@ -367,11 +332,11 @@ def test_the_store_refusing_a_record_dead_letters_only_that_message(queue_factor
     class Picky(TrainingDataStore):
         """Refuses task 'task-2' as a database would refuse content it cannot hold."""
 
-        def insert(self, records):
+        def insert(self, records, table=TASK_RECORDS):
             records = list(records)
             if any(r.task_id == "task-2" for r in records):
                 raise RecordRefused("the database refused the batch: invalid byte sequence")
-            return super().insert(records)
+            return super().insert(records, table)
 
     store = Picky(f"sqlite:///{tmp_path / 'store.db'}")
     queue = queue_factory()
@@ -395,62 +360,20 @@ def write_raw_row(store: TrainingDataStore, event_id: str, confirmed_at: datetim
         )
 
 
-@pytest.fixture(
-    params=[
-        "sqlite-store",
-        pytest.param("postgresql-store", marks=pytest.mark.integration),
-    ]
-)
-def property_store(request, tmp_path):
-    if request.param == "sqlite-store":
-        url = f"sqlite:///{tmp_path / 'property.db'}"
-    else:
-        url = request.getfixturevalue("data_store_database")
-    store = TrainingDataStore(url)
-    yield store
-    store.close()
-
-
 PROPERTY_EXAMPLES = {"sqlite": 150, "rabbitmq": 40}
 
 
-def test_any_bodies_end_stored_or_dead_lettered_with_a_reason(queue_factory, property_store):
+def test_any_bodies_end_stored_or_dead_lettered_with_a_reason(queue_factory, any_store):
     """Property: for any list of bodies (arbitrary bytes, arbitrary JSON, nesting, valid events
     with repeated ids, mutations of valid events), `replicate` does not raise; every valid
     event's first occurrence is stored once, identical duplicates vanish, every other body is
-    dead-lettered with a reason, and nothing is left on the queue."""
-    window = property_store.window
-
-    @settings(
-        max_examples=PROPERTY_EXAMPLES[queue_factory.backend],
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    dead-lettered with its reason, and nothing is left on the queue."""
+    counts = check_any_bodies(
+        queue_factory,
+        any_store,
+        hostile.bodies,
+        TASK_EVENTS,
+        PROPERTY_EXAMPLES[queue_factory.backend],
     )
-    @given(st.lists(hostile.bodies, min_size=1, max_size=12))
-    def check(published):
-        expected = hostile.expected_outcome(published, window)
-        queue = queue_factory()
-        property_store.clear()
-        queue.remove(Q)
-        queue.publish_bodies(Q, published)
-        received, inserted, dead, conflicts = drain(queue, property_store, len(published))
-        assert received == len(published)
-        assert (inserted, dead, conflicts) == (
-            len(expected.stored),
-            len(expected.dead),
-            expected.conflicts,
-        )
-        stored = property_store.stored(expected.stored)
-        assert {event_id: record for event_id, (_, record) in stored.items()} == expected.stored
-        letters = queue.dead_letters(Q, 10**4)
-        assert sorted(letter.body for letter in letters) == sorted(expected.dead)
-        assert all(letter.reason for letter in letters)
-        RUN_COUNTS["examples"] += 1
-        RUN_COUNTS["bodies"] += len(published)
-        RUN_COUNTS["dead letters"] += len(letters)
-        RUN_COUNTS["conflicting duplicates"] += conflicts
-
-    RUN_COUNTS.clear()
-    check()
     # Shown with `pytest -rP`: the figures of the run (examples include shrinking).
-    print(f"{queue_factory.backend} queue: {dict(RUN_COUNTS)}")
+    print(f"{queue_factory.backend} queue: {dict(counts)}")

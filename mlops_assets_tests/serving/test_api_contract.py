@@ -12,7 +12,12 @@ import pytest
 
 from mlops_assets.backends import factory
 from mlops_assets.settings import Settings
-from mlops_assets_tests.support.serving import log_and_register, running_server
+from mlops_assets_tests.support.serving import (
+    log_and_register,
+    register_verifier,
+    running_server,
+    two_model_fleet_text,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +46,13 @@ def server(tmp_path_factory):
     registry = factory.registry(settings)
     version, _ = log_and_register(settings, registry, seed=1)
     registry.promote(version, "the model under contract test")
+    # The face verifier beside it, so its verify route is generated against a loaded model.
+    fleet_file = home / "fleet.yaml"
+    fleet_file.write_text(two_model_fleet_text())
+    faces = factory.registry(settings.model_copy(update={"model_name": "face-verifier"}))
+    faces.promote(register_verifier(settings, faces, seed=1), "the verifier under contract test")
     env = {
+        "MLOPS_MODELS_FILE": str(fleet_file),
         "MLOPS_HOME": str(home),
         "MLFLOW_TRACKING_URI": settings.resolved_tracking_uri,
         "MLOPS_SERVING_PUSH": "false",
@@ -49,8 +60,10 @@ def server(tmp_path_factory):
         "MLOPS_SERVING_MAX_BATCH": "8",
         "MLOPS_SERVING_MAX_BODY_BYTES": "65536",
     }
-    with running_server(env, home / "server.log") as url:
+    # Two models to load before the first answer on a shared machine.
+    with running_server(env, home / "server.log", startup_s=300) as url:
         assert httpx.get(f"{url}/ready", timeout=30).json()["model_version"] == version
+        assert httpx.get(f"{url}/models/face_verifier/ready", timeout=30).status_code == 200
         yield url
 
 

@@ -9,6 +9,8 @@ from mlops_assets.serving.config import ServingSettings
 from mlops_assets_tests.support.serving import tiny_model
 
 PHOTO = [float(i % 17) for i in range(64)]
+# Every model metric is labelled with the fleet model's name.
+MODEL = (("model", "task_photos"),)
 
 
 @pytest.fixture
@@ -47,26 +49,26 @@ def test_predictions_are_counted_by_route_status_and_label(client, source):
     by_label = {
         dict(labels)["label"]: value
         for (name, labels), value in scraped.items()
-        if name == "mlops_serving_predictions_total"
+        if name == "mlops_serving_predictions_total" and dict(labels)["model"] == "task_photos"
     }
     assert set(by_label) == {str(label) for label in range(10)}
     assert sum(by_label.values()) == 6
-    assert scraped[("mlops_serving_model_version", (("model", source.name),))] == 1
+    assert scraped[("mlops_serving_model_version", (("model", "task_photos"),))] == 1
 
 
 def test_swaps_and_reload_failures_are_counted(client, source):
     before = samples(client)
-    assert before[("mlops_serving_model_swaps_total", ())] == 1  # the startup load
-    assert before[("mlops_serving_reload_failures_total", ())] == 0
+    assert before[("mlops_serving_model_swaps_total", MODEL)] == 1  # the startup load
+    assert before[("mlops_serving_reload_failures_total", MODEL)] == 0
     source.alias = "2"
     assert client.post("/admin/reload").json()["status"] == "swapped"
     source.add("3", tiny_model(3)).write_bytes(b"tampered")
     source.alias = "3"
     assert client.post("/admin/reload").status_code == 500
     after = samples(client)
-    assert after[("mlops_serving_model_swaps_total", ())] == 2
-    assert after[("mlops_serving_reload_failures_total", ())] == 1
-    assert after[("mlops_serving_model_version", (("model", source.name),))] == 2
+    assert after[("mlops_serving_model_swaps_total", MODEL)] == 2
+    assert after[("mlops_serving_reload_failures_total", MODEL)] == 1
+    assert after[("mlops_serving_model_version", MODEL)] == 2
 
 
 def test_the_request_id_is_echoed_or_made(client):

@@ -34,6 +34,7 @@ from mlops_assets.resources.event_queue import EventQueueResource
 from mlops_assets.resources.inference_client import InferenceClientResource
 from mlops_assets.settings import Settings
 from mlops_assets.tools import cli
+from mlops_assets_tests.support.photo_graph import PHOTO
 from mlops_assets_tests.support.receiver import http_receiver
 from mlops_assets_tests.support.serving import (
     champion_change,
@@ -160,11 +161,11 @@ def test_rollback_command_brings_the_server_back_to_v1(stack, monkeypatch):
 
 def test_rollback_job_brings_the_server_back_to_v1(stack):
     champion_serving(stack, "2")
-    job = build_definitions(stack["settings"]).resolve_job_def("rollback_champion_job")
+    job = build_definitions(stack["settings"]).resolve_job_def(PHOTO.rollback_job)
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance)
     assert result.success
-    assert result.output_for_node("rollback_champion")["server_following"] is True
+    assert result.output_for_node("task_photos_rollback_champion")["server_following"] is True
     assert served(stack["url"])["model_version"] == "1"
 
 

@@ -129,7 +129,7 @@ def delete_queues(broker_url: str, *names: str) -> None:
 
 
 def execute_command(month: str, config_file: Path) -> list[str]:
-    """`dagster job execute` of retrain_job for one month: the run's own process orchestrates,
+    """`dagster job execute` of the photo retrain job for one month: its own process orchestrates,
     the steps go to the workers."""
     return [
         str(processes.venv_binary("dagster")),
@@ -138,7 +138,7 @@ def execute_command(month: str, config_file: Path) -> list[str]:
         "-m",
         "mlops_assets.definitions",
         "-j",
-        "retrain_job",
+        "task_photos_retrain_job",
         "--tags",
         f'{{"dagster/partition": "{month}"}}',
         "-c",

@@ -9,7 +9,10 @@ import sys
 
 from mlops_assets.backends import factory
 from mlops_assets.backends.data_store import TrainingDataStore
-from mlops_assets.retraining.replication import replicate
+from mlops_assets.backends.record_tables import TASK_RECORDS
+from mlops_assets.retraining.replication import FACE_EVENTS, TASK_EVENTS, replicate
+
+SOURCES = {"task": TASK_EVENTS, "face": FACE_EVENTS}
 
 
 class PausingStore(TrainingDataStore):
@@ -21,12 +24,12 @@ class PausingStore(TrainingDataStore):
         self.before_commit = before_commit
         self._commits = 0
 
-    def insert(self, records) -> int:
+    def insert(self, records, table=TASK_RECORDS) -> int:
         self._commits += 1
         pause = self._commits == self.pause_after
         if pause and self.before_commit:
             self._pause("fetched")
-        added = super().insert(records)
+        added = super().insert(records, table)
         if pause and not self.before_commit:
             self._pause("committed")
         return added
@@ -38,13 +41,21 @@ class PausingStore(TrainingDataStore):
 
 
 def main(
-    backend: str, location: str, prefix: str, store_url: str, pause_after: str, when: str
+    backend: str,
+    location: str,
+    prefix: str,
+    store_url: str,
+    pause_after: str,
+    when: str,
+    source: str = "task",
 ) -> None:
     queue = factory.event_queue_for(None if backend == "sqlite" else location, location, prefix)
     store = PausingStore(
         url=store_url, pause_after=int(pause_after), before_commit=when == "before-commit"
     )
-    replicate(queue, store, max_messages=10**6, max_seconds=120, batch_size=50)
+    replicate(
+        queue, store, max_messages=10**6, max_seconds=120, batch_size=50, source=SOURCES[source]
+    )
 
 
 if __name__ == "__main__":

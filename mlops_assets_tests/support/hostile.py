@@ -1,15 +1,17 @@
-"""Hypothesis strategies of hostile task-event bodies, and the oracle that says what the drain
-must do with each: arbitrary bytes, arbitrary JSON, deeply nested JSON, and mutations of a valid
-event (every field replaced, removed or joined by an extra one), with repeated event ids."""
+"""Hypothesis strategies of hostile task-event bodies, and the oracle that says what the drain of
+any source must do with each: arbitrary bytes, arbitrary JSON, deeply nested JSON, and mutations
+of a valid event (every field replaced, removed or joined by an extra one), with repeated event
+ids. `support.hostile_faces` mutates face events the same way."""
 
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from mlops_assets.contracts.events import InvalidEvent, TaskConfirmedEvent, parse_event
+from mlops_assets.contracts.events import Event, InvalidEvent, TaskConfirmedEvent, parse_event
 from mlops_assets.contracts.records import ConfirmedWindow, TaskRecord
 
 FIELDS = ("event_id", "schema_version", "event_type", "task_id", "confirmed_at", "label")
@@ -100,29 +102,48 @@ bodies = st.one_of(
 
 @dataclass
 class Expected:
-    """What the drain must do with a list of bodies, in order."""
+    """What the drain must do with a list of bodies, in order: `reasons` holds each dead
+    body's reason as `parse_event` gives it, or "conflicting duplicate"."""
 
-    stored: dict[str, TaskRecord]
+    stored: dict[str, object]
     dead: list[bytes]
     conflicts: int
+    reasons: list[str] = field(default_factory=list)
 
 
-def expected_outcome(published: Sequence[bytes], window: ConfirmedWindow) -> Expected:
+CONFLICT = "conflicting duplicate"
+
+
+def expected_outcome(
+    published: Sequence[bytes], window: ConfirmedWindow, event: type[Event] = TaskConfirmedEvent
+) -> Expected:
     """The oracle: invalid bodies and conflicting duplicates are dead-lettered, the first
     occurrence of each event id is stored, identical duplicates vanish."""
-    stored: dict[str, TaskRecord] = {}
-    dead, conflicts = [], 0
+    expected = Expected({}, [], 0)
     for body in published:
         try:
-            record = parse_event(body, TaskConfirmedEvent, window).to_record()
-        except InvalidEvent:
-            dead.append(body)
+            record = parse_event(body, event, window).to_record()
+        except InvalidEvent as error:
+            expected.dead.append(body)
+            expected.reasons.append(error.reason)
             continue
-        first = stored.setdefault(record.event_id, record)
+        first = expected.stored.setdefault(record.event_id, record)
         if first != record:
-            dead.append(body)
-            conflicts += 1
-    return Expected(stored, dead, conflicts)
+            expected.dead.append(body)
+            expected.reasons.append(CONFLICT)
+            expected.conflicts += 1
+    return expected
+
+
+# Instants in reasons: "now" differs between the oracle and the drain.
+INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?")
+
+
+def reason_kind(reason: str) -> str:
+    """A dead letter's reason without what may differ between two drains of the same body."""
+    if reason.startswith(CONFLICT):
+        return CONFLICT
+    return INSTANT.sub("<instant>", reason)
 
 
 @st.composite

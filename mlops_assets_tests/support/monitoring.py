@@ -6,8 +6,9 @@ import numpy as np
 
 from mlops_assets.contracts.monitoring import MonitorReport
 from mlops_assets.demo.source import Scenario, month_tasks
+from mlops_assets.demo.spec import drift_thresholds
 from mlops_assets.ml.photo_stats import photo_features
-from mlops_assets.retraining.monitoring import DriftThresholds, MonitorInputs, monitor_report
+from mlops_assets.retraining.monitoring import MonitorInputs, monitor_report
 
 WINDOW = (datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 5, 1, tzinfo=UTC))
 
@@ -44,4 +45,4 @@ def constructed_report(
         confirmed_labels=labels,
         reference_labels=ref_labels,
     )
-    return monitor_report(version, WINDOW, inputs, DriftThresholds(), 0.90, "constructed")
+    return monitor_report(version, WINDOW, inputs, drift_thresholds(), 0.90, "constructed")

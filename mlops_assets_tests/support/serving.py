@@ -13,9 +13,14 @@ from pathlib import Path
 import httpx
 import keras
 import mlflow
+import yaml
 
+from mlops_assets.backends.face_model_contract import VERIFIER_FILE, log_face_verifier
 from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.contracts.fleet import FleetSpec, load_fleet, parse_fleet
 from mlops_assets.contracts.stage_results import ChampionChange
+from mlops_assets.demo.face_source import synthetic_face_vectors
+from mlops_assets.ml.face_verifier import FaceVerifier, train_face_verifier
 from mlops_assets.ml.model import TrainSettings, build_model
 from mlops_assets.ml.predictor import file_sha256
 from mlops_assets.resources.tracking import ensure_experiment
@@ -54,9 +59,11 @@ class FolderSource:
         self.alias: str | None = None
         self.resolves = 0
 
-    def add(self, version: str, model: keras.Model, sha256: str | None = "file") -> Path:
-        """Saves `model` as `version`; sha256="file" records the file's real hash."""
-        path = self.folder / f"v{version}" / "model.keras"
+    def add(self, version: str, model, sha256: str | None = "file") -> Path:
+        """Saves `model` as `version` (a Keras model as `.keras`, a FaceVerifier as its
+        `.npz`); sha256="file" records the file's real hash."""
+        name = VERIFIER_FILE if isinstance(model, FaceVerifier) else "model.keras"
+        path = self.folder / f"v{version}" / name
         path.parent.mkdir(parents=True)
         model.save(path)
         digest = file_sha256(path) if sha256 == "file" else sha256
@@ -69,9 +76,50 @@ class FolderSource:
         return None if self.alias is None else self.refs[self.alias]
 
     def download(self, ref: VersionRef, destination: Path) -> Path:
-        target = destination / "model.keras"
+        target = destination / self.files[ref.version].name
         shutil.copy(self.files[ref.version], target)
         return target
+
+
+# A verification model beside the shipped photo classifier: the fleet every fleet-serving test
+# uses, whatever the shipped fleet file holds.
+FACE_VERIFIER_SPEC = {
+    "name": "face_verifier",
+    "description": "Verifies that two face vectors belong to one helper.",
+    "source": {"kind": "face_vectors", "queue": "face.registered"},
+    "trainer": {"builtin": "face_projection"},
+    "gates": [
+        {
+            "name": "tar_at_far_above_minimum",
+            "metric": "tar_at_far",
+            "comparison": ">=",
+            "threshold": 0.9,
+            "severity": "ERROR",
+        }
+    ],
+    "min_improvement": 0.0,
+    "target_far": 0.001,
+    "cadence": "0 3 * * 1",
+    "registry_name": "face-verifier",
+    "serving_route": "/models/face_verifier",
+    "monitor": {"target_metric": "tar_at_far", "target_value": 0.9},
+}
+
+
+def two_model_fleet_text() -> str:
+    """A fleet file's text: the shipped `task_photos` entry and `FACE_VERIFIER_SPEC`."""
+    photos = load_fleet().model("task_photos").model_dump(mode="json", exclude_defaults=True)
+    return yaml.safe_dump({"schema_version": 1, "models": [photos, FACE_VERIFIER_SPEC]})
+
+
+def two_model_fleet() -> FleetSpec:
+    return parse_fleet(two_model_fleet_text(), "two-model test fleet")
+
+
+def tiny_verifier(seed: int, identities: int = 60) -> FaceVerifier:
+    """A face verifier trained on a few synthetic identities; seeds give different models."""
+    vectors, identity = synthetic_face_vectors(identities, 6, seed=seed)
+    return train_face_verifier(vectors, identity, target_far=0.01, components=16, seed=seed)
 
 
 def free_port() -> int:
@@ -138,3 +186,17 @@ def log_and_register(settings: Settings, registry: RegistryClient, seed: int, sh
         digest = file_sha256(registry.download_keras(info.model_uri, scratch))
     registered = registry.register(info.model_uri, run.info.run_id, sha256 or digest)
     return registered.version, model
+
+
+def register_verifier(settings: Settings, registry: RegistryClient, seed: int) -> str:
+    """Logs a tiny verifier through its MLflow model contract in a run of its own and
+    registers it (sha256, and signature when the registry signs); returns the version."""
+    experiment_id = ensure_experiment(
+        settings.resolved_tracking_uri, settings.experiment, settings.resolved_artifact_location
+    )
+    mlflow.set_tracking_uri(settings.resolved_tracking_uri)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        model_uri, sha256 = log_face_verifier(
+            tiny_verifier(seed), synthetic_face_vectors(2, 2, seed=0)[0]
+        )
+    return registry.register(model_uri, run.info.run_id, sha256).version

@@ -2,14 +2,16 @@
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, TaskConfirmedEvent
+from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE, FACE_VECTOR_DIMENSION
 from mlops_assets.contracts.records import ConfirmedWindow
-from mlops_assets.retraining.replication import replicate
+from mlops_assets.retraining.replication import FACE_EVENTS, replicate
 from mlops_assets.tools import cli
 
 Q = TASK_CONFIRMED_QUEUE
@@ -154,3 +156,35 @@ def test_verbose_shows_the_libraries_lines(tmp_path):
     assert result.returncode == 0, output
     assert "alembic.runtime.migration" in output
     assert "retraining runs at " in result.stdout
+def test_face_dead_letters_are_shown_and_re_driven_on_their_own_queue(
+    environment, tmp_path, caplog
+):
+    queue = environment()
+    zero = json.dumps(
+        {
+            "event_id": "face-0",
+            "schema_version": 1,
+            "event_type": "FaceVectorRegisteredEvent",
+            "helper_id": "helper-1",
+            "vector": [0.0] * FACE_VECTOR_DIMENSION,
+            "captured_at": "2025-03-01T12:00:00Z",
+            "camera": "camera-a",
+            "source": "auth",
+        }
+    ).encode()
+    queue.publish_bodies(FACE_REGISTERED_QUEUE, [zero])
+    queue.publish_bodies(Q, [b"not json"])
+    store = TrainingDataStore(f"sqlite:///{tmp_path / 's.db'}")
+    replicate(queue, store, 10, max_seconds=5, source=FACE_EVENTS)
+    with caplog.at_level("INFO", logger="mlops_assets"):
+        assert cli.main(["dead-letters", "--source", "face"]) == 0
+        assert cli.main(["dead-letters", "--source", "face", "--requeue"]) == 0
+    assert "vector: a zero vector" in caplog.text
+    assert "1 dead-lettered face events shown" in caplog.text
+    assert "moved 1 dead-lettered face events back onto the queue" in caplog.text
+    for _ in range(50):  # RabbitMQ counts re-driven messages asynchronously
+        if queue.depth(FACE_REGISTERED_QUEUE) == 1:
+            break
+        time.sleep(0.1)
+    assert queue.depth(FACE_REGISTERED_QUEUE) == 1
+    assert queue.depth(Q) == 1 and queue.dead_letters(Q) == []

@@ -260,14 +260,14 @@ def test_instances_let_one_registry_writer_run_at_a_time(tmp_path, monkeypatch, 
 def test_every_registry_writer_is_in_the_pool():
     writers = {
         node.name: node.definition.pool
-        for job in ("retrain_job", "rollback_champion_job")
+        for job in ("task_photos_retrain_job", "task_photos_rollback_job")
         for node in defs.resolve_job_def(job).graph.nodes
         if node.definition.pool
     }
     assert writers == {
-        "champion_model": REGISTRY_POOL,
-        "deployment": REGISTRY_POOL,
-        "rollback_champion": REGISTRY_POOL,
+        "task_photos__champion_model": REGISTRY_POOL,
+        "task_photos__deployment": REGISTRY_POOL,
+        "task_photos_rollback_champion": REGISTRY_POOL,
     }
 
 

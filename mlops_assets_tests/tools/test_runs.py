@@ -56,7 +56,7 @@ def test_finished_and_not_yet_training_runs_say_where_they_are():
         ],
         now=NOW,
     ).splitlines()
-    assert "(group retraining; 1 running)" in lines[0]
+    assert "(every model; 1 running)" in lines[0]
     assert lines[2].endswith("at training_data")
     assert lines[3].endswith("0:15  trained 9/40 epochs, val_accuracy 0.8727; challenger promoted")
     assert " FAILURE " in lines[4] and lines[4].endswith("0:15")

@@ -19,6 +19,7 @@ from mlops_assets.definitions import build_definitions
 from mlops_assets.graph.assets.dataset import snapshot_key
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.predictor import Predictor
+from mlops_assets_tests.support.photo_graph import PHOTO, key, node
 from mlops_assets_tests.support.stack_fixtures import stack_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -34,11 +35,11 @@ ALWAYS_PROMOTE = {"min_improvement": -1.0, "latency_samples": 50}
 def run_retraining(settings, training=None, verification=None) -> dg.ExecuteInProcessResult:
     run_config = {
         "ops": {
-            "trained_model": {"config": training or FAST},
-            "verification_report": {"config": verification or ALWAYS_PROMOTE},
+            node("trained_model"): {"config": training or FAST},
+            node("verification_report"): {"config": verification or ALWAYS_PROMOTE},
         }
     }
-    job = build_definitions(settings).resolve_job_def("retrain_job")
+    job = build_definitions(settings).resolve_job_def(PHOTO.retrain_job)
     with dg.DagsterInstance.ephemeral() as instance:
         return job.execute_in_process(
             run_config=run_config, instance=instance, partition_key=MONTH, raise_on_error=False
@@ -80,7 +81,7 @@ def test_retraining_on_the_stack(stack, seaweedfs, mlflow_server, demo_records, 
     assert first.success, failure_message(first)
     assert registry.champion().version == "1"
 
-    snapshot = first.output_for_node("training_data")
+    snapshot = first.output_for_node(node("training_data"))
     prefix = settings.object_store_url.removeprefix(f"s3://{seaweedfs.bucket}/")
     key = f"{prefix}/{snapshot_key(snapshot.data_version)}"
     assert snapshot.snapshot_uri == f"s3://{seaweedfs.bucket}/{key}"
@@ -106,7 +107,7 @@ def test_retraining_on_the_stack(stack, seaweedfs, mlflow_server, demo_records, 
 
     second = run_retraining(settings)
     assert second.success, failure_message(second)
-    promoted = second.output_for_node("champion_model")
+    promoted = second.output_for_node(node("champion_model"))
     assert (promoted.version, promoted.previous_version, promoted.alias_moved) == ("2", "1", True)
     champion = registry.champion()
     assert champion.version == "2"
@@ -114,7 +115,7 @@ def test_retraining_on_the_stack(stack, seaweedfs, mlflow_server, demo_records, 
     # The inference server's path: resolve @champion, download the .keras from S3, load it.
     path = registry.download_version(champion.version, tmp_path / "serving")
     predictor = Predictor.load(path, champion.sha256)
-    x, y = to_arrays(second.output_for_node("training_data").holdout)
+    x, y = to_arrays(second.output_for_node(node("training_data")).holdout)
     accuracy = float(np.mean(predictor.predict_inputs(x).labels == y))
     assert accuracy > 0.9
 
@@ -171,8 +172,8 @@ def test_s3_down_after_the_snapshot_fails_clearly_and_keeps_champion(
     assert message.startswith(("trained_model:", "training_data_")), message
     assert f"the S3 endpoint {weed.endpoint_url} does not answer" in message
     assert "S3_ENDPOINT_URL" in message
-    assert "training_data" in materialized(failed)
-    assert "champion_model" not in materialized(failed)
+    assert key("training_data") in materialized(failed)
+    assert key("champion_model") not in materialized(failed)
     assert registry.champion() == champion
 
     # Back up, the untouched champion still loads from S3.

@@ -29,6 +29,7 @@ from mlops_assets.demo.commands import monitor_champion
 from mlops_assets.demo.source import Scenario, month_tasks
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
+from mlops_assets_tests.support.photo_graph import PHOTO, node
 from mlops_assets_tests.support.services import service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ SCENARIO = Scenario(months=5, per_month=400, drift=False)
 DECIDED = dataclasses.replace(SCENARIO, months=4)
 UNDECIDED_MONTH = SCENARIO.month_key(5)
 # Every replayed month promotes, so @champion has a predecessor to roll back to.
-ALWAYS_PROMOTE = {"ops": {"verification_report": {"config": {"min_improvement": -1.0}}}}
+ALWAYS_PROMOTE = {"ops": {node("verification_report"): {"config": {"min_improvement": -1.0}}}}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -95,7 +96,7 @@ def _replay_into(home: Path) -> Settings:
     try:
         with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
             results = replay.run_replay(
-                definitions.resolve_job_def("retrain_job"),
+                definitions.resolve_job_def(PHOTO.retrain_job),
                 instance,
                 DECIDED,
                 deliver=store.insert,

@@ -6,11 +6,12 @@ import time
 
 from playwright.sync_api import Locator, Page, expect
 
-from mlops_assets.constants import MONITORING_GROUP, RETRAINING_GROUP
+from mlops_assets.contracts.fleet import load_fleet
 
 # `workspace.yaml` loads the definitions module; its name is the code location's.
 LOCATION = "mlops_assets.definitions"
-GROUPS = (RETRAINING_GROUP, MONITORING_GROUP)
+# One asset group per model of the shipped fleet.
+GROUPS = tuple(load_fleet().names)
 
 
 def global_lineage(page: Page, url: str) -> None:

@@ -12,15 +12,9 @@ import pytest
 from playwright.sync_api import expect
 
 from mlops_assets.backends.champion_moves import PREVIOUS_CHAMPION_TAG
-from mlops_assets.constants import (
-    CHAMPION_MODEL,
-    CHAMPION_MONITOR,
-    MONITORING_GROUP,
-    RETRAINING_GROUP,
-    VERIFICATION_REPORT,
-)
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.definitions import build_definitions
-from mlops_assets.graph.checks import GATE_CHECKS, MONITOR_CHECKS
+from mlops_assets_tests.support.photo_graph import PHOTO, key
 from mlops_assets_tests.ui import pages
 from mlops_assets_tests.ui.conftest import UNDECIDED_MONTH
 
@@ -29,9 +23,9 @@ pytestmark = pytest.mark.ui
 # What a failed gate means, as each gate check's `on_failure` row says, and a piece of the
 # reason only that gate gives.
 GATE_SEVERITIES = {
-    "accuracy_gate": ("ERROR: rejected", "the minimum 0.90"),
-    "latency_gate": ("ERROR: rejected", "p95 latency"),
-    "not_worse_than_champion_gate": ("WARN: defended", "champion v"),
+    "accuracy_above_minimum": ("ERROR: rejected", "the threshold 0.9"),
+    "p95_latency_below_maximum": ("ERROR: rejected", "latency_p95_s"),
+    "not_worse_than_champion": ("WARN: defended", "champion"),
 }
 
 
@@ -54,23 +48,21 @@ def group_assets(definitions: dg.Definitions, group: str) -> list[str]:
     )
 
 
-def test_lineage_shows_the_retraining_and_monitoring_groups_and_their_edges(
-    page, dagster_ui, definitions, journey
-):
+def test_lineage_shows_one_group_per_model_and_its_edges(page, dagster_ui, definitions, journey):
     pages.global_lineage(page, dagster_ui.url)
     for group in pages.GROUPS:
         expect(page.get_by_text(group, exact=True).first).to_be_visible()
-    for group in (RETRAINING_GROUP, MONITORING_GROUP):
+    for group in pages.GROUPS:
         pages.group_lineage(page, dagster_ui.url, group)
         for name in group_assets(definitions, group):
             expect(page.get_by_text(name, exact=True).first).to_be_visible()
         expect(pages.lineage_edges(page)).to_have_count(group_edges(definitions, group))
-    assert group_edges(definitions, RETRAINING_GROUP) >= 5
+    assert group_edges(definitions, PHOTO.model) >= 5
 
 
 def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_ui, journey):
     before = dagster_ui.run_ids()
-    pages.group_lineage(page, dagster_ui.url, RETRAINING_GROUP)
+    pages.group_lineage(page, dagster_ui.url, PHOTO.model)
     page.get_by_role("button", name=re.compile(r"Materialize all")).click()
     pages.launch_dialog_for_partition(page, UNDECIDED_MONTH)
 
@@ -79,7 +71,7 @@ def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_u
     with dagster_ui.instance() as instance:
         [record] = instance.fetch_materializations(
             dg.AssetRecordsFilter(
-                asset_key=dg.AssetKey(CHAMPION_MODEL), asset_partitions=[UNDECIDED_MONTH]
+                asset_key=PHOTO.champion_model, asset_partitions=[UNDECIDED_MONTH]
             ),
             limit=1,
         ).records
@@ -88,7 +80,7 @@ def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_u
     assert record.run_id == run_id and decision in {"promoted", "defended", "rejected"}
     assert dagster_ui.champion() == serving
 
-    pages.asset_page(page, dagster_ui.url, CHAMPION_MODEL)
+    pages.asset_page(page, dagster_ui.url, key("champion_model"))
     expect(pages.metadata_row(page, "decision")).to_contain_text(decision)
     expect(pages.metadata_row(page, "champion_version")).to_contain_text(serving)
 
@@ -96,10 +88,11 @@ def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_u
 def test_verification_report_shows_the_gates_with_severities_and_the_confusion_matrix(
     page, dagster_ui, journey
 ):
-    pages.asset_page(page, dagster_ui.url, VERIFICATION_REPORT)
+    pages.asset_page(page, dagster_ui.url, key("verification_report"))
     expect(pages.metadata_row(page, "confusion_matrix")).to_contain_text("true \\ pred")
     pages.tab(page, "Checks")
-    assert sorted(GATE_SEVERITIES) == sorted(c.check_key.name for c in GATE_CHECKS)
+    gates = load_fleet().model(PHOTO.model).gates
+    assert sorted(GATE_SEVERITIES) == sorted(g.name for g in gates)
     for check, (severity, reason) in GATE_SEVERITIES.items():
         pages.named(page, check).click()
         expect(pages.metadata_row(page, "reason")).to_contain_text(reason)
@@ -107,14 +100,14 @@ def test_verification_report_shows_the_gates_with_severities_and_the_confusion_m
 
 
 def test_champion_monitor_shows_its_checks_and_history_plot(page, dagster_ui, journey):
-    pages.asset_page(page, dagster_ui.url, CHAMPION_MONITOR)
+    pages.asset_page(page, dagster_ui.url, key("champion_monitor"))
     plot = pages.metadata_row(page, "history_plot")
     plot.get_by_text("[Show Markdown]").click()
     expect(page.get_by_role("img", name="champion monitor")).to_be_visible()
     page.keyboard.press("Escape")
     pages.tab(page, "Checks")
-    for check in MONITOR_CHECKS:
-        expect(pages.named(page, check.check_key.name)).to_be_visible()
+    for check in ("champion_accuracy_at_target", "champion_drift_within_threshold"):
+        expect(pages.named(page, check)).to_be_visible()
     expect(page.get_by_text("Succeeded").or_(page.get_by_text("Warning")).first).to_be_visible()
 
 
@@ -124,7 +117,7 @@ def test_rollback_champion_job_from_the_launchpad_moves_champion_back(page, dags
     previous = _previous(registry, current)
     pages.global_lineage(page, dagster_ui.url)
     pages.nav(page, "Jobs")
-    pages.link(page, "rollback_champion_job").first.click()
+    pages.link(page, PHOTO.rollback_job).first.click()
     pages.tab(page, "Launchpad")
     pages.button(page, "Launch Run").click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
@@ -149,7 +142,7 @@ def test_sensors_and_schedules_are_listed_and_running_as_defined(
     pages.nav(page, "Automation")
     expected = {s.name: s.default_status.value == "RUNNING" for s in definitions.sensors}
     expected |= {s.name: s.default_status.value == "RUNNING" for s in definitions.schedules}
-    assert {"task_events_sensor", "nightly_retrain_schedule"} <= set(expected)
+    assert {"task_confirmed_events_sensor", PHOTO.retrain_schedule} <= set(expected)
     for name, running in expected.items():
         row = pages.automation_row(page, name)
         expect(row).to_be_visible()
@@ -163,7 +156,7 @@ def test_an_invalid_hyperparameter_gets_a_config_error_and_starts_nothing(
     before, champion = dagster_ui.run_ids(), dagster_ui.champion()
     pages.global_lineage(page, dagster_ui.url)
     pages.nav(page, "Jobs")
-    pages.link(page, "retrain_job").first.click()
+    pages.link(page, PHOTO.retrain_job).first.click()
     launchpad = pages.open_job_launchpad(page)
     pages.choose_launchpad_partition(launchpad, UNDECIDED_MONTH)
     materialize = pages.button(launchpad, "Materialize")

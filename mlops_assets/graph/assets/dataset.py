@@ -1,5 +1,6 @@
 """The training snapshot: the data store as of this run's month, split in time."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -8,9 +9,10 @@ from mlflow.data.pandas_dataset import PandasDataset
 
 from mlops_assets.backends import model_contract
 from mlops_assets.backends.data_store import content_hash
-from mlops_assets.constants import RETRAINING_GROUP, TRAINING_DATA
+from mlops_assets.constants import TRAINING_DATA
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
-from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.ml.data import split_as_of
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.object_store import ObjectStoreResource
@@ -102,16 +104,24 @@ def snapshot_training_data(
 SNAPSHOT_IO_MANAGER = "snapshot_io_manager"
 
 
-def training_data_asset(retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
-    """`training_data` with a retry policy (`definitions.py` passes the configured one)."""
+def training_data_asset(
+    model: ModelSpec,
+    retry_policy: dg.RetryPolicy,
+    snapshot: Callable[..., dg.Output] = snapshot_training_data,
+) -> dg.AssetsDefinition:
+    """`<model>/training_data` with a retry policy (`definitions.py` passes the configured one).
+
+    Args:
+        model: the model's spec.
+        retry_policy: the step's retries.
+        snapshot: the asset's body for the model's task (default the task photos'; a
+            verification model's is `face_dataset.snapshot_face_data`).
+    """
     return dg.asset(
-        key=TRAINING_DATA,
-        group_name=RETRAINING_GROUP,
+        key=ModelNames(model.name).training_data,
+        group_name=model.name,
         partitions_def=monthly_partitions,
         retry_policy=retry_policy,
         kinds={"pandas"},
         io_manager_key=SNAPSHOT_IO_MANAGER,
-    )(snapshot_training_data)
-
-
-training_data = training_data_asset(external_step_retry_policy())
+    )(snapshot)

@@ -1,7 +1,7 @@
 """Deployment, the saga's last step: the inference server serves the new champion, or the
 promotion is compensated (alias and server back on the previous champion).
 
-The compensation runs the same use case as `rollback_champion_job` and `mlops-assets rollback`
+The compensation runs the same use case as `<model>_rollback_job` and `mlops-assets rollback`
 (`mlops_assets.retraining.rollback`).
 """
 
@@ -15,8 +15,10 @@ from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.constants import DEPLOYMENT, REGISTRY_POOL, RETRAINING_GROUP
+from mlops_assets.constants import CHAMPION_MODEL, DEPLOYMENT, REGISTRY_POOL
+from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -34,6 +36,7 @@ def compensate(
     failure: DeploymentError,
     event_queue: EventQueue | None = None,
     notifier: Notifier | None = None,
+    model: ModelSpec | None = None,
 ) -> ChampionMoved | None:
     """Moves the alias back to `previous` and the server with it; None if there is no way back."""
     if previous is None:
@@ -54,29 +57,23 @@ def compensate(
             notifier=notifier,
             expected=version,
             transition=f"{context.run_id}/{DEPLOYMENT}",
+            **({"model": model.name, "route": model.serving_route} if model else {}),
         )
     except ChampionConflict as conflict:
         context.log.error(f"{conflict}: leaving it alone")
         return None
 
 
-@dg.asset(
-    key=DEPLOYMENT,
-    # One run that moves @champion or the server at a time, whatever launched it.
-    pool=REGISTRY_POOL,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    kinds={"fastapi"},
-)
-def deployment(
+def deploy_champion(
     context: dg.AssetExecutionContext,
+    model: ModelSpec,
     champion_model: ChampionChange,
     model_registry: RegistryResource,
     serving_client: InferenceClientResource,
     event_queue: EventQueueResource,
     alerts: AlertsResource,
 ) -> dg.Output[DeploymentResult]:
-    """The champion in service: the inference server reloaded and answering with its version."""
+    """Makes the inference server serve the model's new champion, or compensates."""
     version = champion_model.version
     previous = champion_model.previous_version
     if not champion_model.alias_moved:
@@ -101,17 +98,23 @@ def deployment(
         )
     started = time.perf_counter()
     try:
-        report = server.deploy(version, f"deploy v{version} (run {context.run_id[:8]})")
+        report = server.deploy(
+            version,
+            f"deploy v{version} (run {context.run_id[:8]})",
+            model.name,
+            model.serving_route,
+        )
     except DeploymentError as failure:
         moved = compensate(
             context,
-            model_registry.get_client(),
+            model_registry.get_client(model.registry_name),
             server,
             version,
             previous,
             failure,
             event_queue.get_client(),
             alerts.get_client(),
+            model,
         )
         raise dg.Failure(
             description=f"inference server did not serve v{version}: {failure}",
@@ -132,3 +135,33 @@ def deployment(
             "deploy_seconds": seconds,
         },
     )
+
+
+def deployment_asset(model: ModelSpec) -> dg.AssetsDefinition:
+    """`<model>/deployment`: the model's champion pushed to the inference server."""
+    names = ModelNames(model.name)
+
+    @dg.asset(
+        key=names.deployment,
+        ins={CHAMPION_MODEL: dg.AssetIn(names.champion_model)},
+        # One run that moves @champion or the server at a time, whatever launched it.
+        pool=REGISTRY_POOL,
+        group_name=model.name,
+        partitions_def=monthly_partitions,
+        kinds={"fastapi"},
+    )
+    def deployment(
+        context: dg.AssetExecutionContext,
+        champion_model: ChampionChange,
+        model_registry: RegistryResource,
+        serving_client: InferenceClientResource,
+        event_queue: EventQueueResource,
+        alerts: AlertsResource,
+    ) -> dg.Output[DeploymentResult]:
+        """The champion in service: the inference server reloaded and answering with its
+        version."""
+        return deploy_champion(
+            context, model, champion_model, model_registry, serving_client, event_queue, alerts
+        )
+
+    return deployment

@@ -9,16 +9,9 @@ import dagster as dg
 from pydantic import Field
 
 from mlops_assets.backends.prediction_log import PredictionLog
-from mlops_assets.constants import (
-    CHAMPION_MONITOR,
-    DRIFT_ALPHA,
-    INPUT_DRIFT_THRESHOLD,
-    MIN_ACCURACY,
-    MONITOR_WINDOW_DAYS,
-    MONITORING_GROUP,
-    PREDICTION_DRIFT_THRESHOLD,
-)
+from mlops_assets.contracts.model_spec import ModelSpec, MonitorSpec
 from mlops_assets.contracts.monitoring import MonitorReport
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.ml.metrics import monitor_history_png
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.object_store import ObjectStoreResource
@@ -30,11 +23,13 @@ from mlops_assets.retraining.watch import evaluate_champion
 HISTORY = 60
 
 
+# Unset (None) fields take the model spec's `monitor` values (`MonitorConfig.resolved`).
 class MonitorConfig(dg.Config):
-    window_days: float = Field(
-        default=MONITOR_WINDOW_DAYS,
+    window_days: float | None = Field(
+        default=None,
         gt=0,
-        description="Length of the window that ends at window_end (MLOPS_MONITOR_WINDOW_DAYS).",
+        description="Length of the window that ends at window_end; unset: the spec's "
+        "monitor.window_days (MLOPS_MONITOR_WINDOW_DAYS overrides it).",
     )
     window_end: str = Field(
         default="",
@@ -45,23 +40,38 @@ class MonitorConfig(dg.Config):
         description="Where a window without window_end ends: now (live traffic), or at the "
         "newest confirmed task in the training data store (historical data, as the demo's).",
     )
-    target_accuracy: float = Field(
-        default=MIN_ACCURACY, description="Live accuracy the champion should keep."
+    target_accuracy: float | None = Field(
+        default=None,
+        description="Live accuracy the champion should keep; unset: the spec's "
+        "monitor.target_value.",
     )
-    input_drift_threshold: float = Field(
-        default=INPUT_DRIFT_THRESHOLD,
-        description="KS statistic (0..1) of a photo summary above which the inputs drifted "
-        "(MLOPS_MONITOR_INPUT_DRIFT_THRESHOLD).",
+    input_drift_threshold: float | None = Field(
+        default=None,
+        description="KS statistic (0..1) of a photo summary above which the inputs drifted; "
+        "unset: the spec's (MLOPS_MONITOR_INPUT_DRIFT_THRESHOLD overrides it).",
     )
-    prediction_drift_threshold: float = Field(
-        default=PREDICTION_DRIFT_THRESHOLD,
+    prediction_drift_threshold: float | None = Field(
+        default=None,
         description="Total variation distance (0..1) of the predicted-label shares above which "
-        "the predictions drifted (MLOPS_MONITOR_PREDICTION_DRIFT_THRESHOLD).",
+        "the predictions drifted; unset: the spec's "
+        "(MLOPS_MONITOR_PREDICTION_DRIFT_THRESHOLD overrides it).",
     )
-    drift_alpha: float = Field(
-        default=DRIFT_ALPHA,
-        description="Significance a drift test must also reach (MLOPS_MONITOR_DRIFT_ALPHA).",
+    drift_alpha: float | None = Field(
+        default=None,
+        description="Significance a drift test must also reach; unset: the spec's "
+        "(MLOPS_MONITOR_DRIFT_ALPHA overrides it).",
     )
+
+    def resolved(self, monitor: MonitorSpec) -> "MonitorConfig":
+        """This config with every unset field taken from the model spec's `monitor`."""
+        spec = {
+            "window_days": monitor.window_days,
+            "target_accuracy": monitor.target_value,
+            "input_drift_threshold": monitor.input_drift_threshold,
+            "prediction_drift_threshold": monitor.prediction_drift_threshold,
+            "drift_alpha": monitor.drift_alpha,
+        }
+        return self.model_copy(update={k: v for k, v in spec.items() if getattr(self, k) is None})
 
     def window(self, newest_confirmed_at: datetime | None = None) -> tuple[datetime, datetime]:
         """[start, end): window_end, else the newest confirmed task (anchored there and given)
@@ -81,26 +91,24 @@ class MonitorConfig(dg.Config):
         )
 
 
-def latest_report(instance: dg.DagsterInstance) -> MonitorReport | None:
-    """The newest `champion_monitor` report, from its materialization's metadata."""
-    reports = report_history(instance, limit=1)
+def latest_report(instance: dg.DagsterInstance, key: dg.AssetKey) -> MonitorReport | None:
+    """The newest report of the `champion_monitor` at `key`, from its materialization's
+    metadata."""
+    reports = report_history(instance, key, limit=1)
     return reports[-1] if reports else None
 
 
-def report_history(instance: dg.DagsterInstance, limit: int = HISTORY) -> list[MonitorReport]:
-    """The newest `limit` reports, oldest first."""
-    records = instance.fetch_materializations(dg.AssetKey(CHAMPION_MONITOR), limit=limit).records
+def report_history(
+    instance: dg.DagsterInstance, key: dg.AssetKey, limit: int = HISTORY
+) -> list[MonitorReport]:
+    """The newest `limit` reports of the `champion_monitor` at `key`, oldest first."""
+    records = instance.fetch_materializations(key, limit=limit).records
     reports = []
     for record in records:
         entry = record.asset_materialization.metadata.get("report")
         if entry is not None:
             reports.append(MonitorReport.model_validate(entry.value))
     return sorted(reports, key=lambda r: r.window_end)
-
-
-def _number(value: float | None) -> dg.MetadataValue:
-    # NaN plots as a gap in the UI's metadata chart where a value is missing.
-    return dg.MetadataValue.float(float("nan") if value is None else value)
 
 
 def report_metadata(report: MonitorReport, history: list[MonitorReport]) -> dict:
@@ -132,20 +140,20 @@ def report_metadata(report: MonitorReport, history: list[MonitorReport]) -> dict
 
 # Before the first champion there is nothing to monitor: no materialization (its checks are
 # skipped) and the run stays green, since nothing is broken.
-@dg.asset(key=CHAMPION_MONITOR, group_name=MONITORING_GROUP, kinds={"scipy"}, output_required=False)
-def champion_monitor(
+def watch_champion(
     context: dg.AssetExecutionContext,
+    model: ModelSpec,
     config: MonitorConfig,
     model_registry: RegistryResource,
     data_store: DataStoreResource,
     object_store: ObjectStoreResource,
 ) -> Iterator[dg.MaterializeResult]:
-    """The serving champion on the newest window: live accuracy ± interval, input and
-    prediction drift."""
+    """Evaluates the model's champion on the window the config names."""
+    config = config.resolved(model.monitor)
     store = data_store.get_client()
     anchored = config.window_anchor == "newest_confirmed_task" and not config.window_end
     report = evaluate_champion(
-        model_registry.get_client(),
+        model_registry.get_client(model.registry_name),
         store,
         PredictionLog(object_store.get_client()),
         config.window(store.newest_confirmed_at() if anchored else None),
@@ -154,12 +162,44 @@ def champion_monitor(
     )
     if report is None:
         context.log.warning(
-            "no @champion in the registry yet, nothing to monitor: run retrain_job once "
+            f"no @champion in the registry yet, nothing to monitor: run "
+            f"{ModelNames(model.name).retrain_job} once "
             "(or `make demo`)"
         )
         return
     context.log.info(describe_accuracy(report))
     yield dg.MaterializeResult(
-        metadata=report_metadata(report, report_history(context.instance)),
+        metadata=report_metadata(
+            report, report_history(context.instance, ModelNames(model.name).champion_monitor)
+        ),
         value=report,
     )
+
+
+def champion_monitor_options(model: ModelSpec) -> dict:
+    """What every task's `<model>/champion_monitor` shares: unpartitioned, in the model's
+    group, materialized only once there is a champion."""
+    return {
+        "key": ModelNames(model.name).champion_monitor,
+        "group_name": model.name,
+        "kinds": {"scipy"},
+        "output_required": False,
+    }
+
+
+def champion_monitor_asset(model: ModelSpec) -> dg.AssetsDefinition:
+    """`<model>/champion_monitor` of a classification model."""
+
+    @dg.asset(**champion_monitor_options(model))
+    def champion_monitor(
+        context: dg.AssetExecutionContext,
+        config: MonitorConfig,
+        model_registry: RegistryResource,
+        data_store: DataStoreResource,
+        object_store: ObjectStoreResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        """The serving champion on the newest window: live accuracy ± interval, input and
+        prediction drift."""
+        yield from watch_champion(context, model, config, model_registry, data_store, object_store)
+
+    return champion_monitor

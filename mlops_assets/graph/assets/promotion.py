@@ -4,8 +4,16 @@ its partitions answer "who served after month m" and stay green whatever the gat
 
 import dagster as dg
 
-from mlops_assets.constants import CHAMPION_ALIAS, CHAMPION_MODEL, REGISTRY_POOL, RETRAINING_GROUP
-from mlops_assets.contracts.stage_results import ChampionChange, VerificationReport
+from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.constants import (
+    CHAMPION_ALIAS,
+    CHAMPION_MODEL,
+    REGISTRY_POOL,
+    VERIFICATION_REPORT,
+)
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.contracts.stage_results import ChampionChange, GatedReport
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining.promotion import settle_champion
@@ -22,22 +30,14 @@ def history_markdown(entries: list[dict], newest: int = 10) -> str:
     return "\n".join(header + rows)
 
 
-@dg.asset(
-    key=CHAMPION_MODEL,
-    # One run that moves @champion or the server at a time, whatever launched it.
-    pool=REGISTRY_POOL,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    kinds={"mlflow"},
-)
-def champion_model(
+def settle(
     context: dg.AssetExecutionContext,
-    verification_report: VerificationReport,
-    model_registry: RegistryResource,
+    verification_report: GatedReport,
+    registry: RegistryClient,
+    headline: str,
 ) -> dg.Output[ChampionChange]:
-    """The champion serving after the month: the challenger if every gate passed (promoted),
-    else the champion kept (defended: not better; rejected: a value gate failed)."""
-    registry = model_registry.get_client()
+    """Settles the month's champion in `registry` and describes the change, quoting both
+    models' `headline` metric (the spec's first gate's)."""
     # A retried step (same run) records its decision and moves the alias at most once.
     change = settle_champion(registry, verification_report, f"{context.run_id}/{CHAMPION_MODEL}")
     serving = f"v{change.version}" if change.version else "no champion"
@@ -54,9 +54,36 @@ def champion_model(
             "previous_champion_version": change.previous_version or "none",
             "challenger_version": change.challenger_version,
             "alias_moved": change.alias_moved,
-            "challenger_accuracy": verification_report.challenger.accuracy,
-            **({"champion_accuracy": champion.accuracy} if champion else {}),
+            f"challenger_{headline}": verification_report.challenger.metrics[headline],
+            **({f"champion_{headline}": champion.metrics[headline]} if champion else {}),
             "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in change.reasons)),
             "decision_history": dg.MetadataValue.md(history_markdown(registry.history())),
         },
     )
+
+
+def champion_model_asset(model: ModelSpec) -> dg.AssetsDefinition:
+    """`<model>/champion_model`: `@champion` of the model's registered model after each month."""
+    names = ModelNames(model.name)
+
+    @dg.asset(
+        key=names.champion_model,
+        ins={VERIFICATION_REPORT: dg.AssetIn(names.verification_report)},
+        # One run that moves @champion or the server at a time, whatever launched it.
+        pool=REGISTRY_POOL,
+        group_name=model.name,
+        partitions_def=monthly_partitions,
+        kinds={"mlflow"},
+    )
+    def champion_model(
+        context: dg.AssetExecutionContext,
+        verification_report: GatedReport,
+        model_registry: RegistryResource,
+    ) -> dg.Output[ChampionChange]:
+        """The champion serving after the month: the challenger if every gate passed
+        (promoted), else the champion kept (defended: not better; rejected: a value gate
+        failed)."""
+        registry = model_registry.get_client(model.registry_name)
+        return settle(context, verification_report, registry, model.gates[0].metric)
+
+    return champion_model

@@ -1,7 +1,5 @@
 """The challenger: a CNN trained on the snapshot, logged to MLflow and registered."""
 
-import time
-
 import dagster as dg
 import numpy as np
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
@@ -9,14 +7,21 @@ from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from mlops_assets.backends import model_contract
-from mlops_assets.backends.registry import RegisteredModel
-from mlops_assets.backends.storage_errors import storage_errors_explained
-from mlops_assets.constants import RETRAINING_GROUP, TRAINED_MODEL, TRAINING_QUEUE
+from mlops_assets.backends.registry import RegisteredModel, RegistryClient
+from mlops_assets.constants import TRAINING_DATA, TRAINING_QUEUE
+from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
+from mlops_assets.graph.face_training import FaceTrainingConfig, train_face_challenger
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
-from mlops_assets.graph.retries import external_step_retry_policy
-from mlops_assets.graph.trainer_runs import EpochReporter, TrainerConfig, run_trainer
+from mlops_assets.graph.trainer_runs import (
+    EpochReporter,
+    TrainerConfig,
+    register_challenger,
+    run_trainer,
+)
 from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.ml.model import TrainSettings, train
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.trainer import TrainerResource
@@ -37,12 +42,11 @@ def train_challenger(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     training_data: TrainingSnapshot,
-    model_registry: RegistryResource,
-    mlflow: dg.ResourceParam[MlFlow],
+    registry: RegistryClient,
+    mlflow: MlFlow,
     trainer: TrainerResource,
 ) -> dg.Output[RegisteredModel]:
-    """Challenger model version, registered in MLflow with the alias `challenger`."""
-    registry = model_registry.get_client()
+    """Trains, logs and registers the challenger in `registry` (alias `challenger`)."""
     settings = TrainSettings(**config.model_dump(include=set(TrainSettings.model_fields)))
     x, y = to_arrays(training_data.train)
     if config.shuffle_labels:
@@ -66,19 +70,12 @@ def train_challenger(
         result = train(x, y, settings, on_epoch=EpochReporter(context).on_epoch(settings.epochs))
         trainer_metadata = {}
     run_id = mlflow.active_run().info.run_id
-    started = time.perf_counter()
-    with storage_errors_explained(
-        "storing the model in MLflow's artifact store",
-        endpoint_variable="MLFLOW_S3_ENDPOINT_URL",
-        location_variable="the experiment's artifact location",
-    ):
+
+    def log_model() -> tuple[str, str]:
         info, sha256 = model_contract.log_keras_model(result.model, x)
-    registered = registry.register(info.model_uri, run_id, sha256)
-    model_contract.name_run(training_data.month, registered.version)
-    context.log.info(
-        f"registered {registered.name} v{registered.version} (@challenger) in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+        return info.model_uri, sha256
+
+    registered, sha256 = register_challenger(context, registry, training_data.month, log_model)
     return dg.Output(
         registered,
         metadata={
@@ -94,20 +91,66 @@ def train_challenger(
     )
 
 
+def _trained_model_options(
+    model: ModelSpec, retry_policy: dg.RetryPolicy, queue: str, kinds: set[str]
+) -> dict:
+    # What every task's `<model>/trained_model` shares: its key and input, group, partitions,
+    # retries and the Celery queue of its step (a GPU worker serves it; the in-process executor
+    # ignores the route).
+    names = ModelNames(model.name)
+    return {
+        "key": names.trained_model,
+        "ins": {TRAINING_DATA: dg.AssetIn(names.training_data)},
+        "group_name": model.name,
+        "partitions_def": monthly_partitions,
+        "retry_policy": retry_policy,
+        "kinds": kinds,
+        "op_tags": {DAGSTER_CELERY_QUEUE_TAG: queue},
+    }
+
+
 def trained_model_asset(
-    retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
+    model: ModelSpec, retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
 ) -> dg.AssetsDefinition:
-    """`trained_model` with a retry policy (`definitions.py` passes the configured one) and its
-    step routed to the Celery queue `queue` (a GPU worker serves it; the in-process executor
-    ignores the route)."""
-    return dg.asset(
-        key=TRAINED_MODEL,
-        group_name=RETRAINING_GROUP,
-        partitions_def=monthly_partitions,
-        retry_policy=retry_policy,
-        kinds={"tensorflow", "mlflow"},
-        op_tags={DAGSTER_CELERY_QUEUE_TAG: queue},
-    )(train_challenger)
+    """`<model>/trained_model` of a classification model with a retry policy
+    (`definitions.py` passes the configured one) and its step routed to the Celery queue
+    `queue`. It registers in the model's own `registry_name`."""
+
+    @dg.asset(**_trained_model_options(model, retry_policy, queue, {"tensorflow", "mlflow"}))
+    def trained_model(
+        context: dg.AssetExecutionContext,
+        config: TrainingConfig,
+        training_data: TrainingSnapshot,
+        model_registry: RegistryResource,
+        mlflow: dg.ResourceParam[MlFlow],
+        trainer: TrainerResource,
+    ) -> dg.Output[RegisteredModel]:
+        """Challenger model version, registered in MLflow with the alias `challenger`."""
+        registry = model_registry.get_client(model.registry_name)
+        return train_challenger(context, config, training_data, registry, mlflow, trainer)
+
+    return trained_model
 
 
-trained_model = trained_model_asset(external_step_retry_policy())
+def face_trained_model_asset(
+    model: ModelSpec, retry_policy: dg.RetryPolicy, queue: str = TRAINING_QUEUE
+) -> dg.AssetsDefinition:
+    """`<model>/trained_model` of a verification model: the spec's trainer (the built-in
+    `face_projection` or an own command through Pipes) on the face snapshot, registered in the
+    model's `registry_name`."""
+
+    @dg.asset(**_trained_model_options(model, retry_policy, queue, {"scikit-learn", "mlflow"}))
+    def trained_model(
+        context: dg.AssetExecutionContext,
+        config: FaceTrainingConfig,
+        training_data: FaceSnapshot,
+        model_registry: RegistryResource,
+        # Requested so dagster-mlflow opens the run the challenger is logged in.
+        mlflow: dg.ResourceParam[MlFlow],
+        trainer: TrainerResource,
+    ) -> dg.Output[RegisteredModel]:
+        """Face verifier challenger, registered in MLflow with the alias `challenger`."""
+        registry = model_registry.get_client(model.registry_name)
+        return train_face_challenger(context, config, training_data, registry, trainer, model)
+
+    return trained_model

@@ -2,31 +2,47 @@
 
 import base64
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import dagster as dg
+import mlflow
 import numpy as np
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
 from mlops_assets.backends import model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
-from mlops_assets.constants import MIN_IMPROVEMENT, RETRAINING_GROUP, VERIFICATION_REPORT
-from mlops_assets.contracts.stage_results import ModelScore, VerificationReport
+from mlops_assets.constants import TRAINED_MODEL, TRAINING_DATA
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.contracts.stage_results import (
+    Decision,
+    GatedReport,
+    GateResult,
+    ModelScore,
+    VerificationReport,
+)
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
+from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.ml import metrics
 from mlops_assets.ml.data import to_arrays
+from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.ml.verification import AccuracyVerifier, PerformanceVerifier
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining import gates
 
+# A task's score of one model version (`ModelScore`, `VerifierScore`): its `metrics` feed the gates.
+S = TypeVar("S")
+
 
 class VerificationConfig(dg.Config):
-    min_improvement: float = Field(
-        default=MIN_IMPROVEMENT,
-        description="How much the challenger's holdout accuracy must exceed the champion's "
-        f"(default {MIN_IMPROVEMENT}: a rerun on the same data defends; 0 = not worse).",
+    min_improvement: float | None = Field(
+        default=None,
+        description="How much better than the champion the challenger must be on each gate "
+        "against the champion (0 = not worse); unset: the model spec's min_improvement.",
     )
     latency_samples: int = Field(
         default=200, description="Timed single-sample predictions per model after warm-up."
@@ -60,74 +76,117 @@ def _png_markdown(png: bytes, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-@dg.asset(
-    key=VERIFICATION_REPORT,
-    group_name=RETRAINING_GROUP,
-    partitions_def=monthly_partitions,
-    # Months run in order: the champion a month is judged against is the one the previous
-    # month left, and the registry alias is shared state.
-    deps=[
-        dg.AssetDep(
-            VERIFICATION_REPORT,
-            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
-        )
-    ],
-    kinds={"mlflow"},
-)
-def verification_report(
+@dataclass(frozen=True)
+class Verdict(Generic[S]):
+    """Challenger and champion scored on one holdout, and the spec's gates on their metrics."""
+
+    challenger: S
+    champion: S | None
+    min_improvement: float
+    gates: list[GateResult]
+
+    @property
+    def decision(self) -> Decision:
+        return gates.decide(self.gates)
+
+    def report_fields(self, snapshot: TrainingSnapshot | FaceSnapshot) -> dict:
+        """The fields every task's verification report has, for this verdict on `snapshot`."""
+        return {
+            "month": snapshot.month,
+            "data_version": snapshot.data_version,
+            "holdout_rows": len(snapshot.holdout),
+            "holdout_start": snapshot.holdout_start.isoformat(),
+            "min_improvement": self.min_improvement,
+            "challenger": self.challenger,
+            "champion": self.champion,
+            "gates": self.gates,
+            "decision": self.decision,
+        }
+
+
+def judge(
+    model: ModelSpec,
+    config: VerificationConfig,
+    month: str,
+    trained_model: RegisteredModel,
+    registry: RegistryClient,
+    score: Callable[[RegisteredModel], S],
+) -> Verdict[S]:
+    """Scores the challenger and the champion the month is judged against with `score` (any
+    task's: its result's `metrics` are named as the gates' metrics) and runs the spec's gates.
+    """
+    champion = registry.champion_for(month)
+    challenger = score(trained_model)
+    champion_score = score(champion) if champion else None
+    min_improvement = (
+        model.min_improvement if config.min_improvement is None else config.min_improvement
+    )
+    results = gates.evaluate(
+        model.gates,
+        challenger.metrics,
+        champion_score.metrics if champion_score else None,
+        min_improvement,
+    )
+    return Verdict(challenger, champion_score, min_improvement, results)
+
+
+def record_verdict(context: dg.AssetExecutionContext, report: GatedReport) -> dict:
+    """Logs the report and its gates in the MLflow run (`verification_report.json`, one tag
+    `gate.<name>` per gate) and in the step's log; returns the gates' metadata table."""
+    mlflow.log_dict(report.model_dump(mode="json"), "verification_report.json")
+    mlflow.set_tags({f"gate.{r.name}": "passed" if r.passed else "failed" for r in report.gates})
+    mlflow.set_tag("decision", report.decision)
+    context.log.info(
+        f"decision {report.decision}: "
+        + "; ".join(f"{r.name} {'passed' if r.passed else 'FAILED'}" for r in report.gates)
+    )
+    return {
+        "decision": report.decision,
+        "gates": dg.MetadataValue.md(
+            "\n".join(
+                ["| gate | passed | reason |", "|---|---|---|"]
+                + [f"| {r.name} | {r.passed} | {r.reason} |" for r in report.gates]
+            )
+        ),
+    }
+
+
+def verify_challenger(
     context: dg.AssetExecutionContext,
+    model: ModelSpec,
     config: VerificationConfig,
     training_data: TrainingSnapshot,
     trained_model: RegisteredModel,
-    model_registry: RegistryResource,
-    mlflow: dg.ResourceParam[MlFlow],
+    registry: RegistryClient,
 ) -> dg.Output[VerificationReport]:
-    """Challenger vs champion on the newest holdout: accuracy, latency and the gate verdicts."""
-    registry = model_registry.get_client()
-    champion = registry.champion_for(training_data.month)
-    challenger = _score(registry, trained_model, training_data, config.latency_samples)
-    champion_score = (
-        _score(registry, champion, training_data, config.latency_samples) if champion else None
+    """Scores challenger and champion on the holdout and runs the spec's gates on them."""
+    verdict = judge(
+        model,
+        config,
+        training_data.month,
+        trained_model,
+        registry,
+        lambda version: _score(registry, version, training_data, config.latency_samples),
     )
-    results = gates.evaluate(challenger, champion_score, config.min_improvement)
-    report = VerificationReport(
-        month=training_data.month,
-        data_version=training_data.data_version,
-        holdout_rows=len(training_data.holdout),
-        holdout_start=training_data.holdout_start.isoformat(),
-        min_improvement=config.min_improvement,
-        challenger=challenger,
-        champion=champion_score,
-        gates=results,
-        decision=gates.decide(results),
-    )
-    mlflow.log_dict(report.model_dump(mode="json"), "verification_report.json")
+    challenger, champion_score = verdict.challenger, verdict.champion
+    report = VerificationReport(**verdict.report_fields(training_data))
+    gate_metadata = record_verdict(context, report)
     model_contract.log_holdout_metrics(
         {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s},
         trained_model.source,
         snapshot_datasets(training_data)[1],
     )
     matrix = np.asarray(challenger.confusion)
-    context.log.info(
-        f"decision {report.decision}: "
-        + "; ".join(f"{r.name} {'passed' if r.passed else 'FAILED'}" for r in results)
-    )
     return dg.Output(
         report,
         metadata={
-            "decision": report.decision,
+            **gate_metadata,
             "challenger_version": challenger.version,
             "challenger_accuracy": challenger.accuracy,
             "champion_version": champion_score.version if champion_score else "none",
             **({"champion_accuracy": champion_score.accuracy} if champion_score else {}),
             "latency_p95_ms": challenger.latency_p95_s * 1000,
             "holdout_rows": report.holdout_rows,
-            "gates": dg.MetadataValue.md(
-                "\n".join(
-                    ["| gate | passed | reason |", "|---|---|---|"]
-                    + [f"| {r.name} | {r.passed} | {r.reason} |" for r in results]
-                )
-            ),
             "confusion_matrix": dg.MetadataValue.md(metrics.confusion_markdown(matrix)),
             "confusion_plot": dg.MetadataValue.md(
                 _png_markdown(
@@ -137,3 +196,48 @@ def verification_report(
             ),
         },
     )
+
+
+def verification_report_options(model: ModelSpec) -> dict:
+    """What every task's `<model>/verification_report` shares: key, inputs, group, partitions
+    and the dependency on the previous month."""
+    names = ModelNames(model.name)
+    return {
+        "key": names.verification_report,
+        "ins": {
+            TRAINING_DATA: dg.AssetIn(names.training_data),
+            TRAINED_MODEL: dg.AssetIn(names.trained_model),
+        },
+        "group_name": model.name,
+        "partitions_def": monthly_partitions,
+        # Months run in order: the champion a month is judged against is the one the previous
+        # month left, and the registry alias is shared state.
+        "deps": [
+            dg.AssetDep(
+                names.verification_report,
+                partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+            )
+        ],
+        "kinds": {"mlflow"},
+    }
+
+
+def verification_report_asset(model: ModelSpec) -> dg.AssetsDefinition:
+    """`<model>/verification_report` of a classification model: the spec's gates on
+    challenger and champion."""
+
+    @dg.asset(**verification_report_options(model))
+    def verification_report(
+        context: dg.AssetExecutionContext,
+        config: VerificationConfig,
+        training_data: TrainingSnapshot,
+        trained_model: RegisteredModel,
+        model_registry: RegistryResource,
+        mlflow: dg.ResourceParam[MlFlow],
+    ) -> dg.Output[VerificationReport]:
+        """Challenger vs champion on the newest holdout: accuracy, latency and the gate
+        verdicts."""
+        registry = model_registry.get_client(model.registry_name)
+        return verify_challenger(context, model, config, training_data, trained_model, registry)
+
+    return verification_report

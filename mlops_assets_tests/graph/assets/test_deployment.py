@@ -4,11 +4,15 @@ import dagster as dg
 import pytest
 
 from mlops_assets.backends.inference_client import DeploymentError
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.stage_results import ChampionChange, DeploymentResult
-from mlops_assets.graph.assets.deployment import deployment
+from mlops_assets.graph.assets.deployment import deployment_asset
 from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets_tests.support.photo_graph import REGISTRY
 from mlops_assets_tests.support.registry import register
 from mlops_assets_tests.support.serving import champion_change, free_port
+
+deployment = deployment_asset(load_fleet().model("task_photos"))
 
 
 def run_deployment(resources, champion_model: ChampionChange, serving_client):
@@ -49,7 +53,7 @@ def test_first_champion_refused_fails_without_a_way_back(resources):
 
 
 def test_compensation_moves_the_alias_back_when_it_still_is_the_failed_version(resources, tmp_path):
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     for version in register(registry, tmp_path, 2):
         registry.promote(version, f"v{version}")
     unreachable = InferenceClientResource(url=f"http://127.0.0.1:{free_port()}", timeout_s=1)
@@ -61,7 +65,7 @@ def test_compensation_moves_the_alias_back_when_it_still_is_the_failed_version(r
 
 
 def test_compensation_leaves_an_alias_that_moved_on_meanwhile(resources, tmp_path):
-    registry = resources["model_registry"].get_client()
+    registry = resources["model_registry"].get_client(REGISTRY)
     for version in register(registry, tmp_path, 3):
         registry.promote(version, f"v{version}")
     unreachable = InferenceClientResource(url=f"http://127.0.0.1:{free_port()}", timeout_s=1)

@@ -7,6 +7,7 @@ import pytest
 
 from mlops_assets.backends.prediction_log import PredictionLog
 from mlops_assets.graph.assets.monitoring import latest_report
+from mlops_assets_tests.support.photo_graph import PHOTO, node
 
 pytestmark = pytest.mark.model
 
@@ -19,8 +20,8 @@ def instance():
 
 def monitor(definitions, instance, window_end: str):
     config = {"window_days": 30, "window_end": window_end}
-    return definitions.resolve_job_def("monitor_job").execute_in_process(
-        run_config={"ops": {"champion_monitor": {"config": config}}},
+    return definitions.resolve_job_def(PHOTO.monitor_job).execute_in_process(
+        run_config={"ops": {node("champion_monitor"): {"config": config}}},
         instance=instance,
         raise_on_error=False,
     )
@@ -38,7 +39,7 @@ def test_champion_monitor_sees_the_new_camera_and_warns(
     # No champion yet: nothing to monitor, nothing broken: a green run without a report.
     before = monitor(definitions, instance, "2025-01-31")
     assert before.success and not before.get_asset_materialization_events()
-    first = definitions.resolve_job_def("retrain_job").execute_in_process(
+    first = definitions.resolve_job_def(PHOTO.retrain_job).execute_in_process(
         instance=instance, partition_key="2024-12-01"
     )
     assert first.success and backends.registry.champion().version == "1"
@@ -80,7 +81,7 @@ def test_champion_monitor_sees_the_new_camera_and_warns(
     drifted = monitor(definitions, instance, "2025-05-01")
     assert drifted.success  # WARN checks do not fail the run
     assert checks_of(drifted)["champion_drift_within_threshold"] == (False, "WARN")
-    report = latest_report(instance)
+    report = latest_report(instance, PHOTO.champion_monitor)
     assert report.window_end == pd.Timestamp("2025-05-01", tz="UTC")
     assert report.accuracy.joined_served == 60 and report.served_predictions == 60
     assert any(t.drifted for t in report.drift if t.name.startswith("input:"))

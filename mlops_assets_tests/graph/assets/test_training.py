@@ -1,12 +1,16 @@
 """The training asset's launchpad config is the model's hyperparameters, the trainer, and one
 switch."""
 
-from mlops_assets.graph.assets.training import TrainingConfig, trained_model
+import dagster as dg
+
+from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.graph.assets.training import TrainingConfig, trained_model_asset
 from mlops_assets.graph.trainer_runs import TrainerConfig
 from mlops_assets.ml.model import TrainSettings
 
 
 def test_the_launchpad_shows_every_hyperparameter_and_trainer_field_with_its_description():
+    trained_model = trained_model_asset(load_fleet().model("task_photos"), dg.RetryPolicy())
     fields = trained_model.op.config_schema.config_type.fields
     trainer_fields = set(TrainerConfig.model_fields)
     assert trainer_fields == {"trainer", "trainer_args", "trainer_timeout_s"}
