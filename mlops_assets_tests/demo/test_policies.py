@@ -123,7 +123,7 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
             run_config=RUN_CONFIG,
         )
         latest_before = newest_champion_model(instance)
-        baseline = last_snapshot_high_water_mark(instance)
+        baseline = last_snapshot_high_water_mark(instance, PHOTO.training_data)
         runs = policies.compare_policies(
             monthly, tmp_path / "policies", SHORT, 3, RUN_CONFIG, HEALTH
         )
@@ -132,7 +132,7 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
         assert len(instance.get_runs()) == len(monthly)
         assert newest_champion_model(instance) == latest_before
         # task_events_sensor's baseline: the monthly replay's newest snapshot, still.
-        assert last_snapshot_high_water_mark(instance) == baseline > 0
+        assert last_snapshot_high_water_mark(instance, PHOTO.training_data) == baseline > 0
     with policies.policy_instance(tmp_path / "policies" / "evidence") as own:
         tagged = own.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
     by_name = {run.name: run for run in runs}
