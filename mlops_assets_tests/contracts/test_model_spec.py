@@ -7,10 +7,11 @@ import yaml
 from pydantic import ValidationError
 
 from mlops_assets.contracts import gate_spec, model_spec
-from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, FleetSpec
+from mlops_assets.contracts.fleet import FleetSpec
 from mlops_assets.contracts.model_spec import ModelSpec, cron_problem
+from mlops_assets_tests.support.fleet_files import EXAMPLE_FLEET_FILE
 
-MODELS = yaml.safe_load(SHIPPED_FLEET_FILE.read_text())["models"]
+MODELS = yaml.safe_load(EXAMPLE_FLEET_FILE.read_text())["models"]
 
 
 def spec(index: int = 1, **changes) -> dict:

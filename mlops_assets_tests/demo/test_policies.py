@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from mlops_assets.backends import factory
-from mlops_assets.constants import CHAMPION_MODEL
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo import policies, replay, report
 from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png
@@ -104,7 +103,7 @@ RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 def newest_champion_model(instance: dg.DagsterInstance) -> int:
     """The storage id of the newest champion_model materialization."""
-    [record] = instance.fetch_materializations(dg.AssetKey(CHAMPION_MODEL), limit=1).records
+    [record] = instance.fetch_materializations(PHOTO.champion_model, limit=1).records
     return record.storage_id
 
 

@@ -64,7 +64,7 @@ def test_decisions_follow_the_gates(drifting):
             assert r.challenger_accuracy < r.champion_accuracy + 0.02
             assert r.champion_after == r.champion_before
     last = results[-1]
-    assert last.decision == "rejected" and "not above the minimum" in last.reason
+    assert last.decision == "rejected" and "does not meet > the threshold 0.9" in last.reason
     assert last.champion_after == results[-2].champion_after
     table = report.table_markdown(results)
     assert table.count("\n") == len(results) + 1 and "**defended**" in table

@@ -17,7 +17,11 @@ from mlops_assets.tools.processes import free_port
 def test_each_resource_hands_out_the_backend_the_settings_choose(resources, settings):
     # The IO managers are Dagster's own (they hand out no backend) and `mlflow` is dagster-mlflow's.
     shells = {n: r for n, r in resources.items() if n != "mlflow" and "io_manager" not in n}
-    clients = {name: r.get_client() for name, r in shells.items()}
+    # The registry hands out one client per registered model (the spec's registry_name).
+    clients = {
+        name: r.get_client(settings.model_name) if name == "model_registry" else r.get_client()
+        for name, r in shells.items()
+    }
     assert isinstance(clients["data_store"], TrainingDataStore)
     assert clients["data_store"].url == settings.resolved_data_store_url
     assert isinstance(clients["event_queue"], SqliteQueue)

@@ -25,9 +25,10 @@ from mlops_assets.contracts.events import (
     ModelRolledBack,
     parse_event,
 )
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.stage_results import DeploymentResult
 from mlops_assets.definitions import build_definitions, build_resources
-from mlops_assets.graph.assets.deployment import deployment
+from mlops_assets.graph.assets.deployment import deployment_asset
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
@@ -46,6 +47,9 @@ pytestmark = pytest.mark.integration
 
 PHOTOS = np.random.default_rng(7).integers(0, 17, size=(3, 64)).astype(float)
 ADMIN_TOKEN = "integration-admin-token"
+
+
+deployment = deployment_asset(load_fleet().model("task_photos"))
 
 
 @pytest.fixture(scope="module")
