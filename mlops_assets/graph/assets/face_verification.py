@@ -5,10 +5,12 @@ spec's gates."""
 import tempfile
 
 import dagster as dg
+import numpy as np
 from dagster_mlflow.resources import MlFlow
 
 from mlops_assets.backends import face_model_contract, model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
+from mlops_assets.contracts.gate_spec import PairedTestSpec
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.stage_results import FaceVerificationReport, VerifierScore
 from mlops_assets.graph.assets.verification import (
@@ -17,9 +19,12 @@ from mlops_assets.graph.assets.verification import (
     record_verdict,
     verification_report_options,
 )
-from mlops_assets.ml.face_data import FaceSnapshot
+from mlops_assets.ml.face_data import FaceSnapshot, face_arrays
 from mlops_assets.ml.face_scoring import score_verifier
 from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.retraining import change_gate
+from mlops_assets.retraining.paired_bootstrap import VERIFICATION_METRICS
+from mlops_assets.retraining.verification_bootstrap import verifier_bootstrap
 
 
 def score_face_version(
@@ -28,14 +33,42 @@ def score_face_version(
     holdout,
     latency_samples: int,
     seed: int,
+    embedded: dict[str, tuple[np.ndarray, float]],
 ) -> VerifierScore:
     """Downloads a registered verifier, checks its hash and scores it on `holdout`; the same
-    seed gives champion and challenger the same impostor pairs."""
+    seed gives champion and challenger the same impostor pairs. Its embeddings of the holdout
+    rows and its threshold go into `embedded` under the version, for the paired bootstrap."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = registry.download_version_folder(version.version, scratch)
         verifier = face_model_contract.load_face_verifier(folder, version.sha256)
     figures = score_verifier(verifier, holdout, latency_samples=latency_samples, seed=seed)
+    embedded[version.version] = (verifier.embed(face_arrays(holdout)[0]), verifier.threshold)
     return VerifierScore(version=version.version, run_id=version.run_id, **figures)
+
+
+def bootstrap_comparer(
+    embedded: dict[str, tuple[np.ndarray, float]],
+    identities: np.ndarray,
+    challenger: VerifierScore,
+    champion: VerifierScore,
+    spec: PairedTestSpec,
+) -> change_gate.Comparer:
+    """The paired bootstrap over holdout identities for TAR at the threshold and EER."""
+
+    def comparer(metric: str):
+        if metric not in VERIFICATION_METRICS:
+            return None
+        return lambda: verifier_bootstrap(
+            embedded[challenger.version],
+            embedded[champion.version],
+            identities,
+            metric,
+            resamples=spec.bootstrap_resamples,
+            seed=spec.seed,
+            alpha=spec.alpha,
+        )
+
+    return comparer
 
 
 def verify_face_challenger(
@@ -48,6 +81,7 @@ def verify_face_challenger(
 ) -> dg.Output[FaceVerificationReport]:
     """Scores challenger and champion verifiers on the holdout identities and runs the spec's
     gates on their figures."""
+    embedded: dict[str, tuple[np.ndarray, float]] = {}
     verdict = judge(
         model,
         config,
@@ -60,6 +94,14 @@ def verify_face_challenger(
             training_data.holdout,
             config.latency_samples,
             model.paired_test.seed,
+            embedded,
+        ),
+        lambda challenger, champion: bootstrap_comparer(
+            embedded,
+            face_arrays(training_data.holdout)[1],
+            challenger,
+            champion,
+            model.paired_test,
         ),
     )
     challenger, champion = verdict.challenger, verdict.champion
@@ -74,6 +116,7 @@ def verify_face_challenger(
         champion=champion,
         gates=verdict.gates,
         decision=verdict.decision,
+        paired=verdict.paired,
     )
     gate_metadata = record_verdict(context, report)
     model_contract.log_holdout_metrics(
