@@ -203,8 +203,8 @@ def policies_table(runs: list[PolicyRun], scenario: Scenario) -> list[dict]:
 
 
 def results_as_dicts(results: list[MonthResult]) -> list[dict]:
-    """Plain-JSON form of the results."""
-    return [asdict(r) for r in results]
+    """Plain-JSON form of the results (the paired comparison as a dict)."""
+    return [{**asdict(r), "paired": r.paired.model_dump() if r.paired else None} for r in results]
 
 
 def publish_report(

@@ -107,6 +107,7 @@ def test_published_report_has_the_policy_section_plot_and_table(settings, tmp_pa
     runs = [monthly_from_replay(RESULTS), evidence, old_rule]
     # Run ids the instance does not know: the report counts no runs for them.
     results = [replace(r, run_id=f"run-{i}") for i, r in enumerate(RESULTS)]
+    results[1] = replace(results[1], paired=PAIRED)
     with dg.DagsterInstance.ephemeral() as instance:
         folder = report.publish_report(settings, instance, results, SCENARIO, runs)
         event = instance.get_latest_materialization_event(dg.AssetKey("replay_report"))
@@ -125,4 +126,6 @@ def test_published_report_has_the_policy_section_plot_and_table(settings, tmp_pa
     table = json.loads((folder / "policies.json").read_text())
     assert [row["policy"] for row in table] == ["monthly", "evidence", OLD_RULE]
     assert (table[2]["promotions"], table[2]["deploys"]) == (3, 2)
+    saved = json.loads((folder / "results.json").read_text())
+    assert saved[1]["paired"]["b"] == 2 and saved[0]["paired"] is None
     assert "| evidence |" in event.asset_materialization.metadata["policies"].value
