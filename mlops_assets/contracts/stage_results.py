@@ -34,8 +34,41 @@ class GateResult(_Result):
     severity: Literal["ERROR", "WARN"] = "ERROR"
 
 
+class PairedSummary(_Result):
+    """Champion against challenger on the same holdout, paired (`retraining.change_gate`):
+    what the champion-relative gate read, in numbers.
+
+    `difference`, `low` and `high` are the challenger's improvement in the metric's better
+    direction (positive: the challenger is better); `b` and `c` (McNemar only) count the
+    samples only the challenger, only the champion got right.
+    """
+
+    method: Literal["mcnemar_exact", "paired_bootstrap"]
+    metric: str
+    n: int
+    b: int | None = None
+    c: int | None = None
+    difference: float
+    low: float
+    high: float
+    confidence: float
+    p_value: float
+    alpha: float
+    minimum_detectable: float | None
+    rule: str
+    change_rule: Literal["paired", "min_improvement"] = "paired"
+    reason: str
+    power: str
+
+    def as_metadata(self) -> dict[str, float | int | str]:
+        """Flat `paired_*` entries for Dagster metadata, MLflow tags and the completion event
+        (None becomes 'none')."""
+        return {f"paired_{k}": ("none" if v is None else v) for k, v in self.model_dump().items()}
+
+
 class ModelScore(_Result):
-    """One model version scored on the holdout: accuracy, confusion and latency."""
+    """One model version scored on the holdout: accuracy, confusion and latency; `correct` is
+    its per-row correctness on the holdout, in row order (what the paired test reads)."""
 
     version: str
     run_id: str | None
@@ -46,6 +79,7 @@ class ModelScore(_Result):
     latency_p50_s: float
     latency_p95_s: float
     latency_p99_s: float
+    correct: list[bool] = []
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -80,7 +114,10 @@ class VerifierScore(_Result):
 
 
 class GatedReport(_Result):
-    """What every verification report answers about its gates."""
+    """What every verification report answers about its gates; `paired` is the paired
+    comparison of challenger and champion (None without a champion)."""
+
+    paired: PairedSummary | None = None
 
     def gate(self, name: str) -> GateResult:
         """Returns the result of the gate called `name`.

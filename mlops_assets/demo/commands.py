@@ -194,7 +194,10 @@ def run_demo(settings: Settings) -> int:
                 progress=True,
                 monitor=lambda: monitor_champion(definitions, instance, settings),
             )
-            log.info("the same stream under the volume and evidence policies (about a minute)")
+            log.info(
+                "the same stream under the volume and evidence policies and the old promotion "
+                "rule (a few minutes)"
+            )
             policy_runs = policies.compare_policies(
                 results,
                 settings.home_dir / "policies",
@@ -213,6 +216,7 @@ def run_demo(settings: Settings) -> int:
         f"{report.table_markdown(results)}\n\n{totals}\n\n"
         f"retraining policies on the same stream:\n"
         f"{policy_report.policies_markdown(policy_runs, scenario)}\n\n"
+        f"promotion rules on the same stream:\n{policy_report.rules_markdown(policy_runs)}\n\n"
         f"{face_table}"
         f"in the Dagster UI: runs {counts['runs']}, champion_model materialized for "
         f"{counts['champion_model_materialized']}\n"

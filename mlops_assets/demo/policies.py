@@ -62,6 +62,17 @@ class PolicyRun:
         return sum(m.trigger is not None for m in self.months)
 
     @property
+    def promotions(self) -> int:
+        return sum(m.decision == "promoted" for m in self.months)
+
+    @property
+    def deploys(self) -> int:
+        """New versions that went on to serve a month: the serving version changed (a
+        promotion in the last month has no month left to serve)."""
+        versions = [m.serving_version for m in self.months if m.serving_version is not None]
+        return sum(a != b for a, b in zip([None, *versions], versions, strict=False))
+
+    @property
     def served(self) -> list[float]:
         return [m.serving_accuracy for m in self.months if m.serving_accuracy is not None]
 
@@ -84,6 +95,8 @@ class PolicyRun:
         return {
             "policy": self.name,
             "retraining_runs": self.retrains,
+            "promotions": self.promotions,
+            "deploys": self.deploys,
             "months_below_target": self.months_below_target,
             "mean_serving_accuracy": round(self.mean_accuracy, 4) if self.served else None,
             "triggers": [
@@ -131,6 +144,23 @@ def monthly_from_replay(results: list[MonthResult]) -> PolicyRun:
 
 
 Decide = Callable[[MonitorReport | None, int, pd.Timestamp], str | None]
+
+# The previous promotion rule, replayed next to the paired one on the same stream: the
+# challenger must reach the champion's holdout accuracy + min_improvement (0.005).
+OLD_RULE = "monthly, old rule"
+
+
+def every_month(report: MonitorReport | None, month: int, now: pd.Timestamp) -> str | None:
+    """The monthly policy: a run every month."""
+    return "monthly"
+
+
+def with_change_rule(run_config: dict, change_rule: str) -> dict:
+    """`run_config` with the demo model's verification_report judged by `change_rule`."""
+    op = DEMO_NAMES.verification_report.to_python_identifier()
+    ops = dict(run_config.get("ops", {}))
+    config = {**ops.get(op, {}).get("config", {}), "change_rule": change_rule}
+    return {**run_config, "ops": {**ops, op: {"config": config}}}
 
 
 def volume_policy(volume_labels: int, per_month: int) -> Decide:
@@ -274,6 +304,7 @@ def compare_policies(
     health: HealthPolicy | None = None,
     thresholds: DriftThresholds | None = None,
     volume_labels: int = 450,
+    old_rule: bool = True,
 ) -> list[PolicyRun]:
     """Runs the volume and evidence policies next to the monthly replay's results.
 
@@ -285,6 +316,8 @@ def compare_policies(
         health: the evidence policy's target, minimum sample and cooldown.
         thresholds: the monitor's drift thresholds.
         volume_labels: the volume policy's labels per run.
+        old_rule: also replay the monthly policy under the previous promotion rule
+            (`OLD_RULE`: champion + min_improvement) on its own backends.
     """
     health = health or health_policy()
     thresholds = thresholds or drift_thresholds()
@@ -292,13 +325,18 @@ def compare_policies(
     # dagster-mlflow exports MLFLOW_TRACKING_URI for each run; keep the caller's.
     saved = os.environ.get("MLFLOW_TRACKING_URI")
     try:
-        for name, decide in (
-            ("volume", volume_policy(volume_labels, scenario.per_month)),
-            ("evidence", evidence_policy(health)),
-        ):
-            settings = policy_settings(home / name)
+        policies = [
+            ("volume", volume_policy(volume_labels, scenario.per_month), run_config),
+            ("evidence", evidence_policy(health), run_config),
+        ]
+        if old_rule:
+            policies.append(
+                (OLD_RULE, every_month, with_change_rule(run_config, "min_improvement"))
+            )
+        for name, decide, config in policies:
+            settings = policy_settings(home / name.replace(", ", "_").replace(" ", "_"))
             runs.append(
-                run_policy(name, decide, settings, scenario, first_month, run_config, thresholds)
+                run_policy(name, decide, settings, scenario, first_month, config, thresholds)
             )
     finally:
         if saved is None:

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from mlops_assets.demo.policies import PolicyRun, detections  # noqa: E402
+from mlops_assets.demo.policies import OLD_RULE, PolicyRun, detections  # noqa: E402
 from mlops_assets.demo.source import Scenario  # noqa: E402
 from mlops_assets.demo.spec import target_accuracy  # noqa: E402
 
@@ -18,19 +18,41 @@ MARKERS = {"initial": "*", "monthly": "o", "volume": "s", "performance": "v", "d
 def policies_markdown(runs: list[PolicyRun], scenario: Scenario) -> str:
     """One row per policy: runs, months below target, mean serving accuracy, detections."""
     lines = [
-        f"| policy | retraining runs | months below {target_accuracy():.2f} | "
-        "mean serving accuracy | new camera detected | label shift detected | triggers |",
-        "|---|---|---|---|---|---|---|",
+        f"| policy | retraining runs | promotions | deploys | months below "
+        f"{target_accuracy():.2f} | mean serving accuracy | new camera detected | "
+        "label shift detected | triggers |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
-        found = detections(run, scenario) if run.name != "monthly" else {}
+        found = detections(run, scenario) if run.name not in ("monthly", OLD_RULE) else {}
         mean = "–" if run.mean_accuracy is None else f"{run.mean_accuracy:.1%}"
         triggers = ", ".join(f"{m.month[:7]} {m.trigger}" for m in run.months if m.trigger)
         lines.append(
-            f"| {run.name} | {run.retrains} | {run.months_below_target} | {mean} | "
+            f"| {run.name} | {run.retrains} | {run.promotions} | {run.deploys} | "
+            f"{run.months_below_target} | {mean} | "
             f"{found.get('input_drift_detected') or '–'} | "
             f"{found.get('label_shift_detected') or '–'} | {triggers} |"
         )
+    return "\n".join(lines)
+
+
+def rules_markdown(runs: list[PolicyRun]) -> str:
+    """The promotion rules compared on the same stream, each retraining every month: the
+    paired rule (the replay) and the previous one (`policies.OLD_RULE`)."""
+    rows = {"monthly": "paired (p < alpha, or non-inferior to a failing champion)"}
+    rows[OLD_RULE] = "old: reaches champion + 0.005"
+    lines = [
+        f"| rule | runs | promotions | deploys | months below {target_accuracy():.2f} | "
+        "mean serving accuracy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        if run.name in rows:
+            mean = "–" if run.mean_accuracy is None else f"{run.mean_accuracy:.1%}"
+            lines.append(
+                f"| {rows[run.name]} | {run.retrains} | {run.promotions} | {run.deploys} | "
+                f"{run.months_below_target} | {mean} |"
+            )
     return "\n".join(lines)
 
 

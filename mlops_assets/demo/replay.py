@@ -18,7 +18,12 @@ from dagster._core.definitions.reconstruct import ReconstructableJob
 from tqdm import tqdm
 
 from mlops_assets.contracts.records import TaskRecord
-from mlops_assets.contracts.stage_results import ChampionChange, Outcome, VerificationReport
+from mlops_assets.contracts.stage_results import (
+    ChampionChange,
+    Outcome,
+    PairedSummary,
+    VerificationReport,
+)
 from mlops_assets.demo.source import Scenario, month_tasks
 from mlops_assets.demo.spec import DEMO_NAMES
 
@@ -51,6 +56,7 @@ class MonthResult:
     seconds: float
     stage_seconds: dict[str, float]
     run_id: str = ""
+    paired: PairedSummary | None = None
 
 
 def stage_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
@@ -108,11 +114,13 @@ def _month_result(
         challenger_accuracy=report.challenger.accuracy,
         champion_accuracy=champion.accuracy if champion else None,
         latency_p95_ms=report.challenger.latency_p95_s * 1000,
-        reason="; ".join(report.failed_reasons) or "every gate passed",
+        reason="; ".join(report.failed_reasons)
+        or (report.paired.reason if report.paired else "every gate passed"),
         champion_after=champion_after,
         seconds=seconds,
         stage_seconds={k: v for k, v in stages.items() if k in STAGES},
         run_id=result.run_id,
+        paired=report.paired,
     )
 
 

@@ -16,8 +16,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from mlops_assets.constants import REPLAY_REPORT  # noqa: E402
-from mlops_assets.demo.policies import PolicyRun, detections  # noqa: E402
-from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png  # noqa: E402
+from mlops_assets.contracts.stage_results import PairedSummary  # noqa: E402
+from mlops_assets.demo.policies import OLD_RULE, PolicyRun, detections  # noqa: E402
+from mlops_assets.demo.policy_report import (  # noqa: E402
+    policies_markdown,
+    policies_plot_png,
+    rules_markdown,
+)
 from mlops_assets.demo.replay import MonthResult  # noqa: E402
 from mlops_assets.demo.source import Scenario  # noqa: E402
 from mlops_assets.demo.spec import DEMO_NAMES, accuracy_gate_threshold  # noqa: E402
@@ -28,12 +33,29 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def _paired_cells(paired: PairedSummary | None) -> str:
+    # n | b / c | difference (95 % interval) | p | smallest detectable difference
+    if paired is None:
+        return "– | – | – | – | –"
+    counts = "–" if paired.b is None else f"{paired.b} / {paired.c}"
+    detectable = (
+        "none" if paired.minimum_detectable is None else f"{paired.minimum_detectable * 100:.1f}"
+    )
+    return (
+        f"{paired.n} | {counts} | {paired.difference * 100:+.1f} "
+        f"({paired.low * 100:+.1f}..{paired.high * 100:+.1f}) | {paired.p_value:.2g} | "
+        f"{detectable}"
+    )
+
+
 def table_markdown(results: list[MonthResult]) -> str:
-    """The month-by-month table: month, versions, accuracies, latency, decision, reason."""
+    """The month-by-month table: month, versions, accuracies, latency, the paired comparison
+    (n, b / c, difference in points with its 95 % interval, one-sided p, smallest detectable
+    difference in points), decision, reason."""
     lines = [
         "| month | champion | challenger | challenger acc. | champion acc. | p95 latency | "
-        "decision | reason |",
-        "|---|---|---|---|---|---|---|---|",
+        "n | b / c | diff. (95 % CI), points | p | detectable | decision | reason |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
@@ -41,7 +63,7 @@ def table_markdown(results: list[MonthResult]) -> str:
             f"{'v' + r.challenger_version if r.challenger_version else '–'} | "
             f"{_pct(r.challenger_accuracy)} | {_pct(r.champion_accuracy)} | "
             f"{'–' if r.latency_p95_ms is None else f'{r.latency_p95_ms:.2f} ms'} | "
-            f"**{r.decision}** | {r.reason} |"
+            f"{_paired_cells(r.paired)} | **{r.decision}** | {r.reason} |"
         )
     return "\n".join(lines)
 
@@ -130,6 +152,13 @@ def policies_section(runs: list[PolicyRun], scenario: Scenario, plot_name: str) 
             "",
             f"![retraining policies]({plot_name})",
             "",
+            "## Promotion rules on the same stream",
+            "",
+            "Both retrain every month on their own backends; deploys count the new versions "
+            "that went on to serve a month.",
+            "",
+            rules_markdown(runs),
+            "",
         ]
     )
 
@@ -165,14 +194,17 @@ def report_markdown(results: list[MonthResult], scenario: Scenario, plot_name: s
 def policies_table(runs: list[PolicyRun], scenario: Scenario) -> list[dict]:
     """Plain-JSON form of the policy comparison (bench/results/replay.json's `policies`)."""
     return [
-        {**run.summary(), **(detections(run, scenario) if run.name != "monthly" else {})}
+        {
+            **run.summary(),
+            **(detections(run, scenario) if run.name not in ("monthly", OLD_RULE) else {}),
+        }
         for run in runs
     ]
 
 
 def results_as_dicts(results: list[MonthResult]) -> list[dict]:
-    """Plain-JSON form of the results."""
-    return [asdict(r) for r in results]
+    """Plain-JSON form of the results (the paired comparison as a dict)."""
+    return [{**asdict(r), "paired": r.paired.model_dump() if r.paired else None} for r in results]
 
 
 def publish_report(

@@ -83,7 +83,11 @@ def gate_check(gate: GateSpec, key: dg.AssetKey) -> dg.AssetChecksDefinition:
     with the gate's severity (ERROR: failed means rejected; WARN: defended)."""
     severity = dg.AssetCheckSeverity(gate.severity)
     consequence = "rejected" if gate.severity == "ERROR" else "defended"
-    bound = f"{gate.threshold:g}" if gate.against == "threshold" else "the champion's value"
+    bound = (
+        f"{gate.threshold:g}"
+        if gate.against == "threshold"
+        else "the champion (paired: better with p < alpha, or non-inferior to a failing one)"
+    )
 
     @dg.asset_check(
         asset=key,
@@ -97,6 +101,7 @@ def gate_check(gate: GateSpec, key: dg.AssetKey) -> dg.AssetChecksDefinition:
         # recomputes. `on_failure` shows the severity on a passed check too (the UI shows it
         # only on failures).
         result = verification_report.gate(gate.name)
+        paired = verification_report.paired
         return check_result(
             result.passed,
             result.observed,
@@ -104,6 +109,8 @@ def gate_check(gate: GateSpec, key: dg.AssetKey) -> dg.AssetChecksDefinition:
             severity,
             reason=result.reason,
             on_failure=f"{severity.value}: {consequence}",
+            # The champion-relative gate is the paired decision: show its numbers.
+            **(paired.as_metadata() if paired and gate.against == "champion" else {}),
         )
 
     return check

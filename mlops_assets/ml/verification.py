@@ -12,11 +12,12 @@ from mlops_assets.ml.predictor import Predictor, measure_latency
 
 @dataclass(frozen=True)
 class AccuracyResult:
-    """Holdout accuracy, per class and overall."""
+    """Holdout accuracy, per class and overall, and each row's correctness (row order)."""
 
     accuracy: float
     per_class_accuracy: dict[int, float | None]
     confusion: np.ndarray
+    correct: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class AccuracyVerifier:
             y: holdout labels.
 
         Returns:
-            Accuracy figures and the confusion matrix.
+            Accuracy figures, the confusion matrix and per-row correctness (what the paired
+            champion/challenger test reads).
         """
         predicted = predictor.predict_inputs(x).labels if len(x) else np.zeros(0, np.int64)
         confusion = metrics.confusion_matrix(y, predicted)
@@ -49,6 +51,7 @@ class AccuracyVerifier:
             accuracy=metrics.accuracy(confusion),
             per_class_accuracy=metrics.per_class_accuracy(confusion),
             confusion=confusion,
+            correct=np.asarray(predicted) == np.asarray(y),
         )
 
 

@@ -4,16 +4,23 @@ results and the decision (the generic gates judge `VerifierScore.metrics`)."""
 
 import tempfile
 
+import numpy as np
+
 from mlops_assets.backends.face_model_contract import load_face_verifier
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.stage_results import (
     Decision,
     FaceVerificationReport,
     GateResult,
+    PairedSummary,
     VerifierScore,
 )
-from mlops_assets.ml.face_data import FaceSnapshot
+from mlops_assets.ml.face_data import FaceSnapshot, face_arrays
 from mlops_assets.ml.face_scoring import score_verifier
+
+# Each scored version's embeddings of the holdout rows and its threshold, by version: the
+# paired bootstrap compares two versions on the same rows without embedding them again.
+Embeddings = dict[str, tuple[np.ndarray, float]]
 
 
 def score_face_version(
@@ -21,10 +28,13 @@ def score_face_version(
     model: RegisteredModel,
     snapshot: FaceSnapshot,
     latency_samples: int = 200,
+    embedded: Embeddings | None = None,
 ) -> VerifierScore:
     """Downloads a registered face verifier, checks its hash, scores it on the holdout.
 
-    Champion and challenger scored on one snapshot see the same pairs (the same seed).
+    Champion and challenger scored on one snapshot see the same pairs (the same seed). With
+    `embedded`, the version's holdout embeddings and threshold are kept there for the paired
+    bootstrap.
 
     Raises:
         VerifierIntegrityError: the downloaded file is not the registered one.
@@ -34,6 +44,9 @@ def score_face_version(
         folder = registry.download_version_folder(model.version, scratch)
         verifier = load_face_verifier(folder, model.sha256)
     figures = score_verifier(verifier, snapshot.holdout, latency_samples=latency_samples)
+    if embedded is not None:
+        vectors = face_arrays(snapshot.holdout)[0]
+        embedded[model.version] = (verifier.embed(vectors), verifier.threshold)
     return VerifierScore(version=model.version, run_id=model.run_id, **figures)
 
 
@@ -44,6 +57,7 @@ def face_report(
     gates: list[GateResult],
     decision: Decision,
     min_improvement: float,
+    paired: PairedSummary | None = None,
 ) -> FaceVerificationReport:
     """The face verifier's verification report for the snapshot's month."""
     return FaceVerificationReport(
@@ -57,6 +71,7 @@ def face_report(
         champion=champion,
         gates=gates,
         decision=decision,
+        paired=paired,
     )
 
 

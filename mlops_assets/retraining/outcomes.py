@@ -29,6 +29,9 @@ METRIC_KEYS = (
     *("challenger_accuracy", "champion_accuracy", "latency_p95_ms"),
     *("challenger_tar_at_far", "champion_tar_at_far", "challenger_eer", "champion_eer"),
     "verify_latency_p95_ms",
+    # The paired champion/challenger comparison (`PairedSummary.as_metadata`).
+    *("paired_n", "paired_b", "paired_c", "paired_difference", "paired_low", "paired_high"),
+    *("paired_p_value", "paired_alpha", "paired_minimum_detectable"),
 )
 
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats
 
 from mlops_assets.ml.face_metrics import equal_error_rate, pair_scores
-from mlops_assets.retraining.paired import PairedInputError, describe
+from mlops_assets.retraining.paired import POWER, PairedInputError, describe
 
 # A metric of one model on a resample: (row indices into the holdout, a copy label per row)
 # -> the metric's value. Each copy holds all its group's rows, contiguous; a group drawn twice
@@ -45,6 +46,9 @@ class BootstrapComparison:
     resamples: int  # resamples with a finite value for both models
     failed_resamples: int
     seed: int
+    # (z(1 - alpha) + z(power)) times the resamples' standard deviation: the normal
+    # approximation of the smallest improvement the holdout detects at alpha with 80 % power.
+    minimum_detectable: float | None = None
 
     @property
     def reason(self) -> str:
@@ -80,6 +84,7 @@ def paired_bootstrap(
     resamples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    alpha: float = 0.05,
 ) -> BootstrapComparison:
     """Compares two models on a metric by resampling the holdout's groups, seeded.
 
@@ -92,6 +97,7 @@ def paired_bootstrap(
         resamples: how many resamples (at least 1,000 for a usable interval).
         seed: seeds the resampling: the same seed gives the same result.
         confidence: the percentile interval's level.
+        alpha: the significance level of the smallest detectable improvement.
 
     Returns:
         The difference on the whole holdout, its percentile interval and the one-sided p
@@ -139,7 +145,17 @@ def paired_bootstrap(
         resamples=len(finite),
         failed_resamples=resamples - len(finite),
         seed=seed,
+        minimum_detectable=detectable(finite, alpha),
     )
+
+
+def detectable(differences: np.ndarray, alpha: float, power: float = POWER) -> float | None:
+    """The smallest improvement a one-sided test at `alpha` detects with `power`, from the
+    spread of bootstrap differences (normal approximation); None without spread."""
+    spread = float(np.std(differences, ddof=1)) if len(differences) > 1 else 0.0
+    if spread == 0.0:
+        return None
+    return float((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) * spread)
 
 
 def verification_metric(

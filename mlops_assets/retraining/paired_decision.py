@@ -101,21 +101,83 @@ def check_value_gates(
     return results
 
 
+@dataclass(frozen=True)
+class ChangeVerdict:
+    """The champion-relative half of the rule: may the challenger replace this champion?"""
+
+    passed: bool
+    rule: Rule
+    reason: str
+    comparison: PairedComparison | None = None
+
+
+def judge_change(
+    champion_gates: Sequence[GateResult] | None,
+    compare: Callable[[], PairedComparison],
+    spec: PairedTestSpec,
+) -> ChangeVerdict:
+    """The rule's verdict on the change alone (the challenger's value gates aside): passed when
+    there is no champion, when the challenger is better with p < alpha, or when the champion
+    fails a value gate and the challenger is non-inferior. Never raises on bad holdout input.
+
+    Args:
+        champion_gates: the champion's value gate results on the same holdout; None when there
+            is no champion.
+        compare: computes the paired comparison (`paired.compare_correctness` or
+            `paired_bootstrap.paired_bootstrap` with their inputs bound). A `PairedInputError`
+            it raises keeps the champion.
+        spec: alpha and the non-inferiority margin.
+    """
+    if champion_gates is None:
+        return ChangeVerdict(True, "no_champion", "no champion yet: value gates only")
+    try:
+        comparison = compare()
+    except PairedInputError as error:
+        return ChangeVerdict(False, "bad_input", f"champion kept, no comparison: {error}")
+    if comparison.p_value < spec.alpha:
+        return ChangeVerdict(
+            True, "better", f"better: {comparison.reason}, below alpha = {spec.alpha:g}", comparison
+        )
+    champion_failed = [g for g in champion_gates if not g.passed]
+    if champion_failed:
+        names = ", ".join(g.name for g in champion_failed)
+        margin = spec.non_inferiority_margin
+        bound = f"lower bound {comparison.low * 100:+.1f} vs margin {-margin * 100:+.1f} points"
+        if comparison.low > -margin:
+            return ChangeVerdict(
+                True,
+                "replaces_failing_champion",
+                f"champion fails {names}; challenger non-inferior ({bound}): {comparison.reason}",
+                comparison,
+            )
+        return ChangeVerdict(
+            False,
+            "inferior_to_failing_champion",
+            f"champion fails {names} but the challenger is not non-inferior ({bound}): "
+            f"{comparison.reason}",
+            comparison,
+        )
+    return ChangeVerdict(
+        False,
+        "not_better",
+        f"not shown better: {comparison.reason}, not below alpha = {spec.alpha:g}",
+        comparison,
+    )
+
+
 def decide(
     challenger_gates: Sequence[GateResult],
     champion_gates: Sequence[GateResult] | None,
     compare: Callable[[], PairedComparison],
     spec: PairedTestSpec,
 ) -> PairedDecision:
-    """Applies the paired promotion rule.
+    """Applies the paired promotion rule: the challenger's value gates, then `judge_change`.
 
     Args:
         challenger_gates: the challenger's value gate results on the newest holdout.
         champion_gates: the champion's value gate results on the same holdout; None when there
             is no champion.
-        compare: computes the paired comparison (`paired.compare_correctness` or
-            `paired_bootstrap.paired_bootstrap` with their inputs bound); called only when the
-            decision depends on it. A `PairedInputError` it raises keeps the champion.
+        compare: computes the paired comparison; called only when the decision depends on it.
         spec: alpha and the non-inferiority margin.
 
     Returns:
@@ -127,41 +189,8 @@ def decide(
         return PairedDecision("rejected", "value_gate_failed", f"value gate failed: {reasons}")
     if not challenger_gates:
         return PairedDecision("rejected", "value_gate_failed", "no value gate ran")
-    if champion_gates is None:
-        return PairedDecision("promoted", "no_champion", "no champion yet: value gates only")
-    try:
-        comparison = compare()
-    except PairedInputError as error:
-        return PairedDecision("defended", "bad_input", f"champion kept, no comparison: {error}")
-    if comparison.p_value < spec.alpha:
-        return PairedDecision(
-            "promoted",
-            "better",
-            f"better: {comparison.reason}, below alpha = {spec.alpha:g}",
-            comparison,
-        )
-    champion_failed = [g for g in champion_gates if not g.passed]
-    if champion_failed:
-        names = ", ".join(g.name for g in champion_failed)
-        margin = spec.non_inferiority_margin
-        bound = f"lower bound {comparison.low * 100:+.1f} vs margin {-margin * 100:+.1f} points"
-        if comparison.low > -margin:
-            return PairedDecision(
-                "promoted",
-                "replaces_failing_champion",
-                f"champion fails {names}; challenger non-inferior ({bound}): {comparison.reason}",
-                comparison,
-            )
-        return PairedDecision(
-            "defended",
-            "inferior_to_failing_champion",
-            f"champion fails {names} but the challenger is not non-inferior ({bound}): "
-            f"{comparison.reason}",
-            comparison,
-        )
-    return PairedDecision(
-        "defended",
-        "not_better",
-        f"not shown better: {comparison.reason}, not below alpha = {spec.alpha:g}",
-        comparison,
-    )
+    change = judge_change(champion_gates, compare, spec)
+    if change.rule == "bad_input":
+        return PairedDecision("defended", "bad_input", change.reason)
+    decision: Decision = "promoted" if change.passed else "defended"
+    return PairedDecision(decision, change.rule, change.reason, change.comparison)

@@ -146,6 +146,8 @@ def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_stor
     assert same.success and report_of(same).decision == "defended"
     assert report_of(same).min_improvement == load_fleet().model("task_photos").min_improvement > 0
     assert report_of(same).challenger.accuracy == pytest.approx(weak_accuracy)
+    assert (report_of(same).paired.b, report_of(same).paired.c) == (0, 0)
+    assert report_of(same).paired.p_value == 1.0
     assert same.output_for_node(node("champion_model")).decision == "defended"
     failed = [
         (c.check_name, c.severity) for c in same.get_asset_check_evaluations() if not c.passed
@@ -153,9 +155,23 @@ def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_stor
     assert failed == [("not_worse_than_champion", dg.AssetCheckSeverity.WARN)]
     assert registry.champion().version == "1"
 
-    stronger = run_retraining(definitions, instance, training=STRONG)
+    # Two photos more out of 150 are not evidence: the paired rule (the default) defends,
+    # so this step runs the previous rule (champion + min_improvement) to promote.
+    stronger = run_retraining(
+        definitions, instance, training=STRONG, verification={"change_rule": "min_improvement"}
+    )
     report = report_of(stronger)
     assert report.challenger.accuracy > report.champion.accuracy
+    paired = report.paired
+    assert (paired.method, paired.n, paired.change_rule) == (
+        "mcnemar_exact",
+        150,
+        "min_improvement",
+    )
+    assert paired.b - paired.c == round(
+        (report.challenger.accuracy - report.champion.accuracy) * 150
+    )
+    assert paired.p_value > 0.05 and paired.rule == "not_better"
     assert stronger.success and report.decision == "promoted"
     assert registry.champion().version == "4"
     assert stronger.output_for_node(node("champion_model")).previous_version == "1"

@@ -124,3 +124,44 @@ def test_failure_events_carry_the_error_redacted_item4():
     failed, completed = events[PIPELINE_FAILED_QUEUE], events[TRAINING_COMPLETED_QUEUE]
     assert "s3cret" not in failed.error and "mlops:***@mlflow" in failed.error
     assert "s3cret" not in completed.error
+
+
+def test_completion_event_carries_the_paired_comparison():
+    paired = {
+        "paired_n": 150,
+        "paired_b": 2,
+        "paired_c": 1,
+        "paired_difference": 0.0067,
+        "paired_low": -0.021,
+        "paired_high": 0.035,
+        "paired_p_value": 0.5,
+        "paired_alpha": 0.05,
+        "paired_minimum_detectable": "none",
+        "paired_reason": "not shown better: challenger +0.7 points",
+    }
+    reason = "not shown better: challenger +0.7 points, p = 0.50 at n = 150 (b = 2, c = 1)"
+    facts = RunFacts(
+        {
+            "verification_report": {**REPORT, **paired},
+            "champion_model": champion("defended", "1", "1"),
+        },
+        {
+            "not_worse_than_champion_gate": (
+                "verification_report",
+                False,
+                {"observed": 0.5, "threshold": 0.05, "reason": reason},
+            )
+        },
+    )
+    event = completion_event(facts, "run-9", "retrain_job", "m")
+    assert {k: v for k, v in event.metrics.items() if k.startswith("paired_")} == {
+        "paired_n": 150,
+        "paired_b": 2,
+        "paired_c": 1,
+        "paired_difference": 0.0067,
+        "paired_low": -0.021,
+        "paired_high": 0.035,
+        "paired_p_value": 0.5,
+        "paired_alpha": 0.05,
+    }
+    assert event.gates[0].reason == reason and event.gates[0].observed == 0.5

@@ -3,25 +3,56 @@ identity-disjoint holdout (TAR at the target FAR, EER, rank-1, verify latency), 
 spec's gates."""
 
 import dagster as dg
+import numpy as np
 from dagster_mlflow.resources import MlFlow
 
 from mlops_assets.backends import face_model_contract, model_contract
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
+from mlops_assets.contracts.gate_spec import PairedTestSpec
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.contracts.stage_results import FaceVerificationReport
+from mlops_assets.contracts.stage_results import FaceVerificationReport, VerifierScore
 from mlops_assets.graph.assets.verification import (
     VerificationConfig,
     judge,
     record_verdict,
     verification_report_options,
 )
-from mlops_assets.ml.face_data import FaceSnapshot
+from mlops_assets.ml.face_data import FaceSnapshot, face_arrays
 from mlops_assets.resources.registry import RegistryResource
+from mlops_assets.retraining import change_gate
 from mlops_assets.retraining.face_verification import (
+    Embeddings,
     face_report,
     holdout_metrics,
     score_face_version,
 )
+from mlops_assets.retraining.paired_bootstrap import VERIFICATION_METRICS
+from mlops_assets.retraining.verification_bootstrap import verifier_bootstrap
+
+
+def bootstrap_comparer(
+    embedded: Embeddings,
+    identities: np.ndarray,
+    challenger: VerifierScore,
+    champion: VerifierScore,
+    spec: PairedTestSpec,
+) -> change_gate.Comparer:
+    """The paired bootstrap over holdout identities for TAR at the threshold and EER."""
+
+    def comparer(metric: str):
+        if metric not in VERIFICATION_METRICS:
+            return None
+        return lambda: verifier_bootstrap(
+            embedded[challenger.version],
+            embedded[champion.version],
+            identities,
+            metric,
+            resamples=spec.bootstrap_resamples,
+            seed=spec.seed,
+            alpha=spec.alpha,
+        )
+
+    return comparer
 
 
 def verify_face_challenger(
@@ -34,6 +65,7 @@ def verify_face_challenger(
 ) -> dg.Output[FaceVerificationReport]:
     """Scores challenger and champion verifiers on the holdout identities and runs the spec's
     gates on their figures."""
+    embedded: Embeddings = {}
     verdict = judge(
         model,
         config,
@@ -41,7 +73,14 @@ def verify_face_challenger(
         trained_model,
         registry,
         lambda version: score_face_version(
-            registry, version, training_data, config.latency_samples
+            registry, version, training_data, config.latency_samples, embedded
+        ),
+        lambda challenger, champion: bootstrap_comparer(
+            embedded,
+            face_arrays(training_data.holdout)[1],
+            challenger,
+            champion,
+            model.paired_test,
         ),
     )
     challenger, champion = verdict.challenger, verdict.champion
@@ -52,6 +91,7 @@ def verify_face_challenger(
         verdict.gates,
         verdict.decision,
         verdict.min_improvement,
+        verdict.paired,
     )
     gate_metadata = record_verdict(context, report)
     model_contract.log_holdout_metrics(

@@ -21,6 +21,7 @@ from mlops_assets.contracts.stage_results import (
     GatedReport,
     GateResult,
     ModelScore,
+    PairedSummary,
     VerificationReport,
 )
 from mlops_assets.graph.assets.dataset import TrainingSnapshot, snapshot_datasets
@@ -32,7 +33,8 @@ from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.ml.verification import AccuracyVerifier, PerformanceVerifier
 from mlops_assets.resources.registry import RegistryResource
-from mlops_assets.retraining import gates
+from mlops_assets.retraining import change_gate, gates
+from mlops_assets.retraining.change_gate import ChangeRule
 
 # A task's score of one model version (`ModelScore`, `VerifierScore`): its `metrics` feed the gates.
 S = TypeVar("S")
@@ -46,6 +48,12 @@ class VerificationConfig(dg.Config):
     )
     latency_samples: int = Field(
         default=200, description="Timed single-sample predictions per model after warm-up."
+    )
+    change_rule: ChangeRule = Field(
+        default="paired",
+        description="paired: the champion-relative gate is the paired decision (better with "
+        "p < alpha, or non-inferior to a champion failing a value gate); min_improvement: the "
+        "previous rule (reach the champion's value + min_improvement).",
     )
 
 
@@ -69,6 +77,7 @@ def _score(
         latency_p50_s=performance.latency_p50_s,
         latency_p95_s=performance.latency_p95_s,
         latency_p99_s=performance.latency_p99_s,
+        correct=result.correct.tolist(),
     )
 
 
@@ -84,6 +93,7 @@ class Verdict(Generic[S]):
     champion: S | None
     min_improvement: float
     gates: list[GateResult]
+    paired: PairedSummary | None = None
 
     @property
     def decision(self) -> Decision:
@@ -101,6 +111,7 @@ class Verdict(Generic[S]):
             "champion": self.champion,
             "gates": self.gates,
             "decision": self.decision,
+            "paired": self.paired,
         }
 
 
@@ -111,9 +122,12 @@ def judge(
     trained_model: RegisteredModel,
     registry: RegistryClient,
     score: Callable[[RegisteredModel], S],
+    comparer: Callable[[S, S], change_gate.Comparer],
 ) -> Verdict[S]:
     """Scores the challenger and the champion the month is judged against with `score` (any
-    task's: its result's `metrics` are named as the gates' metrics) and runs the spec's gates.
+    task's: its result's `metrics` are named as the gates' metrics) and runs the spec's gates,
+    the champion-relative ones by the config's change rule on `comparer(challenger, champion)`
+    (the paired comparison of each metric on the same holdout).
     """
     champion = registry.champion_for(month)
     challenger = score(trained_model)
@@ -121,13 +135,16 @@ def judge(
     min_improvement = (
         model.min_improvement if config.min_improvement is None else config.min_improvement
     )
-    results = gates.evaluate(
+    outcome = change_gate.evaluate(
         model.gates,
         challenger.metrics,
         champion_score.metrics if champion_score else None,
+        comparer(challenger, champion_score) if champion_score else (lambda metric: None),
+        model.paired_test,
         min_improvement,
+        config.change_rule,
     )
-    return Verdict(challenger, champion_score, min_improvement, results)
+    return Verdict(challenger, champion_score, min_improvement, outcome.gates, outcome.paired)
 
 
 def record_verdict(context: dg.AssetExecutionContext, report: GatedReport) -> dict:
@@ -136,12 +153,17 @@ def record_verdict(context: dg.AssetExecutionContext, report: GatedReport) -> di
     mlflow.log_dict(report.model_dump(mode="json"), "verification_report.json")
     mlflow.set_tags({f"gate.{r.name}": "passed" if r.passed else "failed" for r in report.gates})
     mlflow.set_tag("decision", report.decision)
+    paired = report.paired.as_metadata() if report.paired else {}
+    # MLflow tag values are strings of at most 5,000 characters.
+    mlflow.set_tags({k.replace("_", ".", 1): str(v)[:5000] for k, v in paired.items()})
     context.log.info(
         f"decision {report.decision}: "
         + "; ".join(f"{r.name} {'passed' if r.passed else 'FAILED'}" for r in report.gates)
+        + (f"; {report.paired.reason}; {report.paired.power}" if report.paired else "")
     )
     return {
         "decision": report.decision,
+        **paired,
         "gates": dg.MetadataValue.md(
             "\n".join(
                 ["| gate | passed | reason |", "|---|---|---|"]
@@ -167,6 +189,9 @@ def verify_challenger(
         trained_model,
         registry,
         lambda version: _score(registry, version, training_data, config.latency_samples),
+        lambda challenger, champion: change_gate.correctness_comparer(
+            challenger.correct, champion.correct, model.paired_test.alpha
+        ),
     )
     challenger, champion_score = verdict.challenger, verdict.champion
     report = VerificationReport(**verdict.report_fields(training_data))
