@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import pytest
@@ -155,7 +156,11 @@ def dagster_ui(tmp_path_factory) -> Iterator[DagsterUI]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    executor.start()
+    # mirakuru starts the command with this process's environment updated by `envvars`, which
+    # would bring back what `embedded_environment` left out (a tracking URI an earlier test's
+    # in-process run exported: the UI's runs then wrote to that test's registry).
+    with mock.patch.dict(os.environ, env, clear=True):
+        executor.start()
     try:
         yield DagsterUI(url, home, settings)
     finally:
