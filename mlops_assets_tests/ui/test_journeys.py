@@ -50,6 +50,15 @@ def group_asset_labels(definitions: dg.Definitions, group: str) -> list[str]:
     )
 
 
+def group_partitioned_keys(definitions: dg.Definitions, group: str) -> list[str]:
+    graph = definitions.resolve_asset_graph()
+    return sorted(
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).group_name == group and graph.get(k).partitions_def is not None
+    )
+
+
 def test_lineage_shows_one_group_per_model_and_its_edges(page, dagster_ui, definitions, journey):
     pages.global_lineage(page, dagster_ui.url)
     for group in pages.GROUPS:
@@ -59,7 +68,12 @@ def test_lineage_shows_one_group_per_model_and_its_edges(page, dagster_ui, defin
         for name in group_asset_labels(definitions, group):
             expect(page.get_by_text(name, exact=True).first).to_be_visible()
         expect(pages.lineage_edges(page)).to_have_count(group_edges(definitions, group))
+        # The labels are the same in every group; the nodes' partition links name the model's
+        # own keys (`/assets/task_photos/training_data?view=partitions`).
+        for name in group_partitioned_keys(definitions, group):
+            expect(page.locator(f'a[href="/assets/{name}?view=partitions"]').first).to_be_visible()
     assert group_edges(definitions, PHOTO.model) >= 5
+    assert key("training_data") in group_partitioned_keys(definitions, PHOTO.model)
 
 
 def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_ui, journey):
