@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from mlops_assets.backends.champion_moves import PREVIOUS_CHAMPION_TAG
 from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.definitions import build_definitions
-from mlops_assets_tests.support.photo_graph import PHOTO, key
+from mlops_assets_tests.support.photo_graph import PHOTO, key, node
 from mlops_assets_tests.ui import pages
 from mlops_assets_tests.ui.conftest import UNDECIDED_MONTH
 
@@ -41,10 +41,21 @@ def group_edges(definitions: dg.Definitions, group: str) -> int:
     return sum(1 for key in keys for parent in graph.get(key).parent_keys if parent in keys - {key})
 
 
-def group_assets(definitions: dg.Definitions, group: str) -> list[str]:
+def group_asset_labels(definitions: dg.Definitions, group: str) -> list[str]:
+    """What a group's lineage labels its assets with: the last part of each key (the group
+    already names the model)."""
     graph = definitions.resolve_asset_graph()
     return sorted(
-        k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).group_name == group
+        k.path[-1] for k in graph.get_all_asset_keys() if graph.get(k).group_name == group
+    )
+
+
+def group_partitioned_keys(definitions: dg.Definitions, group: str) -> list[str]:
+    graph = definitions.resolve_asset_graph()
+    return sorted(
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).group_name == group and graph.get(k).partitions_def is not None
     )
 
 
@@ -54,10 +65,15 @@ def test_lineage_shows_one_group_per_model_and_its_edges(page, dagster_ui, defin
         expect(page.get_by_text(group, exact=True).first).to_be_visible()
     for group in pages.GROUPS:
         pages.group_lineage(page, dagster_ui.url, group)
-        for name in group_assets(definitions, group):
+        for name in group_asset_labels(definitions, group):
             expect(page.get_by_text(name, exact=True).first).to_be_visible()
         expect(pages.lineage_edges(page)).to_have_count(group_edges(definitions, group))
+        # The labels are the same in every group; the nodes' partition links name the model's
+        # own keys (`/assets/task_photos/training_data?view=partitions`).
+        for name in group_partitioned_keys(definitions, group):
+            expect(page.locator(f'a[href="/assets/{name}?view=partitions"]').first).to_be_visible()
     assert group_edges(definitions, PHOTO.model) >= 5
+    assert key("training_data") in group_partitioned_keys(definitions, PHOTO.model)
 
 
 def test_materialize_one_month_from_the_ui_and_read_its_decision(page, dagster_ui, journey):
@@ -161,14 +177,13 @@ def test_an_invalid_hyperparameter_gets_a_config_error_and_starts_nothing(
     pages.choose_launchpad_partition(launchpad, UNDECIDED_MONTH)
     materialize = pages.button(launchpad, "Materialize")
     expect(materialize).to_be_enabled()  # the defaults are valid
+    # The launchpad addresses the training stage by its op name, `task_photos__trained_model`.
+    trainer = node("trained_model")
     pages.replace_launchpad_config(
-        page, launchpad, "ops: {trained_model: {config: {epochs: many}}}"
+        page, launchpad, f"ops: {{{trainer}: {{config: {{epochs: many}}}}}}"
     )
-    expect(
-        launchpad.get_by_text(
-            re.compile(r"Invalid scalar at path root:ops:trained_model:config:epochs")
-        )
-    ).to_be_visible()
+    path = re.escape(f"root:ops:{trainer}:config:epochs")
+    expect(launchpad.get_by_text(re.compile(rf"Invalid scalar at path {path}"))).to_be_visible()
     expect(materialize).to_be_disabled()
     assert dagster_ui.run_ids() == before
     assert dagster_ui.champion() == champion
