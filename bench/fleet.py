@@ -1,5 +1,8 @@
 """Benchmark: the face verifier trained and evaluated on 5,000 synthetic identities × 10 vectors,
-and the fleet file's parse time with 1, 10 and 50 declared models.
+the fleet file's parse time with 1, 10 and 50 declared models, and the code location's load time
+(`build_definitions`: the factory building every model's graph) and snapshot size (the
+serialized repository snapshot Dagster's webserver and daemon receive) with as many copied
+photo models.
 
 Face verifier: 15 % of the identities are the holdout (identity-disjoint); the rest train it
 (`train_face_verifier`: 80 % fit Fisher's projection, 20 % fit the threshold for FAR = 1e-3).
@@ -22,6 +25,7 @@ Writes bench/results/fleet.json. Usage: python bench/fleet.py (BENCH_FACE_IDENTI
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -30,10 +34,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import yaml
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster_shared.serdes import serialize_value
 
 from mlops_assets.backends.face_model_contract import log_face_verifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, parse_fleet
+from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.face_source import synthetic_face_vectors
 from mlops_assets.ml import face_metrics
 from mlops_assets.ml.face_data import face_arrays, face_snapshot
@@ -45,6 +52,7 @@ from mlops_assets.ml.face_verifier import (
     train_face_verifier,
     verify_latency,
 )
+from mlops_assets.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "fleet.json"
 IDENTITIES = int(os.environ.get("BENCH_FACE_IDENTITIES", "5000"))
@@ -170,20 +178,49 @@ def face_pipeline_figures() -> dict:
     }
 
 
-def fleet_parse_figures() -> dict:
+def copied_fleet(count: int) -> str:
+    """A fleet file of `count` copies of the shipped photo model, each under its own name."""
     template = yaml.safe_load(SHIPPED_FLEET_FILE.read_text())["models"][0]
+    models = [
+        {
+            **template,
+            "name": f"model_{i}",
+            "registry_name": f"model-{i}",
+            "serving_route": f"/models/model_{i}",
+        }
+        for i in range(count)
+    ]
+    return yaml.safe_dump({"models": models}, sort_keys=False)
+
+
+def fleet_definitions_figures() -> dict:
+    """Load time (median of 3) and snapshot size of the code location with 1, 10, 50 models."""
+    figures = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for count in (1, 10, 50):
+            path = Path(scratch) / f"fleet-{count}.yaml"
+            path.write_text(copied_fleet(count))
+            settings = Settings(home=Path(scratch) / "home", models_file=path)
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                definitions = build_definitions(settings)
+                repository = definitions.get_repository_def()
+                times.append(time.perf_counter() - started)
+            snapshot = serialize_value(RepositorySnap.from_def(repository))
+            figures[f"{count}_models"] = {
+                "load_s": round(statistics.median(times), 3),
+                "assets": len(repository.asset_graph.get_all_asset_keys()),
+                "snapshot_bytes": len(snapshot.encode()),
+            }
+    figures["target_50_models_load_s"] = "< 10"
+    return figures
+
+
+def fleet_parse_figures() -> dict:
     figures = {}
     for count in (1, 10, 50):
-        models = [
-            {
-                **template,
-                "name": f"model_{i}",
-                "registry_name": f"model-{i}",
-                "serving_route": f"/models/model_{i}",
-            }
-            for i in range(count)
-        ]
-        text = yaml.safe_dump({"models": models}, sort_keys=False)
+        text = copied_fleet(count)
         started = time.perf_counter()
         rounds = 20
         for _ in range(rounds):
@@ -199,6 +236,7 @@ def main() -> None:
         "face_verifier": face_verifier_figures(),
         "face_verifier_pipeline": face_pipeline_figures(),
         "fleet_file_parse": fleet_parse_figures(),
+        "fleet_definitions": fleet_definitions_figures(),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
