@@ -157,7 +157,7 @@ def test_retrain_on_two_workers_decides_as_in_process(
         assert dagster_run.status == dg.DagsterRunStatus.SUCCESS
         scaled = champion_materialization(instance, dagster_run.run_id)
         steps = worker_of_steps(instance, dagster_run.run_id)
-    assert steps.pop("trained_model") == ["gpu"]
+    assert steps.pop(node("trained_model")) == ["gpu"]
     assert {
         node("training_data"),
         node("verification_report"),
