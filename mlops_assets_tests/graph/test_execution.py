@@ -48,8 +48,8 @@ def test_celery_executor_routes_training_to_its_queue(settings):
     )
     job = build_definitions(scaled).resolve_job_def(PHOTO.retrain_job)
     assert job.executor_def.name == "celery"
-    assert job.graph.node_named("trained_model").tags == {"dagster-celery/queue": "training"}
-    assert "dagster-celery/queue" not in job.graph.node_named("champion_model").tags
+    assert job.graph.node_named(node("trained_model")).tags == {"dagster-celery/queue": "training"}
+    assert "dagster-celery/queue" not in job.graph.node_named(node("champion_model")).tags
 
 
 def test_celery_without_a_broker_says_what_to_set(settings):
