@@ -28,6 +28,7 @@ from mlops_assets_tests.support.celery_workers import (
     scaled_out_environment,
     worker_of_steps,
 )
+from mlops_assets_tests.support.fleet_files import single_model_fleet
 from mlops_assets_tests.support.photo_graph import PHOTO, node
 from mlops_assets_tests.support.private_broker import private_broker
 from mlops_assets_tests.support.services import embedded_settings
@@ -214,8 +215,11 @@ def test_two_promoting_runs_from_two_launch_paths_run_one_after_the_other(
     registry pool lets the second start only after the first ended."""
     home = tmp_path / "pooled"
     env = scaled_out_environment(home, executor="in_process")
-    # The daemon also runs the sensors: keep task_events_sensor from launching a third run.
+    # The daemon also runs the sensors: keep task_confirmed_events_sensor from starting a third.
     env["MLOPS_MIN_NEW_LABELS"] = "1000000"
+    # The photo model alone: the implicit asset job of the shipped fleet also holds the face
+    # verifier's graph, whose blocking check fails on a store without face vectors.
+    env["MLOPS_MODELS_FILE"] = str(single_model_fleet(tmp_path, PHOTO.model))
     store = factory.data_store(embedded_settings(home, monkeypatch))
     store.insert(demo_records)
     store.close()
