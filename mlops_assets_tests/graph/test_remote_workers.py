@@ -213,7 +213,8 @@ def test_retrain_with_every_step_on_a_host_without_the_shared_disk(
     # The snapshot is handed on by its object-store key, not as a pickle of its rows.
     assert not any("/training_data/" in key for key in values), values
     snapshots = deployment.env["MLOPS_OBJECT_STORE_URL"].removeprefix(f"s3://{seaweedfs.bucket}/")
-    assert f"{snapshots}/training_data/handoff/{MONTH}.json" in seaweedfs.keys(snapshots + "/")
+    handoff = f"{snapshots}/{PHOTO.key('training_data').to_user_string()}/handoff/{MONTH}.json"
+    assert handoff in seaweedfs.keys(snapshots + "/")
     assert f"snapshot {MONTH}" in snapshot_log, snapshot_log[-2000:]
     assert seaweedfs.keys(f"dagster/compute-logs/storage/{dagster_run.run_id}/")
     assert deployment.storage_files() == []

@@ -16,6 +16,7 @@ import yaml
 from mlops_assets.graph.execution import worker_config
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
+from mlops_assets_tests.support.photo_graph import PHOTO, key
 from mlops_assets_tests.support.remote_hosts import hiding
 from mlops_assets_tests.support.services import RABBITMQ_URL, service_missing
 
@@ -197,14 +198,15 @@ def launch_command(job: str, month: str) -> list[str]:
 
 
 def champion_materialization(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """The metadata of the photo model's `champion_model` materialization in a run."""
     events = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     ).records
     for record in events:
         materialization = record.event_log_entry.dagster_event.step_materialization_data
-        if materialization.materialization.asset_key == dg.AssetKey("champion_model"):
+        if materialization.materialization.asset_key == PHOTO.key("champion_model"):
             return {k: v.value for k, v in materialization.materialization.metadata.items()}
-    raise AssertionError(f"run {run_id} did not materialize champion_model")
+    raise AssertionError(f"run {run_id} did not materialize {key('champion_model')}")
 
 
 def worker_of_steps(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:

@@ -16,12 +16,15 @@ from pathlib import Path
 import boto3
 import pytest
 import sqlalchemy as sa
+import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from mirakuru import HTTPExecutor, TCPExecutor
 
+from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE
 from mlops_assets.settings import Settings
 from mlops_assets.tools import processes
+from mlops_assets_tests.support.fleet_files import write_fleet
 from mlops_assets_tests.support.services import service_missing
 
 POSTGRES_URL = os.environ.get("POSTGRES_URL", processes.POSTGRES_URL)
@@ -242,7 +245,13 @@ def stack_settings(
     for name, value in weed.environment().items():
         monkeypatch.setenv(name, value)
     tag = uuid.uuid4().hex[:8]
+    # The graph registers under its spec's registry_name: a fleet of the photo model alone, with
+    # this test's own registered model, keeps tests on the shared MLflow server apart.
+    fleet = yaml.safe_load(SHIPPED_FLEET_FILE.read_text())
+    fleet["models"] = [{**m, "registry_name": f"stack-model-{tag}"} for m in fleet["models"][:1]]
+    home.mkdir(parents=True, exist_ok=True)
     return Settings(
+        models_file=write_fleet(home, fleet),
         home=home,
         data_store_url=data_store_url,
         tracking_uri=server.url,

@@ -155,7 +155,7 @@ def test_s3_down_after_the_snapshot_fails_clearly_and_keeps_champion(
     # the next steps read it by are written, before they read it back and train.
     store.insert([replace(r, event_id=f"{r.event_id}-again") for r in demo_records[:40]])
     prefix = settings.object_store_url.removeprefix(f"s3://{weed.bucket}/")
-    reference = f"{prefix}/training_data/handoff/{MONTH}.json"
+    reference = f"{prefix}/{key('training_data')}/handoff/{MONTH}.json"
     before = weed.client().get_object(Bucket=weed.bucket, Key=reference)["Body"].read()
     stop = threading.Event()
     killer = threading.Thread(target=_kill_when_changed, args=(weed, reference, before, stop))
@@ -169,7 +169,7 @@ def test_s3_down_after_the_snapshot_fails_clearly_and_keeps_champion(
     assert not failed.success
     message = failure_message(failed)
     # training_data finished; the first step that reads the snapshot back fails.
-    assert message.startswith(("trained_model:", "training_data_")), message
+    assert message.startswith((f"{node('trained_model')}:", f"{node('training_data')}_")), message
     assert f"the S3 endpoint {weed.endpoint_url} does not answer" in message
     assert "S3_ENDPOINT_URL" in message
     assert key("training_data") in materialized(failed)
