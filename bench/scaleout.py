@@ -5,8 +5,9 @@
 2. A backfill of `training_data` + `trained_model` for MONTHS months, the months' runs started
    together, on one worker and then on two (each serving both queues): what a second worker buys.
    Promotion is not in it: the registry pool runs promoting runs one at a time anyway.
-3. Step values in S3 (SeaweedFS) against the filesystem: ROUNDS in-process `<model>_retrain_job` runs
-   each, taken in turns (medians of the mean step time and of the time spent storing and
+3. Step values in S3 (SeaweedFS) against the filesystem: ROUNDS in-process
+   `<model>_retrain_job` runs each, taken in turns (medians of the mean step time and of the
+   time spent storing and
    loading values); what one step on a worker pays its IO manager (start it, store a value,
    load it), for the filesystem, `dagster-aws`'s stock S3PickleIOManager and this project's;
    the bytes a run moves through the step-values store, and what the training snapshot would
@@ -168,7 +169,12 @@ def materialize_months(env: dict[str, str], parent: Path, name: str, cwd: Path |
     logs = [parent / f"backfill-{name}-{month}.log" for month in BACKFILL]
     runs = [
         subprocess.Popen(
-            dagster("asset", "materialize", "--select", f"{PHOTO.key('training_data').to_user_string()},{PHOTO.key('trained_model').to_user_string()}")
+            dagster(
+                "asset",
+                "materialize",
+                "--select",
+                f"{PHOTO.key('training_data').to_user_string()},{PHOTO.key('trained_model').to_user_string()}",
+            )
             + ["--partition", month],
             cwd=cwd,
             env=env,
@@ -294,8 +300,8 @@ def step_start_cycles(weed, url: str) -> dict:
 
 
 def step_values_overhead(parent: Path) -> dict:
-    """ROUNDS pairs of in-process `<model>_retrain_job` runs, values on the filesystem then in S3, and
-    the per-step IO cycle of each IO manager (`step_start_cycles`)."""
+    """ROUNDS pairs of in-process `<model>_retrain_job` runs, values on the filesystem then in
+    S3, and the per-step IO cycle of each IO manager (`step_start_cycles`)."""
     use_test_support()
     from mlops_assets_tests.support.stack_fixtures import start_seaweedfs
 
@@ -322,7 +328,9 @@ def step_values_overhead(parent: Path) -> dict:
             pickle.dumps(result.output_for_node(PHOTO.key("training_data").to_python_identifier()))
         )
         figures["training_data_handoff_bytes"] = len(
-            factory.object_store(settings).get_bytes(f"{PHOTO.model}/training_data/handoff/{MONTH}.json")
+            factory.object_store(settings).get_bytes(
+                f"{PHOTO.model}/training_data/handoff/{MONTH}.json"
+            )
         )
         figures["step_start_io_cycle"] = step_start_cycles(weed, f"s3://{weed.bucket}/cycles")
     finally:

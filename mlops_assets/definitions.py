@@ -5,6 +5,7 @@ import shlex
 
 import dagster as dg
 
+from mlops_assets.backends import factory
 from mlops_assets.backends.model_signing import key_file
 from mlops_assets.constants import DEMO_MODEL, REPLAY_REPORT
 from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, load_fleet
@@ -162,7 +163,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         FleetFileError: the fleet file is missing or invalid, or declares a model the factory
             cannot build; the message names the file, the model and the field.
     """
-    fleet = load_fleet(settings.models_file)
+    fleet = factory.with_model_name(load_fleet(settings.models_file), settings)
     origin = str(settings.models_file or SHIPPED_FLEET_FILE)
     graphs = fleet_definitions(fleet, graph_options(settings), origin)
     replay_report = dg.AssetSpec(

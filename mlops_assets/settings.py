@@ -66,7 +66,9 @@ class SharedSettings(BaseSettings):
     model_name: str = Field(
         default=DEFAULT_MODEL_NAME,
         validation_alias="MLOPS_MODEL_NAME",
-        description="Registered model (MLOPS_MODEL_NAME).",
+        description="The photo model's registered model (MLOPS_MODEL_NAME); when set, it "
+        "replaces task_photos' registry_name of the fleet file for the graph, the server and "
+        "the commands alike; unset, the fleet file's name stands.",
     )
     rabbitmq_url: SecretStr | None = Field(
         default=None,

@@ -18,6 +18,8 @@ from mlops_assets.backends.model_signing import ModelSigner, key_file
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.constants import PHOTO_MODEL
+from mlops_assets.contracts.fleet import FleetSpec, load_fleet
 from mlops_assets.contracts.records import ConfirmedWindow
 from mlops_assets.settings import Settings, SharedSettings, reveal
 
@@ -111,11 +113,32 @@ def model_signer(settings: SharedSettings) -> ModelSigner:
     return ModelSigner(reveal(settings.model_signing_key), key_file(settings.home_dir))
 
 
+def with_model_name(fleet: FleetSpec, settings: Settings) -> FleetSpec:
+    """The fleet with MLOPS_MODEL_NAME, when set, as the photo model's registered model name;
+    unset, the fleet file's `registry_name` stands. The graph, the server and the commands read
+    the name from here, so they agree."""
+    if "model_name" not in settings.model_fields_set or PHOTO_MODEL not in fleet.names:
+        return fleet
+    models = [
+        m.model_copy(update={"registry_name": settings.model_name}) if m.name == PHOTO_MODEL else m
+        for m in fleet.models
+    ]
+    return fleet.model_copy(update={"models": models})
+
+
+def registered_model_name(settings: Settings) -> str:
+    """The photo model's registered model: MLOPS_MODEL_NAME when set, else the fleet file's."""
+    fleet = with_model_name(load_fleet(settings.models_file), settings)
+    if PHOTO_MODEL in fleet.names:
+        return fleet.model(PHOTO_MODEL).registry_name
+    return settings.model_name
+
+
 def registry(settings: Settings) -> RegistryClient:
-    """The model registry of the tracking URI (default SQLite under MLOPS_HOME)."""
+    """The photo model's registry on the tracking URI (default SQLite under MLOPS_HOME)."""
     return RegistryClient(
         settings.resolved_tracking_uri,
-        settings.model_name,
+        registered_model_name(settings),
         settings.mlflow_ui_url,
         model_signer(settings),
         settings.resolved_registry_lock_url,

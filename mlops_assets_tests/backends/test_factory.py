@@ -76,3 +76,23 @@ def test_settings_give_the_data_store_its_confirmed_at_window(tmp_path, monkeypa
     monkeypatch.delenv("MLOPS_EVENTS_EARLIEST_CONFIRMED_AT")
     monkeypatch.delenv("MLOPS_EVENTS_MAX_CLOCK_SKEW_S")
     assert factory.data_store(Settings(home=tmp_path)).window == ConfirmedWindow()
+
+
+def test_model_name_when_set_names_the_photo_model_for_graph_and_commands(tmp_path):
+    """MLOPS_MODEL_NAME, when set, is task_photos' registered model for the graph (the fleet the
+    definitions build) and the commands' registry alike; unset, the fleet file's name stands."""
+    from mlops_assets.constants import PHOTO_MODEL
+    from mlops_assets.contracts.fleet import load_fleet
+
+    shipped = load_fleet(None).model(PHOTO_MODEL).registry_name
+    unset = Settings(home=tmp_path)
+    assert factory.registered_model_name(unset) == shipped
+    assert factory.with_model_name(load_fleet(None), unset).model(PHOTO_MODEL).registry_name == (
+        shipped
+    )
+    named = Settings(home=tmp_path, MLOPS_MODEL_NAME="photos-elsewhere")
+    fleet = factory.with_model_name(load_fleet(None), named)
+    assert fleet.model(PHOTO_MODEL).registry_name == "photos-elsewhere"
+    others = [m.registry_name for m in fleet.models if m.name != PHOTO_MODEL]
+    assert "photos-elsewhere" not in others
+    assert factory.registry(named).model_name == "photos-elsewhere"

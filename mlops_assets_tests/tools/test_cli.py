@@ -156,6 +156,8 @@ def test_verbose_shows_the_libraries_lines(tmp_path):
     assert result.returncode == 0, output
     assert "alembic.runtime.migration" in output
     assert "retraining runs at " in result.stdout
+
+
 def test_face_dead_letters_are_shown_and_re_driven_on_their_own_queue(
     environment, tmp_path, caplog
 ):
