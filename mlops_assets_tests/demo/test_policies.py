@@ -87,9 +87,11 @@ def test_policy_figures_table_and_plot():
     }
     monthly = _run("monthly", [None, 0.9, 0.88], ["initial", "monthly", "monthly"])
     table = policies_markdown([monthly, evidence], scenario)
-    assert "| monthly | 3 | 1 | 89.0% | – | – |" in table
+    # policy | runs | promotions | deploys | months below target | mean | detections | triggers
+    assert "| monthly | 3 | 0 | 1 | 1 | 89.0% | – | – |" in table
     assert (
-        "| evidence | 2 | 1 | 90.0% | 2025-02 | 2025-03 | 2025-01 initial, 2025-02 drift |" in table
+        "| evidence | 2 | 0 | 1 | 1 | 90.0% | 2025-02 | 2025-03 | 2025-01 initial, 2025-02 drift |"
+        in table
     )
     assert policies_plot_png([monthly, evidence], scenario).startswith(b"\x89PNG")
     [row] = report.policies_table([evidence], scenario)
@@ -136,7 +138,8 @@ def test_three_policies_on_one_stream_and_the_evidence_policy_sees_both_shifts(t
     with policies.policy_instance(tmp_path / "policies" / "evidence") as own:
         tagged = own.get_runs(dg.RunsFilter(tags={"mlops_assets/policy": "evidence"}))
     by_name = {run.name: run for run in runs}
-    assert list(by_name) == ["monthly", "volume", "evidence"]
+    assert list(by_name) == ["monthly", "volume", "evidence", policies.OLD_RULE]
+    assert by_name[policies.OLD_RULE].retrains == 4  # every month, like monthly, other rule
     assert by_name["monthly"].retrains == 4
     evidence = by_name["evidence"]
     assert policies.detections(evidence, SHORT) == {
