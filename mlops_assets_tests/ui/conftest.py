@@ -39,7 +39,15 @@ SCENARIO = Scenario(months=5, per_month=400, drift=False)
 DECIDED = dataclasses.replace(SCENARIO, months=4)
 UNDECIDED_MONTH = SCENARIO.month_key(5)
 # Every replayed month promotes, so @champion has a predecessor to roll back to.
-ALWAYS_PROMOTE = {"ops": {node("verification_report"): {"config": {"min_improvement": -1.0}}}}
+# The previous rule with a margin below any difference: every month that passes the value gates
+# promotes (the paired rule would defend most of them).
+ALWAYS_PROMOTE = {
+    "ops": {
+        node("verification_report"): {
+            "config": {"min_improvement": -1.0, "change_rule": "min_improvement"}
+        }
+    }
+}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
