@@ -136,7 +136,10 @@ def judge_change(
         return ChangeVerdict(False, "bad_input", f"champion kept, no comparison: {error}")
     if comparison.p_value < spec.alpha:
         return ChangeVerdict(
-            True, "better", f"better: {comparison.reason}, below alpha = {spec.alpha:g}", comparison
+            True,
+            "better",
+            f"better than the champion: {comparison.reason}, below alpha = {spec.alpha:g}",
+            comparison,
         )
     champion_failed = [g for g in champion_gates if not g.passed]
     if champion_failed:
@@ -160,7 +163,8 @@ def judge_change(
     return ChangeVerdict(
         False,
         "not_better",
-        f"not shown better: {comparison.reason}, not below alpha = {spec.alpha:g}",
+        f"not shown better than the champion: {comparison.reason}, "
+        f"not below alpha = {spec.alpha:g}",
         comparison,
     )
 

@@ -90,7 +90,9 @@ def test_one_photo_out_of_150_defends_with_the_reason_in_numbers():
     assert decision == "defended"
     gate = champion_gate(outcome)
     assert not gate.passed and gate.severity == "WARN"
-    assert gate.reason.startswith("not shown better: challenger +0.7 points, 95 % interval ")
+    assert gate.reason.startswith(
+        "not shown better than the champion: challenger +0.7 points, 95 % interval "
+    )
     assert "p = 0.50 at n = 150 (b = 2, c = 1)" in gate.reason
     # The old rule promotes the same pair of models.
     old, old_decision = judge(*table(146, 2, 1, 1), rule="min_improvement")

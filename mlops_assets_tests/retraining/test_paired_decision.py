@@ -69,8 +69,8 @@ def test_alpha_is_the_spec_s():
 def test_the_defence_gives_its_reason_in_numbers():
     result = decide(PASS, PASS, on(143, 2, 1, 4), SPEC)
     assert result.reason == (
-        "not shown better: challenger +0.7 points, 95 % interval -2.7..+4.3, p = 0.50 at "
-        "n = 150 (b = 2, c = 1), not below alpha = 0.05"
+        "not shown better than the champion: challenger +0.7 points, 95 % interval -2.7..+4.3, "
+        "p = 0.50 at n = 150 (b = 2, c = 1), not below alpha = 0.05"
     )
     metadata = result.as_metadata()
     assert metadata["paired_b"] == 2 and metadata["paired_decision"] == "defended"
