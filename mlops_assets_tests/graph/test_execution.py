@@ -117,9 +117,13 @@ def _scaled_out_home(tmp_path, demo_records, monkeypatch):
     embedded under `home`, whatever an earlier test exported (MLflow exports its tracking URI)."""
     home = tmp_path / "scaled"
     env = scaled_out_environment(home)
-    store = factory.data_store(embedded_settings(home, monkeypatch))
+    settings = embedded_settings(home, monkeypatch)
+    store = factory.data_store(settings)
     store.insert(demo_records)
     store.close()
+    # The workers' processes open the MLflow SQLite store at the same moment: creating it here
+    # first keeps two of them from racing on one schema migration ("duplicate column name").
+    factory.registry(settings).client().search_experiments()
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(RUN_CONFIG))
     return home, env, config
