@@ -127,25 +127,15 @@ def paired_bootstrap(
         rows = np.concatenate([members[g] for g in drawn])
         copies = np.repeat(np.arange(len(drawn)), [len(members[g]) for g in drawn])
         differences[i] = sign * (_value(challenger, rows, copies) - _value(champion, rows, copies))
-    finite = differences[np.isfinite(differences)]
-    if len(finite) == 0:
-        raise PairedInputError(f"{metric} could not be computed on any resample")
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(finite, [tail, 1 - tail])
-    return BootstrapComparison(
-        metric=metric,
-        n=len(labels),
-        challenger_value=challenger_value,
-        champion_value=champion_value,
-        difference=sign * (challenger_value - champion_value),
-        low=float(low),
-        high=float(high),
-        confidence=confidence,
-        p_value=float((np.sum(finite <= 0) + 1) / (len(finite) + 1)),
-        resamples=len(finite),
-        failed_resamples=resamples - len(finite),
-        seed=seed,
-        minimum_detectable=detectable(finite, alpha),
+    return summarize(
+        differences,
+        metric,
+        len(labels),
+        (challenger_value, champion_value),
+        sign,
+        confidence,
+        seed,
+        alpha,
     )
 
 
@@ -206,3 +196,42 @@ def verification_metric(
         return equal_error_rate(np.concatenate([by_identity[g] for g in drawn]), impostor)
 
     return value
+
+
+def summarize(
+    differences: np.ndarray,
+    metric: str,
+    n: int,
+    values: tuple[float, float],
+    sign: float,
+    confidence: float,
+    seed: int,
+    alpha: float,
+) -> BootstrapComparison:
+    """The comparison from resampled differences (challenger − champion, oriented so that
+    positive is better): interval, one-sided p-value and the minimum detectable difference.
+
+    Raises:
+        PairedInputError: no resample gave a finite difference.
+    """
+    finite = differences[np.isfinite(differences)]
+    if len(finite) == 0:
+        raise PairedInputError(f"{metric} could not be computed on any resample")
+    challenger_value, champion_value = values
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(finite, [tail, 1 - tail])
+    return BootstrapComparison(
+        metric=metric,
+        n=n,
+        challenger_value=challenger_value,
+        champion_value=champion_value,
+        difference=sign * (challenger_value - champion_value),
+        low=float(low),
+        high=float(high),
+        confidence=confidence,
+        p_value=float((np.sum(finite <= 0) + 1) / (len(finite) + 1)),
+        resamples=len(finite),
+        failed_resamples=len(differences) - len(finite),
+        seed=seed,
+        minimum_detectable=detectable(finite, alpha),
+    )

@@ -14,7 +14,7 @@ identities took 448 s pair-drawing per resample).
 import numpy as np
 
 from mlops_assets.retraining.paired import PairedInputError
-from mlops_assets.retraining.paired_bootstrap import BootstrapComparison, detectable
+from mlops_assets.retraining.paired_bootstrap import BootstrapComparison, summarize
 
 CHUNK = 50  # resamples weighted at once
 BINS = 2048  # score bins of the EER
@@ -172,23 +172,13 @@ def verifier_bootstrap(
             sign * (models[0].values(counts, per_group) - models[1].values(counts, per_group))
         )
     differences = np.concatenate(differences)
-    finite = differences[np.isfinite(differences)]
-    if len(finite) == 0:
-        raise PairedInputError(f"{metric} could not be computed on any resample")
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(finite, [tail, 1 - tail])
-    return BootstrapComparison(
-        metric=metric,
-        n=groups,
-        challenger_value=challenger_value,
-        champion_value=champion_value,
-        difference=sign * (challenger_value - champion_value),
-        low=float(low),
-        high=float(high),
-        confidence=confidence,
-        p_value=float((np.sum(finite <= 0) + 1) / (len(finite) + 1)),
-        resamples=len(finite),
-        failed_resamples=resamples - len(finite),
-        seed=seed,
-        minimum_detectable=detectable(finite, alpha),
+    return summarize(
+        differences,
+        metric,
+        groups,
+        (challenger_value, champion_value),
+        sign,
+        confidence,
+        seed,
+        alpha,
     )
