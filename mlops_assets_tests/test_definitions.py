@@ -44,6 +44,8 @@ def test_asset_names_and_lineage():
         "task_photos/champion_monitor",
         "replay_report",
         *(f"face_verifier/{stage}" for stage in STAGES),
+        # The downstream model has no champion_monitor.
+        *(f"confirmation_risk/{stage}" for stage in STAGES[:-1]),
     }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
@@ -58,6 +60,19 @@ def test_asset_names_and_lineage():
                 p.replace("task_photos/", "face_verifier/") for p in keys
             }
             for key, keys in TASK_PHOTOS_LINEAGE.items()
+        },
+        # The downstream model: its training_data reads the upstream champions (cross-group
+        # edges), the rest has the same shape.
+        **{
+            key.replace("task_photos/", "confirmation_risk/"): {
+                p.replace("task_photos/", "confirmation_risk/") for p in keys
+            }
+            for key, keys in TASK_PHOTOS_LINEAGE.items()
+            if not key.endswith("champion_monitor")
+        },
+        "confirmation_risk/training_data": {
+            "task_photos/champion_model",
+            "face_verifier/champion_model",
         },
     }
 
@@ -93,6 +108,15 @@ def test_check_names_and_blocking():
         ("face_verifier/champion_model", "champion_alias_agrees"): True,
         ("face_verifier/champion_monitor", "champion_tar_at_target"): False,
         ("face_verifier/champion_monitor", "champion_scores_stable"): False,
+        # The confirmation-risk model: feature data checks block, its spec's gates by name.
+        ("confirmation_risk/training_data", "enough_feature_rows"): True,
+        ("confirmation_risk/training_data", "both_outcomes_in_train"): True,
+        ("confirmation_risk/training_data", "features_finite"): True,
+        ("confirmation_risk/training_data", "upstream_champions_recorded"): True,
+        ("confirmation_risk/verification_report", "risk_accuracy_above_minimum"): False,
+        ("confirmation_risk/verification_report", "risk_latency_below_maximum"): False,
+        ("confirmation_risk/verification_report", "risk_not_worse_than_champion"): False,
+        ("confirmation_risk/champion_model", "champion_alias_agrees"): True,
     }
 
 
@@ -105,18 +129,24 @@ def test_jobs_schedules_sensors():
         "face_verifier_retrain_job",
         "face_verifier_monitor_job",
         "face_verifier_rollback_job",
+        # No monitor job: the confirmation-risk graph has no champion_monitor.
+        "confirmation_risk_retrain_job",
+        "confirmation_risk_rollback_job",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "task_photos_retrain_schedule",
         "task_photos_monitor_schedule",
         "face_verifier_retrain_schedule",
         "face_verifier_monitor_schedule",
+        "confirmation_risk_retrain_schedule",
     }
     assert {s.name for s in repo.sensor_defs} == {
         # One replication sensor per source queue.
         "task_confirmed_events_sensor",
         "face_registered_events_sensor",
         "face_verifier_champion_outbox_sensor",
+        # No source queue (no replication sensor), no health sensor; its outbox sensor.
+        "confirmation_risk_champion_outbox_sensor",
         "training_completed_sensor",
         "pipeline_failure_sensor",
         "task_photos_champion_health_sensor",
@@ -129,6 +159,7 @@ def test_the_schedules_run_on_the_spec_cadence_and_monitor_cron():
     assert repo.get_schedule_def("task_photos_retrain_schedule").cron_schedule == "0 2 * * *"
     assert repo.get_schedule_def("task_photos_monitor_schedule").cron_schedule == "0 * * * *"
     assert repo.get_schedule_def("face_verifier_retrain_schedule").cron_schedule == "0 3 * * 1"
+    assert repo.get_schedule_def("confirmation_risk_retrain_schedule").cron_schedule == "0 4 1 * *"
 
 
 def test_dagster_definitions_validate(tmp_path):
@@ -153,7 +184,7 @@ def test_dagster_definitions_validate(tmp_path):
 def test_one_group_per_model():
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"task_photos", "face_verifier"}
+    assert groups == {"task_photos", "face_verifier", "confirmation_risk"}
 
 
 def test_alert_secrets_are_env_vars_the_ui_shows_by_name(monkeypatch, tmp_path):
