@@ -7,12 +7,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlops_assets.contracts.fleet import load_fleet
+from mlops_assets.ml.face_training import file_sha256
 from mlops_assets.ml.risk_data import RISK_FEATURES
 from mlops_assets.ml.risk_model import RiskModel, train_risk_logistic
 from mlops_assets.serving.app import create_app
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.model_kinds import SmokeTestError, load_risk, risk_smoke_test
-from mlops_assets_tests.ml.test_risk_model import synthetic_rows
+from mlops_assets_tests.support.risk import synthetic_rows
 from mlops_assets_tests.support.serving import FolderSource, tiny_verifier
 
 PREDICT = "/models/confirmation_risk/predict"
@@ -108,8 +109,6 @@ def test_an_unknown_model_is_a_404_naming_the_risk_model(client):
 def test_the_loader_checks_the_hash_and_smoke_tests(tmp_path):
     path = tmp_path / "risk.npz"
     risk_model().save(path)
-    from mlops_assets.ml.face_training import file_sha256
-
     assert isinstance(load_risk(path, file_sha256(path)), RiskModel)
     with pytest.raises(ValueError, match="differs from the registered"):
         load_risk(path, "0" * 64)
