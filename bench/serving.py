@@ -504,7 +504,7 @@ def metrics_only() -> None:
 def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: int = 3) -> dict:
     import httpx
 
-    from mlops_assets.backends.inference_client import deploy
+    from mlops_assets.backends.inference_server import deploy
 
     def promote_second() -> None:
         registry.promote(versions[1], "bench")

@@ -13,7 +13,7 @@ from urllib.request import url2pathname
 
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
-from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.inference_server import InferenceServerClient
 from mlops_assets.backends.model_signing import ModelSigner, key_file
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
@@ -145,9 +145,9 @@ def registry(settings: Settings) -> RegistryClient:
     )
 
 
-def inference_client(settings: Settings) -> InferenceClient:
+def inference_server(settings: Settings) -> InferenceServerClient:
     """The inference server at MLOPS_SERVING_URL; unset gives a client that is not configured."""
-    return InferenceClient(
+    return InferenceServerClient(
         settings.serving_url, settings.serving_timeout_s, settings.resolved_admin_token
     )
 

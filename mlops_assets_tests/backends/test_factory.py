@@ -58,8 +58,8 @@ def test_settings_choose_the_data_store_and_registry(tmp_path):
 
 
 def test_no_serving_url_gives_an_unconfigured_client(tmp_path):
-    assert not factory.inference_client(Settings(home=tmp_path)).configured
-    client = factory.inference_client(
+    assert not factory.inference_server(Settings(home=tmp_path)).configured
+    client = factory.inference_server(
         Settings(home=tmp_path, serving_url="http://127.0.0.1:8000", serving_admin_token="t")
     )
     assert client.configured and client.admin_token == "t"
