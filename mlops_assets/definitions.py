@@ -54,11 +54,11 @@ def graph_options(settings: Settings) -> GraphOptions:
         events_max_batch=settings.events_max_batch,
         events_max_seconds=settings.events_max_seconds,
         events_sensor_interval_s=settings.events_sensor_interval_s,
-        health_sensor_interval_s=settings.health_sensor_interval_s,
+        monitor_sensor_interval_s=settings.monitor_sensor_interval_s,
         monitor_cron=settings.monitor_cron,
         monitor_overrides=monitor_config(settings),
-        health_min_samples=settings.health_min_samples,
-        health_cooldown_hours=settings.health_cooldown_hours,
+        monitor_min_samples=settings.monitor_min_samples,
+        monitor_cooldown_hours=settings.monitor_cooldown_hours,
     )
 
 

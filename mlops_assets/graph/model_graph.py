@@ -33,9 +33,9 @@ from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.run_sensors import run_outcome_sensors
 from mlops_assets.graph.schedules import monitor_schedule_for, retrain_schedule_for
-from mlops_assets.graph.sensors import champion_health_sensor_for
+from mlops_assets.graph.sensors import champion_monitor_sensor_for
 from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
-from mlops_assets.retraining.health import HealthPolicy
+from mlops_assets.retraining.monitor_policy import MonitorPolicy
 
 
 @dataclass(frozen=True)
@@ -49,20 +49,20 @@ class GraphOptions:
     events_max_batch: int = 5000
     events_max_seconds: float = 20.0
     events_sensor_interval_s: int = 30
-    health_sensor_interval_s: int = 300
+    monitor_sensor_interval_s: int = 300
     # Overrides of every model's monitor settings (documented variables); None: the spec's.
     monitor_cron: str | None = None
     monitor_overrides: dict = field(default_factory=dict)
-    health_min_samples: int | None = None
-    health_cooldown_hours: float | None = None
+    monitor_min_samples: int | None = None
+    monitor_cooldown_hours: float | None = None
 
 
-def health_policy(model: ModelSpec, options: GraphOptions) -> HealthPolicy:
-    """The health sensor's target (the spec's monitor target), minimum sample and cooldown."""
+def monitor_policy(model: ModelSpec, options: GraphOptions) -> MonitorPolicy:
+    """The monitor sensor's target (the spec's monitor target), minimum sample and cooldown."""
     monitor = model.monitor
-    samples = options.health_min_samples
-    hours = options.health_cooldown_hours
-    return HealthPolicy(
+    samples = options.monitor_min_samples
+    hours = options.monitor_cooldown_hours
+    return MonitorPolicy(
         target_accuracy=monitor.target_value,
         min_samples=monitor.min_samples if samples is None else samples,
         cooldown=timedelta(hours=monitor.cooldown_hours if hours is None else hours),
@@ -77,14 +77,14 @@ def _graph(
     health: bool,
 ) -> dg.Definitions:
     """A model's six assets in its group with their checks, its jobs and schedules, and the
-    sensors that serve it alone (the champion's outbox; the health sensor when its task's
+    sensors that serve it alone (the champion's outbox; the monitor sensor when its task's
     monitor feeds one)."""
     retrain_job, monitor_job = retrain_job_for(model), monitor_job_for(model)
     sensors = [champion_outbox_sensor_for(model)]
     if health:
-        policy = health_policy(model, options)
-        interval = options.health_sensor_interval_s
-        sensors.insert(0, champion_health_sensor_for(model, retrain_job, policy, interval))
+        policy = monitor_policy(model, options)
+        interval = options.monitor_sensor_interval_s
+        sensors.insert(0, champion_monitor_sensor_for(model, retrain_job, policy, interval))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
@@ -121,7 +121,7 @@ def verification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definition
     the spec's trainer, the verifiers judged on unseen identities, the same champion moves and
     deployment as a classifier, and a monitor of TAR and score drift on registered faces.
 
-    Its monitor report is not the classifier's, so no health sensor acts on it (yet): its
+    Its monitor report is not the classifier's, so no monitor sensor acts on it (yet): its
     checks warn.
     """
     assets = [

@@ -16,7 +16,7 @@ from mlops_assets.ml.metrics import monitor_history_png
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.object_store import ObjectStoreResource
 from mlops_assets.resources.registry import RegistryResource
-from mlops_assets.retraining.health import describe_accuracy
+from mlops_assets.retraining.monitor_policy import describe_accuracy
 from mlops_assets.retraining.monitoring import DriftThresholds
 from mlops_assets.retraining.watch import evaluate_champion
 
