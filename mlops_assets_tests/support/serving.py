@@ -15,7 +15,7 @@ import keras
 import mlflow
 import yaml
 
-from mlops_assets.backends.face_model_contract import VERIFIER_FILE, log_face_verifier
+from mlops_assets.backends.face_logged_model import VERIFIER_FILE, log_face_verifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.fleet import FleetSpec, load_fleet, parse_fleet
 from mlops_assets.contracts.stage_results import ChampionChange

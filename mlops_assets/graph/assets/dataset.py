@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset
 
-from mlops_assets.backends import model_contract
+from mlops_assets.backends import logged_model
 from mlops_assets.backends.data_store import content_hash
 from mlops_assets.constants import TRAINING_DATA
 from mlops_assets.contracts.model_spec import ModelSpec
@@ -35,10 +35,10 @@ class TrainingSnapshot:
 def snapshot_datasets(snapshot: TrainingSnapshot) -> tuple[PandasDataset, PandasDataset]:
     """The snapshot's training split and holdout as MLflow datasets (named by data version)."""
     return (
-        model_contract.snapshot_dataset(
+        logged_model.snapshot_dataset(
             snapshot.train, f"train-{snapshot.data_version}", snapshot.snapshot_uri
         ),
-        model_contract.snapshot_dataset(
+        logged_model.snapshot_dataset(
             snapshot.holdout, f"holdout-{snapshot.data_version}", snapshot.snapshot_uri
         ),
     )

@@ -21,7 +21,7 @@ import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
-from mlops_assets.backends.model_contract import dataset_hints_silenced, pinned_requirements
+from mlops_assets.backends.logged_model import dataset_hints_silenced, pinned_requirements
 from mlops_assets.contracts.trainer import VERIFIER_FILE
 from mlops_assets.ml.face_data import face_arrays
 from mlops_assets.ml.face_training import file_sha256
