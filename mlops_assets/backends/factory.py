@@ -17,9 +17,12 @@ from mlops_assets.backends.inference_server import InferenceServerClient
 from mlops_assets.backends.model_signing import ModelSigner, key_file
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
+from mlops_assets.backends.prediction_log import PredictionLog
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import PHOTO_MODEL
 from mlops_assets.contracts.fleet import FleetSpec, load_fleet
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.contracts.prediction_rows import columns_for
 from mlops_assets.contracts.records import ConfirmedWindow
 from mlops_assets.settings import Settings, SharedSettings, reveal
 
@@ -85,6 +88,16 @@ def object_store(settings: SharedSettings) -> ObjectStore:
     return object_store_for(
         settings.resolved_object_store_url, settings.s3_endpoint_url, settings.s3_region
     )
+
+
+def prediction_log_for(store: ObjectStore, model: ModelSpec) -> PredictionLog:
+    """A fleet model's served-prediction log in `store`, with its task's columns."""
+    return PredictionLog(store, model.name, columns_for(model.task))
+
+
+def prediction_log(settings: SharedSettings, model: ModelSpec) -> PredictionLog:
+    """A fleet model's served-prediction log in the settings' object store."""
+    return prediction_log_for(object_store(settings), model)
 
 
 def data_store_for(

@@ -96,3 +96,18 @@ def test_model_name_when_set_names_the_photo_model_for_graph_and_commands(tmp_pa
     others = [m.registry_name for m in fleet.models if m.name != PHOTO_MODEL]
     assert "photos-elsewhere" not in others
     assert factory.registry(named).model_name == "photos-elsewhere"
+
+
+def test_each_model_gets_its_own_prediction_log_with_its_task_columns(tmp_path):
+    from mlops_assets.contracts.fleet import load_fleet
+    from mlops_assets.contracts.prediction_rows import PREDICTION_COLUMNS, VERIFICATION_COLUMNS
+
+    fleet = load_fleet(None)
+    settings = Settings(home=tmp_path)
+    logs = {m.task: factory.prediction_log(settings, m) for m in fleet.models}
+    assert logs["classification"].columns == PREDICTION_COLUMNS
+    assert logs["verification"].columns == VERIFICATION_COLUMNS
+    assert logs["verification"].model == next(
+        m.name for m in fleet.models if m.task == "verification"
+    )
+    assert logs["classification"].store.root == str(tmp_path / "objects")

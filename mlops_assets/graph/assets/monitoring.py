@@ -8,7 +8,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.backends.prediction_log import PredictionLog
+from mlops_assets.backends import factory
 from mlops_assets.contracts.model_spec import ModelSpec, MonitorSpec
 from mlops_assets.contracts.monitoring import MonitorReport
 from mlops_assets.graph.model_names import ModelNames
@@ -155,7 +155,7 @@ def watch_champion(
     report = evaluate_champion(
         model_registry.get_client(model.registry_name),
         store,
-        PredictionLog(object_store.get_client()),
+        factory.prediction_log_for(object_store.get_client(), model),
         config.window(store.newest_confirmed_at() if anchored else None),
         config.thresholds(),
         config.target_accuracy,
