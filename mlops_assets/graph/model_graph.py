@@ -18,7 +18,7 @@ from mlops_assets.contracts.fleet import FleetFileError, FleetSpec
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.assets.dataset import training_data_asset
 from mlops_assets.graph.assets.deployment import deployment_asset
-from mlops_assets.graph.assets.face_dataset import snapshot_face_data
+from mlops_assets.graph.assets.face_dataset import face_training_data_asset
 from mlops_assets.graph.assets.face_monitoring import face_champion_monitor_asset
 from mlops_assets.graph.assets.face_verification import face_verification_report_asset
 from mlops_assets.graph.assets.monitoring import champion_monitor_asset
@@ -125,7 +125,7 @@ def verification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definition
     checks warn.
     """
     assets = [
-        training_data_asset(model, options.retry_policy, snapshot_face_data),
+        face_training_data_asset(model, options.retry_policy),
         face_trained_model_asset(model, options.retry_policy, options.training_queue),
         face_verification_report_asset(model),
         champion_model_asset(model),

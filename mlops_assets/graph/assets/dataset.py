@@ -53,7 +53,7 @@ def _class_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame["label"].value_counts().sort_index().items()}
 
 
-def snapshot_training_data(
+def training_data(
     context: dg.AssetExecutionContext,
     data_store: DataStoreResource,
     object_store: ObjectStoreResource,
@@ -107,7 +107,7 @@ SNAPSHOT_IO_MANAGER = "snapshot_io_manager"
 def training_data_asset(
     model: ModelSpec,
     retry_policy: dg.RetryPolicy,
-    snapshot: Callable[..., dg.Output] = snapshot_training_data,
+    snapshot: Callable[..., dg.Output] = training_data,
 ) -> dg.AssetsDefinition:
     """`<model>/training_data` with a retry policy (`definitions.py` passes the configured one).
 
@@ -115,7 +115,7 @@ def training_data_asset(
         model: the model's spec.
         retry_policy: the step's retries.
         snapshot: the asset's body for the model's task (default the task photos'; a
-            verification model's is `face_dataset.snapshot_face_data`).
+            verification model's is `face_dataset.training_data`).
     """
     return dg.asset(
         key=ModelNames(model.name).training_data,
