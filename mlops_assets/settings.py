@@ -350,7 +350,8 @@ class Settings(SharedSettings):
         default=None,
         ge=1,
         description="Overrides each model's monitor.min_samples: confirmed tasks (accuracy) or "
-        "window photos (drift) below which the monitor sensor does not act on the evidence.",
+        "window photos (drift) below which the monitor sensor does not act on the evidence. "
+        "MLOPS_HEALTH_MIN_SAMPLES is its deprecated old name.",
     )
     monitor_cooldown_hours: float | None = Field(
         validation_alias=AliasChoices(
@@ -359,7 +360,8 @@ class Settings(SharedSettings):
         default=None,
         ge=0,
         description="Overrides each model's monitor.cooldown_hours: hours after a "
-        "monitor-triggered retraining run before the next one.",
+        "monitor-triggered retraining run before the next one. MLOPS_HEALTH_COOLDOWN_HOURS is its "
+        "deprecated old name.",
     )
     monitor_sensor_interval_s: int = Field(
         validation_alias=AliasChoices(
@@ -367,7 +369,8 @@ class Settings(SharedSettings):
         ),
         default=300,
         ge=30,
-        description="Seconds between champion monitor sensor ticks (every model's).",
+        description="Seconds between champion monitor sensor ticks (every model's). "
+        "MLOPS_HEALTH_SENSOR_INTERVAL_S is its deprecated old name.",
     )
     alert_slack_webhook_url: SecretStr | None = Field(
         default=None,
