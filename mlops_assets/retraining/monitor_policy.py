@@ -102,6 +102,6 @@ def monitor_verdict(
             f" h ago, cooldown {policy.cooldown.total_seconds() / 3600:.1f} h: {evidence}",
         )
     run_key = (
-        f"champion-health-{trigger}-v{report.champion_version}-{report.window_end:%Y%m%dT%H%M%S}"
+        f"champion-monitor-{trigger}-v{report.champion_version}-{report.window_end:%Y%m%dT%H%M%S}"
     )
     return MonitorVerdict(trigger, evidence, run_key, f"{trigger}: {evidence}")

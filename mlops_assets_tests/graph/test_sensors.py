@@ -326,7 +326,7 @@ def test_drift_requests_one_run_alerts_once_then_cools_down(instance, store, rec
     alerts = alerts_to(receiver, tmp_path)
     first = monitor_tick(instance, store, alerts)
     [request] = first.run_requests
-    assert request.run_key == "champion-health-drift-v3-20250501T000000"
+    assert request.run_key == "champion-monitor-drift-v3-20250501T000000"
     assert request.tags["mlops/trigger"] == "drift"
     assert request.tags["mlops/champion_version"] == "3"
     assert "input:mean_grey 0.7" in request.tags["mlops/evidence"]

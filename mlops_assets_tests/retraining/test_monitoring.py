@@ -30,7 +30,7 @@ def test_shifted_pixels_are_input_drift_and_trigger_a_run():
     assert "prediction:label_shares" not in drifted
     verdict = monitor_verdict(report, POLICY, None, END)
     assert verdict.retrain and verdict.trigger == "drift"
-    assert verdict.run_key == "champion-health-drift-v3-20250501T000000"
+    assert verdict.run_key == "champion-monitor-drift-v3-20250501T000000"
 
 
 def test_a_shifted_label_mix_is_prediction_drift_and_label_shift():
@@ -47,7 +47,7 @@ def test_a_degraded_model_is_a_performance_trigger_with_its_interval():
     assert a.accuracy < 0.9 and a.low < a.accuracy < a.high
     verdict = monitor_verdict(report, POLICY, None, END)
     assert verdict.trigger == "performance" and verdict.retrain
-    assert verdict.run_key.startswith("champion-health-performance-v3-")
+    assert verdict.run_key.startswith("champion-monitor-performance-v3-")
 
 
 def test_too_few_samples_skip_with_the_numbers():
