@@ -101,7 +101,7 @@ test-fast: install
 
 ## Mutation testing of the champion's moves (promotion, gates, rollback, health) and the server's
 ## reloader against their tests (mutmut; [tool.mutmut] in pyproject.toml); lists the survivors.
-## Long: narrow it with a mutant name, e.g. `make mutate MUTANTS='mlops_assets.retraining.health*'`.
+## Long: narrow it with a mutant name, e.g. `make mutate MUTANTS='mlops_assets.retraining.monitor_policy*'`.
 mutate: install
 	$(BIN)/mutmut run $(MUTANTS); $(BIN)/mutmut results
 

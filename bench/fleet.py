@@ -37,7 +37,7 @@ import yaml
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster_shared.serdes import serialize_value
 
-from mlops_assets.backends.face_model_contract import log_face_verifier
+from mlops_assets.backends.face_logged_model import log_face_verifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, parse_fleet
 from mlops_assets.definitions import build_definitions

@@ -62,7 +62,7 @@ def register_verifier(settings, registry_name: str) -> tuple[str, list[list[floa
     import mlflow
 
     from mlops_assets.backends import factory
-    from mlops_assets.backends.face_model_contract import log_face_verifier
+    from mlops_assets.backends.face_logged_model import log_face_verifier
     from mlops_assets.demo.face_source import synthetic_face_vectors
     from mlops_assets.ml.face_verifier import train_face_verifier
     from mlops_assets.resources.tracking import ensure_experiment

@@ -146,7 +146,7 @@ def register_versions(settings, registry, count: int) -> list[str]:
     import keras
     import mlflow
 
-    from mlops_assets.backends import model_contract
+    from mlops_assets.backends import logged_model
     from mlops_assets.ml.model import TrainSettings, build_model
     from mlops_assets.resources.tracking import ensure_experiment
 
@@ -160,7 +160,7 @@ def register_versions(settings, registry, count: int) -> list[str]:
         model = build_model(TrainSettings())
         with mlflow.start_run(experiment_id=experiment_id) as run:
             x = np.zeros((4, 8, 8, 1), dtype=np.float32)
-            info, digest = model_contract.log_keras_model(model, x)
+            info, digest = logged_model.log_keras_model(model, x)
         versions.append(registry.register(info.model_uri, run.info.run_id, digest).version)
     return versions
 
@@ -504,7 +504,7 @@ def metrics_only() -> None:
 def rollback_times(url: str, registry, env: dict, versions: list[str], rounds: int = 3) -> dict:
     import httpx
 
-    from mlops_assets.backends.inference_client import deploy
+    from mlops_assets.backends.inference_server import deploy
 
     def promote_second() -> None:
         registry.promote(versions[1], "bench")

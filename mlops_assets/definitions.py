@@ -19,7 +19,7 @@ from mlops_assets.graph.step_values import FILESYSTEM, step_io_manager
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.event_queue import EventQueueResource
-from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets.resources.inference_server import InferenceServerResource
 from mlops_assets.resources.object_store import ObjectStoreResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.resources.tracking import mlflow_run_tracking
@@ -54,11 +54,11 @@ def graph_options(settings: Settings) -> GraphOptions:
         events_max_batch=settings.events_max_batch,
         events_max_seconds=settings.events_max_seconds,
         events_sensor_interval_s=settings.events_sensor_interval_s,
-        health_sensor_interval_s=settings.health_sensor_interval_s,
+        monitor_sensor_interval_s=settings.monitor_sensor_interval_s,
         monitor_cron=settings.monitor_cron,
         monitor_overrides=monitor_config(settings),
-        health_min_samples=settings.health_min_samples,
-        health_cooldown_hours=settings.health_cooldown_hours,
+        monitor_min_samples=settings.monitor_min_samples,
+        monitor_cooldown_hours=settings.monitor_cooldown_hours,
     )
 
 
@@ -114,7 +114,7 @@ def build_resources(settings: Settings) -> dict:
                 "MLOPS_REGISTRY_LOCK_URL", settings.resolved_registry_lock_url
             ),
         ),
-        "serving_client": InferenceClientResource(
+        "inference_server": InferenceServerResource(
             url=settings.serving_url,
             timeout_s=settings.serving_timeout_s,
             admin_token=from_environment(

@@ -345,22 +345,32 @@ class Settings(SharedSettings):
         description="Overrides each model's monitor.drift_alpha: significance (p-value) a "
         "drift test must also reach.",
     )
-    health_min_samples: int | None = Field(
+    monitor_min_samples: int | None = Field(
+        validation_alias=AliasChoices("MLOPS_MONITOR_MIN_SAMPLES", "MLOPS_HEALTH_MIN_SAMPLES"),
         default=None,
         ge=1,
         description="Overrides each model's monitor.min_samples: confirmed tasks (accuracy) or "
-        "window photos (drift) below which the health sensor does not act on the evidence.",
+        "window photos (drift) below which the monitor sensor does not act on the evidence. "
+        "MLOPS_HEALTH_MIN_SAMPLES is its deprecated old name.",
     )
-    health_cooldown_hours: float | None = Field(
+    monitor_cooldown_hours: float | None = Field(
+        validation_alias=AliasChoices(
+            "MLOPS_MONITOR_COOLDOWN_HOURS", "MLOPS_HEALTH_COOLDOWN_HOURS"
+        ),
         default=None,
         ge=0,
         description="Overrides each model's monitor.cooldown_hours: hours after a "
-        "health-triggered retraining run before the next one.",
+        "monitor-triggered retraining run before the next one. MLOPS_HEALTH_COOLDOWN_HOURS is its "
+        "deprecated old name.",
     )
-    health_sensor_interval_s: int = Field(
+    monitor_sensor_interval_s: int = Field(
+        validation_alias=AliasChoices(
+            "MLOPS_MONITOR_SENSOR_INTERVAL_S", "MLOPS_HEALTH_SENSOR_INTERVAL_S"
+        ),
         default=300,
         ge=30,
-        description="Seconds between champion health sensor ticks (every model's).",
+        description="Seconds between champion monitor sensor ticks (every model's). "
+        "MLOPS_HEALTH_SENSOR_INTERVAL_S is its deprecated old name.",
     )
     alert_slack_webhook_url: SecretStr | None = Field(
         default=None,

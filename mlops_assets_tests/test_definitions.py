@@ -95,7 +95,7 @@ def test_check_names_and_blocking():
         ("task_photos/verification_report", "not_worse_than_champion"): False,
         # Deployment must not push a version the registry's alias does not hold.
         ("task_photos/champion_model", "champion_alias_agrees"): True,
-        # The monitor warns; the health sensor decides with its minimum sample.
+        # The monitor warns; the monitor sensor decides with its minimum sample.
         ("task_photos/champion_monitor", "champion_accuracy_at_target"): False,
         ("task_photos/champion_monitor", "champion_drift_within_threshold"): False,
         # The face verifier: identity data checks block, its spec's gates by their names.
@@ -145,11 +145,11 @@ def test_jobs_schedules_sensors():
         "task_confirmed_events_sensor",
         "face_registered_events_sensor",
         "face_verifier_champion_outbox_sensor",
-        # No source queue (no replication sensor), no health sensor; its outbox sensor.
+        # No source queue (no replication sensor), no monitor sensor; its outbox sensor.
         "confirmation_risk_champion_outbox_sensor",
         "training_completed_sensor",
         "pipeline_failure_sensor",
-        "task_photos_champion_health_sensor",
+        "task_photos_champion_monitor_sensor",
         "task_photos_champion_outbox_sensor",
     }
 

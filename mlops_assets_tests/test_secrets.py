@@ -48,8 +48,10 @@ def test_resources_read_the_secret_at_run_time(secret_environment):
     assert resources["event_queue"].rabbitmq_url == dg.EnvVar("RABBITMQ_URL")
     with dg.build_resources({"data_store": resources["data_store"]}) as built:
         assert built.data_store.url == SECRETS["MLOPS_DATA_STORE_URL"]
-    with dg.build_resources({"serving_client": resources["serving_client"]}) as built:
-        assert built.serving_client.get_client().admin_token == SECRETS["MLOPS_SERVING_ADMIN_TOKEN"]
+    with dg.build_resources({"inference_server": resources["inference_server"]}) as built:
+        assert (
+            built.inference_server.get_client().admin_token == SECRETS["MLOPS_SERVING_ADMIN_TOKEN"]
+        )
 
 
 def test_embedded_defaults_need_no_variable(monkeypatch, tmp_path):

@@ -56,3 +56,11 @@ def test_mlflow_endpoint_variable_is_the_fallback(tmp_path, monkeypatch):
     assert Settings(home=tmp_path).s3_endpoint_url == "http://127.0.0.1:9000"
     monkeypatch.setenv("MLOPS_S3_ENDPOINT_URL", "http://127.0.0.1:8333")
     assert Settings(home=tmp_path).s3_endpoint_url == "http://127.0.0.1:8333"
+
+
+def test_the_monitor_sensor_reads_its_old_health_variables_as_aliases(monkeypatch):
+    monkeypatch.setenv("MLOPS_HEALTH_MIN_SAMPLES", "7")
+    monkeypatch.setenv("MLOPS_MONITOR_COOLDOWN_HOURS", "2.5")
+    settings = Settings()
+    assert settings.monitor_min_samples == 7
+    assert settings.monitor_cooldown_hours == 2.5

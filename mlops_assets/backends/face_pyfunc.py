@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from mlops_assets.backends.face_model_contract import VERIFIER_ARTIFACT
+from mlops_assets.backends.face_logged_model import VERIFIER_ARTIFACT
 from mlops_assets.ml.face_verifier import FaceVerifier
 
 

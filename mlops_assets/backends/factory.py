@@ -13,13 +13,16 @@ from urllib.request import url2pathname
 
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
-from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.inference_server import InferenceServerClient
 from mlops_assets.backends.model_signing import ModelSigner, key_file
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
+from mlops_assets.backends.prediction_log import PredictionLog
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import PHOTO_MODEL
 from mlops_assets.contracts.fleet import FleetSpec, load_fleet
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.contracts.prediction_rows import columns_for
 from mlops_assets.contracts.records import ConfirmedWindow
 from mlops_assets.settings import Settings, SharedSettings, reveal
 
@@ -87,6 +90,16 @@ def object_store(settings: SharedSettings) -> ObjectStore:
     )
 
 
+def prediction_log_for(store: ObjectStore, model: ModelSpec) -> PredictionLog:
+    """A fleet model's served-prediction log in `store`, with its task's columns."""
+    return PredictionLog(store, model.name, columns_for(model.task))
+
+
+def prediction_log(settings: SharedSettings, model: ModelSpec) -> PredictionLog:
+    """A fleet model's served-prediction log in the settings' object store."""
+    return prediction_log_for(object_store(settings), model)
+
+
 def data_store_for(
     url: str, earliest_confirmed_at: str, max_clock_skew_s: float
 ) -> TrainingDataStore:
@@ -145,9 +158,9 @@ def registry(settings: Settings) -> RegistryClient:
     )
 
 
-def inference_client(settings: Settings) -> InferenceClient:
+def inference_server(settings: Settings) -> InferenceServerClient:
     """The inference server at MLOPS_SERVING_URL; unset gives a client that is not configured."""
-    return InferenceClient(
+    return InferenceServerClient(
         settings.serving_url, settings.serving_timeout_s, settings.resolved_admin_token
     )
 

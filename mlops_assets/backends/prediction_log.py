@@ -6,8 +6,8 @@ of its window back. Files in the object store need no extra service (a folder by
 production), are cheap to append, and Parquet keeps 100k predictions a few megabytes that
 pandas reads in well under a second.
 
-A classification model's rows have `COLUMNS`; a verification model's `VERIFICATION_COLUMNS`
-(the score and the match, never the face vectors).
+The columns are the contract's (`contracts.prediction_rows`); `backends.factory.prediction_log`
+builds a model's log.
 """
 
 import uuid
@@ -16,11 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from mlops_assets.backends.object_store import ObjectStore
-from mlops_assets.constants import PHOTO_FEATURES, PHOTO_MODEL
+from mlops_assets.constants import PHOTO_MODEL
+from mlops_assets.contracts.prediction_rows import PREDICTION_COLUMNS
 
 PREFIX = "predictions"
-COLUMNS = ("served_at", "model_version", "label", "confidence", "task_id", *PHOTO_FEATURES)
-VERIFICATION_COLUMNS = ("served_at", "model_version", "score", "match", "threshold", "pair_id")
 
 
 class PredictionLog:
@@ -29,14 +28,14 @@ class PredictionLog:
     Args:
         store: the object store holding the files.
         model: the fleet model whose predictions these are (its name partitions the log).
-        columns: the rows' columns (`COLUMNS` or `VERIFICATION_COLUMNS`).
+        columns: the rows' columns (`contracts.prediction_rows.columns_for`).
     """
 
     def __init__(
         self,
         store: ObjectStore,
         model: str = PHOTO_MODEL,
-        columns: tuple[str, ...] = COLUMNS,
+        columns: tuple[str, ...] = PREDICTION_COLUMNS,
     ) -> None:
         self.store = store
         self.model = model

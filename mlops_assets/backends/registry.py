@@ -166,7 +166,7 @@ class RegistryClient(ChampionMoves):
 
     def download_version_folder(self, version: str, destination: str | Path) -> Path:
         """Downloads a registered version's whole model folder (e.g. a face verifier's, for
-        `face_model_contract.load_face_verifier`) and returns it."""
+        `face_logged_model.load_face_verifier`) and returns it."""
         uri = self.client().get_model_version_download_uri(self.model_name, version)
         return self.download_folder(uri, destination)
 

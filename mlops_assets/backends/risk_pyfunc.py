@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from mlops_assets.backends.risk_model_contract import RISK_ARTIFACT
+from mlops_assets.backends.risk_logged_model import RISK_ARTIFACT
 from mlops_assets.ml.risk_data import RISK_FEATURES
 from mlops_assets.ml.risk_model import RiskModel
 

@@ -130,7 +130,7 @@ class TrainerSpec(Spec):
 
 
 class MonitorSpec(Spec):
-    """How the serving champion is watched (champion_monitor, champion_health_sensor)."""
+    """How the serving champion is watched (champion_monitor, champion_monitor_sensor)."""
 
     cron: Cron = Field(default="0 * * * *", description="When the champion is evaluated.")
     window_days: float = Field(default=7.0, gt=0, description="Days each evaluation judges.")
@@ -149,10 +149,10 @@ class MonitorSpec(Spec):
         default=0.01, gt=0, lt=1, description="p-value a drift test must also reach."
     )
     min_samples: int = Field(
-        default=100, ge=1, description="Samples below which the health sensor does not act."
+        default=100, ge=1, description="Samples below which the monitor sensor does not act."
     )
     cooldown_hours: float = Field(
-        default=168.0, ge=0, description="Hours after a health-triggered run before the next."
+        default=168.0, ge=0, description="Hours after a monitor-triggered run before the next."
     )
 
 

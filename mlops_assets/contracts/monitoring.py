@@ -1,7 +1,7 @@
 """What the champion monitor reports: live accuracy with its interval and the drift tests.
 
 Written by the `champion_monitor` asset (as JSON metadata) and read back by
-`champion_health_sensor` and the replay, so the fields are named once.
+`champion_monitor_sensor` and the replay, so the fields are named once.
 """
 
 from datetime import datetime

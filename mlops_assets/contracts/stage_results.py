@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict
 # broke before deciding has the outcome `failed`.
 Decision = Literal["promoted", "defended", "rejected"]
 Outcome = Literal["promoted", "defended", "rejected", "failed"]
-DECISIONS: tuple[Decision, ...] = ("promoted", "defended", "rejected")
 
 
 class _Result(BaseModel):

@@ -7,8 +7,8 @@ sensors' baselines). Each month the champion that
 served is evaluated on the month's confirmed tasks (`retraining.watch.evaluate_champion`, what
 `champion_monitor` computes), then the policy decides whether the month gets a retraining run:
 - volume: once `volume_labels` new confirmed labels arrived since the last run;
-- evidence: when `retraining.health.health_verdict` finds live accuracy below target or drift
-  (what `champion_health_sensor` does), with its minimum sample and cooldown.
+- evidence: when `retraining.monitor_policy.monitor_verdict` finds live accuracy below target
+  or drift (what `champion_monitor_sensor` does), with its minimum sample and cooldown.
 """
 
 import logging
@@ -27,8 +27,8 @@ from mlops_assets.contracts.stage_results import ChampionChange
 from mlops_assets.definitions import build_definitions
 from mlops_assets.demo.replay import MonthResult
 from mlops_assets.demo.source import Scenario, month_tasks
-from mlops_assets.demo.spec import DEMO_NAMES, drift_thresholds, health_policy, target_accuracy
-from mlops_assets.retraining.health import HealthPolicy, health_verdict
+from mlops_assets.demo.spec import DEMO_NAMES, drift_thresholds, monitor_policy, target_accuracy
+from mlops_assets.retraining.monitor_policy import MonitorPolicy, monitor_verdict
 from mlops_assets.retraining.monitoring import DriftThresholds
 from mlops_assets.retraining.watch import evaluate_champion
 from mlops_assets.settings import Settings
@@ -177,14 +177,14 @@ def volume_policy(volume_labels: int, per_month: int) -> Decide:
     return decide
 
 
-def evidence_policy(policy: HealthPolicy) -> Decide:
-    """Retrain when the monitor's report is evidence enough (`health_verdict`)."""
+def evidence_policy(policy: MonitorPolicy) -> Decide:
+    """Retrain when the monitor's report is evidence enough (`monitor_verdict`)."""
     state: dict = {"last": None}
 
     def decide(report: MonitorReport | None, month: int, now: pd.Timestamp) -> str | None:
         if report is None:
             return None
-        verdict = health_verdict(report, policy, state["last"], now.to_pydatetime())
+        verdict = monitor_verdict(report, policy, state["last"], now.to_pydatetime())
         if not verdict.retrain:
             return None
         state["last"] = now.to_pydatetime()
@@ -301,7 +301,7 @@ def compare_policies(
     scenario: Scenario,
     first_month: int,
     run_config: dict,
-    health: HealthPolicy | None = None,
+    health: MonitorPolicy | None = None,
     thresholds: DriftThresholds | None = None,
     volume_labels: int = 450,
     old_rule: bool = True,
@@ -319,7 +319,7 @@ def compare_policies(
         old_rule: also replay the monthly policy under the previous promotion rule
             (`OLD_RULE`: champion + min_improvement) on its own backends.
     """
-    health = health or health_policy()
+    health = health or monitor_policy()
     thresholds = thresholds or drift_thresholds()
     runs = [monthly_from_replay(monthly)]
     # dagster-mlflow exports MLFLOW_TRACKING_URI for each run; keep the caller's.

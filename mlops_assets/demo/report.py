@@ -145,7 +145,7 @@ def policies_section(runs: list[PolicyRun], scenario: Scenario, plot_name: str) 
             "",
             "Monthly retrains every month; volume once 450 new labels arrived; evidence when "
             "the champion monitor finds live accuracy below target or drift "
-            "(`champion_health_sensor`'s rule). Serving accuracy: the champion that served each "
+            "(`champion_monitor_sensor`'s rule). Serving accuracy: the champion that served each "
             "month, on that month's confirmed tasks.",
             "",
             policies_markdown(runs, scenario),

@@ -8,7 +8,7 @@ from mlops_assets.constants import DEMO_MODEL
 from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.model_names import ModelNames
-from mlops_assets.retraining.health import HealthPolicy
+from mlops_assets.retraining.monitor_policy import MonitorPolicy
 from mlops_assets.retraining.monitoring import DriftThresholds
 
 
@@ -33,10 +33,10 @@ def accuracy_gate_threshold() -> float:
     )
 
 
-def health_policy() -> HealthPolicy:
-    """The demo model's health policy, from its spec."""
+def monitor_policy() -> MonitorPolicy:
+    """The demo model's monitor policy, from its spec."""
     monitor = demo_spec().monitor
-    return HealthPolicy(
+    return MonitorPolicy(
         monitor.target_value, monitor.min_samples, timedelta(hours=monitor.cooldown_hours)
     )
 

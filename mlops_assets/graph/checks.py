@@ -28,7 +28,7 @@ from mlops_assets.graph.assets.dataset import TrainingSnapshot
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.registry import RegistryResource
-from mlops_assets.retraining.health import describe_accuracy, describe_drift
+from mlops_assets.retraining.monitor_policy import describe_accuracy, describe_drift
 
 
 def check_result(
@@ -147,7 +147,7 @@ def champion_alias_agrees_for(model: ModelSpec) -> dg.AssetChecksDefinition:
 
 def champion_accuracy_at_target(champion_monitor: MonitorReport) -> dg.AssetCheckResult:
     """The serving champion's live accuracy on confirmed tasks reaches the target (WARN: the
-    evidence goes to champion_health_sensor, which decides with its minimum sample)."""
+    evidence goes to champion_monitor_sensor, which decides with its minimum sample)."""
     a = champion_monitor.accuracy
     return check_result(
         a.accuracy is None or a.accuracy >= champion_monitor.target_accuracy,

@@ -15,7 +15,7 @@ import dagster as dg
 import mlflow
 import numpy as np
 
-from mlops_assets.backends import face_model_contract, model_contract
+from mlops_assets.backends import face_logged_model, logged_model
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.trainer import DATA_FILE_NAME, TrainerOutputError
@@ -162,11 +162,11 @@ def train_face_challenger(
     hyperparameters, the counts and the validation metrics, then the verifier as a pyfunc.
     """
     arrays = FaceTrainingArrays.from_snapshot(training_data)
-    model_contract.log_datasets(
-        face_model_contract.face_dataset(
+    logged_model.log_datasets(
+        face_logged_model.face_dataset(
             training_data.train, f"train-{training_data.data_version}", training_data.snapshot_uri
         ),
-        face_model_contract.face_dataset(
+        face_logged_model.face_dataset(
             training_data.holdout,
             f"holdout-{training_data.data_version}",
             training_data.snapshot_uri,
@@ -206,7 +206,7 @@ def train_face_challenger(
         context,
         registry,
         training_data.month,
-        lambda: face_model_contract.log_face_verifier(result.verifier, arrays.vectors),
+        lambda: face_logged_model.log_face_verifier(result.verifier, arrays.vectors),
     )
     return dg.Output(
         registered,

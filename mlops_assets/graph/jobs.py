@@ -11,7 +11,7 @@ from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
-from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets.resources.inference_server import InferenceServerResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining.rollback import roll_back_champion
 
@@ -60,13 +60,13 @@ def rollback_job_for(model: ModelSpec) -> dg.JobDefinition:
         context: dg.OpExecutionContext,
         config: RollbackConfig,
         model_registry: RegistryResource,
-        serving_client: InferenceClientResource,
+        inference_server: InferenceServerResource,
         event_queue: EventQueueResource,
         alerts: AlertsResource,
     ) -> dict:
         moved = roll_back_champion(
             model_registry.get_client(model.registry_name),
-            serving_client.get_client(),
+            inference_server.get_client(),
             event_queue.get_client(),
             config.reason,
             context.log,

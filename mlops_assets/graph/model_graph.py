@@ -18,7 +18,7 @@ from mlops_assets.contracts.fleet import FleetFileError, FleetSpec
 from mlops_assets.contracts.model_spec import ModelSpec, SourceKind
 from mlops_assets.graph.assets.dataset import training_data_asset
 from mlops_assets.graph.assets.deployment import deployment_asset
-from mlops_assets.graph.assets.face_dataset import snapshot_face_data
+from mlops_assets.graph.assets.face_dataset import face_training_data_asset
 from mlops_assets.graph.assets.face_monitoring import face_champion_monitor_asset
 from mlops_assets.graph.assets.face_verification import face_verification_report_asset
 from mlops_assets.graph.assets.monitoring import champion_monitor_asset
@@ -39,9 +39,9 @@ from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.risk_checks import risk_model_checks
 from mlops_assets.graph.run_sensors import run_outcome_sensors
 from mlops_assets.graph.schedules import monitor_schedule_for, retrain_schedule_for
-from mlops_assets.graph.sensors import champion_health_sensor_for
+from mlops_assets.graph.sensors import champion_monitor_sensor_for
 from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
-from mlops_assets.retraining.health import HealthPolicy
+from mlops_assets.retraining.monitor_policy import MonitorPolicy
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,20 @@ class GraphOptions:
     events_max_batch: int = 5000
     events_max_seconds: float = 20.0
     events_sensor_interval_s: int = 30
-    health_sensor_interval_s: int = 300
+    monitor_sensor_interval_s: int = 300
     # Overrides of every model's monitor settings (documented variables); None: the spec's.
     monitor_cron: str | None = None
     monitor_overrides: dict = field(default_factory=dict)
-    health_min_samples: int | None = None
-    health_cooldown_hours: float | None = None
+    monitor_min_samples: int | None = None
+    monitor_cooldown_hours: float | None = None
 
 
-def health_policy(model: ModelSpec, options: GraphOptions) -> HealthPolicy:
-    """The health sensor's target (the spec's monitor target), minimum sample and cooldown."""
+def monitor_policy(model: ModelSpec, options: GraphOptions) -> MonitorPolicy:
+    """The monitor sensor's target (the spec's monitor target), minimum sample and cooldown."""
     monitor = model.monitor
-    samples = options.health_min_samples
-    hours = options.health_cooldown_hours
-    return HealthPolicy(
+    samples = options.monitor_min_samples
+    hours = options.monitor_cooldown_hours
+    return MonitorPolicy(
         target_accuracy=monitor.target_value,
         min_samples=monitor.min_samples if samples is None else samples,
         cooldown=timedelta(hours=monitor.cooldown_hours if hours is None else hours),
@@ -80,19 +80,19 @@ def _graph(
     options: GraphOptions,
     assets: list[dg.AssetsDefinition],
     checks: list[dg.AssetChecksDefinition],
-    health: bool,
+    monitor_sensor: bool,
     monitor: bool = True,
 ) -> dg.Definitions:
     """A model's assets in its group with their checks, its jobs and schedules, and the
-    sensors that serve it alone (the champion's outbox; the health sensor when its task's
+    sensors that serve it alone (the champion's outbox; the monitor sensor when its task's
     monitor feeds one). Without `monitor` (no champion_monitor asset) there is no monitor job
     or schedule."""
     retrain_job = retrain_job_for(model)
     sensors = [champion_outbox_sensor_for(model)]
-    if health:
-        policy = health_policy(model, options)
-        interval = options.health_sensor_interval_s
-        sensors.insert(0, champion_health_sensor_for(model, retrain_job, policy, interval))
+    if monitor_sensor:
+        policy = monitor_policy(model, options)
+        interval = options.monitor_sensor_interval_s
+        sensors.insert(0, champion_monitor_sensor_for(model, retrain_job, policy, interval))
     jobs = [retrain_job, rollback_job_for(model)]
     schedules = [retrain_schedule_for(model, retrain_job, options.timezone)]
     if monitor:
@@ -124,7 +124,7 @@ def classification_graph(
         deployment_asset(model),
         champion_monitor_asset(model),
     ]
-    return _graph(model, options, assets, model_checks(model), health=True)
+    return _graph(model, options, assets, model_checks(model), monitor_sensor=True)
 
 
 def verification_graph(
@@ -134,18 +134,18 @@ def verification_graph(
     the spec's trainer, the verifiers judged on unseen identities, the same champion moves and
     deployment as a classifier, and a monitor of TAR and score drift on registered faces.
 
-    Its monitor report is not the classifier's, so no health sensor acts on it (yet): its
+    Its monitor report is not the classifier's, so no monitor sensor acts on it (yet): its
     checks warn.
     """
     assets = [
-        training_data_asset(model, options.retry_policy, snapshot_face_data),
+        face_training_data_asset(model, options.retry_policy),
         face_trained_model_asset(model, options.retry_policy, options.training_queue),
         face_verification_report_asset(model),
         champion_model_asset(model),
         deployment_asset(model),
         face_champion_monitor_asset(model),
     ]
-    return _graph(model, options, assets, face_model_checks(model), health=False)
+    return _graph(model, options, assets, face_model_checks(model), monitor_sensor=False)
 
 
 def upstream_models_graph(
@@ -156,7 +156,7 @@ def upstream_models_graph(
     reads their champions, `risk_logistic` trains, the classification gates and paired rule
     judge, the same champion moves and deployment follow.
 
-    It has no champion_monitor (so no monitor job, schedule or health sensor): the served
+    It has no champion_monitor (so no monitor job, schedule or monitor sensor): the served
     risk scores have no confirmed outcome to judge them on yet.
 
     Raises:
@@ -175,7 +175,9 @@ def upstream_models_graph(
         champion_model_asset(model),
         deployment_asset(model),
     ]
-    return _graph(model, options, assets, risk_model_checks(model), health=False, monitor=False)
+    return _graph(
+        model, options, assets, risk_model_checks(model), monitor_sensor=False, monitor=False
+    )
 
 
 Builder = Callable[[ModelSpec, GraphOptions, FleetSpec | None], dg.Definitions]

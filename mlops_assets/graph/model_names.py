@@ -77,8 +77,8 @@ class ModelNames:
         return f"{self.model}_monitor_schedule"
 
     @property
-    def health_sensor(self) -> str:
-        return f"{self.model}_champion_health_sensor"
+    def monitor_sensor(self) -> str:
+        return f"{self.model}_champion_monitor_sensor"
 
     @property
     def outbox_sensor(self) -> str:

@@ -70,5 +70,5 @@ def monitor_schedule_for(
         },
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"Evaluates {model.name}'s serving champion on the newest window; "
-        f"{names.health_sensor} acts on the result.",
+        f"{names.monitor_sensor} acts on the result.",
     )

@@ -19,7 +19,7 @@ from mlops_assets.graph.partitions import existing_month_key
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.retraining import alerts as alert_rules
-from mlops_assets.retraining.health import HealthPolicy, health_verdict
+from mlops_assets.retraining.monitor_policy import MonitorPolicy, monitor_verdict
 from mlops_assets.retraining.triggers import is_preview
 
 
@@ -32,8 +32,8 @@ def send_alerts(notifier: Notifier, alerts: list, log) -> None:
             log.error(str(error))
 
 
-def parse_health_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
-    """champion_health_sensor's cursor: when it last requested a run, and that run's key."""
+def parse_monitor_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
+    """champion_monitor_sensor's cursor: when it last requested a run, and that run's key."""
     if not cursor:
         return None, None
     state = json.loads(cursor)
@@ -41,17 +41,17 @@ def parse_health_cursor(cursor: str | None) -> tuple[datetime | None, str | None
     return (datetime.fromisoformat(value) if value else None), state.get("last_run_key")
 
 
-def champion_health_sensor_for(
+def champion_monitor_sensor_for(
     model: ModelSpec,
     job: "dg.UnresolvedAssetJobDefinition",
-    policy: HealthPolicy,
+    policy: MonitorPolicy,
     interval_s: int,
 ) -> dg.SensorDefinition:
-    """Builds `<model>_champion_health_sensor` with its target, minimum sample and cooldown."""
+    """Builds `<model>_champion_monitor_sensor` with its target, minimum sample and cooldown."""
     names = ModelNames(model.name)
 
     @dg.sensor(
-        name=names.health_sensor,
+        name=names.monitor_sensor,
         job=job,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -59,7 +59,7 @@ def champion_health_sensor_for(
         f"below {policy.target_accuracy:.2f} or drift, on at least {policy.min_samples} samples, "
         f"at most once per {policy.cooldown.total_seconds() / 3600:g} h; alerts on both.",
     )
-    def champion_health_sensor(
+    def champion_monitor_sensor(
         context: dg.SensorEvaluationContext,
         data_store: DataStoreResource,
         alerts: AlertsResource,
@@ -74,10 +74,10 @@ def champion_health_sensor_for(
             )
         if not is_preview(context.log_key, context.repository_name):
             send_alerts(
-                alerts.get_client(), alert_rules.champion_health(report, policy), context.log
+                alerts.get_client(), alert_rules.monitor_alerts(report, policy), context.log
             )
-        last, last_key = parse_health_cursor(context.cursor)
-        verdict = health_verdict(report, policy, last, datetime.now(UTC))
+        last, last_key = parse_monitor_cursor(context.cursor)
+        verdict = monitor_verdict(report, policy, last, datetime.now(UTC))
         if not verdict.retrain:
             return dg.SensorResult(skip_reason=dg.SkipReason(verdict.reason))
         if verdict.run_key == last_key:
@@ -107,4 +107,4 @@ def champion_health_sensor_for(
             ),
         )
 
-    return champion_health_sensor
+    return champion_monitor_sensor

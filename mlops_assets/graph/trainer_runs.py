@@ -19,7 +19,7 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from pydantic import Field
 
-from mlops_assets.backends import model_contract
+from mlops_assets.backends import logged_model
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.backends.storage_errors import storage_errors_explained
 from mlops_assets.constants import TRAINED_MODEL
@@ -37,7 +37,7 @@ from mlops_assets.ml.trainer_files import (
     write_training_data,
 )
 from mlops_assets.resources.trainer import TrainerResource
-from mlops_assets.resources.trainer_pipes import TrainerInvocation
+from mlops_assets.resources.trainer_process import TrainerInvocation
 
 # Inputs the produced model is smoke-tested on before it is registered.
 SMOKE_TEST_ROWS = 32
@@ -242,7 +242,7 @@ def register_challenger(
     ):
         model_uri, sha256 = log_model()
     registered = registry.register(model_uri, run_id, sha256)
-    model_contract.name_run(month, registered.version)
+    logged_model.name_run(month, registered.version)
     context.log.info(
         f"registered {registered.name} v{registered.version} (@challenger) in "
         f"{time.perf_counter() - started:.1f} s"

@@ -4,7 +4,7 @@ take; hands out the Pipes client that runs it."""
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.resources.trainer_pipes import TrainerPipesClient
+from mlops_assets.resources.trainer_process import TrainerPipesClient
 
 # The launchpad's name for the built-in CNN trained in-process.
 BUILT_IN = "built-in"

@@ -9,7 +9,7 @@ from datetime import datetime
 from mlops_assets.backends.notifier import Alert
 from mlops_assets.contracts.monitoring import MonitorReport
 from mlops_assets.contracts.safe_text import printable, redact
-from mlops_assets.retraining.health import HealthPolicy, describe_accuracy, describe_drift
+from mlops_assets.retraining.monitor_policy import MonitorPolicy, describe_accuracy, describe_drift
 
 MAX_RETRIES_TAG = "dagster/max_retries"
 RETRY_NUMBER_TAG = "dagster/retry_number"
@@ -43,7 +43,7 @@ def _day(report: MonitorReport) -> str:
     return f"v{report.champion_version}-{report.window_end:%Y-%m-%d}"
 
 
-def champion_health(report: MonitorReport, policy: HealthPolicy) -> list[Alert]:
+def monitor_alerts(report: MonitorReport, policy: MonitorPolicy) -> list[Alert]:
     """The champion below target and drift, each when its sample reaches the minimum."""
     alerts = []
     a = report.accuracy

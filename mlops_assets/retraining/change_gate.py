@@ -30,7 +30,6 @@ from mlops_assets.retraining.paired_decision import (
 )
 
 ChangeRule = Literal["paired", "min_improvement"]
-CHANGE_RULES: tuple[ChangeRule, ...] = ("paired", "min_improvement")
 
 # A metric's paired comparison on the holdout, or None when the metric has none (latency):
 # its gate against the champion keeps the value comparison.

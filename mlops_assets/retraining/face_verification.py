@@ -6,7 +6,7 @@ import tempfile
 
 import numpy as np
 
-from mlops_assets.backends.face_model_contract import load_face_verifier
+from mlops_assets.backends.face_logged_model import load_face_verifier
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.stage_results import (
     Decision,

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from mlops_assets.backends import face_model_contract
+from mlops_assets.backends import face_logged_model
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.monitoring import FaceMonitorReport, ScoreSummary
@@ -113,7 +113,7 @@ def evaluate_face_champion(
     start, end = window
     with tempfile.TemporaryDirectory() as scratch:
         folder = registry.download_version_folder(champion.version, scratch)
-        verifier = face_model_contract.load_face_verifier(folder, champion.sha256)
+        verifier = face_logged_model.load_face_verifier(folder, champion.sha256)
     return face_monitor_report(
         verifier,
         champion.version,

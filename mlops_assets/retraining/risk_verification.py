@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
-from mlops_assets.backends.risk_model_contract import load_risk_model
+from mlops_assets.backends.risk_logged_model import load_risk_model
 from mlops_assets.contracts.stage_results import ModelScore
 from mlops_assets.ml.risk_data import RiskSnapshot, feature_arrays
 

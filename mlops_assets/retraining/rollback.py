@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from mlops_assets.backends import outbox
 from mlops_assets.backends.event_queue.base import EventQueue
-from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
+from mlops_assets.backends.inference_server import DeploymentError, InferenceServerClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import CHAMPION_ALIAS, PHOTO_MODEL
@@ -36,7 +36,7 @@ class ChampionMoved:
 
 def roll_back_champion(
     registry: RegistryClient,
-    server: InferenceClient,
+    inference_server: InferenceServerClient,
     event_queue: EventQueue | None,
     reason: str,
     log: logging.Logger,
@@ -55,7 +55,7 @@ def roll_back_champion(
 
     Args:
         registry: the registry holding the alias.
-        server: the inference server to bring back; an unconfigured one is left to its polling.
+        inference_server: the server to bring back; an unconfigured one is left to its polling.
         event_queue: where `ModelRolledBack` goes; None publishes nothing.
         reason: why, kept in the decision history and carried by the event.
         log: a logger (Dagster's `context.log` is one).
@@ -93,7 +93,7 @@ def roll_back_champion(
         return entries
 
     rolled_from, restored = registry.rollback(reason, expected, transition, announce)
-    following = _follow(log, server, restored, server_reason or reason, model, route)
+    following = _follow(log, inference_server, restored, server_reason or reason, model, route)
     log.warning(
         f"champion rolled back: {registered} @{CHAMPION_ALIAS} v{rolled_from} -> v{restored}; "
         f"server following: {following}; {reason}"
@@ -112,17 +112,17 @@ def roll_back_champion(
 
 def _follow(
     log: logging.Logger,
-    server: InferenceClient,
+    inference_server: InferenceServerClient,
     version: str,
     reason: str,
     model: str,
     route: str | None,
 ) -> bool | None:
     """Makes the server serve `version` after a rollback; None when no server is configured."""
-    if not server.configured:
+    if not inference_server.configured:
         return None
     try:
-        server.deploy(version, reason, model, route)
+        inference_server.deploy(version, reason, model, route)
     except DeploymentError as error:
         log.error(f"inference server did not come back to v{version}: {error}")
         return False

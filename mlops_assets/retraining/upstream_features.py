@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlops_assets.backends.face_model_contract import load_face_verifier
+from mlops_assets.backends.face_logged_model import load_face_verifier
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.ml.predictor import Predictor

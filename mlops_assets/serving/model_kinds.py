@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from mlops_assets.backends.face_model_contract import load_face_verifier
-from mlops_assets.backends.risk_model_contract import load_risk_model
+from mlops_assets.backends.face_logged_model import load_face_verifier
+from mlops_assets.backends.risk_logged_model import load_risk_model
 from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
 from mlops_assets.contracts.face_events import FACE_VECTOR_DIMENSION
 from mlops_assets.contracts.model_spec import ModelSpec

@@ -79,7 +79,7 @@ class VerifiedBatch:
 
 
 def verifications_to_rows(batches: Sequence[VerifiedBatch]) -> pd.DataFrame:
-    """One DataFrame of many verify answers (`prediction_log.VERIFICATION_COLUMNS`)."""
+    """One DataFrame of many verify answers (`contracts.prediction_rows.VERIFICATION_COLUMNS`)."""
     sizes = [len(b) for b in batches]
     served_at = np.repeat([b.served_at for b in batches], sizes)
     return pd.DataFrame(

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mlops_assets.backends import factory
-from mlops_assets.backends.prediction_log import COLUMNS, VERIFICATION_COLUMNS, PredictionLog
 from mlops_assets.contracts.fleet import FleetSpec
 from mlops_assets.contracts.gate_spec import Task
 from mlops_assets.contracts.model_spec import ModelSpec
@@ -105,8 +104,7 @@ def _recorder(
         return None
     verification = spec.task == "verification"
     if sink is None:
-        columns = VERIFICATION_COLUMNS if verification else COLUMNS
-        sink = PredictionLog(factory.object_store(settings), spec.name, columns).write
+        sink = factory.prediction_log(settings, spec).write
     return PredictionRecorder(
         sink,
         settings.record_buffer,

@@ -129,7 +129,7 @@ def rollback(
     try:
         moved = roll_back_champion(
             factory.registry(settings),
-            factory.inference_client(settings),
+            factory.inference_server(settings),
             queue,
             reason,
             log,

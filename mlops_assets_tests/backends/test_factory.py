@@ -58,8 +58,8 @@ def test_settings_choose_the_data_store_and_registry(tmp_path):
 
 
 def test_no_serving_url_gives_an_unconfigured_client(tmp_path):
-    assert not factory.inference_client(Settings(home=tmp_path)).configured
-    client = factory.inference_client(
+    assert not factory.inference_server(Settings(home=tmp_path)).configured
+    client = factory.inference_server(
         Settings(home=tmp_path, serving_url="http://127.0.0.1:8000", serving_admin_token="t")
     )
     assert client.configured and client.admin_token == "t"
@@ -96,3 +96,18 @@ def test_model_name_when_set_names_the_photo_model_for_graph_and_commands(tmp_pa
     others = [m.registry_name for m in fleet.models if m.name != PHOTO_MODEL]
     assert "photos-elsewhere" not in others
     assert factory.registry(named).model_name == "photos-elsewhere"
+
+
+def test_each_model_gets_its_own_prediction_log_with_its_task_columns(tmp_path):
+    from mlops_assets.contracts.fleet import load_fleet
+    from mlops_assets.contracts.prediction_rows import PREDICTION_COLUMNS, VERIFICATION_COLUMNS
+
+    fleet = load_fleet(None)
+    settings = Settings(home=tmp_path)
+    logs = {m.task: factory.prediction_log(settings, m) for m in fleet.models}
+    assert logs["classification"].columns == PREDICTION_COLUMNS
+    assert logs["verification"].columns == VERIFICATION_COLUMNS
+    assert logs["verification"].model == next(
+        m.name for m in fleet.models if m.task == "verification"
+    )
+    assert logs["classification"].store.root == str(tmp_path / "objects")

@@ -13,12 +13,12 @@ from mlops_assets.demo import policies, replay, report
 from mlops_assets.demo.policy_report import policies_markdown, policies_plot_png
 from mlops_assets.demo.source import Scenario
 from mlops_assets.graph.source_sensors import last_snapshot_high_water_mark
-from mlops_assets.retraining.health import HealthPolicy
+from mlops_assets.retraining.monitor_policy import MonitorPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
 from mlops_assets_tests.support.photo_graph import PHOTO
 from mlops_assets_tests.support.services import embedded_settings
 
-HEALTH = HealthPolicy(0.90, min_samples=100, cooldown=timedelta(days=7))
+HEALTH = MonitorPolicy(0.90, min_samples=100, cooldown=timedelta(days=7))
 NOW = pd.Timestamp("2025-05-01", tz="UTC")
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlops_assets.backends.face_model_contract import load_face_verifier
+from mlops_assets.backends.face_logged_model import load_face_verifier
 from mlops_assets.backends.model_signing import ModelSigner, key_file
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.fleet import load_fleet

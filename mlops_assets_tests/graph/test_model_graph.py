@@ -14,7 +14,7 @@ from mlops_assets.contracts.fleet import SHIPPED_FLEET_FILE, FleetFileError, loa
 from mlops_assets.definitions import build_definitions
 from mlops_assets.graph import model_graph
 from mlops_assets.graph.assets.monitoring import MonitorConfig
-from mlops_assets.graph.model_graph import GraphOptions, health_policy
+from mlops_assets.graph.model_graph import GraphOptions, monitor_policy
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets_tests.support.fleet_files import EXAMPLE_FLEET_FILE, write_fleet
 
@@ -57,9 +57,9 @@ def test_defaults_are_the_specs():
     config = MonitorConfig().resolved(PHOTO.monitor)
     assert (config.window_days, config.target_accuracy) == (7, PHOTO.monitor.target_value)
     assert config.thresholds().input_statistic == PHOTO.monitor.input_drift_threshold
-    policy = health_policy(PHOTO, GraphOptions())
+    policy = monitor_policy(PHOTO, GraphOptions())
     assert (policy.target_accuracy, policy.min_samples) == (0.90, PHOTO.monitor.min_samples)
-    overridden = health_policy(PHOTO, GraphOptions(health_min_samples=7))
+    overridden = monitor_policy(PHOTO, GraphOptions(monitor_min_samples=7))
     assert overridden.min_samples == 7
 
 
@@ -90,7 +90,7 @@ def test_a_third_copied_model_gets_its_whole_graph(settings, tmp_path):
         "task_photos_retrain_job",
         COPY.retrain_job,
     }
-    assert {COPY.health_sensor, COPY.outbox_sensor} <= {s.name for s in repo.sensor_defs}
+    assert {COPY.monitor_sensor, COPY.outbox_sensor} <= {s.name for s in repo.sensor_defs}
 
 
 def test_a_source_kind_without_a_builder_fails_the_load(settings, tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import logging
 import dagster as dg
 
 from mlops_assets.backends import factory, outbox
-from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.inference_server import InferenceServerClient
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
 from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
@@ -30,7 +30,7 @@ def test_the_sensor_publishes_a_rollback_event_left_while_the_broker_was_down(
         f"amqp://guest:guest@{processes.HOST}:{processes.free_port()}/%2F", "", connect_attempts=1
     )
     moved = roll_back_champion(
-        registry, InferenceClient(None), down, "broker down", logging.getLogger("test")
+        registry, InferenceServerClient(None), down, "broker down", logging.getLogger("test")
     )
     assert registry.champion().version == "1"
     assert moved.pending == (f"outbox/{moved.transition}/event",)

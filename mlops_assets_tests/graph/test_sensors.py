@@ -27,11 +27,11 @@ from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.graph.jobs import retrain_job_for
 from mlops_assets.graph.partitions import month_key, monthly_partitions
 from mlops_assets.graph.run_sensors import run_outcome_sensors
-from mlops_assets.graph.sensors import champion_health_sensor_for
+from mlops_assets.graph.sensors import champion_monitor_sensor_for
 from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.data_store import DataStoreResource
-from mlops_assets.retraining.health import HealthPolicy
+from mlops_assets.retraining.monitor_policy import MonitorPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
 from mlops_assets_tests.support.photo_graph import PHOTO
 from mlops_assets_tests.support.receiver import http_receiver
@@ -270,11 +270,11 @@ def test_dagster_sensor_preview_leaves_the_queue_alone(settings, demo_records, t
     queue.close()
 
 
-# champion_health_sensor and the alerts: monitor reports on constructed windows, a real local
+# champion_monitor_sensor and the alerts: monitor reports on constructed windows, a real local
 # HTTP receiver for the alerts.
 
-HEALTH = HealthPolicy(target_accuracy=0.90, min_samples=100, cooldown=timedelta(days=7))
-health_sensor = champion_health_sensor_for(SPEC, JOB, HEALTH, interval_s=60)
+HEALTH = MonitorPolicy(target_accuracy=0.90, min_samples=100, cooldown=timedelta(days=7))
+monitor_sensor = champion_monitor_sensor_for(SPEC, JOB, HEALTH, interval_s=60)
 
 
 @pytest.fixture
@@ -298,14 +298,14 @@ def report_monitor(instance, report) -> None:
     )
 
 
-def health_tick(instance, store, alerts, cursor=None):
+def monitor_tick(instance, store, alerts, cursor=None):
     resources = {"data_store": DataStoreResource(url=store.url), "alerts": alerts}
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as ctx:
-        return health_sensor(ctx)
+        return monitor_sensor(ctx)
 
 
-def test_health_sensor_waits_for_a_monitor_report(instance, store, receiver, tmp_path):
-    result = health_tick(instance, store, alerts_to(receiver, tmp_path))
+def test_monitor_sensor_waits_for_a_monitor_report(instance, store, receiver, tmp_path):
+    result = monitor_tick(instance, store, alerts_to(receiver, tmp_path))
     assert "no champion_monitor report yet" in result.skip_reason.skip_message
 
 
@@ -313,7 +313,7 @@ def test_a_healthy_champion_skips_with_the_numbers_and_pages_nobody(
     instance, store, receiver, tmp_path
 ):
     report_monitor(instance, constructed_report(reference_month=11, window_month=12))
-    result = health_tick(instance, store, alerts_to(receiver, tmp_path))
+    result = monitor_tick(instance, store, alerts_to(receiver, tmp_path))
     assert not result.run_requests
     message = result.skip_reason.skip_message
     assert message.startswith("no evidence: live accuracy 0.9")
@@ -324,22 +324,22 @@ def test_a_healthy_champion_skips_with_the_numbers_and_pages_nobody(
 def test_drift_requests_one_run_alerts_once_then_cools_down(instance, store, receiver, tmp_path):
     report_monitor(instance, constructed_report(reference_month=15, window_month=16))
     alerts = alerts_to(receiver, tmp_path)
-    first = health_tick(instance, store, alerts)
+    first = monitor_tick(instance, store, alerts)
     [request] = first.run_requests
-    assert request.run_key == "champion-health-drift-v3-20250501T000000"
+    assert request.run_key == "champion-monitor-drift-v3-20250501T000000"
     assert request.tags["mlops/trigger"] == "drift"
     assert request.tags["mlops/champion_version"] == "3"
     assert "input:mean_grey 0.7" in request.tags["mlops/evidence"]
     assert request.partition_key == "2025-05-01"  # the empty store: the window's end month
     assert [body["kind"] for body in receiver.bodies("/hook")] == ["drift_detected"]
 
-    again = health_tick(instance, store, alerts, cursor=first.cursor)
+    again = monitor_tick(instance, store, alerts, cursor=first.cursor)
     assert not again.run_requests
     assert "drift evidence, but in cooldown: last trigger 0.0 h ago" in (
         again.skip_reason.skip_message
     )
     # A tick retried without its cursor asks for the same run key: the daemon dedupes it.
-    retried = health_tick(instance, store, alerts)
+    retried = monitor_tick(instance, store, alerts)
     assert [r.run_key for r in retried.run_requests] == [request.run_key]
     assert len(receiver.requests) == 1  # the same evidence pages once
 
@@ -349,12 +349,12 @@ def test_case8_the_same_evidence_after_the_cooldown_keeps_the_cursor(
 ):
     report_monitor(instance, constructed_report(reference_month=15, window_month=16))
     alerts = alerts_to(receiver, tmp_path)
-    first = health_tick(instance, store, alerts)
+    first = monitor_tick(instance, store, alerts)
     [request] = first.run_requests
     # The cooldown has passed, but the newest report is still the one that requested the run.
     state = json.loads(first.cursor)
     state["last_trigger_at"] = (datetime.now(UTC) - HEALTH.cooldown * 2).isoformat()
-    later = health_tick(instance, store, alerts, cursor=json.dumps(state))
+    later = monitor_tick(instance, store, alerts, cursor=json.dumps(state))
     assert later.run_requests == [] and later.cursor is None
     assert f"run {request.run_key} was already requested" in later.skip_reason.skip_message
 
@@ -364,7 +364,7 @@ def test_a_degraded_champion_is_a_performance_trigger_and_a_critical_alert(
 ):
     store.insert(demo_records[:10])
     report_monitor(instance, constructed_report(11, 12, error_rate=0.2))
-    result = health_tick(instance, store, alerts_to(receiver, tmp_path))
+    result = monitor_tick(instance, store, alerts_to(receiver, tmp_path))
     [request] = result.run_requests
     assert request.tags["mlops/trigger"] == "performance"
     assert request.partition_key == month_key(store.newest_confirmed_at())

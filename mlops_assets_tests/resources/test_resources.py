@@ -5,7 +5,7 @@ import pytest
 
 from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
-from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.inference_server import InferenceServerClient
 from mlops_assets.backends.object_store import LocalObjectStore, S3ObjectStore
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.backends.storage_errors import ObjectStoreError
@@ -29,8 +29,8 @@ def test_each_resource_hands_out_the_backend_the_settings_choose(resources, sett
     assert isinstance(clients["object_store"], LocalObjectStore)
     assert isinstance(clients["model_registry"], RegistryClient)
     assert clients["model_registry"].model_name == settings.model_name
-    assert isinstance(clients["serving_client"], InferenceClient)
-    assert not clients["serving_client"].configured
+    assert isinstance(clients["inference_server"], InferenceServerClient)
+    assert not clients["inference_server"].configured
 
 
 def test_a_run_opens_the_queue_once_and_closes_it_at_teardown(resources, backends):

@@ -3,10 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 from mlops_assets.retraining import alerts
-from mlops_assets.retraining.health import HealthPolicy
+from mlops_assets.retraining.monitor_policy import MonitorPolicy
 from mlops_assets_tests.support.monitoring import constructed_report
 
-POLICY = HealthPolicy(0.90, min_samples=100, cooldown=timedelta(days=7))
+POLICY = MonitorPolicy(0.90, min_samples=100, cooldown=timedelta(days=7))
 
 
 def test_a_failed_run_alerts_only_after_its_last_retry():
@@ -18,12 +18,12 @@ def test_a_failed_run_alerts_only_after_its_last_retry():
 
 
 def test_a_healthy_champion_pages_nobody():
-    assert alerts.champion_health(constructed_report(11, 12), POLICY) == []
+    assert alerts.monitor_alerts(constructed_report(11, 12), POLICY) == []
 
 
 def test_below_target_and_drift_page_once_a_day_per_champion():
     report = constructed_report(15, 16, error_rate=0.2)
-    below, drift = alerts.champion_health(report, POLICY)
+    below, drift = alerts.monitor_alerts(report, POLICY)
     assert below.kind == "champion_below_target" and below.severity == "critical"
     assert below.key == "champion-below-target-v3-2025-05-01"
     assert drift.kind == "drift_detected" and drift.key == "drift-v3-2025-05-01"
@@ -31,7 +31,7 @@ def test_below_target_and_drift_page_once_a_day_per_champion():
 
 
 def test_too_few_samples_page_nobody():
-    assert alerts.champion_health(constructed_report(15, 16, 0.3, window_size=40), POLICY) == []
+    assert alerts.monitor_alerts(constructed_report(15, 16, 0.3, window_size=40), POLICY) == []
 
 
 def test_each_rollback_has_its_own_key():

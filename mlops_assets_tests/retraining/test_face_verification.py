@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_assets.backends.face_model_contract import (
+from mlops_assets.backends.face_logged_model import (
     VERIFIER_FILE,
     VerifierIntegrityError,
     log_face_verifier,

@@ -1,23 +1,23 @@
-"""The monitor's statistics and the health verdict on constructed windows."""
+"""The monitor's statistics and the monitor verdict on constructed windows."""
 
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
-from mlops_assets.retraining.health import HealthPolicy, health_verdict
+from mlops_assets.retraining.monitor_policy import MonitorPolicy, monitor_verdict
 from mlops_assets.retraining.monitoring import gather_inputs, live_accuracy, prediction_drift
 from mlops_assets_tests.support.monitoring import WINDOW, constructed_report
 
 START, END = WINDOW
-POLICY = HealthPolicy(target_accuracy=0.90, min_samples=100, cooldown=timedelta(days=7))
+POLICY = MonitorPolicy(target_accuracy=0.90, min_samples=100, cooldown=timedelta(days=7))
 
 
 def test_no_drift_and_a_good_model_give_no_trigger():
     report = constructed_report(reference_month=11, window_month=12)
     assert not any(t.drifted for t in report.drift)
     assert report.accuracy.n == 150 and report.accuracy.accuracy > 0.9
-    verdict = health_verdict(report, POLICY, None, END)
+    verdict = monitor_verdict(report, POLICY, None, END)
     assert not verdict.retrain and verdict.trigger is None
     assert verdict.reason.startswith("no evidence: live accuracy 0.9")
     assert "on 150 confirmed tasks" in verdict.reason and "input:mean_grey" in verdict.reason
@@ -28,9 +28,9 @@ def test_shifted_pixels_are_input_drift_and_trigger_a_run():
     drifted = {t.name for t in report.drift if t.drifted}
     assert "input:mean_grey" in drifted
     assert "prediction:label_shares" not in drifted
-    verdict = health_verdict(report, POLICY, None, END)
+    verdict = monitor_verdict(report, POLICY, None, END)
     assert verdict.retrain and verdict.trigger == "drift"
-    assert verdict.run_key == "champion-health-drift-v3-20250501T000000"
+    assert verdict.run_key == "champion-monitor-drift-v3-20250501T000000"
 
 
 def test_a_shifted_label_mix_is_prediction_drift_and_label_shift():
@@ -45,14 +45,14 @@ def test_a_degraded_model_is_a_performance_trigger_with_its_interval():
     report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
     a = report.accuracy
     assert a.accuracy < 0.9 and a.low < a.accuracy < a.high
-    verdict = health_verdict(report, POLICY, None, END)
+    verdict = monitor_verdict(report, POLICY, None, END)
     assert verdict.trigger == "performance" and verdict.retrain
-    assert verdict.run_key.startswith("champion-health-performance-v3-")
+    assert verdict.run_key.startswith("champion-monitor-performance-v3-")
 
 
 def test_too_few_samples_skip_with_the_numbers():
     report = constructed_report(reference_month=15, window_month=16, error_rate=0.3, window_size=40)
-    verdict = health_verdict(report, POLICY, None, END)
+    verdict = monitor_verdict(report, POLICY, None, END)
     assert not verdict.retrain
     assert "accuracy below target but only 40 of 100 samples" in verdict.reason
     assert "on fewer than 100 photos" in verdict.reason
@@ -60,12 +60,12 @@ def test_too_few_samples_skip_with_the_numbers():
 
 def test_cooldown_holds_back_the_same_evidence_until_it_passed():
     report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
-    recent = health_verdict(report, POLICY, END - timedelta(days=2), END)
+    recent = monitor_verdict(report, POLICY, END - timedelta(days=2), END)
     assert not recent.retrain and recent.trigger == "performance"
     assert "in cooldown: last trigger 48.0 h ago, cooldown 168.0 h" in recent.reason
-    later = health_verdict(report, POLICY, END - timedelta(days=8), END)
+    later = monitor_verdict(report, POLICY, END - timedelta(days=8), END)
     assert later.retrain
-    assert later.run_key == health_verdict(report, POLICY, None, END).run_key
+    assert later.run_key == monitor_verdict(report, POLICY, None, END).run_key
 
 
 def test_wilson_interval_and_empty_windows():
@@ -127,29 +127,29 @@ def test_a_later_prediction_cannot_replace_the_served_label_of_a_task_item10():
 
 def test_the_cooldown_ends_exactly_when_it_has_lasted_its_length():
     report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
-    at_the_boundary = health_verdict(report, POLICY, END - POLICY.cooldown, END)
+    at_the_boundary = monitor_verdict(report, POLICY, END - POLICY.cooldown, END)
     assert at_the_boundary.retrain
     assert at_the_boundary.evidence.startswith("live accuracy 0.8")
     assert at_the_boundary.reason == f"performance: {at_the_boundary.evidence}"
-    held = health_verdict(report, POLICY, END - timedelta(hours=36), END)
+    held = monitor_verdict(report, POLICY, END - timedelta(hours=36), END)
     assert held.evidence == at_the_boundary.evidence
     assert "last trigger 36.0 h ago, cooldown 168.0 h" in held.reason
     just_before = END - POLICY.cooldown + timedelta(microseconds=1)
-    assert not health_verdict(report, POLICY, just_before, END).retrain
+    assert not monitor_verdict(report, POLICY, just_before, END).retrain
 
 
 def test_the_evidence_thresholds_are_inclusive_where_the_readme_says_at_least():
     report = constructed_report(reference_month=11, window_month=12, error_rate=0.2)
     a = report.accuracy
     exactly = report.model_copy(update={"accuracy": a.model_copy(update={"n": POLICY.min_samples})})
-    assert health_verdict(exactly, POLICY, None, END).trigger == "performance"
+    assert monitor_verdict(exactly, POLICY, None, END).trigger == "performance"
     at_target = report.model_copy(
         update={"accuracy": a.model_copy(update={"accuracy": POLICY.target_accuracy})}
     )
-    verdict = health_verdict(at_target, POLICY, None, END)
+    verdict = monitor_verdict(at_target, POLICY, None, END)
     assert not verdict.retrain and verdict.reason.startswith("no evidence: live accuracy")
     assert verdict.evidence.startswith("live accuracy 0.900")
     drifting = constructed_report(reference_month=15, window_month=16)
     tests = [t.model_copy(update={"n_window": POLICY.min_samples}) for t in drifting.drift]
     on_the_minimum = drifting.model_copy(update={"drift": tests})
-    assert health_verdict(on_the_minimum, POLICY, None, END).trigger == "drift"
+    assert monitor_verdict(on_the_minimum, POLICY, None, END).trigger == "drift"

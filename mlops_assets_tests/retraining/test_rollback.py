@@ -15,7 +15,7 @@ import pytest
 import mlops_assets
 from mlops_assets.backends import factory
 from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
-from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.inference_server import InferenceServerClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.contracts.events import MODEL_EVENTS_QUEUE, ModelRolledBack, parse_event
@@ -47,7 +47,7 @@ def registry(tmp_path) -> RegistryClient:
 def test_a_rollback_publishes_model_rolled_back(registry, queue_factory):
     queue = queue_factory()
     moved = roll_back_champion(
-        registry, InferenceClient(url=None), queue, "bad", logging.getLogger("test")
+        registry, InferenceServerClient(url=None), queue, "bad", logging.getLogger("test")
     )
     [message] = queue.fetch(MODEL_EVENTS_QUEUE, 10, max_seconds=2)
     event = parse_event(message.body, ModelRolledBack)
@@ -58,7 +58,7 @@ def test_a_rollback_publishes_model_rolled_back(registry, queue_factory):
 def test_roll_back_champion_without_a_server_moves_the_alias_and_announces_it(registry, tmp_path):
     queue = SqliteQueue(str(tmp_path / "events.db"))
     moved = roll_back_champion(
-        registry, InferenceClient(url=None), queue, "test: bad", logging.getLogger("test")
+        registry, InferenceServerClient(url=None), queue, "test: bad", logging.getLogger("test")
     )
     assert (moved.model_name, moved.version, moved.previous_version) == ("rollback-test", "1", "2")
     assert moved.server_following is None and moved.transition.startswith("rollback-")
@@ -83,7 +83,9 @@ def test_the_first_champion_has_nothing_to_roll_back_to(tmp_path):
     registry.promote("1", "test: first")
     queue = SqliteQueue(str(tmp_path / "events.db"))
     with pytest.raises(ValueError, match="first champion"):
-        roll_back_champion(registry, InferenceClient(url=None), queue, "x", logging.getLogger())
+        roll_back_champion(
+            registry, InferenceServerClient(url=None), queue, "x", logging.getLogger()
+        )
     assert queue.depth(MODEL_EVENTS_QUEUE) == 0
     queue.close()
 
@@ -136,7 +138,7 @@ def test_a_rollback_alerts_once_and_a_dead_channel_does_not_undo_it(registry, tm
         notifier = Notifier(tmp_path / "alerts.db", webhook_url=f"{receiver.base_url}/hook")
         moved = roll_back_champion(
             registry,
-            InferenceClient(None),
+            InferenceServerClient(None),
             None,
             "test: v2 misbehaves",
             logging.getLogger("test"),
@@ -151,7 +153,12 @@ def test_a_rollback_alerts_once_and_a_dead_channel_does_not_undo_it(registry, tm
     dead = Notifier(tmp_path / "alerts.db", webhook_url=f"{receiver.base_url}/hook")  # closed
     with caplog.at_level(logging.WARNING):
         again = roll_back_champion(
-            registry, InferenceClient(None), None, "again", logging.getLogger("t"), notifier=dead
+            registry,
+            InferenceServerClient(None),
+            None,
+            "again",
+            logging.getLogger("t"),
+            notifier=dead,
         )
     assert again.version == "1" and "not delivered yet: AlertDeliveryError" in caplog.text
     assert again.pending == (f"outbox/{again.transition}/alert",)
@@ -210,7 +217,7 @@ def test_a_rollback_the_server_does_not_follow_moves_the_alias_and_fails_the_com
 ):
     down = f"http://{processes.HOST}:{processes.free_port()}"
     moved = roll_back_champion(
-        registry, InferenceClient(down, 1), None, "test", logging.getLogger("test")
+        registry, InferenceServerClient(down, 1), None, "test", logging.getLogger("test")
     )
     assert moved.server_following is False and registry.champion().version == "1"
     registry.promote("2", "test: v2 again")

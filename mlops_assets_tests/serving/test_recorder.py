@@ -141,3 +141,16 @@ def test_task_ids_with_control_characters_are_refused_item11(source):
         response = client.post("/predict", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "plain_text"
+
+
+def test_the_recorder_writes_the_contract_columns_of_each_task():
+    from mlops_assets.contracts.prediction_rows import PREDICTION_COLUMNS, VERIFICATION_COLUMNS
+    from mlops_assets.serving.recorder import (
+        VerifiedBatch,
+        batches_to_rows,
+        verifications_to_rows,
+    )
+
+    assert tuple(batches_to_rows([_batch(3)]).columns) == PREDICTION_COLUMNS
+    verified = VerifiedBatch(time.time(), "2", np.array([0.7]), np.array([True]), 0.5, ["p-1"])
+    assert tuple(verifications_to_rows([verified]).columns) == VERIFICATION_COLUMNS

@@ -18,7 +18,7 @@ import pytest
 
 from mlops_assets.backends import factory
 from mlops_assets.backends.event_queue.sqlite_queue import SqliteQueue
-from mlops_assets.backends.inference_client import deploy
+from mlops_assets.backends.inference_server import deploy
 from mlops_assets.contracts.events import (
     MODEL_EVENTS_QUEUE,
     ModelPromoted,
@@ -32,7 +32,7 @@ from mlops_assets.graph.assets.deployment import deployment_asset
 from mlops_assets.ml.predictor import Predictor
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
-from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets.resources.inference_server import InferenceServerResource
 from mlops_assets.settings import Settings
 from mlops_assets.tools import cli
 from mlops_assets_tests.support.photo_graph import PHOTO
@@ -199,7 +199,7 @@ def test_deployment_serves_the_new_champion(stack, tmp_path):
         dg.build_asset_context(),
         champion_model=champion_change("2", "1"),
         model_registry=stack["resources"]["model_registry"],
-        serving_client=InferenceClientResource(
+        inference_server=InferenceServerResource(
             url=stack["url"], timeout_s=60, admin_token=ADMIN_TOKEN
         ),
         event_queue=EventQueueResource(sqlite_path=str(tmp_path / "events.db")),
@@ -225,7 +225,7 @@ def test_deployment_compensates_when_the_server_refuses_the_model(stack, tmp_pat
             dg.build_asset_context(),
             champion_model=champion_change(stack["wrong_hash"], "1"),
             model_registry=resources["model_registry"],
-            serving_client=InferenceClientResource(
+            inference_server=InferenceServerResource(
                 url=stack["url"], timeout_s=60, admin_token=ADMIN_TOKEN
             ),
             event_queue=EventQueueResource(sqlite_path=path),

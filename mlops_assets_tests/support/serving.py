@@ -15,9 +15,9 @@ import keras
 import mlflow
 import yaml
 
-from mlops_assets.backends.face_model_contract import VERIFIER_FILE, log_face_verifier
+from mlops_assets.backends.face_logged_model import VERIFIER_FILE, log_face_verifier
 from mlops_assets.backends.registry import RegistryClient
-from mlops_assets.backends.risk_model_contract import RISK_FILE
+from mlops_assets.backends.risk_logged_model import RISK_FILE
 from mlops_assets.contracts.fleet import FleetSpec, load_fleet, parse_fleet
 from mlops_assets.contracts.stage_results import ChampionChange
 from mlops_assets.demo.face_source import synthetic_face_vectors

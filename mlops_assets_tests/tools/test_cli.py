@@ -137,6 +137,8 @@ def run_command(home, *args: str):
     [
         (["runs"], "retraining runs at "),
         (["dead-letters"], "0 dead-lettered task events shown"),
+        (["dead-letters", "--source", "face"], "0 dead-lettered face events shown"),
+        (["publish-demo-events"], "published 3600 TaskConfirmedEvents to task.confirmed"),
         (["outbox"], "outbox: nothing pending"),
         (["rollback"], "task-photo-classifier has no @champion"),
         (["health"], "ok   Dagster instance"),

@@ -144,7 +144,7 @@ def dagster_ui(tmp_path_factory) -> Iterator[DagsterUI]:
         home,
         # Sensors run as in production but have nothing to act on: no spurious runs.
         MLOPS_MIN_NEW_LABELS="1000000",
-        MLOPS_HEALTH_MIN_SAMPLES="1000000",
+        MLOPS_MONITOR_MIN_SAMPLES="1000000",
         MLOPS_RETRY_DELAY_S="0",
     )
     subprocess.run(processes.registry_pool_command(), env=env, check=True, capture_output=True)

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset
 
-from mlops_assets.backends import model_contract
+from mlops_assets.backends import logged_model
 from mlops_assets.backends.data_store import content_hash
 from mlops_assets.constants import TRAINING_DATA
 from mlops_assets.contracts.model_spec import ModelSpec
@@ -35,10 +35,10 @@ class TrainingSnapshot:
 def snapshot_datasets(snapshot: TrainingSnapshot) -> tuple[PandasDataset, PandasDataset]:
     """The snapshot's training split and holdout as MLflow datasets (named by data version)."""
     return (
-        model_contract.snapshot_dataset(
+        logged_model.snapshot_dataset(
             snapshot.train, f"train-{snapshot.data_version}", snapshot.snapshot_uri
         ),
-        model_contract.snapshot_dataset(
+        logged_model.snapshot_dataset(
             snapshot.holdout, f"holdout-{snapshot.data_version}", snapshot.snapshot_uri
         ),
     )
@@ -53,7 +53,7 @@ def _class_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in frame["label"].value_counts().sort_index().items()}
 
 
-def snapshot_training_data(
+def training_data(
     context: dg.AssetExecutionContext,
     data_store: DataStoreResource,
     object_store: ObjectStoreResource,
@@ -107,7 +107,7 @@ SNAPSHOT_IO_MANAGER = "snapshot_io_manager"
 def training_data_asset(
     model: ModelSpec,
     retry_policy: dg.RetryPolicy,
-    snapshot: Callable[..., dg.Output] = snapshot_training_data,
+    snapshot: Callable[..., dg.Output] = training_data,
 ) -> dg.AssetsDefinition:
     """`<model>/training_data` with a retry policy (`definitions.py` passes the configured one).
 
@@ -115,7 +115,7 @@ def training_data_asset(
         model: the model's spec.
         retry_policy: the step's retries.
         snapshot: the asset's body for the model's task (default the task photos'; a
-            verification model's is `face_dataset.snapshot_face_data`).
+            verification model's is `face_dataset.training_data`).
     """
     return dg.asset(
         key=ModelNames(model.name).training_data,

@@ -12,7 +12,7 @@ import dagster as dg
 
 from mlops_assets.backends.champion_moves import ChampionConflict
 from mlops_assets.backends.event_queue.base import EventQueue
-from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
+from mlops_assets.backends.inference_server import DeploymentError, InferenceServerClient
 from mlops_assets.backends.notifier import Notifier
 from mlops_assets.backends.registry import RegistryClient
 from mlops_assets.constants import CHAMPION_MODEL, DEPLOYMENT, REGISTRY_POOL
@@ -22,7 +22,7 @@ from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.resources.alerts import AlertsResource
 from mlops_assets.resources.event_queue import EventQueueResource
-from mlops_assets.resources.inference_client import InferenceClientResource
+from mlops_assets.resources.inference_server import InferenceServerResource
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining.rollback import ChampionMoved, roll_back_champion
 
@@ -30,7 +30,7 @@ from mlops_assets.retraining.rollback import ChampionMoved, roll_back_champion
 def compensate(
     context: dg.AssetExecutionContext,
     registry: RegistryClient,
-    server: InferenceClient,
+    inference_server: InferenceServerClient,
     version: str,
     previous: str | None,
     failure: DeploymentError,
@@ -49,7 +49,7 @@ def compensate(
         # Compare-and-set: only if @champion still is the version that failed to deploy.
         return roll_back_champion(
             registry,
-            server,
+            inference_server,
             event_queue,
             f"deployment of v{version} failed: {failure}",
             context.log,
@@ -69,7 +69,7 @@ def deploy_champion(
     model: ModelSpec,
     champion_model: ChampionChange,
     model_registry: RegistryResource,
-    serving_client: InferenceClientResource,
+    inference_server: InferenceServerResource,
     event_queue: EventQueueResource,
     alerts: AlertsResource,
 ) -> dg.Output[DeploymentResult]:
@@ -89,8 +89,8 @@ def deploy_champion(
                 "champion_version": version or "none",
             },
         )
-    server = serving_client.get_client()
-    if not server.configured:
+    inference_server = inference_server.get_client()
+    if not inference_server.configured:
         context.log.info("no inference server configured (MLOPS_SERVING_URL unset): skipped")
         return dg.Output(
             DeploymentResult(status="no_server", version=version),
@@ -98,7 +98,7 @@ def deploy_champion(
         )
     started = time.perf_counter()
     try:
-        report = server.deploy(
+        report = inference_server.deploy(
             version,
             f"deploy v{version} (run {context.run_id[:8]})",
             model.name,
@@ -108,7 +108,7 @@ def deploy_champion(
         moved = compensate(
             context,
             model_registry.get_client(model.registry_name),
-            server,
+            inference_server,
             version,
             previous,
             failure,
@@ -124,14 +124,14 @@ def deploy_champion(
             },
         ) from failure
     seconds = round(time.perf_counter() - started, 3)
-    context.log.info(f"{server.url} serves v{version} ({report['status']}, {seconds} s)")
+    context.log.info(f"{inference_server.url} serves v{version} ({report['status']}, {seconds} s)")
     return dg.Output(
         DeploymentResult(status="serving", version=version, previous_version=previous),
         metadata={
             "status": "serving",
             "serving_version": version,
             "previous_version": previous or "none",
-            "server": dg.MetadataValue.url(f"{server.url.rstrip('/')}/model"),
+            "server": dg.MetadataValue.url(f"{inference_server.url.rstrip('/')}/model"),
             "deploy_seconds": seconds,
         },
     )
@@ -154,14 +154,14 @@ def deployment_asset(model: ModelSpec) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         champion_model: ChampionChange,
         model_registry: RegistryResource,
-        serving_client: InferenceClientResource,
+        inference_server: InferenceServerResource,
         event_queue: EventQueueResource,
         alerts: AlertsResource,
     ) -> dg.Output[DeploymentResult]:
         """The champion in service: the inference server reloaded and answering with its
         version."""
         return deploy_champion(
-            context, model, champion_model, model_registry, serving_client, event_queue, alerts
+            context, model, champion_model, model_registry, inference_server, event_queue, alerts
         )
 
     return deployment

@@ -7,13 +7,14 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.backends.record_tables import FACE_RECORDS
-from mlops_assets.graph.assets.dataset import snapshot_key
+from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.graph.assets.dataset import snapshot_key, training_data_asset
 from mlops_assets.ml.face_data import FaceSnapshot, face_snapshot
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.object_store import ObjectStoreResource
 
 
-def snapshot_face_data(
+def training_data(
     context: dg.AssetExecutionContext,
     data_store: DataStoreResource,
     object_store: ObjectStoreResource,
@@ -66,3 +67,8 @@ def face_snapshot_from(reference: dict, frame: pd.DataFrame) -> FaceSnapshot:
     # `now` at the recorded as-of instant keeps that instant (`face_data.as_of_instant`).
     snapshot = face_snapshot(frame, reference["month"], as_of, as_of)
     return dataclasses.replace(snapshot, snapshot_uri=reference["snapshot_uri"])
+
+
+def face_training_data_asset(model: ModelSpec, retry_policy: dg.RetryPolicy) -> dg.AssetsDefinition:
+    """A verification model's `<model>/training_data` (`training_data` above) with its retries."""
+    return training_data_asset(model, retry_policy, training_data)

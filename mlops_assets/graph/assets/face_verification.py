@@ -6,7 +6,7 @@ import dagster as dg
 import numpy as np
 from dagster_mlflow.resources import MlFlow
 
-from mlops_assets.backends import face_model_contract, model_contract
+from mlops_assets.backends import face_logged_model, logged_model
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.contracts.gate_spec import PairedTestSpec
 from mlops_assets.contracts.model_spec import ModelSpec
@@ -94,10 +94,10 @@ def verify_face_challenger(
         verdict.paired,
     )
     gate_metadata = record_verdict(context, report)
-    model_contract.log_holdout_metrics(
+    logged_model.log_holdout_metrics(
         holdout_metrics(challenger),
         trained_model.source,
-        face_model_contract.face_dataset(
+        face_logged_model.face_dataset(
             training_data.holdout,
             f"holdout-{training_data.data_version}",
             training_data.snapshot_uri,

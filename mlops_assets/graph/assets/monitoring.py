@@ -8,7 +8,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.backends.prediction_log import PredictionLog
+from mlops_assets.backends import factory
 from mlops_assets.contracts.model_spec import ModelSpec, MonitorSpec
 from mlops_assets.contracts.monitoring import MonitorReport
 from mlops_assets.graph.model_names import ModelNames
@@ -16,7 +16,7 @@ from mlops_assets.ml.metrics import monitor_history_png
 from mlops_assets.resources.data_store import DataStoreResource
 from mlops_assets.resources.object_store import ObjectStoreResource
 from mlops_assets.resources.registry import RegistryResource
-from mlops_assets.retraining.health import describe_accuracy
+from mlops_assets.retraining.monitor_policy import describe_accuracy
 from mlops_assets.retraining.monitoring import DriftThresholds
 from mlops_assets.retraining.watch import evaluate_champion
 
@@ -155,7 +155,7 @@ def watch_champion(
     report = evaluate_champion(
         model_registry.get_client(model.registry_name),
         store,
-        PredictionLog(object_store.get_client()),
+        factory.prediction_log_for(object_store.get_client(), model),
         config.window(store.newest_confirmed_at() if anchored else None),
         config.thresholds(),
         config.target_accuracy,

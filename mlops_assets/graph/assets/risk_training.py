@@ -9,7 +9,7 @@ photo classifier's paired rule (McNemar on per-row correctness).
 import dagster as dg
 from dagster_mlflow.resources import MlFlow
 
-from mlops_assets.backends import model_contract, risk_model_contract
+from mlops_assets.backends import logged_model, risk_logged_model
 from mlops_assets.backends.registry import RegisteredModel
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.contracts.stage_results import VerificationReport
@@ -71,11 +71,11 @@ def risk_trained_model_asset(
         )
         mlflow.set_tags({**upstream, "labels": "synthetic"})
         result = train_risk_logistic(x, y, settings)
-        model_contract.log_datasets(
-            risk_model_contract.risk_dataset(
+        logged_model.log_datasets(
+            risk_logged_model.risk_dataset(
                 training_data.train, f"train-{training_data.data_version}"
             ),
-            risk_model_contract.risk_dataset(
+            risk_logged_model.risk_dataset(
                 training_data.holdout, f"holdout-{training_data.data_version}"
             ),
         )
@@ -83,7 +83,7 @@ def risk_trained_model_asset(
             context,
             registry,
             training_data.month,
-            lambda: risk_model_contract.log_risk_model(
+            lambda: risk_logged_model.log_risk_model(
                 result.model, x, training_data.upstream_versions
             ),
         )
@@ -132,7 +132,7 @@ def risk_verification_report_asset(model: ModelSpec) -> dg.AssetsDefinition:
             score=lambda version: score_risk_version(
                 registry, version, training_data, config.latency_samples
             ),
-            holdout=risk_model_contract.risk_dataset(
+            holdout=risk_logged_model.risk_dataset(
                 training_data.holdout, f"holdout-{training_data.data_version}"
             ),
         )

@@ -6,7 +6,7 @@ from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 from dagster_mlflow.resources import MlFlow
 from pydantic import Field
 
-from mlops_assets.backends import model_contract
+from mlops_assets.backends import logged_model
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.constants import TRAINING_DATA, TRAINING_QUEUE
 from mlops_assets.contracts.model_spec import ModelSpec
@@ -51,7 +51,7 @@ def train_challenger(
     x, y = to_arrays(training_data.train)
     if config.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
-    model_contract.log_datasets(*snapshot_datasets(training_data))
+    logged_model.log_datasets(*snapshot_datasets(training_data))
     mlflow.log_params(config.model_dump())
     mlflow.log_params(
         {
@@ -72,7 +72,7 @@ def train_challenger(
     run_id = mlflow.active_run().info.run_id
 
     def log_model() -> tuple[str, str]:
-        info, sha256 = model_contract.log_keras_model(result.model, x)
+        info, sha256 = logged_model.log_keras_model(result.model, x)
         return info.model_uri, sha256
 
     registered, sha256 = register_challenger(context, registry, training_data.month, log_model)

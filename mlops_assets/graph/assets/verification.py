@@ -13,7 +13,7 @@ from dagster_mlflow.resources import MlFlow
 from mlflow.data.pandas_dataset import PandasDataset
 from pydantic import Field
 
-from mlops_assets.backends import model_contract
+from mlops_assets.backends import logged_model
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
 from mlops_assets.constants import TRAINED_MODEL, TRAINING_DATA
 from mlops_assets.contracts.model_spec import ModelSpec
@@ -211,7 +211,7 @@ def verify_challenger(
     challenger, champion_score = verdict.challenger, verdict.champion
     report = VerificationReport(**verdict.report_fields(training_data))
     gate_metadata = record_verdict(context, report)
-    model_contract.log_holdout_metrics(
+    logged_model.log_holdout_metrics(
         {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s},
         trained_model.source,
         holdout or snapshot_datasets(training_data)[1],

@@ -136,7 +136,7 @@ def deploy(
 
 
 @dataclass(frozen=True)
-class InferenceClient:
+class InferenceServerClient:
     """The inference server a deployment or a rollback notifies; `url=None` means none is
     configured.
 

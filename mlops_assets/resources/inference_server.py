@@ -1,12 +1,12 @@
-"""The inference server resource: hands out the plain `InferenceClient` the deployment step uses."""
+"""The inference server resource: hands out the plain `InferenceServerClient` deployment uses."""
 
 import dagster as dg
 from pydantic import Field
 
-from mlops_assets.backends.inference_client import InferenceClient
+from mlops_assets.backends.inference_server import InferenceServerClient
 
 
-class InferenceClientResource(dg.ConfigurableResource):
+class InferenceServerResource(dg.ConfigurableResource):
     """The inference server that serves `@champion`, asked to reload after a promotion."""
 
     url: str | None = Field(
@@ -20,6 +20,6 @@ class InferenceClientResource(dg.ConfigurableResource):
         default=None, description="The server's MLOPS_SERVING_ADMIN_TOKEN, if it has one."
     )
 
-    def get_client(self) -> InferenceClient:
+    def get_client(self) -> InferenceServerClient:
         """The client (it holds no connection)."""
-        return InferenceClient(self.url, self.timeout_s, self.admin_token)
+        return InferenceServerClient(self.url, self.timeout_s, self.admin_token)

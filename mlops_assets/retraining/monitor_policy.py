@@ -1,4 +1,4 @@
-"""The health verdict behind `champion_health_sensor`: is a monitor report evidence enough for a
+"""The monitor verdict behind `champion_monitor_sensor`: is a monitor report evidence enough for a
 retraining run (performance or drift), with a minimum sample and a cooldown."""
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from mlops_assets.contracts.monitoring import DriftTest, MonitorReport
 
 
 @dataclass(frozen=True)
-class HealthPolicy:
+class MonitorPolicy:
     """When the evidence justifies a retraining run (the model spec's `monitor`)."""
 
     target_accuracy: float
@@ -17,8 +17,8 @@ class HealthPolicy:
 
 
 @dataclass(frozen=True)
-class HealthVerdict:
-    """The health sensor's verdict on one monitor report."""
+class MonitorVerdict:
+    """The monitor sensor's verdict on one monitor report."""
 
     trigger: str | None
     evidence: str
@@ -51,12 +51,12 @@ def describe_drift(test: DriftTest) -> str:
     )
 
 
-def health_verdict(
+def monitor_verdict(
     report: MonitorReport,
-    policy: HealthPolicy,
+    policy: MonitorPolicy,
     last_trigger_at: datetime | None,
     now: datetime,
-) -> HealthVerdict:
+) -> MonitorVerdict:
     """Decides whether a monitor report is evidence enough for a retraining run.
 
     Performance evidence: live accuracy below target on at least `min_samples` confirmed tasks.
@@ -91,10 +91,10 @@ def health_verdict(
                 f"drift in {', '.join(small)} on fewer than {policy.min_samples} photos"
             )
         verdict = "; ".join(problems) or "no evidence"
-        return HealthVerdict(None, evidence, None, f"{verdict}: {evidence}")
+        return MonitorVerdict(None, evidence, None, f"{verdict}: {evidence}")
     if last_trigger_at is not None and now - last_trigger_at < policy.cooldown:
         waited = now - last_trigger_at
-        return HealthVerdict(
+        return MonitorVerdict(
             trigger,
             evidence,
             None,
@@ -102,6 +102,6 @@ def health_verdict(
             f" h ago, cooldown {policy.cooldown.total_seconds() / 3600:.1f} h: {evidence}",
         )
     run_key = (
-        f"champion-health-{trigger}-v{report.champion_version}-{report.window_end:%Y%m%dT%H%M%S}"
+        f"champion-monitor-{trigger}-v{report.champion_version}-{report.window_end:%Y%m%dT%H%M%S}"
     )
-    return HealthVerdict(trigger, evidence, run_key, f"{trigger}: {evidence}")
+    return MonitorVerdict(trigger, evidence, run_key, f"{trigger}: {evidence}")

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from mlops_assets.backends import model_contract
+from mlops_assets.backends import logged_model
 from mlops_assets.backends.registry import logged_model_id
 
 
@@ -20,14 +20,14 @@ def frame(rows: int, seed: int = 0) -> pd.DataFrame:
 
 
 def test_requirements_are_pinned_to_what_is_installed():
-    pins = dict(r.split("==") for r in model_contract.pinned_requirements())
+    pins = dict(r.split("==") for r in logged_model.pinned_requirements())
     assert {"keras", "numpy"} <= set(pins) and {"tensorflow-cpu", "tensorflow"} & set(pins)
     assert all(version[0].isdigit() for version in pins.values())
 
 
 def test_a_snapshot_becomes_a_dataset_with_a_column_per_grey_level(tmp_path, recwarn):
     source = (tmp_path / "training_data" / "2025-01-01-abc.parquet").as_uri()
-    dataset = model_contract.snapshot_dataset(frame(30), "train-2025-01-01-abc", source)
+    dataset = logged_model.snapshot_dataset(frame(30), "train-2025-01-01-abc", source)
     assert dataset.name == "train-2025-01-01-abc"
     assert dataset.targets == "label"
     assert len(dataset.df.columns) == 65 and dataset.df.columns[-1] == "label"
@@ -36,14 +36,14 @@ def test_a_snapshot_becomes_a_dataset_with_a_column_per_grey_level(tmp_path, rec
 
 
 def test_the_digest_follows_the_content():
-    first = model_contract.snapshot_dataset(frame(30, seed=1), "a", None)
-    same = model_contract.snapshot_dataset(frame(30, seed=1), "a", None)
-    other = model_contract.snapshot_dataset(frame(30, seed=2), "a", None)
+    first = logged_model.snapshot_dataset(frame(30, seed=1), "a", None)
+    same = logged_model.snapshot_dataset(frame(30, seed=1), "a", None)
+    other = logged_model.snapshot_dataset(frame(30, seed=2), "a", None)
     assert first.digest == same.digest != other.digest
 
 
 def test_an_empty_holdout_is_still_a_dataset():
-    assert len(model_contract.snapshot_dataset(frame(0), "holdout-empty", None).df) == 0
+    assert len(logged_model.snapshot_dataset(frame(0), "holdout-empty", None).df) == 0
 
 
 def test_logged_model_ids_come_from_mlflow_3_model_uris():
@@ -62,7 +62,7 @@ def test_the_logged_model_is_hashed_before_its_upload(tmp_path):
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.create_experiment("hash", artifact_location=(tmp_path / "a").as_uri())
     with mlflow.start_run(experiment_id=experiment):
-        info, sha256 = model_contract.log_keras_model(
+        info, sha256 = logged_model.log_keras_model(
             tiny_model(1), np.zeros((4, 8, 8, 1), np.float32)
         )
     downloaded = RegistryClient(uri, "hash").download_keras(info.model_uri, tmp_path / "dl")

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mlops_assets.backends.inference_client import DeploymentError, InferenceClient
+from mlops_assets.backends.inference_server import DeploymentError, InferenceServerClient
 
 
 class FakeServer:
@@ -70,7 +70,7 @@ def server():
 
 def test_a_swap_to_the_version_is_a_deployment(server):
     server.reload_body = {"status": "swapped", "serving_version": "2", "target_version": "2"}
-    report = InferenceClient(server.url, timeout_s=5, admin_token="t").deploy("2", "test")
+    report = InferenceServerClient(server.url, timeout_s=5, admin_token="t").deploy("2", "test")
     assert report["status"] == "swapped"
     assert server.tokens == ["t"]
 
@@ -84,24 +84,24 @@ def test_a_refused_model_says_which_version_still_serves(server):
         "error": "sha256 differs",
     }
     with pytest.raises(DeploymentError, match=r"refused v2: sha256 differs \(still serving v1\)"):
-        InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+        InferenceServerClient(server.url, timeout_s=5).deploy("2", "test")
 
 
 def test_an_unexpected_answer_is_quoted(server):
     server.reload_status = 401
     server.reload_body = {"detail": "missing or wrong X-Admin-Token"}
     with pytest.raises(DeploymentError, match="answered 401 .*X-Admin-Token"):
-        InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+        InferenceServerClient(server.url, timeout_s=5).deploy("2", "test")
 
 
 def test_a_server_that_answered_with_another_version_is_waited_for(server):
     server.reload_body = {"status": "unchanged", "serving_version": "1", "target_version": "1"}
     threading.Timer(0.3, lambda: setattr(server, "serving", "2")).start()
-    report = InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+    report = InferenceServerClient(server.url, timeout_s=5).deploy("2", "test")
     assert report["status"] == "unchanged"
     server.serving = "1"
     with pytest.raises(DeploymentError, match="still serves v1, not v2"):
-        InferenceClient(server.url, timeout_s=0.5).deploy("2", "test")
+        InferenceServerClient(server.url, timeout_s=0.5).deploy("2", "test")
 
 
 def test_a_server_too_slow_to_answer_before_the_deadline_still_serves_the_old_version(server):
@@ -110,11 +110,11 @@ def test_a_server_too_slow_to_answer_before_the_deadline_still_serves_the_old_ve
     server.reload_body = {"status": "unchanged", "serving_version": "1", "target_version": "1"}
     server.model_delay_s = 1.0
     with pytest.raises(DeploymentError, match="still serves v1, not v2"):
-        InferenceClient(server.url, timeout_s=0.3).deploy("2", "test")
+        InferenceServerClient(server.url, timeout_s=0.3).deploy("2", "test")
 
 
 def test_no_url_is_not_configured_and_refuses_to_deploy():
-    client = InferenceClient(None)
+    client = InferenceServerClient(None)
     assert not client.configured
     with pytest.raises(DeploymentError, match="MLOPS_SERVING_URL"):
         client.deploy("2", "test")
@@ -123,15 +123,15 @@ def test_no_url_is_not_configured_and_refuses_to_deploy():
 def test_each_model_is_deployed_through_its_own_route(server):
     server.reload_body = {"status": "unchanged", "serving_version": "1", "target_version": "1"}
     threading.Timer(0.2, lambda: setattr(server, "serving", "2")).start()
-    InferenceClient(server.url, timeout_s=5).deploy("2", "test", model="face_verifier")
+    InferenceServerClient(server.url, timeout_s=5).deploy("2", "test", model="face_verifier")
     assert server.paths[0] == "POST /models/face_verifier/admin/reload?reason=test"
     assert set(server.paths[1:]) == {"GET /models/face_verifier"}
     server.reload_body["serving_version"] = "2"
     server.paths.clear()
-    InferenceClient(server.url, timeout_s=5).deploy("2", "test")
+    InferenceServerClient(server.url, timeout_s=5).deploy("2", "test")
     assert server.paths == ["POST /models/task_photos/admin/reload?reason=test"]
     server.paths.clear()
-    InferenceClient(server.url, timeout_s=5).deploy("2", "test", "faces", route="/v2/faces")
+    InferenceServerClient(server.url, timeout_s=5).deploy("2", "test", "faces", route="/v2/faces")
     assert server.paths == ["POST /v2/faces/admin/reload?reason=test"]
 
 
@@ -140,4 +140,4 @@ def test_a_refusal_names_the_model(server):
     server.reload_body = {"status": "failed", "target_version": "3", "serving_version": "2"}
     server.reload_body["error"] = "smoke test"
     with pytest.raises(DeploymentError, match=r"\(face_verifier\) refused v3: smoke test"):
-        InferenceClient(server.url, timeout_s=5).deploy("3", "t", model="face_verifier")
+        InferenceServerClient(server.url, timeout_s=5).deploy("3", "t", model="face_verifier")

@@ -21,7 +21,7 @@ import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
-from mlops_assets.backends.model_contract import (
+from mlops_assets.backends.logged_model import (
     dataset_hints_silenced,
     pinned_requirements,
     registered_file,

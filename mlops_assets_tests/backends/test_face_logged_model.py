@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops_assets.backends.face_model_contract import (
+from mlops_assets.backends.face_logged_model import (
     VERIFIER_FILE,
     VerifierIntegrityError,
     face_dataset,
