@@ -25,6 +25,7 @@ from mlops_assets.graph.assets.monitoring import champion_monitor_asset
 from mlops_assets.graph.assets.promotion import champion_model_asset
 from mlops_assets.graph.assets.training import face_trained_model_asset, trained_model_asset
 from mlops_assets.graph.assets.verification import verification_report_asset
+from mlops_assets.graph.automation import automate
 from mlops_assets.graph.checks import model_checks
 from mlops_assets.graph.face_checks import face_model_checks
 from mlops_assets.graph.jobs import monitor_job_for, retrain_job_for, rollback_job_for
@@ -32,7 +33,7 @@ from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.run_sensors import run_outcome_sensors
-from mlops_assets.graph.schedules import monitor_schedule_for, retrain_schedule_for
+from mlops_assets.graph.schedules import monitor_schedule_for
 from mlops_assets.graph.sensors import champion_health_sensor_for
 from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
 from mlops_assets.retraining.health import HealthPolicy
@@ -76,7 +77,7 @@ def _graph(
     checks: list[dg.AssetChecksDefinition],
     health: bool,
 ) -> dg.Definitions:
-    """A model's six assets in its group with their checks, its jobs and schedules, and the
+    """A model's six assets in its group with their checks, its jobs, the monitor schedule, and the
     sensors that serve it alone (the champion's outbox; the health sensor when its task's
     monitor feeds one)."""
     retrain_job, monitor_job = retrain_job_for(model), monitor_job_for(model)
@@ -90,7 +91,6 @@ def _graph(
         asset_checks=checks,
         jobs=[retrain_job, monitor_job, rollback_job_for(model)],
         schedules=[
-            retrain_schedule_for(model, retrain_job, options.timezone),
             monitor_schedule_for(
                 model,
                 monitor_job,
@@ -200,7 +200,9 @@ def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> d
             *run_outcome_sensors(fleet.models, list(retrain_jobs.values())),
         ]
     )
-    return dg.Definitions.merge(*graphs, shared)
+    # Conditions and automation sensors are added here, not by each builder: every task's
+    # chain has the same stages, and the upstream links are the fleet's.
+    return automate(dg.Definitions.merge(*graphs, shared), fleet.models, options.timezone)
 
 
 def _job(definitions: dg.Definitions, name: str):

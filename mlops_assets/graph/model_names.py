@@ -69,8 +69,8 @@ class ModelNames:
         return f"{self.model}_rollback_job"
 
     @property
-    def retrain_schedule(self) -> str:
-        return f"{self.model}_retrain_schedule"
+    def automation_sensor(self) -> str:
+        return f"{self.model}_automation_sensor"
 
     @property
     def monitor_schedule(self) -> str:
