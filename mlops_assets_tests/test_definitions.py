@@ -44,6 +44,8 @@ def test_asset_names_and_lineage():
         "task_photos/champion_monitor",
         "replay_report",
         *(f"face_verifier/{stage}" for stage in STAGES),
+        # The downstream model has no champion_monitor.
+        *(f"confirmation_risk/{stage}" for stage in STAGES[:-1]),
     }
     parents = {
         key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
@@ -58,6 +60,19 @@ def test_asset_names_and_lineage():
                 p.replace("task_photos/", "face_verifier/") for p in keys
             }
             for key, keys in TASK_PHOTOS_LINEAGE.items()
+        },
+        # The downstream model: its training_data reads the upstream champions (cross-group
+        # edges), the rest has the same shape.
+        **{
+            key.replace("task_photos/", "confirmation_risk/"): {
+                p.replace("task_photos/", "confirmation_risk/") for p in keys
+            }
+            for key, keys in TASK_PHOTOS_LINEAGE.items()
+            if not key.endswith("champion_monitor")
+        },
+        "confirmation_risk/training_data": {
+            "task_photos/champion_model",
+            "face_verifier/champion_model",
         },
     }
 
@@ -93,6 +108,15 @@ def test_check_names_and_blocking():
         ("face_verifier/champion_model", "champion_alias_agrees"): True,
         ("face_verifier/champion_monitor", "champion_tar_at_target"): False,
         ("face_verifier/champion_monitor", "champion_scores_stable"): False,
+        # The confirmation-risk model: feature data checks block, its spec's gates by name.
+        ("confirmation_risk/training_data", "enough_feature_rows"): True,
+        ("confirmation_risk/training_data", "both_outcomes_in_train"): True,
+        ("confirmation_risk/training_data", "features_finite"): True,
+        ("confirmation_risk/training_data", "upstream_champions_recorded"): True,
+        ("confirmation_risk/verification_report", "risk_accuracy_above_minimum"): False,
+        ("confirmation_risk/verification_report", "risk_latency_below_maximum"): False,
+        ("confirmation_risk/verification_report", "risk_not_worse_than_champion"): False,
+        ("confirmation_risk/champion_model", "champion_alias_agrees"): True,
     }
 
 
@@ -105,6 +129,9 @@ def test_jobs_schedules_sensors():
         "face_verifier_retrain_job",
         "face_verifier_monitor_job",
         "face_verifier_rollback_job",
+        # No monitor job: the confirmation-risk graph has no champion_monitor.
+        "confirmation_risk_retrain_job",
+        "confirmation_risk_rollback_job",
     }
     assert {s.name for s in repo.schedule_defs} == {
         "task_photos_monitor_schedule",
@@ -115,6 +142,8 @@ def test_jobs_schedules_sensors():
         "task_confirmed_events_sensor",
         "face_registered_events_sensor",
         "face_verifier_champion_outbox_sensor",
+        # No source queue (no replication sensor), no health sensor; its outbox sensor.
+        "confirmation_risk_champion_outbox_sensor",
         "training_completed_sensor",
         "pipeline_failure_sensor",
         "task_photos_champion_health_sensor",
@@ -122,6 +151,7 @@ def test_jobs_schedules_sensors():
         # The cadence (and upstream champions) of each model group.
         "task_photos_automation_sensor",
         "face_verifier_automation_sensor",
+        "confirmation_risk_automation_sensor",
     }
 
 
@@ -137,7 +167,11 @@ def condition_labels(condition: dg.AutomationCondition) -> set[str]:
 def test_the_cadence_is_the_spec_cadence_and_the_monitor_its_cron():
     repo = defs.get_repository_def()
     assert repo.get_schedule_def("task_photos_monitor_schedule").cron_schedule == "0 * * * *"
-    for model, cadence in (("task_photos", "0 2 * * *"), ("face_verifier", "0 3 * * 1")):
+    for model, cadence in (
+        ("task_photos", "0 2 * * *"),
+        ("face_verifier", "0 3 * * 1"),
+        ("confirmation_risk", "0 4 1 * *"),
+    ):
         condition = repo.asset_graph.get(dg.AssetKey([model, "training_data"])).automation_condition
         assert f"on_cron({cadence}, UTC)" in condition_labels(condition)
         sensor = repo.get_sensor_def(f"{model}_automation_sensor")
@@ -167,7 +201,7 @@ def test_dagster_definitions_validate(tmp_path):
 def test_one_group_per_model():
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"task_photos", "face_verifier"}
+    assert groups == {"task_photos", "face_verifier", "confirmation_risk"}
 
 
 def test_alert_secrets_are_env_vars_the_ui_shows_by_name(monkeypatch, tmp_path):

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.contracts.model_spec import FEATURE_SOURCES, RISK_FEATURE_SOURCES, ModelSpec
 
 SHIPPED_FLEET_FILE = Path(__file__).with_name("fleet.yaml")
 MAX_REPORTED_PROBLEMS = 5
@@ -64,6 +64,8 @@ class FleetSpec(BaseModel):
         except graphlib.CycleError as error:
             cycle = list(reversed(error.args[1]))
             raise _model_error(cycle[0], "upstream", f"a cycle: {' -> '.join(cycle)}") from None
+        for spec in self.models:
+            _check_upstream_sources(spec, {m.name: m for m in self.models})
         return self
 
     @property
@@ -94,6 +96,38 @@ class FleetSpec(BaseModel):
     def downstream_of(self, name: str) -> list[str]:
         """The models that declare `name` as an upstream model, in file order."""
         return [spec.name for spec in self.models if name in spec.upstream]
+
+
+def _check_upstream_sources(spec: ModelSpec, models: dict[str, ModelSpec]) -> None:
+    """Every upstream of `spec` is a model whose champion's outputs a downstream can read,
+    and the built-in risk trainer gets one upstream of each source its features need."""
+    kinds: dict[str, str] = {}
+    for upstream in spec.upstream:
+        kind = models[upstream].source.kind
+        if kind not in FEATURE_SOURCES:
+            raise _model_error(
+                spec.name,
+                "upstream",
+                f"upstream model {upstream!r} ({kind} source) has no feature reader: a "
+                f"downstream model reads the champions of {', '.join(FEATURE_SOURCES)} models",
+            )
+        if kind in kinds:
+            raise _model_error(
+                spec.name,
+                "upstream",
+                f"upstream models {kinds[kind]!r} and {upstream!r} are both {kind} models; "
+                "the features take one of each source",
+            )
+        kinds[kind] = upstream
+    if spec.trainer.builtin == "risk_logistic":
+        missing = [kind for kind in RISK_FEATURE_SOURCES if kind not in kinds]
+        if missing:
+            raise _model_error(
+                spec.name,
+                "upstream",
+                f"risk_logistic reads one upstream model of each of "
+                f"{', '.join(RISK_FEATURE_SOURCES)}; none is {', '.join(missing)}",
+            )
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -27,7 +27,7 @@ REGISTRY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 ROUTE_PATTERN = r"^(/[a-z0-9_\-]+)+$"
 
 SourceKind = Literal["task_photos", "face_vectors", "upstream_models"]
-BuiltinTrainer = Literal["photo_cnn", "face_projection"]
+BuiltinTrainer = Literal["photo_cnn", "face_projection", "risk_logistic"]
 
 # The task each data source feeds, and the built-in trainer that fits it.
 SOURCE_TASKS: dict[SourceKind, Task] = {
@@ -38,7 +38,14 @@ SOURCE_TASKS: dict[SourceKind, Task] = {
 BUILTIN_TASKS: dict[BuiltinTrainer, Task] = {
     "photo_cnn": "classification",
     "face_projection": "verification",
+    "risk_logistic": "classification",
 }
+# The upstream sources whose champions a downstream model can read features from (the photo
+# classifier's class probabilities, the face verifier's match score); an upstream_models model
+# is no feature source (yet).
+FEATURE_SOURCES: tuple[SourceKind, ...] = ("task_photos", "face_vectors")
+# The upstream sources the built-in `risk_logistic` features need, one model each.
+RISK_FEATURE_SOURCES: tuple[SourceKind, ...] = ("task_photos", "face_vectors")
 
 
 def cron_problem(cron: str) -> str | None:
@@ -214,4 +221,10 @@ class ModelSpec(Spec):
             raise field_error("target_far", "required for verification models, only for them")
         if (self.source.kind == "upstream_models") != bool(self.upstream):
             raise field_error("upstream", "an upstream_models source needs upstream, only it")
+        if (self.source.kind == "upstream_models") != (builtin == "risk_logistic"):
+            raise field_error(
+                "trainer",
+                "an upstream_models model trains with the built-in risk_logistic (own trainers "
+                "read no upstream features yet), and risk_logistic trains only such a model",
+            )
         return self

@@ -17,15 +17,11 @@ import json
 import dagster as dg
 
 from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.graph.assets.risk_dataset import upstream_version_key
 from mlops_assets.graph.model_names import ModelNames
 
 # How often each automation sensor evaluates its group (Dagster's default).
 AUTOMATION_INTERVAL_S = 30
-
-
-def upstream_version_key(upstream: str) -> str:
-    """The `training_data` metadata key that records the upstream champion it was built on."""
-    return f"upstream_{upstream}_version"
 
 
 def _version(value: object) -> str | None:
@@ -40,29 +36,13 @@ def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
     return dict(materialization.metadata) if materialization else {}
 
 
-class UpstreamChampionMoved(dg.AutomationCondition):
-    """True for the candidate when an upstream model's newest champion is one the model's
-    newest `training_data` was not built on, and no earlier request already answered it.
-
-    It reads the upstream's newest `champion_model` materialization (any month: a defended or
-    rejected month repeats the same `champion_version`) and the `upstream_<name>_version`
-    entries of the model's newest `training_data`. Its cursor keeps the upstream versions it
-    saw on the previous tick and those a request already answered, so a run that fails is not
-    relaunched every tick (only a newer upstream champion, or the cadence, asks again), and a
-    promotion made before the sensor's first tick is still seen (Dagster issue #28943).
-    """
+class _UpstreamChampions(dg.AutomationCondition):
+    """Reads the upstream models' champions from their newest `champion_model` materialization
+    (any month: a defended or rejected month repeats the same `champion_version`)."""
 
     def __init__(self, model: str, upstream: tuple[str, ...]):
         self._model = model
         self._upstream = tuple(upstream)
-
-    @property
-    def name(self) -> str:
-        return "upstream_champion_moved"
-
-    @property
-    def description(self) -> str:
-        return f"a new champion of {', '.join(self._upstream)} not yet trained on"
 
     def current_versions(self, instance: dg.DagsterInstance) -> dict[str, str]:
         """Each upstream model's newest champion version (models without one left out)."""
@@ -73,6 +53,49 @@ class UpstreamChampionMoved(dg.AutomationCondition):
             if version is not None:
                 versions[name] = version
         return versions
+
+
+class UpstreamChampionsServe(_UpstreamChampions):
+    """True when every upstream model has a champion: without one there is nothing to build
+    the features on, so the model's cadence waits for it."""
+
+    @property
+    def name(self) -> str:
+        return "upstream_champions_serve"
+
+    @property
+    def description(self) -> str:
+        return f"{', '.join(self._upstream)} each have a champion"
+
+    @property
+    def requires_cursor(self) -> bool:
+        return False
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        serving = self.current_versions(context.asset_graph_view.instance)
+        true = set(serving) == set(self._upstream)
+        subset = context.candidate_subset if true else context.get_empty_subset()
+        return dg.AutomationResult(context=context, true_subset=subset)
+
+
+class UpstreamChampionMoved(_UpstreamChampions):
+    """True for the candidate when an upstream model's newest champion is one the model's
+    newest `training_data` was not built on, and no earlier request already answered it.
+
+    It compares the upstream's newest `champion_version` with the `upstream_<name>_version`
+    entries of the model's newest `training_data`. Its cursor keeps the upstream versions it
+    saw on the previous tick and those a request already answered, so a run that fails is not
+    relaunched every tick (only a newer upstream champion, or the cadence, asks again), and a
+    promotion made before the sensor's first tick is still seen (Dagster issue #28943).
+    """
+
+    @property
+    def name(self) -> str:
+        return "upstream_champion_moved"
+
+    @property
+    def description(self) -> str:
+        return f"a new champion of {', '.join(self._upstream)} not yet trained on"
 
     def recorded_versions(self, instance: dg.DagsterInstance) -> dict[str, str | None]:
         """The upstream versions the model's newest `training_data` recorded."""
@@ -100,20 +123,29 @@ class UpstreamChampionMoved(dg.AutomationCondition):
 
 def chain_root_condition(model: ModelSpec, timezone: str) -> dg.AutomationCondition:
     """`training_data`'s condition: the cadence or a new upstream champion, in the latest
-    month, when no upstream run is in progress or about to start, every upstream blocking
-    check passed, and the model's own chain is not running."""
+    month, when every upstream model has a champion, no upstream run is in progress or about
+    to start, no upstream blocking check failed, and the model's own chain is not running."""
     upstream = dg.AssetSelection.assets(*(ModelNames(u).champion_model for u in model.upstream))
     # on_cron waits for every dependency to update after the tick: the upstream champions
     # move on their own cadences, so they must not hold this one back.
     reason = dg.AutomationCondition.on_cron(model.cadence, timezone).ignore(upstream)
     if model.upstream:
-        moved = UpstreamChampionMoved(model.name, tuple(model.upstream))
-        reason = dg.AutomationCondition.in_latest_time_window() & (reason | moved)
+        names = (model.name, tuple(model.upstream))
+        reason = (
+            dg.AutomationCondition.in_latest_time_window()
+            & (reason | UpstreamChampionMoved(*names))
+            & UpstreamChampionsServe(*names)
+        )
     busy = dg.AutomationCondition.in_progress() | dg.AutomationCondition.will_be_requested()
+    # A failed check stops the run; one not run yet (an upstream that has not reached this
+    # month) does not: all_deps_blocking_checks_passed() would stall the cadence on it.
+    failed = dg.AutomationCondition.any_checks_match(
+        dg.AutomationCondition.check_failed(), blocking_only=True
+    )
     return (
         reason
         & ~dg.AutomationCondition.any_deps_match(busy).with_label("any_deps_busy")
-        & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        & ~dg.AutomationCondition.any_deps_match(failed).with_label("any_deps_check_failed")
         & ~dg.AutomationCondition.in_progress()
     ).with_label(f"retrain {model.name}")
 

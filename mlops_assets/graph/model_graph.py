@@ -1,6 +1,6 @@
-"""The factory of the fleet's graphs: one `dg.Definitions` per model spec, built by its task's
-builder, plus the sensors that serve several models (one per source queue, the run-status
-pair), merged into the fleet's.
+"""The factory of the fleet's graphs: one `dg.Definitions` per model spec, built by its source
+kind's builder, plus the sensors that serve several models (one per source queue, the
+run-status pair), merged into the fleet's.
 
 Asset factories returning `dg.Definitions` (Dagster's own pattern for "the same graph, many
 times") rather than Components: the specs are already typed, validated data (`contracts.fleet`),
@@ -15,7 +15,7 @@ from datetime import timedelta
 import dagster as dg
 
 from mlops_assets.contracts.fleet import FleetFileError, FleetSpec
-from mlops_assets.contracts.model_spec import ModelSpec
+from mlops_assets.contracts.model_spec import ModelSpec, SourceKind
 from mlops_assets.graph.assets.dataset import training_data_asset
 from mlops_assets.graph.assets.deployment import deployment_asset
 from mlops_assets.graph.assets.face_dataset import snapshot_face_data
@@ -23,6 +23,11 @@ from mlops_assets.graph.assets.face_monitoring import face_champion_monitor_asse
 from mlops_assets.graph.assets.face_verification import face_verification_report_asset
 from mlops_assets.graph.assets.monitoring import champion_monitor_asset
 from mlops_assets.graph.assets.promotion import champion_model_asset
+from mlops_assets.graph.assets.risk_dataset import risk_training_data_asset
+from mlops_assets.graph.assets.risk_training import (
+    risk_trained_model_asset,
+    risk_verification_report_asset,
+)
 from mlops_assets.graph.assets.training import face_trained_model_asset, trained_model_asset
 from mlops_assets.graph.assets.verification import verification_report_asset
 from mlops_assets.graph.automation import automate
@@ -32,6 +37,7 @@ from mlops_assets.graph.jobs import monitor_job_for, retrain_job_for, rollback_j
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
 from mlops_assets.graph.retries import external_step_retry_policy
+from mlops_assets.graph.risk_checks import risk_model_checks
 from mlops_assets.graph.run_sensors import run_outcome_sensors
 from mlops_assets.graph.schedules import monitor_schedule_for
 from mlops_assets.graph.sensors import champion_health_sensor_for
@@ -76,34 +82,40 @@ def _graph(
     assets: list[dg.AssetsDefinition],
     checks: list[dg.AssetChecksDefinition],
     health: bool,
+    monitor: bool = True,
 ) -> dg.Definitions:
-    """A model's six assets in its group with their checks, its jobs, the monitor schedule, and the
+    """A model's assets in its group with their checks, its jobs, the monitor schedule, and the
     sensors that serve it alone (the champion's outbox; the health sensor when its task's
-    monitor feeds one)."""
-    retrain_job, monitor_job = retrain_job_for(model), monitor_job_for(model)
+    monitor feeds one). Without `monitor` (no champion_monitor asset) there is no monitor job
+    or schedule."""
+    retrain_job = retrain_job_for(model)
     sensors = [champion_outbox_sensor_for(model)]
     if health:
         policy = health_policy(model, options)
         interval = options.health_sensor_interval_s
         sensors.insert(0, champion_health_sensor_for(model, retrain_job, policy, interval))
-    return dg.Definitions(
-        assets=assets,
-        asset_checks=checks,
-        jobs=[retrain_job, monitor_job, rollback_job_for(model)],
-        schedules=[
+    jobs = [retrain_job, rollback_job_for(model)]
+    schedules = []
+    if monitor:
+        monitor_job = monitor_job_for(model)
+        jobs.insert(1, monitor_job)
+        schedules.append(
             monitor_schedule_for(
                 model,
                 monitor_job,
                 options.timezone,
                 options.monitor_overrides,
                 options.monitor_cron,
-            ),
-        ],
-        sensors=sensors,
+            )
+        )
+    return dg.Definitions(
+        assets=assets, asset_checks=checks, jobs=jobs, schedules=schedules, sensors=sensors
     )
 
 
-def classification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definitions:
+def classification_graph(
+    model: ModelSpec, options: GraphOptions, fleet: FleetSpec | None = None
+) -> dg.Definitions:
     """The photo-classifier graph of one classification model."""
     assets = [
         training_data_asset(model, options.retry_policy),
@@ -116,7 +128,9 @@ def classification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definiti
     return _graph(model, options, assets, model_checks(model), health=True)
 
 
-def verification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definitions:
+def verification_graph(
+    model: ModelSpec, options: GraphOptions, fleet: FleetSpec | None = None
+) -> dg.Definitions:
     """The face-verifier graph of one verification model: the face snapshot split by identity,
     the spec's trainer, the verifiers judged on unseen identities, the same champion moves and
     deployment as a classifier, and a monitor of TAR and score drift on registered faces.
@@ -135,26 +149,66 @@ def verification_graph(model: ModelSpec, options: GraphOptions) -> dg.Definition
     return _graph(model, options, assets, face_model_checks(model), health=False)
 
 
-# One builder per task; a model whose task has none fails the load.
-BUILDERS: dict[str, Callable[[ModelSpec, GraphOptions], dg.Definitions]] = {
-    "classification": classification_graph,
-    "verification": verification_graph,
+def upstream_models_graph(
+    model: ModelSpec, options: GraphOptions, fleet: FleetSpec | None = None
+) -> dg.Definitions:
+    """The graph of a model whose features come from upstream models' champions (the
+    confirmation-risk model): its training_data depends on each upstream's champion_model and
+    reads their champions, `risk_logistic` trains, the classification gates and paired rule
+    judge, the same champion moves and deployment follow.
+
+    It has no champion_monitor (so no monitor job, schedule or health sensor): the served
+    risk scores have no confirmed outcome to judge them on yet.
+
+    Raises:
+        FleetFileError: no fleet given to find the upstream models in.
+    """
+    if fleet is None:
+        raise FleetFileError(
+            f"model {model.name!r}, field upstream: an upstream_models graph is built from the "
+            "fleet that declares its upstream models"
+        )
+    upstream = [fleet.model(name) for name in model.upstream]
+    assets = [
+        risk_training_data_asset(model, upstream, options.retry_policy),
+        risk_trained_model_asset(model, options.retry_policy, options.training_queue),
+        risk_verification_report_asset(model),
+        champion_model_asset(model),
+        deployment_asset(model),
+    ]
+    return _graph(model, options, assets, risk_model_checks(model), health=False, monitor=False)
+
+
+Builder = Callable[[ModelSpec, GraphOptions, FleetSpec | None], dg.Definitions]
+# One builder per source kind (the source decides the data, hence the whole graph); a model
+# whose source has none fails the load.
+BUILDERS: dict[SourceKind, Builder] = {
+    "task_photos": classification_graph,
+    "face_vectors": verification_graph,
+    "upstream_models": upstream_models_graph,
 }
 
 
-def model_definitions(model: ModelSpec, options: GraphOptions) -> dg.Definitions:
-    """The graph of one model, by its task's builder.
+def model_definitions(
+    model: ModelSpec, options: GraphOptions, fleet: FleetSpec | None = None
+) -> dg.Definitions:
+    """The graph of one model, by its source kind's builder.
+
+    Args:
+        model: the model's spec.
+        options: the deployment's choices.
+        fleet: the fleet it belongs to (an upstream_models model's upstream specs are there).
 
     Raises:
-        FleetFileError: no builder for the model's task.
+        FleetFileError: no builder for the model's source kind.
     """
-    builder = BUILDERS.get(model.task)
+    builder = BUILDERS.get(model.source.kind)
     if builder is None:
         raise FleetFileError(
-            f"model {model.name!r}, field source.kind: no graph builder for {model.task} models "
-            f"({model.source.kind} source) yet; known tasks: {', '.join(BUILDERS)}"
+            f"model {model.name!r}, field source.kind: no graph builder for {model.source.kind} "
+            f"sources ({model.task} models) yet; known sources: {', '.join(BUILDERS)}"
         )
-    return builder(model, options)
+    return builder(model, options, fleet)
 
 
 def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> dg.Definitions:
@@ -170,7 +224,7 @@ def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> d
         FleetFileError: a model the factory cannot build; the message names `origin`.
     """
     try:
-        graphs = [model_definitions(model, options) for model in fleet.models]
+        graphs = [model_definitions(model, options, fleet) for model in fleet.models]
     except FleetFileError as error:
         raise FleetFileError(f"fleet file {origin}: {error}") from None
     # The sensors target the very job objects the graphs hold (one definition per name).

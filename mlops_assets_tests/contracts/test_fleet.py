@@ -45,13 +45,19 @@ def face(fleet: dict) -> dict:
     return fleet["models"][1]
 
 
-def test_the_shipped_fleet_declares_the_photo_classifier_and_the_face_verifier():
+def test_the_shipped_fleet_declares_the_two_models_and_the_downstream_risk_model():
     fleet = load_fleet()
-    assert fleet.names == ["task_photos", "face_verifier"]
+    assert fleet.names == ["task_photos", "face_verifier", "confirmation_risk"]
     example = load_fleet(EXAMPLE_FLEET_FILE)
-    assert [fleet.model(name) for name in fleet.names] == [
-        example.model(name) for name in fleet.names
+    assert [fleet.model(name) for name in example.names] == [
+        example.model(name) for name in example.names
     ]
+    risk = fleet.model("confirmation_risk")
+    assert risk.source.kind == "upstream_models" and risk.task == "classification"
+    assert risk.upstream == ["task_photos", "face_verifier"]
+    assert (risk.trainer.builtin, risk.registry_name) == ("risk_logistic", "confirmation-risk")
+    assert fleet.dependency_order()[-1] == "confirmation_risk"
+    assert fleet.downstream_of("task_photos") == ["confirmation_risk"]
 
 
 def test_the_example_fleet_declares_the_photo_classifier_and_the_face_verifier():
@@ -261,6 +267,7 @@ def downstream(fleet: dict, name: str, upstream: list[str]) -> dict:
         registry_name=f"{name}-model",
         serving_route=f"/models/{name}",
         source={"kind": "upstream_models"},
+        trainer={"builtin": "risk_logistic"},
         upstream=upstream,
     )
     fleet["models"].append(entry)
@@ -296,6 +303,43 @@ def test_a_cycle_in_upstream_is_named(tmp_path):
 def test_a_model_upstream_of_itself_is_a_cycle(tmp_path):
     fleet = downstream(shipped(), "risk", ["risk"])
     assert "model 'risk', field upstream: a cycle: risk -> risk" in failure(tmp_path, fleet)
+
+
+def test_an_upstream_models_upstream_has_no_feature_reader(tmp_path):
+    fleet = downstream(shipped(), "confirmation_risk", ["task_photos", "face_verifier"])
+    fleet = downstream(fleet, "second_risk", ["confirmation_risk", "face_verifier"])
+    message = failure(tmp_path, fleet)
+    assert (
+        "model 'second_risk', field upstream: upstream model 'confirmation_risk' "
+        "(upstream_models source) has no feature reader"
+    ) in message
+
+
+def test_risk_logistic_needs_an_upstream_of_each_feature_source(tmp_path):
+    fleet = downstream(shipped(), "confirmation_risk", ["task_photos"])
+    message = failure(tmp_path, fleet)
+    assert "model 'confirmation_risk', field upstream: risk_logistic reads one upstream" in message
+    assert "none is face_vectors" in message
+
+
+def test_two_upstreams_of_one_source_kind(tmp_path):
+    fleet = shipped()
+    copy_of_photos = copy.deepcopy(fleet["models"][0])
+    copy_of_photos.update(
+        name="photos_b", registry_name="photos-b", serving_route="/models/photos_b"
+    )
+    fleet["models"].append(copy_of_photos)
+    fleet = downstream(fleet, "risk", ["task_photos", "photos_b", "face_verifier"])
+    message = failure(tmp_path, fleet)
+    assert "model 'risk', field upstream: upstream models 'task_photos' and 'photos_b'" in message
+
+
+def test_an_upstream_models_model_trains_with_risk_logistic(tmp_path):
+    fleet = downstream(shipped(), "risk", ["task_photos", "face_verifier"])
+    fleet["models"][-1]["trainer"] = {"builtin": "photo_cnn"}
+    assert "model 'risk', field trainer: an upstream_models model trains with" in failure(
+        tmp_path, fleet
+    )
 
 
 def test_an_event_source_takes_no_upstream(tmp_path):

@@ -103,7 +103,9 @@ def test_an_upstream_month_that_keeps_its_champion_does_not_retrain(defs, instan
 def test_a_failed_blocking_check_upstream_stops_the_automatic_run(defs, instance):
     ticks = trained_downstream_on_v1(defs, instance)
     run_chain(defs, instance, "up", version="2", previous="1", passes=False)
-    assert ticks.requested(QUIET + dt.timedelta(seconds=30), DOWN) == set()
+    result = ticks.tick(QUIET + dt.timedelta(seconds=30))
+    assert result.get_requested_partitions(DOWN.training_data) == set()
+    assert "any_deps_check_failed" in true_labels(result, DOWN.training_data)
     # Once the champion's check passes again, the waiting promotion goes through.
     run_chain(defs, instance, "up", version="2", previous="2")
     assert ticks.requested(QUIET + dt.timedelta(seconds=60), DOWN) == {MONTH}
@@ -130,8 +132,8 @@ def true_labels(result, key: dg.AssetKey) -> set[str]:
     while stack:
         node = stack.pop()
         stack.extend(node.child_results)
-        label = node.condition.get_label()
-        if label and not node.true_subset.is_empty:
+        label = node.condition.get_label() or node.condition.name
+        if not node.true_subset.is_empty:
             labels.add(label)
     return labels
 
@@ -161,14 +163,23 @@ def test_the_cadence_requests_the_chain_when_the_upstream_has_not_updated(defs, 
     assert ticks.requested(after_tick + dt.timedelta(seconds=30), DOWN) == set()
 
 
+def test_the_cadence_does_not_wait_for_an_upstream_month_not_run_yet(defs, instance):
+    # The upstream's champion comes from February; its March partition does not exist yet.
+    run_chain(defs, instance, "up", month="2026-02-01", version="1", previous="none")
+    run_chain(defs, instance, "down", month="2026-02-01")
+    ticks = Ticks(defs, instance)
+    assert ticks.requested(QUIET, DOWN) == set()
+    assert ticks.requested(dt.datetime(2026, 3, 11, 2, 1, tzinfo=dt.UTC), DOWN) == {MONTH}
+
+
 def test_a_downstream_waits_for_an_upstream_that_never_ran(defs, instance):
-    # Dagster issue #34094: no parent partition exists. The upstream champion's blocking check
-    # never passed, so the downstream has no champion to build on and does not start.
+    # Dagster issue #34094: no parent partition exists. The upstream has no champion, so the
+    # downstream has nothing to build on and does not start.
     ticks = Ticks(defs, instance)
     assert ticks.requested(dt.datetime(2026, 3, 10, 1, 59, tzinfo=dt.UTC), DOWN) == set()
     result = ticks.tick(dt.datetime(2026, 3, 10, 2, 1, tzinfo=dt.UTC))
     assert result.get_requested_partitions(DOWN.training_data) == set()
-    assert "all_deps_blocking_checks_passed" not in true_labels(result, DOWN.training_data)
+    assert "upstream_champions_serve" not in true_labels(result, DOWN.training_data)
     # Its first upstream champion then retrains it (the pending cadence tick, or the move).
     run_chain(defs, instance, "up", version="1", previous="none")
     assert ticks.requested(dt.datetime(2026, 3, 10, 2, 2, tzinfo=dt.UTC), DOWN) == {MONTH}

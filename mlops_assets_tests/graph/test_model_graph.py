@@ -96,11 +96,12 @@ def test_a_third_copied_model_gets_its_whole_graph(settings, tmp_path):
     assert {COPY.health_sensor, COPY.outbox_sensor} <= {s.name for s in repo.sensor_defs}
 
 
-def test_a_task_without_a_builder_fails_the_load(settings, tmp_path, monkeypatch):
-    # Every task has a builder today; a task added to the spec before its builder must fail.
-    monkeypatch.delitem(model_graph.BUILDERS, "verification")
+def test_a_source_kind_without_a_builder_fails_the_load(settings, tmp_path, monkeypatch):
+    # Every source kind has a builder today; a kind added to the spec before its builder must
+    # fail.
+    monkeypatch.delitem(model_graph.BUILDERS, "face_vectors")
     message = load_error(settings, tmp_path, yaml.safe_load(EXAMPLE_FLEET_FILE.read_text()))
-    assert "model 'face_verifier', field source.kind: no graph builder for verification" in message
+    assert "model 'face_verifier', field source.kind: no graph builder for face_vectors" in message
 
 
 def break_unknown_key(fleet):
