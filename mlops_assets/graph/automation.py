@@ -17,8 +17,7 @@ import json
 import dagster as dg
 
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.graph.assets.risk_dataset import upstream_version_key
-from mlops_assets.graph.model_names import ModelNames
+from mlops_assets.graph.model_names import ModelNames, upstream_version_key
 
 # How often each automation sensor evaluates its group (Dagster's default).
 AUTOMATION_INTERVAL_S = 30

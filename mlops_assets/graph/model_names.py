@@ -85,6 +85,12 @@ class ModelNames:
         return f"{self.model}_champion_outbox_sensor"
 
 
+def upstream_version_key(upstream: str) -> str:
+    """The metadata key under which a downstream model's `training_data` records the champion
+    version of its upstream model `upstream` that it was built on: `upstream_<name>_version`."""
+    return f"upstream_{upstream}_version"
+
+
 def events_sensor_name(queue: str) -> str:
     """The replication sensor of a source queue, e.g. `task_confirmed_events_sensor`."""
     return "".join(c if c.isalnum() else "_" for c in queue) + "_events_sensor"

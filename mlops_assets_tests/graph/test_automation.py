@@ -212,3 +212,31 @@ def test_a_model_without_upstream_retrains_on_its_cadence_only(instance):
     assert ticks.requested(dt.datetime(2026, 3, 10, 1, tzinfo=dt.UTC), solo) == set()
     assert ticks.requested(dt.datetime(2026, 3, 10, 2, 1, tzinfo=dt.UTC), solo) == {MONTH}
     assert ticks.requested(dt.datetime(2026, 3, 10, 2, 2, tzinfo=dt.UTC), solo) == set()
+
+
+def test_the_shipped_fleet_retrains_confirmation_risk_when_task_photos_promotes(instance):
+    from mlops_assets.definitions import defs
+
+    risk, photos, faces = (
+        ModelNames(m) for m in ("confirmation_risk", "task_photos", "face_verifier")
+    )
+
+    def champion(model: ModelNames, version: str, previous: str) -> None:
+        metadata = {"champion_version": version, "previous_champion_version": previous}
+        event = dg.AssetMaterialization(model.champion_model, partition=MONTH, metadata=metadata)
+        instance.report_runless_asset_event(event)
+
+    champion(photos, "4", "3")
+    champion(faces, "2", "1")
+    recorded = {"upstream_task_photos_version": "4", "upstream_face_verifier_version": "2"}
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(risk.training_data, partition=MONTH, metadata=recorded)
+    )
+    ticks = Ticks(defs, instance)
+    assert ticks.requested(QUIET, risk) == set()
+    champion(faces, "2", "2")  # defended
+    assert ticks.requested(QUIET + dt.timedelta(seconds=30), risk) == set()
+    champion(photos, "5", "4")  # promoted
+    (request,) = run_requests(defs, ticks.tick(QUIET + dt.timedelta(seconds=60)))
+    assert set(request.asset_selection) == set(risk.retraining_keys)
+    assert request.partition_key == MONTH

@@ -12,9 +12,8 @@ import dagster as dg
 
 from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.graph.assets.risk_dataset import upstream_version_key
 from mlops_assets.graph.automation import automate
-from mlops_assets.graph.model_names import ModelNames
+from mlops_assets.graph.model_names import ModelNames, upstream_version_key
 from mlops_assets.graph.partitions import monthly_partitions
 
 CADENCE = "0 2 * * *"
