@@ -251,7 +251,7 @@ def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> d
                 )
                 for (kind, queue), models in sources.items()
             ),
-            *run_outcome_sensors(fleet.models, list(retrain_jobs.values())),
+            *run_outcome_sensors(fleet.models),
         ]
     )
     # Conditions and automation sensors are added here, not by each builder: every task's
