@@ -120,6 +120,40 @@ class UpstreamChampionMoved(_UpstreamChampions):
         )
 
 
+def _true_nodes(result: dg.AutomationResult):
+    stack = [result]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.child_results)
+        if not node.true_subset.is_empty:
+            yield node
+
+
+def retrain_reason(
+    result: dg.AutomationResult, model: ModelSpec, instance: dg.DagsterInstance
+) -> str | None:
+    """Why the evaluation `result` of `model`'s `training_data` requests its chain, read before
+    the run: "upstream task_photos v4→v5", "cadence", both, or None (not requested).
+
+    The demo's "retrained because" column and a person reading a tick use it."""
+    if result.true_subset.is_empty:
+        return None
+    reasons = []
+    for node in _true_nodes(result):
+        condition = node.condition
+        if isinstance(condition, UpstreamChampionMoved):
+            recorded = condition.recorded_versions(instance)
+            moves = [
+                f"{name} v{recorded[name] or '–'}→v{version}"
+                for name, version in condition.current_versions(instance).items()
+                if recorded[name] != version
+            ]
+            reasons.append("upstream " + ", ".join(moves))
+        elif (condition.get_label() or "").startswith("on_cron("):
+            reasons.append("cadence")
+    return "; ".join(sorted(set(reasons))) or None
+
+
 def chain_root_condition(model: ModelSpec, timezone: str) -> dg.AutomationCondition:
     """`training_data`'s condition: the cadence or a new upstream champion, in the latest
     month, when every upstream model has a champion, no upstream run is in progress or about

@@ -10,6 +10,7 @@ import pytest
 from dagster._core.definitions.automation_tick_evaluation_context import build_run_requests
 from dagster._core.execution.api import create_execution_plan
 
+from mlops_assets.graph.automation import retrain_reason
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets_tests.support.automation_fleet import (
     automated_fleet,
@@ -24,6 +25,10 @@ QUIET = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
 DAILY = "0 2 * * *"
 # The upstream never reaches its own cadence in these tests.
 YEARLY = "0 0 1 1 *"
+
+
+def defs_spec(name: str):
+    return spec(name, ["up"] if name == "down" else [])
 
 
 @pytest.fixture
@@ -89,6 +94,8 @@ def test_an_upstream_promotion_retrains_the_downstream_on_the_next_tick(defs, in
     (request,) = run_requests(defs, result)
     assert set(request.asset_selection) == set(DOWN.retraining_keys)
     assert request.partition_key == MONTH
+    (root,) = (r for r in result.results if r.key == DOWN.training_data)
+    assert retrain_reason(root, defs_spec("down"), instance) == "upstream up v1→v2"
     # Answered once: no second request while nothing new happened.
     assert ticks.requested(QUIET + dt.timedelta(seconds=60), DOWN) == set()
 
@@ -160,6 +167,8 @@ def test_the_cadence_requests_the_chain_when_the_upstream_has_not_updated(defs, 
     assert set(request.asset_selection) == set(DOWN.retraining_keys)
     assert request.partition_key == MONTH
     assert "upstream_champion_moved" not in true_labels(result, DOWN.training_data)
+    (root,) = (r for r in result.results if r.key == DOWN.training_data)
+    assert retrain_reason(root, defs_spec("down"), instance) == "cadence"
     assert ticks.requested(after_tick + dt.timedelta(seconds=30), DOWN) == set()
 
 
