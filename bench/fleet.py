@@ -19,13 +19,18 @@ the built-in `face_projection` trainer (`ml/face_training.py`), `score_verifier`
 verification stage's figures, 200 timed `verify` calls included), and logging the verifier to
 an embedded MLflow (SQLite) and registering it, apart from the train + evaluate target.
 
-Writes bench/results/fleet.json. Usage: python bench/fleet.py (BENCH_FACE_IDENTITIES=5000)
+Automation (bench/automation.py): one automation tick's evaluation over 3, 10 and 50 models,
+and the daemon's ticks from an upstream promotion to the downstream run.
+
+Writes bench/results/fleet.json. Usage: python bench/fleet.py (BENCH_FACE_IDENTITIES=5000);
+python bench/fleet.py automation updates only the automation figures.
 """
 
 import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +39,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import yaml
+from automation import automation_figures
 from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster_shared.serdes import serialize_value
 
@@ -230,6 +236,14 @@ def fleet_parse_figures() -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["automation"]:
+        # Only the automation figures, into the results of the last full run.
+        figures = json.loads(RESULTS.read_text())
+        figures["automation"] = automation_figures()
+        figures["automation"]["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
+        RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
+        print(json.dumps(figures["automation"], indent=2))
+        return
     figures = {
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
@@ -237,6 +251,7 @@ def main() -> None:
         "face_verifier_pipeline": face_pipeline_figures(),
         "fleet_file_parse": fleet_parse_figures(),
         "fleet_definitions": fleet_definitions_figures(),
+        "automation": automation_figures(),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")

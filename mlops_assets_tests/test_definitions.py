@@ -134,11 +134,8 @@ def test_jobs_schedules_sensors():
         "confirmation_risk_rollback_job",
     }
     assert {s.name for s in repo.schedule_defs} == {
-        "task_photos_retrain_schedule",
         "task_photos_monitor_schedule",
-        "face_verifier_retrain_schedule",
         "face_verifier_monitor_schedule",
-        "confirmation_risk_retrain_schedule",
     }
     assert {s.name for s in repo.sensor_defs} == {
         # One replication sensor per source queue.
@@ -151,15 +148,35 @@ def test_jobs_schedules_sensors():
         "pipeline_failure_sensor",
         "task_photos_champion_monitor_sensor",
         "task_photos_champion_outbox_sensor",
+        # The cadence (and upstream champions) of each model group.
+        "task_photos_automation_sensor",
+        "face_verifier_automation_sensor",
+        "confirmation_risk_automation_sensor",
     }
 
 
-def test_the_schedules_run_on_the_spec_cadence_and_monitor_cron():
+def condition_labels(condition: dg.AutomationCondition) -> set[str]:
+    labels, stack = set(), [condition]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        labels.add(node.get_label() or node.name)
+    return labels
+
+
+def test_the_cadence_is_the_spec_cadence_and_the_monitor_its_cron():
     repo = defs.get_repository_def()
-    assert repo.get_schedule_def("task_photos_retrain_schedule").cron_schedule == "0 2 * * *"
     assert repo.get_schedule_def("task_photos_monitor_schedule").cron_schedule == "0 * * * *"
-    assert repo.get_schedule_def("face_verifier_retrain_schedule").cron_schedule == "0 3 * * 1"
-    assert repo.get_schedule_def("confirmation_risk_retrain_schedule").cron_schedule == "0 4 1 * *"
+    for model, cadence in (
+        ("task_photos", "0 2 * * *"),
+        ("face_verifier", "0 3 * * 1"),
+        ("confirmation_risk", "0 4 1 * *"),
+    ):
+        condition = repo.asset_graph.get(dg.AssetKey([model, "training_data"])).automation_condition
+        assert f"on_cron({cadence}, UTC)" in condition_labels(condition)
+        sensor = repo.get_sensor_def(f"{model}_automation_sensor")
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        assert sensor.asset_selection == dg.AssetSelection.groups(model)
 
 
 def test_dagster_definitions_validate(tmp_path):

@@ -30,6 +30,7 @@ from mlops_assets.graph.assets.risk_training import (
 )
 from mlops_assets.graph.assets.training import face_trained_model_asset, trained_model_asset
 from mlops_assets.graph.assets.verification import verification_report_asset
+from mlops_assets.graph.automation import automate
 from mlops_assets.graph.checks import model_checks
 from mlops_assets.graph.face_checks import face_model_checks
 from mlops_assets.graph.jobs import monitor_job_for, retrain_job_for, rollback_job_for
@@ -38,7 +39,7 @@ from mlops_assets.graph.outbox_sensor import champion_outbox_sensor_for
 from mlops_assets.graph.retries import external_step_retry_policy
 from mlops_assets.graph.risk_checks import risk_model_checks
 from mlops_assets.graph.run_sensors import run_outcome_sensors
-from mlops_assets.graph.schedules import monitor_schedule_for, retrain_schedule_for
+from mlops_assets.graph.schedules import monitor_schedule_for
 from mlops_assets.graph.sensors import champion_monitor_sensor_for
 from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
 from mlops_assets.retraining.monitor_policy import MonitorPolicy
@@ -83,7 +84,7 @@ def _graph(
     monitor_sensor: bool,
     monitor: bool = True,
 ) -> dg.Definitions:
-    """A model's assets in its group with their checks, its jobs and schedules, and the
+    """A model's assets in its group with their checks, its jobs, the monitor schedule, and the
     sensors that serve it alone (the champion's outbox; the monitor sensor when its task's
     monitor feeds one). Without `monitor` (no champion_monitor asset) there is no monitor job
     or schedule."""
@@ -94,7 +95,7 @@ def _graph(
         interval = options.monitor_sensor_interval_s
         sensors.insert(0, champion_monitor_sensor_for(model, retrain_job, policy, interval))
     jobs = [retrain_job, rollback_job_for(model)]
-    schedules = [retrain_schedule_for(model, retrain_job, options.timezone)]
+    schedules = []
     if monitor:
         monitor_job = monitor_job_for(model)
         jobs.insert(1, monitor_job)
@@ -252,10 +253,12 @@ def fleet_definitions(fleet: FleetSpec, options: GraphOptions, origin: str) -> d
                 )
                 for (kind, queue), models in sources.items()
             ),
-            *run_outcome_sensors(fleet.models, list(retrain_jobs.values())),
+            *run_outcome_sensors(fleet.models),
         ]
     )
-    return dg.Definitions.merge(*graphs, shared)
+    # Conditions and automation sensors are added here, not by each builder: every task's
+    # chain has the same stages, and the upstream links are the fleet's.
+    return automate(dg.Definitions.merge(*graphs, shared), fleet.models, options.timezone)
 
 
 def _job(definitions: dg.Definitions, name: str):

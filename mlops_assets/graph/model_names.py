@@ -69,8 +69,8 @@ class ModelNames:
         return f"{self.model}_rollback_job"
 
     @property
-    def retrain_schedule(self) -> str:
-        return f"{self.model}_retrain_schedule"
+    def automation_sensor(self) -> str:
+        return f"{self.model}_automation_sensor"
 
     @property
     def monitor_schedule(self) -> str:
@@ -83,6 +83,12 @@ class ModelNames:
     @property
     def outbox_sensor(self) -> str:
         return f"{self.model}_champion_outbox_sensor"
+
+
+def upstream_version_key(upstream: str) -> str:
+    """The metadata key under which a downstream model's `training_data` records the champion
+    version of its upstream model `upstream` that it was built on: `upstream_<name>_version`."""
+    return f"upstream_{upstream}_version"
 
 
 def events_sensor_name(queue: str) -> str:

@@ -2,7 +2,7 @@
 broke. One pair serves every model: a run's job names its model (`ModelNames`)."""
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -25,30 +25,41 @@ def publish_all(queue: EventQueue, events: list[tuple[str, Event]]) -> None:
         queue.publish(name, [event])
 
 
+def retraining_model(run: dg.DagsterRun, models: Sequence[ModelSpec]) -> ModelSpec | None:
+    """The model a run retrains: by its job (`<model>_retrain_job`), or, for a run of the
+    implicit asset job (the automation sensors', the UI asset page's), by the one model whose
+    `champion_model` it selects. None for any other run."""
+    for model in models:
+        if run.job_name == ModelNames(model.name).retrain_job:
+            return model
+    selected = run.asset_selection or frozenset()
+    chosen = [m for m in models if ModelNames(m.name).champion_model in selected]
+    return chosen[0] if len(chosen) == 1 else None
+
+
 def _outcome_events(
     instance: dg.DagsterInstance,
     run: dg.DagsterRun,
-    registry_names: Mapping[str, str],
+    models: Sequence[ModelSpec],
     error: str | None = None,
 ) -> list[tuple[str, Event]]:
     # Only a retraining run has a decision to announce; any failed run announces its failure.
-    model_name = registry_names.get(run.job_name)
+    model = retraining_model(run, models)
+    model_name = model.registry_name if model is not None else None
     facts = run_facts(instance, run.run_id) if model_name is not None else None
     return outcome_events(facts, run.run_id, run.job_name, model_name or "", error)
 
 
-def run_outcome_sensors(
-    models: Sequence[ModelSpec], retrain_jobs: Sequence["dg.UnresolvedAssetJobDefinition"]
-) -> list[dg.SensorDefinition]:
-    """Builds `training_completed_sensor` (watching every model's retraining job) and
+def run_outcome_sensors(models: Sequence[ModelSpec]) -> list[dg.SensorDefinition]:
+    """Builds `training_completed_sensor` (every model's retraining runs, whichever job: the
+    retrain job, or the implicit asset job the automation sensors launch) and
     `pipeline_failure_sensor` (every failed run)."""
-    # A retraining job's name -> the registered model its events name.
-    registry_names = {ModelNames(model.name).retrain_job: model.registry_name for model in models}
 
     @dg.run_status_sensor(
         name="training_completed_sensor",
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=list(retrain_jobs),
+        # Every job of the code location: a run of the implicit asset job is a retraining run
+        # when it selects one model's chain (`retraining_model`); other runs announce nothing.
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Publishes TrainingCompletedEvent (and ModelPromoted) when a model's "
         "retraining job succeeds.",
@@ -57,7 +68,7 @@ def run_outcome_sensors(
         context: dg.RunStatusSensorContext, event_queue: EventQueueResource
     ) -> None:
         run = context.dagster_run
-        events = _outcome_events(context.instance, run, registry_names)
+        events = _outcome_events(context.instance, run, models)
         # Raising here fails the tick, so the cursor stays and the next tick publishes again
         # (with the same event ids, which consumers dedupe).
         publish_all(event_queue.get_client(), events)
@@ -82,7 +93,7 @@ def run_outcome_sensors(
         )
         publish_all(
             event_queue.get_client(),
-            _outcome_events(context.instance, run, registry_names, error),
+            _outcome_events(context.instance, run, models, error),
         )
         instance = context.instance
         default_retries = instance.run_retries_max_retries if instance.run_retries_enabled else 0

@@ -79,6 +79,12 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     assert by_key[key("training_data")]["train_rows"].value == 11 * 150
     assert "data:image/png;base64," in by_key[key("verification_report")]["confusion_plot"].value
     assert by_key[key("champion_model")]["champion_version"].value == "1"
+    # Its data version moves with @champion only (lineage shows what a new champion made stale).
+    versions = {
+        e.asset_key.to_user_string(): e.materialization.tags["dagster/data_version"]
+        for e in result.get_asset_materialization_events()
+    }
+    assert versions[key("champion_model")] == "v1"
     assert by_key[key("deployment")]["status"].value == "no server configured"
 
     report = report_of(result)
@@ -120,6 +126,15 @@ def test_first_run_makes_a_champion_with_receipts(definitions, resources, seeded
     assert linked["holdout_accuracy"] == f"holdout-{report.data_version}"
 
 
+def champion_data_version(result: dg.ExecuteInProcessResult) -> str:
+    (event,) = (
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "champion_model"
+    )
+    return event.materialization.tags["dagster/data_version"]
+
+
 def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_store, instance):
     registry = resources["model_registry"].get_client(REGISTRY)
     first = run_retraining(definitions, instance, training=WEAK)
@@ -131,6 +146,8 @@ def test_gates_decide_the_champion_over_runs(definitions, resources, seeded_stor
     assert shuffled.success and report_of(shuffled).decision == "rejected"
     kept = shuffled.output_for_node(node("champion_model"))
     assert (kept.decision, kept.version, kept.challenger_version) == ("rejected", "1", "2")
+    # Kept: the same data version as the month that made v1 the champion.
+    assert champion_data_version(shuffled) == champion_data_version(first) == "v1"
     failed = {
         c.check_name: c.severity for c in shuffled.get_asset_check_evaluations() if not c.passed
     }

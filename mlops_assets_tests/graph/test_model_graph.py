@@ -83,7 +83,10 @@ def test_a_third_copied_model_gets_its_whole_graph(settings, tmp_path):
     assert {COPY.retrain_job, COPY.monitor_job, COPY.rollback_job} <= {
         j.name for j in repo.get_all_jobs()
     }
-    assert repo.get_schedule_def(COPY.retrain_schedule).cron_schedule == "30 4 * * 0"
+    # Its cadence drives its own automation sensor.
+    assert COPY.automation_sensor in {s.name for s in repo.sensor_defs}
+    condition = repo.asset_graph.get(COPY.training_data).automation_condition
+    assert "on_cron(30 4 * * 0, UTC)" in str(condition.get_snapshot())
     # One replication sensor for the shared source, requesting both models' retraining.
     sensor = repo.get_sensor_def("task_confirmed_events_sensor")
     assert {t.job_name for t in sensor.targets} == {

@@ -26,7 +26,7 @@ from mlops_assets.contracts.events import (
 from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.graph.jobs import retrain_job_for
 from mlops_assets.graph.partitions import month_key, monthly_partitions
-from mlops_assets.graph.run_sensors import run_outcome_sensors
+from mlops_assets.graph.run_sensors import retraining_model, run_outcome_sensors
 from mlops_assets.graph.sensors import champion_monitor_sensor_for
 from mlops_assets.graph.source_sensors import event_source_sensor_for, source_for
 from mlops_assets.resources.alerts import AlertsResource
@@ -49,7 +49,7 @@ sensor = event_source_sensor_for(
     max_seconds=5,
     interval_s=30,
 )
-_, pipeline_failure_sensor = run_outcome_sensors([SPEC], [JOB])
+_, pipeline_failure_sensor = run_outcome_sensors([SPEC])
 
 
 @pytest.fixture
@@ -415,3 +415,21 @@ def test_a_failed_run_alerts_once_after_its_last_retry(instance, resources, rece
     assert alert["kind"] == "run_failed" and alert["key"] == f"run-failed-{last_try.run_id}"
     assert "broken_job failed" in alert["summary"] and "attempt 3" in alert["summary"]
     assert "the disk is full" in alert["details"]["error"]
+
+
+def test_a_run_is_a_model_retraining_by_its_job_or_its_one_chain():
+    face = load_fleet().model("face_verifier")
+    models = [SPEC, face]
+
+    def run(job: str, *keys: dg.AssetKey) -> dg.DagsterRun:
+        return dg.DagsterRun(job_name=job, asset_selection=frozenset(keys) or None)
+
+    assert retraining_model(run(PHOTO.retrain_job), models) == SPEC
+    # What the automation sensors launch: the implicit asset job over one model's chain.
+    assert retraining_model(run("__ASSET_JOB", *PHOTO.retraining_keys), models) == SPEC
+    face_chain = [dg.AssetKey(["face_verifier", k.path[-1]]) for k in PHOTO.retraining_keys]
+    assert retraining_model(run("__ASSET_JOB", *face_chain), models) == face
+    # Not a retraining: the monitor, or one run over two models' chains.
+    assert retraining_model(run(PHOTO.monitor_job, PHOTO.champion_monitor), models) is None
+    both = [*PHOTO.retraining_keys, *face_chain]
+    assert retraining_model(run("__ASSET_JOB", *both), models) is None

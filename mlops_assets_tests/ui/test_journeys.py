@@ -158,7 +158,7 @@ def test_sensors_and_schedules_are_listed_and_running_as_defined(
     pages.nav(page, "Automation")
     expected = {s.name: s.default_status.value == "RUNNING" for s in definitions.sensors}
     expected |= {s.name: s.default_status.value == "RUNNING" for s in definitions.schedules}
-    assert {"task_confirmed_events_sensor", PHOTO.retrain_schedule} <= set(expected)
+    assert {"task_confirmed_events_sensor", PHOTO.automation_sensor} <= set(expected)
     for name, running in expected.items():
         row = pages.automation_row(page, name)
         expect(row).to_be_visible()

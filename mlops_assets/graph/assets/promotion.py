@@ -48,6 +48,9 @@ def settle(
     champion = verification_report.champion
     return dg.Output(
         change,
+        # Changes only when @champion moves (lineage shows what a new champion made stale);
+        # automation reads champion_version, not this (graph/automation.py).
+        data_version=dg.DataVersion(f"v{change.version}" if change.version else "none"),
         metadata={
             "decision": change.decision,
             "champion_version": change.version or "none",

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.graph.model_names import ModelNames
+from mlops_assets.graph.model_names import ModelNames, upstream_version_key
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.ml.data import split_as_of
 from mlops_assets.ml.risk_data import (
@@ -31,11 +31,6 @@ from mlops_assets.retraining.upstream_features import (
     upstream_champions,
     versions,
 )
-
-
-def upstream_version_key(name: str) -> str:
-    """The metadata key of an upstream model's champion version: `upstream_<name>_version`."""
-    return f"upstream_{name}_version"
 
 
 def features_version(month: str, features: pd.DataFrame, upstream: dict[str, str]) -> str:
