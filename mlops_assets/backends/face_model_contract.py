@@ -21,7 +21,11 @@ import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
-from mlops_assets.backends.model_contract import dataset_hints_silenced, pinned_requirements
+from mlops_assets.backends.model_contract import (
+    dataset_hints_silenced,
+    pinned_requirements,
+    registered_file,
+)
 from mlops_assets.contracts.trainer import VERIFIER_FILE
 from mlops_assets.ml.face_data import face_arrays
 from mlops_assets.ml.face_training import file_sha256
@@ -106,20 +110,5 @@ def load_face_verifier(model_dir: Path, expected_sha256: str | None = None) -> F
         VerifierIntegrityError: no verifier file, several, or one whose hash differs.
         ValueError: the file is not a face verifier (`FaceVerifier.load`).
     """
-    model_dir = Path(model_dir)
-    # A source that hands out the `.npz` itself (the server's local folders) gives the file.
-    found = [model_dir] if model_dir.is_file() else sorted(model_dir.rglob(VERIFIER_FILE))
-    if len(found) != 1:
-        raise VerifierIntegrityError(
-            f"{model_dir} holds {len(found)} {VERIFIER_FILE} files; a face verifier version "
-            "holds exactly one"
-        )
-    (path,) = found
-    if expected_sha256 is not None:
-        actual = file_sha256(path)
-        if actual != expected_sha256:
-            raise VerifierIntegrityError(
-                f"{path.name}: sha256 {actual[:12]}… differs from the registered "
-                f"{expected_sha256[:12]}…; the artifact was changed after registration"
-            )
+    path = registered_file(model_dir, VERIFIER_FILE, expected_sha256, VerifierIntegrityError)
     return FaceVerifier.load(path)

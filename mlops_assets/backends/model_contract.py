@@ -162,3 +162,35 @@ def log_holdout_metrics(metrics: dict[str, float], model_uri: str, holdout: Pand
 def name_run(month: str, version: str) -> None:
     """Gives the active run a readable name: `2025-01 challenger v7`."""
     mlflow.set_tag("mlflow.runName", f"{month[:7]} challenger v{version}")
+
+
+def registered_file(
+    model_dir: Path, file_name: str, expected_sha256: str | None, error: type[ValueError]
+) -> Path:
+    """The one `file_name` under a downloaded version folder, its hash checked.
+
+    Args:
+        model_dir: the downloaded folder, or the file itself (a source that hands out the file).
+        file_name: the model's file name (e.g. the face verifier's `.npz`).
+        expected_sha256: the registered hash; None skips the check.
+        error: the integrity error to raise.
+
+    Raises:
+        error: no such file, several, or one whose hash differs.
+    """
+    model_dir = Path(model_dir)
+    found = [model_dir] if model_dir.is_file() else sorted(model_dir.rglob(file_name))
+    if len(found) != 1:
+        raise error(
+            f"{model_dir} holds {len(found)} {file_name} files; a version holds exactly one"
+        )
+    (path,) = found
+    if expected_sha256 is not None:
+        with open(path, "rb") as stream:
+            actual = hashlib.file_digest(stream, "sha256").hexdigest()
+        if actual != expected_sha256:
+            raise error(
+                f"{path.name}: sha256 {actual[:12]}… differs from the registered "
+                f"{expected_sha256[:12]}…; the artifact was changed after registration"
+            )
+    return path

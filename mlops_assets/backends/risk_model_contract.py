@@ -21,7 +21,11 @@ import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset
 from mlflow.models import infer_signature
 
-from mlops_assets.backends.model_contract import dataset_hints_silenced, pinned_requirements
+from mlops_assets.backends.model_contract import (
+    dataset_hints_silenced,
+    pinned_requirements,
+    registered_file,
+)
 from mlops_assets.ml.face_training import file_sha256
 from mlops_assets.ml.risk_data import RISK_FEATURES, RISK_LABEL
 from mlops_assets.ml.risk_model import RiskModel
@@ -92,19 +96,5 @@ def load_risk_model(model_dir: Path, expected_sha256: str | None = None) -> Risk
         RiskModelIntegrityError: no model file, several, or one whose hash differs.
         ValueError: the file is not a risk model (`RiskModel.load`).
     """
-    model_dir = Path(model_dir)
-    found = [model_dir] if model_dir.is_file() else sorted(model_dir.rglob(RISK_FILE))
-    if len(found) != 1:
-        raise RiskModelIntegrityError(
-            f"{model_dir} holds {len(found)} {RISK_FILE} files; a risk model version holds "
-            "exactly one"
-        )
-    (path,) = found
-    if expected_sha256 is not None:
-        actual = file_sha256(path)
-        if actual != expected_sha256:
-            raise RiskModelIntegrityError(
-                f"{path.name}: sha256 {actual[:12]}… differs from the registered "
-                f"{expected_sha256[:12]}…; the artifact was changed after registration"
-            )
+    path = registered_file(model_dir, RISK_FILE, expected_sha256, RiskModelIntegrityError)
     return RiskModel.load(path)

@@ -47,7 +47,11 @@ def check_result(
 
 def enough_rows(training_data: TrainingSnapshot) -> dg.AssetCheckResult:
     """Train and holdout each have enough rows to train and to judge."""
-    train, holdout = len(training_data.train), len(training_data.holdout)
+    return rows_result(len(training_data.train), len(training_data.holdout))
+
+
+def rows_result(train: int, holdout: int) -> dg.AssetCheckResult:
+    """Whether `train` and `holdout` rows are enough to train and to judge."""
     return check_result(
         train >= MIN_TRAIN_ROWS and holdout >= MIN_HOLDOUT_ROWS,
         f"train {train}, holdout {holdout}",

@@ -9,9 +9,14 @@ has no `champion_monitor`, so no monitor checks.
 import dagster as dg
 import numpy as np
 
-from mlops_assets.constants import MIN_HOLDOUT_ROWS, MIN_TRAIN_ROWS
 from mlops_assets.contracts.model_spec import ModelSpec
-from mlops_assets.graph.checks import champion_alias_agrees_for, check_result, checks_on, gate_check
+from mlops_assets.graph.checks import (
+    champion_alias_agrees_for,
+    check_result,
+    checks_on,
+    gate_check,
+    rows_result,
+)
 from mlops_assets.graph.model_names import ModelNames
 from mlops_assets.graph.partitions import monthly_partitions
 from mlops_assets.ml.risk_data import RISK_LABEL, RiskSnapshot, feature_arrays
@@ -20,12 +25,7 @@ from mlops_assets.retraining.upstream_features import NO_CHAMPION
 
 def enough_feature_rows(training_data: RiskSnapshot) -> dg.AssetCheckResult:
     """Train and holdout each have enough confirmations to train and to judge."""
-    train, holdout = len(training_data.train), len(training_data.holdout)
-    return check_result(
-        train >= MIN_TRAIN_ROWS and holdout >= MIN_HOLDOUT_ROWS,
-        f"train {train}, holdout {holdout}",
-        f"train ≥ {MIN_TRAIN_ROWS}, holdout ≥ {MIN_HOLDOUT_ROWS}",
-    )
+    return rows_result(len(training_data.train), len(training_data.holdout))
 
 
 def both_outcomes_in_train(training_data: RiskSnapshot) -> dg.AssetCheckResult:

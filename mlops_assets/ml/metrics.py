@@ -35,12 +35,14 @@ def accuracy(matrix: np.ndarray) -> float:
 
 
 def confusion_markdown(matrix: np.ndarray) -> str:
-    """Renders the matrix as a markdown table, rows true labels, columns predictions."""
-    header = "| true \\ pred | " + " | ".join(str(label) for label in LABELS) + " |"
-    rule = "|---" * (len(LABELS) + 1) + "|"
+    """Renders the matrix as a markdown table, rows true labels, columns predictions (labels
+    0..n-1 for an n×n matrix)."""
+    labels = range(len(matrix))
+    header = "| true \\ pred | " + " | ".join(str(label) for label in labels) + " |"
+    rule = "|---" * (len(labels) + 1) + "|"
     rows = [
         f"| **{label}** | " + " | ".join(str(int(v)) for v in matrix[label]) + " |"
-        for label in LABELS
+        for label in labels
     ]
     return "\n".join([header, rule, *rows])
 
@@ -52,7 +54,8 @@ def confusion_png(matrix: np.ndarray, title: str) -> bytes:
     for (row, col), value in np.ndenumerate(matrix):
         if value:
             axes.text(col, row, int(value), ha="center", va="center", fontsize=7)
-    axes.set(xticks=LABELS, yticks=LABELS, xlabel="predicted", ylabel="true", title=title)
+    labels = list(range(len(matrix)))
+    axes.set(xticks=labels, yticks=labels, xlabel="predicted", ylabel="true", title=title)
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=100)

@@ -10,13 +10,13 @@ probability of the confirmed label, its top probability and entropy, and the fac
 cosine score of the pair.
 """
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mlops_assets.constants import LABELS
+from mlops_assets.ml.face_data import identity_share
 
 RISK_FEATURES = ("confirmed_label_probability", "max_probability", "entropy", "face_score")
 RISK_LABEL = "risky"
@@ -24,17 +24,6 @@ RISK_LABEL = "risky"
 IMPOSTOR_SHARE = 0.2
 WRONG_LABEL_SHARE = 0.2
 SYNTHETIC_NOTE = "synthetic: face pairs and wrong labels drawn by a hash of each task id"
-
-
-def hash_units(keys: pd.Series | list[str], salt: str) -> np.ndarray:
-    """A deterministic number in [0, 1) per key (sha256 of salt and key)."""
-    return np.array(
-        [
-            int.from_bytes(hashlib.sha256(f"{salt}:{key}".encode()).digest()[:8], "big") / 2**64
-            for key in keys
-        ],
-        dtype=np.float64,
-    )
 
 
 def synthetic_confirmations(tasks: pd.DataFrame, faces: pd.DataFrame) -> pd.DataFrame:
@@ -60,11 +49,11 @@ def synthetic_confirmations(tasks: pd.DataFrame, faces: pd.DataFrame) -> pd.Data
         )
     helpers = vectors.to_list()
     ids = tasks["task_id"].astype(str).to_list()
-    pick = hash_units(ids, "risk-helper")
-    other = hash_units(ids, "risk-other")
-    impostor = hash_units(ids, "risk-impostor") < IMPOSTOR_SHARE
-    wrong = hash_units(ids, "risk-wrong-label") < WRONG_LABEL_SHARE
-    shift = 1 + (hash_units(ids, "risk-shift") * (len(LABELS) - 1)).astype(int)
+    pick = identity_share(ids, "risk-helper")
+    other = identity_share(ids, "risk-other")
+    impostor = identity_share(ids, "risk-impostor") < IMPOSTOR_SHARE
+    wrong = identity_share(ids, "risk-wrong-label") < WRONG_LABEL_SHARE
+    shift = 1 + (identity_share(ids, "risk-shift") * (len(LABELS) - 1)).astype(int)
     first, second = [], []
     for i in range(len(ids)):
         h = int(pick[i] * len(helpers))

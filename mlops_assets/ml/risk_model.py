@@ -51,7 +51,8 @@ class RiskModel:
         if rows.ndim != 2 or rows.shape[1] != len(self.mean) or not np.isfinite(rows).all():
             raise ValueError(f"expected rows of {len(self.mean)} finite values, got {rows.shape}")
         logits = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-logits))
+        # 1 / (1 + e^-z), without overflow for large |z|.
+        return np.exp(-np.logaddexp(0.0, -logits))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Whether each row is risky (probability at or above `threshold`)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from mlops_assets.ml.face_verifier import FaceVerifier, Verification
 from mlops_assets.ml.predictor import Prediction, Predictor
+from mlops_assets.ml.risk_model import RiskModel
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class LoadedModel:
     """A loaded, warmed and smoke-tested model version.
 
     `predictor` is what the version's task loaded: a `Predictor` (classification) or a
-    `FaceVerifier` (verification).
+    `FaceVerifier` (verification) or a `RiskModel` (risk).
     """
 
     name: str
@@ -33,7 +34,7 @@ class LoadedModel:
     sha256: str
     loaded_at: datetime
     load_seconds: float
-    predictor: Predictor | FaceVerifier
+    predictor: Predictor | FaceVerifier | RiskModel
 
     def predict(self, pixels: np.ndarray) -> Prediction:
         """Predicts raw grey levels shaped (n, 64) (classification models)."""

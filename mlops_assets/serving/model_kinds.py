@@ -1,22 +1,37 @@
-"""What the server does differently per task: how a downloaded version is loaded and
+"""What the server does differently per kind of model: how a downloaded version is loaded and
 smoke-tested before it may serve.
 
-A classification model is a native `.keras` file (`Predictor`), a verification model the
-face verifier's `.npz` (`FaceVerifier`); both are checked against the sha256 recorded at
-registration before anything reads them, and both must answer a smoke test.
+A photo classifier is a native `.keras` file (`Predictor`), a verification model the face
+verifier's `.npz` (`FaceVerifier`), a confirmation-risk model (an upstream_models source) its
+`.npz` (`RiskModel`); each is checked against the sha256 recorded at registration before
+anything reads it, and each must answer a smoke test.
 """
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from mlops_assets.backends.face_model_contract import load_face_verifier
+from mlops_assets.backends.risk_model_contract import load_risk_model
 from mlops_assets.constants import LABELS, PIXEL_COUNT, PIXEL_MAX
 from mlops_assets.contracts.face_events import FACE_VECTOR_DIMENSION
-from mlops_assets.contracts.gate_spec import Task
+from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.ml.face_verifier import FaceVerifier
 from mlops_assets.ml.predictor import Predictor
+from mlops_assets.ml.risk_data import RISK_FEATURES
+from mlops_assets.ml.risk_model import RiskModel
+
+# How the server serves a model: photos in (classification), face pairs in (verification),
+# feature values in (risk: a classifier of upstream models' outputs).
+ServingKind = Literal["classification", "verification", "risk"]
+
+
+def serving_kind(spec: ModelSpec) -> ServingKind:
+    """The serving kind of a fleet model: risk for an upstream_models source, else its task."""
+    return "risk" if spec.source.kind == "upstream_models" else spec.task
+
 
 # A blank photo and a ramp of every grey level: a model that cannot answer these cannot serve.
 SMOKE_PIXELS = np.stack([np.zeros(PIXEL_COUNT), np.linspace(0, PIXEL_MAX, PIXEL_COUNT)]).astype(
@@ -79,4 +94,28 @@ def load_verifier(path: Path, sha256: str) -> FaceVerifier:
     return verifier
 
 
-LOADERS: dict[Task, Loader] = {"classification": load_classifier, "verification": load_verifier}
+def risk_smoke_test(model: RiskModel) -> None:
+    """Raises SmokeTestError unless the model takes the risk features and answers
+    probabilities."""
+    rows = np.array([[0.9, 0.9, 0.3, 0.8], [0.05, 0.6, 1.2, 0.0]])
+    if len(model.mean) != len(RISK_FEATURES):
+        raise SmokeTestError(f"the model takes {len(model.mean)} features, not the risk ones")
+    probabilities = model.probabilities(rows)
+    if not (
+        np.isfinite(probabilities).all() and ((0 <= probabilities) & (probabilities <= 1)).all()
+    ):
+        raise SmokeTestError(f"smoke risk probabilities {probabilities} are not probabilities")
+
+
+def load_risk(path: Path, sha256: str) -> RiskModel:
+    """Loads the risk model in a downloaded version folder, hash-checked and smoke-tested."""
+    model = load_risk_model(path, sha256)
+    risk_smoke_test(model)
+    return model
+
+
+LOADERS: dict[ServingKind, Loader] = {
+    "classification": load_classifier,
+    "verification": load_verifier,
+    "risk": load_risk,
+}

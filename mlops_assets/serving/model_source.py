@@ -10,7 +10,6 @@ import mlflow
 
 from mlops_assets.backends.model_signing import ModelSigner
 from mlops_assets.backends.registry import RegisteredModel, RegistryClient
-from mlops_assets.contracts.gate_spec import Task
 
 # One registered version, as resolved from the alias.
 VersionRef = RegisteredModel
@@ -25,8 +24,9 @@ class RegistrySource:
         model_name: the registered model.
         alias: the alias followed (`champion`).
         signer: verifies each version's signature before anything is downloaded.
-        task: classification downloads the version's `.keras` file; verification its folder
-            (the loader finds the face verifier's `.npz` in it).
+        kind: the serving kind (`model_kinds.ServingKind`): classification downloads the
+            version's `.keras` file; any other kind its folder (the loader finds the face
+            verifier's or the risk model's `.npz` in it).
     """
 
     def __init__(
@@ -35,13 +35,13 @@ class RegistrySource:
         model_name: str,
         alias: str,
         signer: ModelSigner,
-        task: Task = "classification",
+        kind: str = "classification",
     ):
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.alias = alias
         self.signer = signer
-        self.task = task
+        self.kind = kind
         self._registry = RegistryClient(tracking_uri, model_name)
 
     @property
@@ -55,14 +55,14 @@ class RegistrySource:
 
     def download(self, ref: VersionRef, destination: Path) -> Path:
         """Downloads a version into `destination`: its `.keras` file (classification) or its
-        folder (verification).
+        folder (any other kind).
 
         Raises:
             SignatureError: the version's signature does not verify (nothing is downloaded).
             FileNotFoundError: a classification version holds no `.keras` file.
         """
         self.signer.verify(ref.sha256, ref.name, ref.version, ref.signature)
-        if self.task == "classification":
+        if self.kind == "classification":
             return self._registry.download_version(ref.version, destination)
         client = self._registry.client()
         uri = client.get_model_version_download_uri(self.model_name, ref.version)

@@ -25,6 +25,7 @@ from mlops_assets.serving.deps import (
 from mlops_assets.serving.holder import LoadedModel
 from mlops_assets.serving.recorder import ServedBatch
 from mlops_assets.serving.reloader import ReloadOutcome
+from mlops_assets.serving.risk import add_risk_route
 from mlops_assets.serving.schemas import (
     ErrorDetail,
     Health,
@@ -64,7 +65,7 @@ def served_paths(served: ServedModel) -> ModelPaths:
 
 def default_paths(served: ServedModel) -> ModelPaths:
     """The unprefixed routes the default model answers at (as before the fleet)."""
-    return ModelPaths(f"/{ACTIONS[served.task]}", "/ready", "/model", "/admin/reload")
+    return ModelPaths(f"/{ACTIONS[served.kind]}", "/ready", "/model", "/admin/reload")
 
 
 def _model_info(model: LoadedModel | None) -> ModelInfo | None:
@@ -163,8 +164,10 @@ def model_router(served: ServedModel, paths: ModelPaths, max_batch: int) -> APIR
     routes = APIRouter()
     name = served.name
     served_dep = Annotated[ServedModel, Depends(served_by_name(name))]
-    if served.task == "classification":
+    if served.kind == "classification":
         _add_predict_route(routes, name, paths.action, max_batch)
+    elif served.kind == "risk":
+        add_risk_route(routes, name, paths.action)
     else:
         add_verify_route(routes, name, paths.action)
 

@@ -16,7 +16,7 @@ from mlops_assets.contracts.gate_spec import Task
 from mlops_assets.contracts.model_spec import ModelSpec
 from mlops_assets.serving.config import ServingSettings
 from mlops_assets.serving.holder import ModelHolder
-from mlops_assets.serving.model_kinds import LOADERS
+from mlops_assets.serving.model_kinds import LOADERS, ServingKind, serving_kind
 from mlops_assets.serving.model_source import RegistrySource
 from mlops_assets.serving.recorder import (
     PredictionRecorder,
@@ -28,7 +28,11 @@ from mlops_assets.serving.reloader import ModelReloader, ModelSource
 # Where the recorder writes batches of served predictions (a DataFrame each).
 PredictionSink = Callable[[pd.DataFrame], object]
 
-ACTIONS: dict[Task, str] = {"classification": "predict", "verification": "verify"}
+ACTIONS: dict[ServingKind, str] = {
+    "classification": "predict",
+    "verification": "verify",
+    "risk": "predict",
+}
 
 
 @dataclass
@@ -50,6 +54,11 @@ class ServedModel:
         return self.spec.task
 
     @property
+    def kind(self) -> ServingKind:
+        """How it is served (photos, face pairs or risk features in)."""
+        return serving_kind(self.spec)
+
+    @property
     def route(self) -> str:
         """The path prefix it answers under (its spec's serving_route)."""
         return self.spec.serving_route
@@ -57,7 +66,7 @@ class ServedModel:
     @property
     def action_path(self) -> str:
         """Its request route: `<route>/predict` or `<route>/verify`."""
-        return f"{self.route}/{ACTIONS[self.task]}"
+        return f"{self.route}/{ACTIONS[self.kind]}"
 
 
 def served_specs(
@@ -91,7 +100,8 @@ def registry_name(spec: ModelSpec, settings: ServingSettings) -> str:
 def _recorder(
     spec: ModelSpec, settings: ServingSettings, sink: PredictionSink | None
 ) -> PredictionRecorder | None:
-    if not settings.record_predictions:
+    # A risk model's answers are not recorded yet (no monitor reads them).
+    if not settings.record_predictions or serving_kind(spec) == "risk":
         return None
     verification = spec.task == "verification"
     if sink is None:
@@ -129,7 +139,7 @@ def build_served(
             registered,
             settings.alias,
             factory.model_signer(settings),
-            spec.task,
+            serving_kind(spec),
         )
     holder = ModelHolder()
     reloader = ModelReloader(
@@ -137,7 +147,7 @@ def build_served(
         source,
         settings.poll_interval_s,
         settings.download_dir,
-        loader=LOADERS[spec.task],
+        loader=LOADERS[serving_kind(spec)],
         name=spec.name,
     )
     if isinstance(sink, Mapping):

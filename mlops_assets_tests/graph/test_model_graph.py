@@ -189,3 +189,26 @@ def test_the_copied_model_materializes_without_code_changes(settings, tmp_path, 
     assert registry.champion().version == change.version
     # The photo model's registered model is untouched.
     assert factory.registry(copied).champion() is None
+
+
+def test_the_downstream_training_data_reads_the_upstream_champions_of_its_month(settings):
+    graph = build_definitions(settings).resolve_asset_graph()
+    risk = ModelNames("confirmation_risk")
+    node = graph.get(risk.training_data)
+    upstream = {
+        ModelNames("task_photos").champion_model,
+        ModelNames("face_verifier").champion_model,
+    }
+    assert node.parent_keys == upstream
+    for key in upstream:
+        mapping = node.partition_mappings.get(key)
+        assert isinstance(mapping, dg.IdentityPartitionMapping)
+    # The downstream model has its own group and no champion_monitor.
+    assert node.group_name == "confirmation_risk"
+    assert not graph.has(risk.champion_monitor)
+
+
+def test_an_upstream_models_graph_needs_its_fleet():
+    risk = load_fleet().model("confirmation_risk")
+    with pytest.raises(FleetFileError, match="built from the fleet that declares its upstream"):
+        model_graph.model_definitions(risk, GraphOptions())

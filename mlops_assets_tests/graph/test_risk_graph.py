@@ -5,6 +5,7 @@ which reads them and records the versions it used."""
 import dagster as dg
 import mlflow
 import pytest
+from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
 from mlops_assets.backends.record_tables import FACE_RECORDS
@@ -12,6 +13,8 @@ from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.stage_results import VerificationReport
 from mlops_assets.demo.face_source import FaceScenario, month_face_events
 from mlops_assets.graph.model_names import ModelNames
+from mlops_assets.serving.app import create_app
+from mlops_assets.serving.config import ServingSettings
 
 pytestmark = pytest.mark.model
 
@@ -117,3 +120,31 @@ def test_the_downstream_chain_reads_and_records_the_upstream_champions(
         "confirmed_label_probability",
         "max_probability",
     ]
+
+    # The inference server serves the registered champion (signature and hash checked).
+    serving = ServingSettings(
+        home=settings.home,
+        tracking_uri=settings.resolved_tracking_uri,
+        models="confirmation_risk",
+        poll_interval_s=0,
+        push=False,
+        record_predictions=False,
+    )
+    with TestClient(create_app(serving)) as client:
+        assert report.challenger.version == str(champion.version)
+        answer = client.post(
+            "/models/confirmation_risk/predict",
+            json={
+                "confirmations": [
+                    {
+                        "confirmed_label_probability": 0.97,
+                        "max_probability": 0.97,
+                        "entropy": 0.1,
+                        "face_score": 0.05,
+                    }
+                ]
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == str(champion.version)
+        assert answer.json()["predictions"][0]["risky"] is True  # an impostor's face score

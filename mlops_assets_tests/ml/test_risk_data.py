@@ -9,7 +9,6 @@ from mlops_assets.ml.risk_data import (
     RISK_FEATURES,
     WRONG_LABEL_SHARE,
     feature_arrays,
-    hash_units,
     risk_features,
     synthetic_confirmations,
 )
@@ -34,13 +33,6 @@ def faces(helpers: int = 5, per_helper: int = 3) -> pd.DataFrame:
             "vector": [rng.normal(size=8) for _ in range(helpers * per_helper)],
         }
     )
-
-
-def test_hash_units_are_deterministic_and_uniform():
-    first = hash_units([f"k{i}" for i in range(2000)], "salt")
-    assert np.array_equal(first, hash_units([f"k{i}" for i in range(2000)], "salt"))
-    assert not np.array_equal(first, hash_units([f"k{i}" for i in range(2000)], "other"))
-    assert ((first >= 0) & (first < 1)).all() and abs(first.mean() - 0.5) < 0.03
 
 
 def test_the_join_is_deterministic_and_labels_impostors_and_wrong_labels_risky():

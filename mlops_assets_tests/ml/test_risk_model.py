@@ -4,23 +4,9 @@ pickle and refuses bad files and inputs."""
 import numpy as np
 import pytest
 
-from mlops_assets.ml.risk_data import RISK_FEATURES, risk_features
+from mlops_assets.ml.risk_data import RISK_FEATURES
 from mlops_assets.ml.risk_model import RiskModel, RiskTrainSettings, train_risk_logistic
-
-
-def synthetic_rows(n: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Features as good upstream champions would give them: an impostor pair scores low, a
-    wrong label gets a low probability."""
-    rng = np.random.default_rng(seed)
-    impostor = rng.random(n) < 0.2
-    wrong = rng.random(n) < 0.2
-    labels = rng.integers(0, 10, n)
-    probabilities = np.full((n, 10), 0.02)
-    probabilities[np.arange(n), labels] = 0.82
-    confirmed = np.where(wrong, (labels + 1) % 10, labels)
-    scores = np.where(impostor, rng.normal(0.05, 0.1, n), rng.normal(0.75, 0.1, n))
-    frame = risk_features(probabilities, confirmed, scores)
-    return frame.to_numpy(), (impostor | wrong).astype(int)
+from mlops_assets_tests.support.risk import synthetic_rows
 
 
 def test_training_reaches_the_spec_gate_on_synthetic_rows():

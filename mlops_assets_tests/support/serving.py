@@ -17,12 +17,14 @@ import yaml
 
 from mlops_assets.backends.face_model_contract import VERIFIER_FILE, log_face_verifier
 from mlops_assets.backends.registry import RegistryClient
+from mlops_assets.backends.risk_model_contract import RISK_FILE
 from mlops_assets.contracts.fleet import FleetSpec, load_fleet, parse_fleet
 from mlops_assets.contracts.stage_results import ChampionChange
 from mlops_assets.demo.face_source import synthetic_face_vectors
 from mlops_assets.ml.face_verifier import FaceVerifier, train_face_verifier
 from mlops_assets.ml.model import TrainSettings, build_model
 from mlops_assets.ml.predictor import file_sha256
+from mlops_assets.ml.risk_model import RiskModel
 from mlops_assets.resources.tracking import ensure_experiment
 from mlops_assets.serving.model_source import VersionRef
 from mlops_assets.settings import Settings
@@ -61,8 +63,10 @@ class FolderSource:
 
     def add(self, version: str, model, sha256: str | None = "file") -> Path:
         """Saves `model` as `version` (a Keras model as `.keras`, a FaceVerifier as its
-        `.npz`); sha256="file" records the file's real hash."""
+        `.npz`, a RiskModel as its `.npz`); sha256="file" records the file's real hash."""
         name = VERIFIER_FILE if isinstance(model, FaceVerifier) else "model.keras"
+        if isinstance(model, RiskModel):
+            name = RISK_FILE
         path = self.folder / f"v{version}" / name
         path.parent.mkdir(parents=True)
         model.save(path)

@@ -16,15 +16,13 @@ from mlops_assets.contracts.stage_results import VerificationReport
 from mlops_assets.graph.assets.training import _trained_model_options
 from mlops_assets.graph.assets.verification import (
     VerificationConfig,
-    judge,
-    record_verdict,
     verification_report_options,
+    verify_challenger,
 )
 from mlops_assets.graph.trainer_runs import register_challenger
 from mlops_assets.ml.risk_data import RiskSnapshot, feature_arrays
 from mlops_assets.ml.risk_model import RiskTrainSettings, train_risk_logistic
 from mlops_assets.resources.registry import RegistryResource
-from mlops_assets.retraining import change_gate
 from mlops_assets.retraining.risk_verification import score_risk_version
 
 
@@ -124,41 +122,19 @@ def risk_verification_report_asset(model: ModelSpec) -> dg.AssetsDefinition:
         """Challenger vs champion risk model on the newest holdout: accuracy, latency and the
         gate verdicts."""
         registry = model_registry.get_client(model.registry_name)
-        verdict = judge(
+        return verify_challenger(
+            context,
             model,
             config,
-            training_data.month,
+            training_data,
             trained_model,
             registry,
-            lambda version: score_risk_version(
+            score=lambda version: score_risk_version(
                 registry, version, training_data, config.latency_samples
             ),
-            lambda challenger, champion: change_gate.correctness_comparer(
-                challenger.correct, champion.correct, model.paired_test.alpha
-            ),
-        )
-        challenger, champion = verdict.challenger, verdict.champion
-        report = VerificationReport(**verdict.report_fields(training_data))
-        gate_metadata = record_verdict(context, report)
-        model_contract.log_holdout_metrics(
-            {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s},
-            trained_model.source,
-            risk_model_contract.risk_dataset(
+            holdout=risk_model_contract.risk_dataset(
                 training_data.holdout, f"holdout-{training_data.data_version}"
             ),
-        )
-        return dg.Output(
-            report,
-            metadata={
-                **gate_metadata,
-                "challenger_version": challenger.version,
-                "challenger_accuracy": challenger.accuracy,
-                "champion_version": champion.version if champion else "none",
-                **({"champion_accuracy": champion.accuracy} if champion else {}),
-                "latency_p95_ms": challenger.latency_p95_s * 1000,
-                "holdout_rows": report.holdout_rows,
-                "confusion_matrix": dg.MetadataValue.json(challenger.confusion),
-            },
         )
 
     return verification_report

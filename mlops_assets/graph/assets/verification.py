@@ -10,6 +10,7 @@ import dagster as dg
 import mlflow
 import numpy as np
 from dagster_mlflow.resources import MlFlow
+from mlflow.data.pandas_dataset import PandasDataset
 from pydantic import Field
 
 from mlops_assets.backends import model_contract
@@ -31,6 +32,7 @@ from mlops_assets.ml import metrics
 from mlops_assets.ml.data import to_arrays
 from mlops_assets.ml.face_data import FaceSnapshot
 from mlops_assets.ml.predictor import Predictor
+from mlops_assets.ml.risk_data import RiskSnapshot
 from mlops_assets.ml.verification import AccuracyVerifier, PerformanceVerifier
 from mlops_assets.resources.registry import RegistryResource
 from mlops_assets.retraining import change_gate, gates
@@ -99,7 +101,7 @@ class Verdict(Generic[S]):
     def decision(self) -> Decision:
         return gates.decide(self.gates)
 
-    def report_fields(self, snapshot: TrainingSnapshot | FaceSnapshot) -> dict:
+    def report_fields(self, snapshot: TrainingSnapshot | FaceSnapshot | RiskSnapshot) -> dict:
         """The fields every task's verification report has, for this verdict on `snapshot`."""
         return {
             "month": snapshot.month,
@@ -177,18 +179,31 @@ def verify_challenger(
     context: dg.AssetExecutionContext,
     model: ModelSpec,
     config: VerificationConfig,
-    training_data: TrainingSnapshot,
+    training_data: TrainingSnapshot | RiskSnapshot,
     trained_model: RegisteredModel,
     registry: RegistryClient,
+    score: Callable[[RegisteredModel], ModelScore] | None = None,
+    holdout: PandasDataset | None = None,
 ) -> dg.Output[VerificationReport]:
-    """Scores challenger and champion on the holdout and runs the spec's gates on them."""
+    """Scores challenger and champion on the holdout and runs the spec's gates on them.
+
+    Args:
+        score: scores a version on the holdout (default: a photo classifier's `.keras` file;
+            the confirmation-risk model passes its own).
+        holdout: the holdout as an MLflow dataset (default: the photo snapshot's).
+    """
+    if score is None:
+
+        def score(version: RegisteredModel) -> ModelScore:
+            return _score(registry, version, training_data, config.latency_samples)
+
     verdict = judge(
         model,
         config,
         training_data.month,
         trained_model,
         registry,
-        lambda version: _score(registry, version, training_data, config.latency_samples),
+        score,
         lambda challenger, champion: change_gate.correctness_comparer(
             challenger.correct, champion.correct, model.paired_test.alpha
         ),
@@ -199,7 +214,7 @@ def verify_challenger(
     model_contract.log_holdout_metrics(
         {"holdout_accuracy": challenger.accuracy, "latency_p95_s": challenger.latency_p95_s},
         trained_model.source,
-        snapshot_datasets(training_data)[1],
+        holdout or snapshot_datasets(training_data)[1],
     )
     matrix = np.asarray(challenger.confusion)
     return dg.Output(
