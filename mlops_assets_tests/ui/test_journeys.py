@@ -35,10 +35,14 @@ def definitions(dagster_ui):
 
 
 def group_edges(definitions: dg.Definitions, group: str) -> int:
-    """Arrows a group's lineage draws: one per dependency between two of its assets."""
+    """Arrows a group's lineage draws: one per dependency of one of its assets, those from or
+    to another group's asset included (drawn as a link node: a downstream model reads the
+    upstream champions, an upstream group shows the training_data that reads its champion)."""
     graph = definitions.resolve_asset_graph()
     keys = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == group}
-    return sum(1 for key in keys for parent in graph.get(key).parent_keys if parent in keys - {key})
+    parents = sum(1 for key in keys for parent in graph.get(key).parent_keys if parent != key)
+    children = sum(1 for key in keys for child in graph.get(key).child_keys if child not in keys)
+    return parents + children
 
 
 def group_asset_labels(definitions: dg.Definitions, group: str) -> list[str]:
