@@ -7,6 +7,12 @@ automation_fleet.py`: each model's five retraining stages with the factory's con
 sensors, assets that only record metadata), because the shipped factory admits an upstream
 only for an upstream_models model with one photo and one face upstream: a 50-model chain of
 real graphs cannot be declared. Every third model is downstream of the one before it.
+
+Each evaluation is timed in wall and CPU seconds of this process (the machine is shared), with
+the load average before and after. The < 2 s target at 50 models is read on `fleet_tick`, every
+model's conditions in one evaluation; a deployment runs one automation sensor per model group,
+so the latency it sees per sensor tick is `group_tick`, and the daemon's work per interval is
+`every_group_sensor_once` (each group's sensor once, one after another).
 """
 
 import datetime as dt
@@ -51,62 +57,92 @@ def _record(instance: dg.DagsterInstance, key: dg.AssetKey, metadata: dict) -> N
     instance.report_runless_asset_event(event)
 
 
+def _tick(defs, instance, cursor, tick: int, selection=None):
+    """One evaluation at QUIET + `tick` sensor intervals: (result, wall s, CPU s)."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    result = dg.evaluate_automation_conditions(
+        defs=defs,
+        instance=instance,
+        asset_selection=selection,
+        cursor=cursor,
+        evaluation_time=QUIET + dt.timedelta(seconds=30 * tick),
+    )
+    return result, time.perf_counter() - started, time.process_time() - started_cpu
+
+
+def _median(times: list[float]) -> float:
+    return round(statistics.median(times), 3)
+
+
+def _fleet_figures(count: int) -> dict:
+    models = chain_fleet(count)
+    defs = automated_fleet(models)
+    with dg.instance_for_test() as instance:
+        for model in models:
+            names = ModelNames(model.name)
+            _record(instance, names.champion_model, {"champion_version": "1"})
+            recorded = {f"upstream_{u}_version": "1" for u in model.upstream}
+            _record(instance, names.training_data, recorded)
+        cursor, wall, cpu = None, [], []
+        for tick in range(TICKS + 1):
+            result, seconds, cpu_s = _tick(defs, instance, cursor, tick)
+            cursor = result.cursor
+            wall.append(seconds)
+            cpu.append(cpu_s)
+        # What one automation sensor evaluates: one downstream model's group.
+        group, group_cursor, group_wall, group_cpu = (
+            dg.AssetSelection.groups("model_2"),
+            None,
+            [],
+            [],
+        )
+        for tick in range(TICKS + 1):
+            result, seconds, cpu_s = _tick(defs, instance, group_cursor, tick, group)
+            group_cursor = result.cursor
+            group_wall.append(seconds)
+            group_cpu.append(cpu_s)
+        # What the daemon does per interval: every model group's sensor once (second pass).
+        groups = [dg.AssetSelection.groups(model.name) for model in models]
+        cursors, every_group = [None] * count, []
+        for tick in range(2):
+            every_group = [_tick(defs, instance, cursors[i], tick, g) for i, g in enumerate(groups)]
+            cursors = [result.cursor for result, _, _ in every_group]
+        for model in models:
+            if model.upstream:
+                upstream = ModelNames(model.upstream[0]).champion_model
+                _record(instance, upstream, {"champion_version": "2"})
+        result, promoted, promoted_cpu = _tick(defs, instance, cursor, TICKS + 1)
+    return {
+        "assets": count * 5,
+        "fleet_tick_median_s": _median(wall[1:]),
+        "fleet_tick_median_cpu_s": _median(cpu[1:]),
+        "fleet_first_tick_s": round(wall[0], 3),
+        "fleet_first_tick_cpu_s": round(cpu[0], 3),
+        "fleet_tick_with_promotions_s": round(promoted, 3),
+        "fleet_tick_with_promotions_cpu_s": round(promoted_cpu, 3),
+        "assets_requested_on_promotion": result.total_requested,
+        "group_tick_median_s": _median(group_wall[1:]),
+        "group_tick_median_cpu_s": _median(group_cpu[1:]),
+        "every_group_sensor_once_s": round(sum(s for _, s, _ in every_group), 3),
+        "every_group_sensor_once_cpu_s": round(sum(c for _, _, c in every_group), 3),
+    }
+
+
 def evaluation_figures() -> dict:
-    """Median seconds of one automation tick over every model's conditions (wall and CPU), over
-    TICKS quiet ticks after the first; the tick that sees one upstream promotion per chain; and
-    one model group's tick (one automation sensor's share, as the daemon evaluates them)."""
-    figures = {}
-    for count in (3, 10, 50):
-        models = chain_fleet(count)
-        defs = automated_fleet(models)
-        with dg.instance_for_test() as instance:
-            for model in models:
-                names = ModelNames(model.name)
-                _record(instance, names.champion_model, {"champion_version": "1"})
-                recorded = {f"upstream_{u}_version": "1" for u in model.upstream}
-                _record(instance, names.training_data, recorded)
-            cursor, times, cpu = None, [], []
-            for tick in range(TICKS + 1):
-                started, started_cpu = time.perf_counter(), time.process_time()
-                at = QUIET + dt.timedelta(seconds=30 * tick)
-                result = dg.evaluate_automation_conditions(
-                    defs=defs, instance=instance, cursor=cursor, evaluation_time=at
-                )
-                times.append(time.perf_counter() - started)
-                cpu.append(time.process_time() - started_cpu)
-                cursor = result.cursor
-            # What the daemon runs per sensor: one downstream model's group.
-            group, group_cursor, group_times = dg.AssetSelection.groups("model_2"), None, []
-            for tick in range(TICKS + 1):
-                started = time.perf_counter()
-                group_cursor = dg.evaluate_automation_conditions(
-                    defs=defs,
-                    instance=instance,
-                    asset_selection=group,
-                    cursor=group_cursor,
-                    evaluation_time=QUIET + dt.timedelta(seconds=30 * tick),
-                ).cursor
-                group_times.append(time.perf_counter() - started)
-            for model in models:
-                if model.upstream:
-                    upstream = ModelNames(model.upstream[0]).champion_model
-                    _record(instance, upstream, {"champion_version": "2"})
-            started = time.perf_counter()
-            at = QUIET + dt.timedelta(seconds=30 * (TICKS + 1))
-            result = dg.evaluate_automation_conditions(
-                defs=defs, instance=instance, cursor=cursor, evaluation_time=at
-            )
-            promoted_s = time.perf_counter() - started
-        figures[f"{count}_models"] = {
-            "assets": count * 5,
-            "first_tick_s": round(times[0], 3),
-            "tick_median_s": round(statistics.median(times[1:]), 3),
-            "tick_median_cpu_s": round(statistics.median(cpu[1:]), 3),
-            "one_group_tick_median_s": round(statistics.median(group_times[1:]), 3),
-            "tick_with_promotions_s": round(promoted_s, 3),
-            "assets_requested_on_promotion": result.total_requested,
-        }
-    figures["target_50_models_tick_s"] = "< 2"
+    """Per fleet size: the median wall and CPU seconds of one automation tick over every model's
+    conditions (`fleet_tick`), over TICKS quiet ticks after the first; the first tick; the tick
+    that sees one upstream promotion per chain; one model group's tick (`group_tick`: what one
+    `<model>_automation_sensor` evaluates, the latency a deployment sees); and every group's
+    sensor evaluated once, one after another (the daemon's work per 30 s interval)."""
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    figures = {f"{count}_models": _fleet_figures(count) for count in (3, 10, 50)}
+    figures["load_average_at_start"] = load_at_start
+    figures["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    figures["target"] = (
+        "< 2 s wall for one tick at 50 models, measured on fleet_tick (every model's "
+        "conditions in one evaluation: the bound if one sensor targeted the whole fleet); "
+        "a deployment runs one sensor per model group, so each sensor tick costs group_tick"
+    )
     return figures
 
 

@@ -239,8 +239,9 @@ def main() -> None:
     if sys.argv[1:] == ["automation"]:
         # Only the automation figures, into the results of the last full run.
         figures = json.loads(RESULTS.read_text())
+        load_at_start = [round(x, 2) for x in os.getloadavg()]
         figures["automation"] = automation_figures()
-        figures["automation"]["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
+        figures["automation"]["load_average_at_start"] = load_at_start
         RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
         print(json.dumps(figures["automation"], indent=2))
         return

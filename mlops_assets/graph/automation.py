@@ -13,6 +13,7 @@ any new materialization (the queryer's data-version comparison is disabled), and
 """
 
 import json
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -29,8 +30,26 @@ def _version(value: object) -> str | None:
     return None if text in ("", "none", "None") else text
 
 
-def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
-    event = instance.get_latest_materialization_event(key)
+# An asset's newest materialization (any partition), or None: the instance's
+# `get_latest_materialization_event`, or `_tick_latest` during an evaluation.
+Latest = Callable[[dg.AssetKey], dg.EventLogEntry | None]
+
+
+def _tick_latest(context: dg.AutomationContext) -> Latest:
+    """The newest materializations as the tick's asset records hold them: the evaluator
+    fetches the records of every evaluated asset and its parents in one query and caches them
+    for the tick, where `instance.get_latest_materialization_event` queries once per call."""
+    queryer = context.asset_graph_view.get_inner_queryer_for_back_compat()
+
+    def latest(key: dg.AssetKey) -> dg.EventLogEntry | None:
+        record = queryer.get_asset_record(key)
+        return record.asset_entry.last_materialization if record else None
+
+    return latest
+
+
+def _latest_metadata(latest: Latest, key: dg.AssetKey) -> dict:
+    event = latest(key)
     materialization = event.asset_materialization if event else None
     return dict(materialization.metadata) if materialization else {}
 
@@ -43,11 +62,11 @@ class _UpstreamChampions(dg.AutomationCondition):
         self._model = model
         self._upstream = tuple(upstream)
 
-    def current_versions(self, instance: dg.DagsterInstance) -> dict[str, str]:
+    def current_versions(self, latest: Latest) -> dict[str, str]:
         """Each upstream model's newest champion version (models without one left out)."""
         versions = {}
         for name in self._upstream:
-            metadata = _latest_metadata(instance, ModelNames(name).champion_model)
+            metadata = _latest_metadata(latest, ModelNames(name).champion_model)
             version = _version(metadata.get("champion_version"))
             if version is not None:
                 versions[name] = version
@@ -71,7 +90,7 @@ class UpstreamChampionsServe(_UpstreamChampions):
         return False
 
     def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
-        serving = self.current_versions(context.asset_graph_view.instance)
+        serving = self.current_versions(_tick_latest(context))
         true = set(serving) == set(self._upstream)
         subset = context.candidate_subset if true else context.get_empty_subset()
         return dg.AutomationResult(context=context, true_subset=subset)
@@ -96,21 +115,21 @@ class UpstreamChampionMoved(_UpstreamChampions):
     def description(self) -> str:
         return f"a new champion of {', '.join(self._upstream)} not yet trained on"
 
-    def recorded_versions(self, instance: dg.DagsterInstance) -> dict[str, str | None]:
+    def recorded_versions(self, latest: Latest) -> dict[str, str | None]:
         """The upstream versions the model's newest `training_data` recorded."""
-        metadata = _latest_metadata(instance, ModelNames(self._model).training_data)
+        metadata = _latest_metadata(latest, ModelNames(self._model).training_data)
         return {name: _version(metadata.get(upstream_version_key(name))) for name in self._upstream}
 
     def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
-        instance = context.asset_graph_view.instance
+        latest = _tick_latest(context)
         state = json.loads(context.cursor) if context.cursor else {}
         handled = state.get("handled")
         previous = context.get_previous_requested_subset(context.key)
         if previous is not None and not previous.is_empty:
             # Whatever requested the chain last tick ran it on the champions seen then.
             handled = state.get("seen")
-        current = self.current_versions(instance)
-        recorded = self.recorded_versions(instance)
+        current = self.current_versions(latest)
+        recorded = self.recorded_versions(latest)
         moved = any(recorded[name] != version for name, version in current.items())
         true = moved and current != handled
         return dg.AutomationResult(
@@ -142,10 +161,11 @@ def retrain_reason(
     for node in _true_nodes(result):
         condition = node.condition
         if isinstance(condition, UpstreamChampionMoved):
-            recorded = condition.recorded_versions(instance)
+            latest = instance.get_latest_materialization_event
+            recorded = condition.recorded_versions(latest)
             moves = [
                 f"{name} v{recorded[name] or '–'}→v{version}"
-                for name, version in condition.current_versions(instance).items()
+                for name, version in condition.current_versions(latest).items()
                 if recorded[name] != version
             ]
             reasons.append("upstream " + ", ".join(moves))
