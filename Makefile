@@ -99,7 +99,7 @@ test: install
 test-fast: install
 	$(BIN)/pytest -m "not integration and not model and not ui"
 
-## Mutation testing of the champion's moves (promotion, gates, rollback, health) and the server's
+## Mutation testing of the champion's moves (promotion, gates, rollback, monitor policy) and the server's
 ## reloader against their tests (mutmut; [tool.mutmut] in pyproject.toml); lists the survivors.
 ## Long: narrow it with a mutant name, e.g. `make mutate MUTANTS='mlops_assets.retraining.monitor_policy*'`.
 mutate: install

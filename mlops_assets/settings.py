@@ -180,7 +180,9 @@ class Settings(SharedSettings):
     )
     experiment: str = Field(default=DEFAULT_EXPERIMENT, description="MLflow experiment name.")
     schedule_timezone: str = Field(
-        default="UTC", description="Timezone of the 02:00 nightly retraining schedule."
+        default="UTC",
+        description="Timezone of every model's cadence (its automation condition) and of the "
+        "monitor schedules' cron.",
     )
     min_new_labels: int = Field(
         default=100, ge=1, description="New confirmed labels that trigger a retraining run."

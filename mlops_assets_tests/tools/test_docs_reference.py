@@ -1,6 +1,7 @@
 """The docs site builds strictly, and its generated reference covers what the code declares."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,9 @@ from mlops_assets.tools.docs_reference import (
 
 ROOT = Path(__file__).resolve().parents[2]
 MKDOCS = Path(sys.executable).parent / "mkdocs"
+README = ROOT / "README.md"
+# A Markdown link or image, `[text](target)` / `![alt](target)`; the target up to a space or `)`.
+LINK = re.compile(r"\]\(([^)\s]+)")
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess:
@@ -128,3 +132,26 @@ def test_a_broken_link_fails_the_build(tmp_path):
 @pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "docs").glob("*.md")))
 def test_every_docs_page_is_in_the_navigation(page):
     assert f": {page}" in (ROOT / "mkdocs.yml").read_text()
+
+
+def relative_links(markdown: str) -> list[str]:
+    """The link targets of a Markdown text that point into the repository (no scheme, no anchor)."""
+    targets = (target.split("#")[0] for target in LINK.findall(markdown))
+    return [link for link in targets if link and not re.match(r"[a-z][a-z0-9+.-]*:", link)]
+
+
+def test_the_readme_is_a_front_page_of_at_most_200_lines():
+    assert len(README.read_text().splitlines()) <= 200
+
+
+def test_every_relative_link_of_the_readme_points_at_a_file():
+    links = relative_links(README.read_text())
+    assert "docs/automation.md" in links and "docs/img/accuracy.png" in links
+    assert [link for link in links if not (ROOT / link).is_file()] == []
+
+
+def test_a_link_to_a_missing_file_is_found():
+    text = "[a](docs/fleet.md) ![b](docs/img/missing.png) [c](https://x.org/y) [d](#top)"
+    links = relative_links(text)
+    assert links == ["docs/fleet.md", "docs/img/missing.png"]
+    assert [link for link in links if not (ROOT / link).is_file()] == ["docs/img/missing.png"]
