@@ -23,7 +23,7 @@ from mlops_assets.graph.model_names import ModelNames, upstream_version_key
 AUTOMATION_INTERVAL_S = 30
 
 
-def _version(value: object) -> str | None:
+def recorded_version(value: object) -> str | None:
     """A recorded champion version as plain text ("3"), or None for none recorded."""
     text = str(getattr(value, "value", value) or "").strip().removeprefix("v")
     return None if text in ("", "none", "None") else text
@@ -48,7 +48,7 @@ class _UpstreamChampions(dg.AutomationCondition):
         versions = {}
         for name in self._upstream:
             metadata = _latest_metadata(instance, ModelNames(name).champion_model)
-            version = _version(metadata.get("champion_version"))
+            version = recorded_version(metadata.get("champion_version"))
             if version is not None:
                 versions[name] = version
         return versions
@@ -99,7 +99,10 @@ class UpstreamChampionMoved(_UpstreamChampions):
     def recorded_versions(self, instance: dg.DagsterInstance) -> dict[str, str | None]:
         """The upstream versions the model's newest `training_data` recorded."""
         metadata = _latest_metadata(instance, ModelNames(self._model).training_data)
-        return {name: _version(metadata.get(upstream_version_key(name))) for name in self._upstream}
+        return {
+            name: recorded_version(metadata.get(upstream_version_key(name)))
+            for name in self._upstream
+        }
 
     def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
         instance = context.asset_graph_view.instance
