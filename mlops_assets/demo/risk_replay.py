@@ -6,6 +6,8 @@ a month whose upstream promoted retrains it ("upstream task_photos v1→v2"), so
 tick ("cadence"), and a month whose upstreams kept their champions does not.
 """
 
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,6 +41,18 @@ class RiskMonthResult:
     decision: str | None = None
     champion_after: str | None = None
     run_id: str = ""
+
+
+@contextlib.contextmanager
+def _quiet_tester():
+    # The tester logs each asset's evaluation at INFO; the terminal shows one line a month.
+    tester = logging.getLogger("dagster.automation_condition_tester")
+    level = tester.level
+    tester.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        tester.setLevel(level)
 
 
 def _materializations(result: dg.ExecuteInProcessResult) -> dict[dg.AssetKey, dict]:
@@ -85,13 +99,14 @@ class DownstreamReplay:
             RuntimeError: the conditions requested a partition other than `month` (the
                 replay's months and the automation's latest month disagree).
         """
-        evaluation = dg.evaluate_automation_conditions(
-            defs=self.definitions,
-            instance=self.instance,
-            cursor=self.cursor,
-            evaluation_time=at,
-            asset_selection=dg.AssetSelection.groups(self.model.name),
-        )
+        with _quiet_tester():
+            evaluation = dg.evaluate_automation_conditions(
+                defs=self.definitions,
+                instance=self.instance,
+                cursor=self.cursor,
+                evaluation_time=at,
+                asset_selection=dg.AssetSelection.groups(self.model.name),
+            )
         self.cursor = evaluation.cursor
         requested = evaluation.get_requested_partitions(self.names.training_data)
         serving = self.results[-1].champion_after if self.results else None
