@@ -91,6 +91,6 @@ def risk_markdown(model: ModelSpec, results: list[risk_replay.RiskMonthResult]) 
     """The downstream model's heading, table and summary (its labels are synthetic)."""
     return (
         f"{model.name} (SYNTHETIC labels; retrained when its automation conditions ask: its "
-        f"cadence `{model.cadence}` or a new champion of {', '.join(model.upstream)}):\n"
+        f"cadence `{model.cadence}` or a new champion of {', '.join(model.upstream)}):\n\n"
         f"{risk_replay.risk_table_markdown(results)}\n\n{risk_replay.risk_summary(results)}"
     )
