@@ -170,7 +170,7 @@ def test_the_cadence_is_the_spec_cadence_and_the_monitor_its_cron():
     for model, cadence in (
         ("task_photos", "0 2 * * *"),
         ("face_verifier", "0 3 * * 1"),
-        ("confirmation_risk", "0 4 1 * *"),
+        ("confirmation_risk", "0 4 1 */3 *"),
     ):
         condition = repo.asset_graph.get(dg.AssetKey([model, "training_data"])).automation_condition
         assert f"on_cron({cadence}, UTC)" in condition_labels(condition)

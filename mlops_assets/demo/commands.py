@@ -16,11 +16,13 @@ from mlops_assets.backends.data_store import TrainingDataStore
 from mlops_assets.backends.event_queue.base import EventQueue
 from mlops_assets.contracts.events import TASK_CONFIRMED_QUEUE, Event, TaskConfirmedEvent
 from mlops_assets.contracts.face_events import FACE_REGISTERED_QUEUE
+from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.contracts.records import TaskRecord
 from mlops_assets.definitions import build_definitions, monitor_config, reconstructable_retrain_job
-from mlops_assets.demo import face_replay, policies, policy_report, replay, report
-from mlops_assets.demo.face_replay import FACE_NAMES
+from mlops_assets.demo import policies, policy_report, replay, report
+from mlops_assets.demo.cascade import FleetCascade
 from mlops_assets.demo.face_source import FaceScenario, demo_face_events, month_face_events
+from mlops_assets.demo.risk_replay import RISK_MODEL
 from mlops_assets.demo.source import Scenario, demo_tasks
 from mlops_assets.demo.spec import DEMO_NAMES
 from mlops_assets.retraining.replication import FACE_EVENTS, TASK_EVENTS, EventSource, replicate
@@ -140,31 +142,6 @@ def monitor_champion(
     )
 
 
-def replay_face_verifier(
-    definitions: dg.Definitions,
-    instance: dg.DagsterInstance,
-    queue: EventQueue,
-    store: TrainingDataStore,
-    run_config: dict,
-) -> str:
-    """Replays the face verifier over the same two years on synthetic face registrations, when
-    the fleet declares it; returns its table and summary (empty when it does not)."""
-    if FACE_NAMES.retrain_job not in {job.name for job in definitions.jobs or []}:
-        return ""
-    log.info("the face verifier over the same two years (synthetic identities)")
-    results = face_replay.run_face_replay(
-        definitions,
-        instance,
-        FaceScenario(),
-        deliver=lambda events: deliver_events(queue, store, events, FACE_EVENTS),
-        run_config=run_config,
-    )
-    return (
-        "face verifier (synthetic identities, TAR at the spec's target FAR):\n"
-        f"{face_replay.face_table_markdown(results)}\n\n{face_replay.face_summary(results)}\n\n"
-    )
-
-
 def run_demo(settings: Settings) -> int:
     """Replays two years month by month on the configured backends and reports who won.
 
@@ -182,8 +159,20 @@ def run_demo(settings: Settings) -> int:
     if settings.executor != "in_process":
         # Steps in other processes: each loads the job from the definitions module by name.
         job = reconstructable_retrain_job(DEMO_NAMES.model)
+    fleet = load_fleet(settings.models_file)
+    risk_model = fleet.model(RISK_MODEL) if RISK_MODEL in fleet.names else None
     try:
         with dg.DagsterInstance.get() as instance:
+            # The fleet's months in order: each task_photos month, the face verifier's, then
+            # the confirmation_risk group's automation tick.
+            cascade = FleetCascade(
+                definitions,
+                instance,
+                scenario,
+                lambda events: deliver_events(queue, store, events, FACE_EVENTS),
+                risk_model,
+                run_config,
+            )
             results = replay.run_replay(
                 job,
                 instance,
@@ -193,6 +182,7 @@ def run_demo(settings: Settings) -> int:
                 run_config=run_config,
                 progress=True,
                 monitor=lambda: monitor_champion(definitions, instance, settings),
+                after_month=cascade.after_month,
             )
             log.info(
                 "the same stream under the volume and evidence policies and the old promotion "
@@ -205,9 +195,10 @@ def run_demo(settings: Settings) -> int:
                 first_month=12,
                 run_config=run_config,
             )
-            folder = report.publish_report(settings, instance, results, scenario, policy_runs)
+            folder = report.publish_report(
+                settings, instance, results, scenario, policy_runs, cascade.risk_section()
+            )
             counts = report.instance_counts(instance, results)
-            face_table = replay_face_verifier(definitions, instance, queue, store, run_config)
     finally:
         queue.close()
         store.close()
@@ -217,7 +208,7 @@ def run_demo(settings: Settings) -> int:
         f"retraining policies on the same stream:\n"
         f"{policy_report.policies_markdown(policy_runs, scenario)}\n\n"
         f"promotion rules on the same stream:\n{policy_report.rules_markdown(policy_runs)}\n\n"
-        f"{face_table}"
+        f"{cascade.report_markdown()}"
         f"in the Dagster UI: runs {counts['runs']}, champion_model materialized for "
         f"{counts['champion_model_materialized']}\n"
         f"report: {folder / 'report.md'} (plots: {folder / 'accuracy.png'}, "

@@ -64,15 +64,9 @@ def _month_result(
     )
 
 
-def run_face_replay(
-    definitions: dg.Definitions,
-    instance: dg.DagsterInstance,
-    scenario: FaceScenario,
-    deliver: Callable[[list[FaceVectorRegisteredEvent]], None],
-    first_month: int = 12,
-    run_config: dict | None = None,
-) -> list[FaceMonthResult]:
-    """Replays the scenario's face registrations month by month.
+class FaceReplay:
+    """Steps the face verifier's replay one month at a time (the demo interleaves it with the
+    fleet's other models, month by month).
 
     Args:
         definitions: the fleet's definitions (with the face verifier's graph).
@@ -81,27 +75,57 @@ def run_face_replay(
         deliver: hands a month's registrations to the system (the event path).
         first_month: the first month with a retraining run (1-based).
         run_config: run config for every month's run.
-
-    Returns:
-        One result per retrained month, in order.
     """
-    job = definitions.resolve_job_def(FACE_NAMES.retrain_job)
-    results: list[FaceMonthResult] = []
-    for month in range(1, scenario.calendar.months + 1):
-        deliver(month_face_events(scenario, month))
-        if month < first_month:
-            continue
-        key = scenario.calendar.month_key(month)
-        result = job.execute_in_process(
-            run_config=run_config or {},
-            instance=instance,
+
+    def __init__(
+        self,
+        definitions: dg.Definitions,
+        instance: dg.DagsterInstance,
+        scenario: FaceScenario,
+        deliver: Callable[[list[FaceVectorRegisteredEvent]], None],
+        first_month: int = 12,
+        run_config: dict | None = None,
+    ):
+        self.job = definitions.resolve_job_def(FACE_NAMES.retrain_job)
+        self.instance, self.scenario, self.deliver = instance, scenario, deliver
+        self.first_month, self.run_config = first_month, run_config or {}
+        self.results: list[FaceMonthResult] = []
+
+    def step(self, month: int) -> FaceMonthResult | None:
+        """Delivers month `month` (1-based) and, from `first_month` on, runs its partition."""
+        self.deliver(month_face_events(self.scenario, month))
+        if month < self.first_month:
+            return None
+        key = self.scenario.calendar.month_key(month)
+        result = self.job.execute_in_process(
+            run_config=self.run_config,
+            instance=self.instance,
             partition_key=key,
             raise_on_error=False,
             tags={"mlops_assets/replay": "true"},
         )
-        serving = results[-1].champion_after if results else None
-        results.append(_month_result(key, result, serving))
-    return results
+        serving = self.results[-1].champion_after if self.results else None
+        self.results.append(_month_result(key, result, serving))
+        return self.results[-1]
+
+
+def run_face_replay(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    scenario: FaceScenario,
+    deliver: Callable[[list[FaceVectorRegisteredEvent]], None],
+    first_month: int = 12,
+    run_config: dict | None = None,
+) -> list[FaceMonthResult]:
+    """Replays the scenario's face registrations month by month (`FaceReplay`'s arguments).
+
+    Returns:
+        One result per retrained month, in order.
+    """
+    replay = FaceReplay(definitions, instance, scenario, deliver, first_month, run_config)
+    for month in range(1, scenario.calendar.months + 1):
+        replay.step(month)
+    return replay.results
 
 
 def _pct(value: float | None) -> str:

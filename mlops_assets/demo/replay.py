@@ -179,6 +179,7 @@ def run_replay(
     run_config: dict | None = None,
     progress: bool = False,
     monitor: Callable[[], None] | None = None,
+    after_month: Callable[[int, MonthResult | None], None] | None = None,
 ) -> list[MonthResult]:
     """Replays the scenario month by month.
 
@@ -196,6 +197,8 @@ def run_replay(
             decision, ETA) instead of a log line per month.
         monitor: evaluates the serving champion on the newest data (`champion_monitor`): called
             each month once its tasks arrived, before its run, and once after the last run.
+        after_month: called after each month with its number (1-based) and its result (None
+            before `first_month`): the demo steps the fleet's other models there, in order.
 
     Returns:
         One result per retrained month, in order.
@@ -210,6 +213,8 @@ def run_replay(
     for month in range(1, scenario.months + 1):
         deliver(month_tasks(scenario, month))
         if month < first_month:
+            if after_month is not None:
+                after_month(month, None)
             continue
         key = scenario.month_key(month)
         if monitor is not None:
@@ -237,6 +242,8 @@ def run_replay(
             outcome.champion_after,
             outcome.seconds,
         )
+        if after_month is not None:
+            after_month(month, outcome)
     if monitor is not None:
         monitor()
     bar.close()

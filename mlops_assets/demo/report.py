@@ -213,9 +213,11 @@ def publish_report(
     results: list[MonthResult],
     scenario: Scenario,
     policy_runs: list[PolicyRun] | None = None,
+    more_markdown: str = "",
 ) -> Path:
     """Writes report.md, accuracy.png and results.json under MLOPS_HOME/replay, logs them to an
-    MLflow run `replay-report` and reports the `replay_report` asset's materialization.
+    MLflow run `replay-report` and reports the `replay_report` asset's materialization;
+    `more_markdown` (the fleet's other models' sections) ends report.md.
 
     Returns:
         The folder holding the files.
@@ -241,7 +243,7 @@ def publish_report(
                 f"![policies](data:image/png;base64,{base64.b64encode(policies_png).decode()})"
             ),
         }
-    (folder / "report.md").write_text(markdown)
+    (folder / "report.md").write_text(markdown + (f"\n{more_markdown}\n" if more_markdown else ""))
     (folder / "results.json").write_text(json.dumps(results_as_dicts(results), indent=2) + "\n")
     client = MlflowClient(settings.resolved_tracking_uri)
     experiment = client.get_experiment_by_name(settings.experiment)

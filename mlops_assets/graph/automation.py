@@ -24,7 +24,7 @@ from mlops_assets.graph.model_names import ModelNames, upstream_version_key
 AUTOMATION_INTERVAL_S = 30
 
 
-def _version(value: object) -> str | None:
+def recorded_version(value: object) -> str | None:
     """A recorded champion version as plain text ("3"), or None for none recorded."""
     text = str(getattr(value, "value", value) or "").strip().removeprefix("v")
     return None if text in ("", "none", "None") else text
@@ -67,7 +67,7 @@ class _UpstreamChampions(dg.AutomationCondition):
         versions = {}
         for name in self._upstream:
             metadata = _latest_metadata(latest, ModelNames(name).champion_model)
-            version = _version(metadata.get("champion_version"))
+            version = recorded_version(metadata.get("champion_version"))
             if version is not None:
                 versions[name] = version
         return versions
@@ -118,7 +118,10 @@ class UpstreamChampionMoved(_UpstreamChampions):
     def recorded_versions(self, latest: Latest) -> dict[str, str | None]:
         """The upstream versions the model's newest `training_data` recorded."""
         metadata = _latest_metadata(latest, ModelNames(self._model).training_data)
-        return {name: _version(metadata.get(upstream_version_key(name))) for name in self._upstream}
+        return {
+            name: recorded_version(metadata.get(upstream_version_key(name)))
+            for name in self._upstream
+        }
 
     def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
         latest = _tick_latest(context)

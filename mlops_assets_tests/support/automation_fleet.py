@@ -75,6 +75,7 @@ def _stage_assets(model: ModelSpec) -> list[dg.AssetsDefinition]:
         moved = config.version != config.previous
         yield dg.MaterializeResult(
             metadata={
+                "decision": "promoted" if moved else "defended",
                 "champion_version": config.version,
                 "previous_champion_version": config.previous,
                 "alias_moved": moved,
