@@ -2,9 +2,13 @@
 risk probabilities and labels with the version, refuses bad feature values with 422s, and
 `GET /models` lists it."""
 
+import json
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlops_assets.contracts.fleet import load_fleet
 from mlops_assets.ml.face_training import file_sha256
@@ -115,3 +119,38 @@ def test_the_loader_checks_the_hash_and_smoke_tests(tmp_path):
     broken = RiskModel(np.zeros(3), np.ones(3), np.zeros(3), 0.0)
     with pytest.raises(SmokeTestError):
         risk_smoke_test(broken)
+
+
+_values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(),
+    st.text(max_size=5),
+    st.none(),
+    st.booleans(),
+)
+_confirmation = st.one_of(
+    st.fixed_dictionaries({name: _values for name in RISK_FEATURES}),
+    st.dictionaries(st.text(max_size=8), _values, max_size=5),
+    _values,
+)
+_bodies = st.one_of(
+    st.fixed_dictionaries({"confirmations": st.lists(_confirmation, max_size=4)}),
+    st.dictionaries(st.text(max_size=8), _values, max_size=3),
+    st.lists(_values, max_size=3),
+    _values,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=_bodies)
+def test_no_generated_body_gets_a_server_error(client, body):
+    # Sent as a client may: NaN and Infinity as JSON's non-standard literals.
+    raw = json.dumps(body)
+    response = client.post(PREDICT, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code in (200, 422), response.text
+    if response.status_code == 422:
+        assert response.json()["detail"]
+    else:
+        assert len(response.json()["predictions"]) == len(body["confirmations"])
